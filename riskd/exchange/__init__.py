@@ -1,0 +1,1 @@
+"""Exchange access: python-binance wrapper, weight table, budgets, egress, errors."""
