@@ -961,12 +961,14 @@ class SimExchange:
     def batch_cancel(self, account: Account, params: Params) -> list:
         spec = self.spec(_opt(params, "symbol"))
         size_error = BinanceError(-4082, "Invalid number of batch cancel orders.")
-        if _opt(params, "orderIdList") is not None:
+        # Binance matches these two names case-insensitively (python-binance lower-cases them).
+        lists = {k.lower(): v for k, v in params.items() if k.lower().endswith("idlist")}
+        if _opt(lists, "orderidlist") is not None:
             keys = [("orderId", str(i)) for i in
-                    _json_list(params, "orderIdList", 10, size_error)]
-        elif _opt(params, "origClientOrderIdList") is not None:
+                    _json_list(lists, "orderidlist", 10, size_error)]
+        elif _opt(lists, "origclientorderidlist") is not None:
             keys = [("origClientOrderId", str(i)) for i in
-                    _json_list(params, "origClientOrderIdList", 10, size_error)]
+                    _json_list(lists, "origclientorderidlist", 10, size_error)]
         else:
             raise err.either_param("orderIdList", "origClientOrderIdList")
         results = []

@@ -48,14 +48,6 @@ class SymbolSpec:
     trigger_protect: Decimal = Decimal("0.0500")
     quote_asset: str = "USDT"
 
-    @property
-    def tick_decimals(self) -> int:
-        return decimals(self.tick_size)
-
-    @property
-    def step_decimals(self) -> int:
-        return decimals(self.step_size)
-
     def floor_price(self, price: Decimal) -> Decimal:
         return (price / self.tick_size).to_integral_value(ROUND_DOWN) * self.tick_size
 
@@ -231,12 +223,12 @@ class Market:
             qty = spec.min_qty * rng.randint(1, 500)
             levels.append((i, qty))
         bids = [
-            [fixed(max(spec.tick_size, bid - i * spec.tick_size), spec.tick_decimals),
-             fixed(q, spec.step_decimals)]
+            [fixed(max(spec.tick_size, bid - i * spec.tick_size), spec.price_precision),
+             fixed(q, spec.quantity_precision)]
             for i, q in levels
         ]
         asks = [
-            [fixed(ask + i * spec.tick_size, spec.tick_decimals), fixed(q, spec.step_decimals)]
+            [fixed(ask + i * spec.tick_size, spec.price_precision), fixed(q, spec.quantity_precision)]
             for i, q in levels
         ]
         return bids, asks
@@ -261,15 +253,15 @@ class Market:
             quote_volume = volume * prices[-1]
             rows.append([
                 open_ms,
-                fixed(prices[0], spec.tick_decimals),
-                fixed(max(prices), spec.tick_decimals),
-                fixed(min(prices), spec.tick_decimals),
-                fixed(prices[-1], spec.tick_decimals),
-                fixed(volume, spec.step_decimals),
+                fixed(prices[0], spec.price_precision),
+                fixed(max(prices), spec.price_precision),
+                fixed(min(prices), spec.price_precision),
+                fixed(prices[-1], spec.price_precision),
+                fixed(volume, spec.quantity_precision),
                 close_ms,
                 fixed(quote_volume, 5),
                 len(prices),
-                fixed(volume / 2, spec.step_decimals),
+                fixed(volume / 2, spec.quantity_precision),
                 fixed(quote_volume / 2, 5),
                 "0",
             ])

@@ -1,0 +1,66 @@
+"""The `riskd` command as a user runs it: a real process, real signals."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from tests.sim.conftest import binance_client
+
+READY = re.compile(r"REST (http://127\.0\.0\.1:\d+)/fapi")
+
+
+def _start(*args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "riskd.cli", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ})
+
+
+def _wait_ready(process: subprocess.Popen) -> str:
+    for line in process.stdout:
+        match = READY.search(line)
+        if match:
+            return match.group(1)
+    raise AssertionError(f"never ready: {process.stderr.read()}")
+
+
+class _Url:
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+
+async def test_sim_command_serves_an_account_given_on_the_command_line() -> None:
+    process = _start("sim", "--port", "0", "--seed", "5", "--account", "desk-key:desk-secret")
+    try:
+        url = _wait_ready(process)
+        client = binance_client(_Url(url), "desk-key", "desk-secret")
+        account = await client.futures_account()
+        await client.close_connection()
+        assert account["totalWalletBalance"] == "100000.00000000"
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=10) == 0
+
+
+def test_run_sim_starts_the_simulator_on_its_default_port() -> None:
+    process = _start("run", "--sim")
+    try:
+        assert _wait_ready(process) == "http://127.0.0.1:8765"
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=10) == 0
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["sim", "--account", "no-colon"], "KEY:SECRET"),
+    (["run"], "only --sim"),
+])
+def test_bad_invocations_exit_2_with_a_reason(args: list[str], message: str) -> None:
+    result = subprocess.run([sys.executable, "-m", "riskd.cli", *args], capture_output=True,
+                            text=True, timeout=30)
+    assert result.returncode == 2
+    assert message in result.stderr
