@@ -14,11 +14,12 @@ from riskd.sim import SimAccountConfig, SimConfig, SimServer, serve_forever
 
 def _print_sim_ready(server: SimServer) -> None:
     accounts = ", ".join(f"{a.name} (key {a.api_key})" for a in server.config.accounts)
-    print(f"simulator ready: REST {server.url}/fapi  user stream {server.ws_url}/ws/<listenKey>",
-          flush=True)
+    print(
+        f"simulator ready: REST {server.url}/fapi  user stream {server.ws_url}/ws/<listenKey>",
+        flush=True,
+    )
     print(f"  control API {server.url}/_sim/state   accounts: {accounts}", flush=True)
-    print("  python-binance: client.FUTURES_URL = "
-          f"'{server.url}/fapi'; Ctrl-C stops.", flush=True)
+    print(f"  python-binance: client.FUTURES_URL = '{server.url}/fapi'; Ctrl-C stops.", flush=True)
 
 
 def _sim_config(args: argparse.Namespace) -> SimConfig:
@@ -38,8 +39,11 @@ def _run_sim(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     if not args.sim:
-        print("riskd run: only --sim is available in this version (the daemon on Ray comes "
-              "next); run `riskd run --sim`.", file=sys.stderr)
+        print(
+            "riskd run: only --sim is available in this version (the daemon on Ray comes "
+            "next); run `riskd run --sim`.",
+            file=sys.stderr,
+        )
         return 2
     args.host, args.port, args.seed, args.account = "127.0.0.1", 8765, 0, []
     return _run_sim(args)
@@ -50,16 +54,24 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="run riskd in the foreground")
-    run.add_argument("--sim", action="store_true",
-                     help="embedded defaults: the built-in Binance simulator on 127.0.0.1")
+    run.add_argument(
+        "--sim",
+        action="store_true",
+        help="embedded defaults: the built-in Binance simulator on 127.0.0.1",
+    )
     run.set_defaults(func=_run)
 
     sim = commands.add_parser("sim", help="run the Binance USDⓈ-M futures simulator")
     sim.add_argument("--host", default="127.0.0.1")
     sim.add_argument("--port", type=int, default=8765)
     sim.add_argument("--seed", type=int, default=0)
-    sim.add_argument("--account", action="append", default=[], metavar="KEY:SECRET",
-                     help="an account (repeatable); default sim-key:sim-secret")
+    sim.add_argument(
+        "--account",
+        action="append",
+        default=[],
+        metavar="KEY:SECRET",
+        help="an account (repeatable); default sim-key:sim-secret",
+    )
     sim.set_defaults(func=_run_sim)
     return parser
 

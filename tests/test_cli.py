@@ -16,8 +16,13 @@ READY = re.compile(r"REST (http://127\.0\.0\.1:\d+)/fapi")
 
 
 def _start(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "riskd.cli", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ})
+    return subprocess.Popen(
+        [sys.executable, "-m", "riskd.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ},
+    )
 
 
 def _wait_ready(process: subprocess.Popen) -> str:
@@ -55,12 +60,16 @@ def test_run_sim_starts_the_simulator_on_its_default_port() -> None:
         assert process.wait(timeout=10) == 0
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["sim", "--account", "no-colon"], "KEY:SECRET"),
-    (["run"], "only --sim"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["sim", "--account", "no-colon"], "KEY:SECRET"),
+        (["run"], "only --sim"),
+    ],
+)
 def test_bad_invocations_exit_2_with_a_reason(args: list[str], message: str) -> None:
-    result = subprocess.run([sys.executable, "-m", "riskd.cli", *args], capture_output=True,
-                            text=True, timeout=30)
+    result = subprocess.run(
+        [sys.executable, "-m", "riskd.cli", *args], capture_output=True, text=True, timeout=30
+    )
     assert result.returncode == 2
     assert message in result.stderr

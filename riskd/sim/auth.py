@@ -34,7 +34,7 @@ def split_signature(query: str, body: str) -> tuple[str, str | None]:
         match = _SIGNATURE.search(part)
         if match:
             signature = match.group(2)
-            part = part[: match.start()] + part[match.end():]
+            part = part[: match.start()] + part[match.end() :]
             if match.group(1) == "" and part.startswith("&"):
                 part = part[1:]
         parts.append(part)

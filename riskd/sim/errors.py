@@ -62,9 +62,7 @@ QTY_STEP = BinanceError(-4023, "Qty not increased by step size.")
 PRICE_BELOW_MULTIPLIER = BinanceError(-4024, "Price is lower than mark price multiplier floor.")
 MAX_STOP_ORDERS = BinanceError(-4045, "Reach max stop order limit.")
 NO_NEED_TO_CHANGE_SIDE = BinanceError(-4059, "No need to change position side.")
-POSITION_SIDE_MISMATCH = BinanceError(
-    -4061, "Order's position side does not match user's setting."
-)
+POSITION_SIDE_MISMATCH = BinanceError(-4061, "Order's position side does not match user's setting.")
 SIDE_CHANGE_WITH_ORDERS = BinanceError(
     -4067, "Position side cannot be changed if there exists open orders."
 )
@@ -75,8 +73,7 @@ BATCH_SIZE = BinanceError(-4082, "Invalid number of batch place orders.")
 DUPLICATE_CLIENT_ID = BinanceError(-4116, "ClientOrderId is duplicated.")
 STOP_ORDER_SWITCH_ALGO = BinanceError(
     -4120,
-    "Order type not supported for this endpoint. "
-    "Please use the Algo Order API endpoints instead.",
+    "Order type not supported for this endpoint. Please use the Algo Order API endpoints instead.",
 )
 MARKET_PERCENT_PRICE = BinanceError(
     -4131, "The counterparty's best price does not meet the PERCENT_PRICE filter limit."
@@ -94,8 +91,8 @@ GTX_REJECT = BinanceError(
     "Due to the order could not be executed as maker, the Post Only order will be rejected.",
 )
 LISTEN_KEY_INVALID = BinanceError(
-    -1125, "This listenKey does not exist. Please use `POST /fapi/v1/listenKey` to recreate "
-    "`listenKey`"
+    -1125,
+    "This listenKey does not exist. Please use `POST /fapi/v1/listenKey` to recreate `listenKey`",
 )
 
 

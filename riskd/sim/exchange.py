@@ -7,21 +7,20 @@ an account would see on Binance's user-data stream is handed to ``emit(account, 
 
 from __future__ import annotations
 
-import json
 import random
 import re
 import string
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
-from urllib.parse import unquote_plus
+from decimal import Decimal
 
 from riskd.sim import errors as err
 from riskd.sim.config import SimAccountConfig, SimConfig
 from riskd.sim.errors import BinanceError
 from riskd.sim.market import DEFAULT_SYMBOLS, ZERO, Market, SymbolSpec, decimals, fixed, plain
 from riskd.sim.orders import CONDITIONAL_TYPES, ORDER_TYPES, AlgoOrder, Order, Position
+from riskd.sim.params import boolean, choice, dec, integer, json_list, opt, req
 
 Params = Mapping[str, str]
 Emit = Callable[[str, dict], None]
@@ -38,78 +37,7 @@ GCR_REPORT_MIN_ORDERS = 20
 GCR_LOCK_MIN_ORDERS = 150
 GCR_TRIGGER = Decimal("0.99")
 GCR_LOCK_MS = 10 * 60 * 1000
-_NUMBER = re.compile(r"^-?[0-9]{1,20}(\.[0-9]{1,20})?$")
 _ID_ALPHABET = string.ascii_letters + string.digits
-
-
-# ---------------------------------------------------------------- request parameters
-
-
-def _opt(params: Params, name: str) -> str | None:
-    value = params.get(name)
-    return None if value is None or value == "" else str(value)
-
-
-def _req(params: Params, name: str) -> str:
-    value = _opt(params, name)
-    if value is None:
-        raise err.mandatory(name)
-    return value
-
-
-def _dec(params: Params, name: str, *, required: bool = True) -> Decimal | None:
-    raw = _req(params, name) if required else _opt(params, name)
-    if raw is None:
-        return None
-    if not _NUMBER.match(raw):
-        raise err.illegal_chars(name)
-    try:
-        return Decimal(raw)
-    except InvalidOperation as exc:  # pragma: no cover - the regex admits only decimals
-        raise err.illegal_chars(name) from exc
-
-
-def _int(params: Params, name: str, default: int | None = None) -> int | None:
-    raw = _opt(params, name)
-    if raw is None:
-        return default
-    if not raw.lstrip("-").isdigit():
-        raise err.illegal_chars(name)
-    return int(raw)
-
-
-def _bool(params: Params, name: str) -> bool:
-    raw = _opt(params, name)
-    if raw is None:
-        return False
-    if raw.lower() not in ("true", "false"):
-        raise err.mandatory(name)
-    return raw.lower() == "true"
-
-
-def _choice(params: Params, name: str, allowed: tuple[str, ...], error: BinanceError,
-            default: str | None = None) -> str:
-    raw = _opt(params, name)
-    if raw is None:
-        if default is None:
-            raise err.mandatory(name)
-        return default
-    if raw not in allowed:
-        raise error
-    return raw
-
-
-def _json_list(params: Params, name: str, limit: int, size_error: BinanceError) -> list:
-    raw = _req(params, name)
-    try:
-        items = json.loads(unquote_plus(raw))
-    except ValueError as exc:
-        raise err.mandatory(name) from exc
-    if not isinstance(items, list) or not items:
-        raise err.mandatory(name)
-    if len(items) > limit:
-        raise size_error
-    return items
 
 
 # ---------------------------------------------------------------- accounts
@@ -151,12 +79,16 @@ class Account:
         return self.positions[key]
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:
-        return [o for o in self.orders.values()
-                if o.open and (symbol is None or o.symbol == symbol)]
+        return [
+            o for o in self.orders.values() if o.open and (symbol is None or o.symbol == symbol)
+        ]
 
     def open_algo_orders(self, symbol: str | None = None) -> list[AlgoOrder]:
-        return [a for a in self.algo_orders.values()
-                if a.open and (symbol is None or a.symbol == symbol)]
+        return [
+            a
+            for a in self.algo_orders.values()
+            if a.open and (symbol is None or a.symbol == symbol)
+        ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,15 +119,20 @@ class OrderRequest:
 class SimExchange:
     """Binance USDⓈ-M futures, in memory. Deterministic for a seed and a request sequence."""
 
-    def __init__(self, config: SimConfig, clock: Callable[[], int],
-                 emit: Emit = lambda _account, _event: None) -> None:
+    def __init__(
+        self,
+        config: SimConfig,
+        clock: Callable[[], int],
+        emit: Emit = lambda _account, _event: None,
+    ) -> None:
         self.config = config
         self.rules = config.exchange
         self.clock = clock
         self.emit = emit
         now = clock()
-        self.market = Market(DEFAULT_SYMBOLS, config.seed, self.rules.funding_rate,
-                             self.rules.walk_step_bps)
+        self.market = Market(
+            DEFAULT_SYMBOLS, config.seed, self.rules.funding_rate, self.rules.walk_step_bps
+        )
         self._rng = random.Random(config.seed)
         self._next_order_id = 4_000_000_000 + self._rng.randrange(10**8)
         self._next_algo_id = 1_000_000_000_000_000 + self._rng.randrange(10**9)
@@ -211,8 +148,14 @@ class SimExchange:
         self._next_walk_ms = now + self.rules.walk_interval_ms
 
     def _new_account(self, spec: SimAccountConfig, now: int) -> Account:
-        return Account(spec.name, spec.api_key, spec.api_secret, spec.dual_side_position,
-                       spec.usdt_balance, now)
+        return Account(
+            spec.name,
+            spec.api_key,
+            spec.api_secret,
+            spec.dual_side_position,
+            spec.usdt_balance,
+            now,
+        )
 
     # ------------------------------------------------------------ ids and lookups
 
@@ -253,13 +196,13 @@ class SimExchange:
             raise err.INVALID_SYMBOL from None
 
     def _optional_spec(self, params: Params) -> SymbolSpec | None:
-        symbol = _opt(params, "symbol")
+        symbol = opt(params, "symbol")
         return None if symbol is None else self.spec(symbol)
 
     def _find_order(self, account: Account, params: Params, missing: BinanceError) -> Order:
-        spec = self.spec(_opt(params, "symbol"))
-        order_id = _int(params, "orderId")
-        client_id = _opt(params, "origClientOrderId")
+        spec = self.spec(opt(params, "symbol"))
+        order_id = integer(params, "orderId")
+        client_id = opt(params, "origClientOrderId")
         if order_id is None and client_id is None:
             raise err.either_param("orderId", "origClientOrderId")
         for order in account.orders.values():
@@ -271,8 +214,8 @@ class SimExchange:
         raise missing
 
     def _find_algo(self, account: Account, params: Params, missing: BinanceError) -> AlgoOrder:
-        algo_id = _int(params, "algoId")
-        client_id = _opt(params, "clientAlgoId")
+        algo_id = integer(params, "algoId")
+        client_id = opt(params, "clientAlgoId")
         if algo_id is None and client_id is None:
             raise err.either_param("algoId", "clientAlgoId")
         # Newest first: a clientAlgoId may be reused once its earlier order is final.
@@ -293,41 +236,54 @@ class SimExchange:
             "serverTime": self.clock(),
             "futuresType": "U_MARGINED",
             "rateLimits": [
-                {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1,
-                 "limit": limits.weight_per_minute},
-                {"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1,
-                 "limit": limits.orders_per_minute},
-                {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10,
-                 "limit": limits.orders_per_10s},
+                {
+                    "rateLimitType": "REQUEST_WEIGHT",
+                    "interval": "MINUTE",
+                    "intervalNum": 1,
+                    "limit": limits.weight_per_minute,
+                },
+                {
+                    "rateLimitType": "ORDERS",
+                    "interval": "MINUTE",
+                    "intervalNum": 1,
+                    "limit": limits.orders_per_minute,
+                },
+                {
+                    "rateLimitType": "ORDERS",
+                    "interval": "SECOND",
+                    "intervalNum": 10,
+                    "limit": limits.orders_per_10s,
+                },
             ],
             "exchangeFilters": [],
             "assets": [
                 {"asset": "USDT", "marginAvailable": True, "autoAssetExchange": "-10000"},
             ],
             "symbols": [
-                spec.exchange_info(self.rules.max_open_orders_per_symbol,
-                                   self.rules.max_algo_orders_per_symbol)
+                spec.exchange_info(
+                    self.rules.max_open_orders_per_symbol, self.rules.max_algo_orders_per_symbol
+                )
                 for spec in self.market.specs.values()
             ],
         }
 
     def klines(self, params: Params) -> list:
-        spec = self.spec(_opt(params, "symbol"))
-        interval = _req(params, "interval")
+        spec = self.spec(opt(params, "symbol"))
+        interval = req(params, "interval")
         units = {"m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
         match = re.fullmatch(r"(\d+)([mhdw])", interval)
         if not match:
             raise BinanceError(-1120, "Invalid interval.")
         interval_ms = int(match.group(1)) * units[match.group(2)]
-        limit = _int(params, "limit", 500)
+        limit = integer(params, "limit", 500)
         if not 1 <= limit <= 1500:
             raise err.BAD_LIMIT
-        end = _int(params, "endTime", self.clock())
+        end = integer(params, "endTime", self.clock())
         return self.market.klines(spec.symbol, interval_ms, limit, min(end, self.clock()))
 
     def depth(self, params: Params) -> dict:
-        spec = self.spec(_opt(params, "symbol"))
-        limit = _int(params, "limit", 500)
+        spec = self.spec(opt(params, "symbol"))
+        limit = integer(params, "limit", 500)
         if limit not in (5, 10, 20, 50, 100, 500, 1000):
             raise err.BAD_LIMIT
         bids, asks = self.market.depth(spec.symbol, limit, self.rules.spread_ticks)
@@ -344,9 +300,15 @@ class SimExchange:
         def render(spec: SymbolSpec) -> dict:
             bid, ask = self.market.book(spec.symbol, self.rules.spread_ticks)
             qty = fixed(spec.min_qty * 100, spec.quantity_precision)
-            return {"symbol": spec.symbol, "bidPrice": fixed(bid, spec.price_precision),
-                    "bidQty": qty, "askPrice": fixed(ask, spec.price_precision), "askQty": qty,
-                    "time": self.clock()}
+            return {
+                "symbol": spec.symbol,
+                "bidPrice": fixed(bid, spec.price_precision),
+                "bidQty": qty,
+                "askPrice": fixed(ask, spec.price_precision),
+                "askQty": qty,
+                "time": self.clock(),
+            }
+
         return self._for_symbols(params, render)
 
     def ticker_24hr(self, params: Params) -> dict | list:
@@ -378,6 +340,7 @@ class SimExchange:
                 "lastId": self._next_trade_id,
                 "count": 1000,
             }
+
         return self._for_symbols(params, render)
 
     def premium_index(self, params: Params) -> dict | list:
@@ -393,6 +356,7 @@ class SimExchange:
                 "nextFundingTime": self.next_funding_ms,
                 "time": self.clock(),
             }
+
         return self._for_symbols(params, render)
 
     # ------------------------------------------------------------ account views
@@ -415,16 +379,28 @@ class SimExchange:
                 order_im += order.remaining * order.price / self._leverage(account, order.symbol)
         margin_balance = account.wallet + upnl
         available = max(ZERO, margin_balance - position_im - order_im)
-        return {"upnl": upnl, "position_im": position_im, "order_im": order_im,
-                "maint": maint, "margin_balance": margin_balance, "available": available}
+        return {
+            "upnl": upnl,
+            "position_im": position_im,
+            "order_im": order_im,
+            "maint": maint,
+            "margin_balance": margin_balance,
+            "available": available,
+        }
 
     def _liquidation_price(self, account: Account, pos: Position) -> Decimal:
         """Cross-margin liquidation price of a single position (other positions held)."""
         if not pos.amount:
             return ZERO
         rate = self.market.specs[pos.symbol].maint_margin_rate
-        others = sum((p.unrealized_pnl(self.market.quotes[p.symbol].mark)
-                      for p in account.positions.values() if p is not pos), ZERO)
+        others = sum(
+            (
+                p.unrealized_pnl(self.market.quotes[p.symbol].mark)
+                for p in account.positions.values()
+                if p is not pos
+            ),
+            ZERO,
+        )
         wallet = account.wallet + others
         denominator = rate * abs(pos.amount) - pos.amount
         price = (wallet - pos.amount * pos.entry_price) / denominator
@@ -473,38 +449,47 @@ class SimExchange:
 
     def _all_positions(self, account: Account) -> list[Position]:
         """Every (symbol, side) in exchangeInfo order, zero positions included."""
-        return [account.positions.get((symbol, side)) or Position(symbol, side)
-                for symbol in self.market.specs for side in self._position_sides(account)]
+        return [
+            account.positions.get((symbol, side)) or Position(symbol, side)
+            for symbol in self.market.specs
+            for side in self._position_sides(account)
+        ]
 
     def _position_numbers(self, account: Account, pos: Position) -> dict[str, Decimal]:
         mark = self.market.quotes[pos.symbol].mark
         notional = pos.amount * mark
-        return {"mark": mark, "notional": notional, "upnl": pos.unrealized_pnl(mark),
-                "im": abs(notional) / self._leverage(account, pos.symbol),
-                "maint": abs(notional) * self.market.specs[pos.symbol].maint_margin_rate}
+        return {
+            "mark": mark,
+            "notional": notional,
+            "upnl": pos.unrealized_pnl(mark),
+            "im": abs(notional) / self._leverage(account, pos.symbol),
+            "maint": abs(notional) * self.market.specs[pos.symbol].maint_margin_rate,
+        }
 
     def account_v2(self, account: Account) -> dict:
         positions = []
         for pos in self._all_positions(account):
             spec = self.market.specs[pos.symbol]
             n = self._position_numbers(account, pos)
-            positions.append({
-                "symbol": pos.symbol,
-                "initialMargin": fixed(n["im"], 8),
-                "maintMargin": fixed(n["maint"], 8),
-                "unrealizedProfit": fixed(n["upnl"], 8),
-                "positionInitialMargin": fixed(n["im"], 8),
-                "openOrderInitialMargin": "0",
-                "leverage": str(self._leverage(account, pos.symbol)),
-                "isolated": False,
-                "entryPrice": plain(pos.entry_price),
-                "maxNotional": "250000",
-                "bidNotional": "0",
-                "askNotional": "0",
-                "positionSide": pos.position_side,
-                "positionAmt": fixed(pos.amount, spec.quantity_precision),
-                "updateTime": pos.update_time_ms,
-            })
+            positions.append(
+                {
+                    "symbol": pos.symbol,
+                    "initialMargin": fixed(n["im"], 8),
+                    "maintMargin": fixed(n["maint"], 8),
+                    "unrealizedProfit": fixed(n["upnl"], 8),
+                    "positionInitialMargin": fixed(n["im"], 8),
+                    "openOrderInitialMargin": "0",
+                    "leverage": str(self._leverage(account, pos.symbol)),
+                    "isolated": False,
+                    "entryPrice": plain(pos.entry_price),
+                    "maxNotional": "250000",
+                    "bidNotional": "0",
+                    "askNotional": "0",
+                    "positionSide": pos.position_side,
+                    "positionAmt": fixed(pos.amount, spec.quantity_precision),
+                    "updateTime": pos.update_time_ms,
+                }
+            )
         return {
             "feeTier": 0,
             "feeBurn": False,
@@ -526,20 +511,25 @@ class SimExchange:
                 continue
             spec = self.market.specs[pos.symbol]
             n = self._position_numbers(account, pos)
-            positions.append({
-                "symbol": pos.symbol,
-                "positionSide": pos.position_side,
-                "positionAmt": fixed(pos.amount, spec.quantity_precision),
-                "unrealizedProfit": fixed(n["upnl"], 8),
-                "isolatedMargin": "0",
-                "notional": fixed(n["notional"], 8),
-                "isolatedWallet": "0",
-                "initialMargin": fixed(n["im"], 8),
-                "maintMargin": fixed(n["maint"], 8),
-                "updateTime": pos.update_time_ms,
-            })
-        return {**self._totals(account), "assets": [self._asset(account, v2=False)],
-                "positions": positions}
+            positions.append(
+                {
+                    "symbol": pos.symbol,
+                    "positionSide": pos.position_side,
+                    "positionAmt": fixed(pos.amount, spec.quantity_precision),
+                    "unrealizedProfit": fixed(n["upnl"], 8),
+                    "isolatedMargin": "0",
+                    "notional": fixed(n["notional"], 8),
+                    "isolatedWallet": "0",
+                    "initialMargin": fixed(n["im"], 8),
+                    "maintMargin": fixed(n["maint"], 8),
+                    "updateTime": pos.update_time_ms,
+                }
+            )
+        return {
+            **self._totals(account),
+            "assets": [self._asset(account, v2=False)],
+            "positions": positions,
+        }
 
     def position_risk_v2(self, account: Account, params: Params) -> list:
         spec = self._optional_spec(params)
@@ -549,25 +539,28 @@ class SimExchange:
                 continue
             pspec = self.market.specs[pos.symbol]
             n = self._position_numbers(account, pos)
-            rows.append({
-                "symbol": pos.symbol,
-                "positionAmt": fixed(pos.amount, pspec.quantity_precision),
-                "entryPrice": plain(pos.entry_price),
-                "breakEvenPrice": plain(pos.break_even_price),
-                "markPrice": fixed(n["mark"], 8),
-                "unRealizedProfit": fixed(n["upnl"], 8),
-                "liquidationPrice": plain(self._liquidation_price(account, pos).quantize(
-                    Decimal("0.00000001"))),
-                "leverage": str(self._leverage(account, pos.symbol)),
-                "maxNotionalValue": "250000",
-                "marginType": "cross",
-                "isolatedMargin": "0.00000000",
-                "isAutoAddMargin": "false",
-                "positionSide": pos.position_side,
-                "notional": plain(n["notional"].quantize(Decimal("0.00000001"))),
-                "isolatedWallet": "0",
-                "updateTime": pos.update_time_ms,
-            })
+            rows.append(
+                {
+                    "symbol": pos.symbol,
+                    "positionAmt": fixed(pos.amount, pspec.quantity_precision),
+                    "entryPrice": plain(pos.entry_price),
+                    "breakEvenPrice": plain(pos.break_even_price),
+                    "markPrice": fixed(n["mark"], 8),
+                    "unRealizedProfit": fixed(n["upnl"], 8),
+                    "liquidationPrice": plain(
+                        self._liquidation_price(account, pos).quantize(Decimal("0.00000001"))
+                    ),
+                    "leverage": str(self._leverage(account, pos.symbol)),
+                    "maxNotionalValue": "250000",
+                    "marginType": "cross",
+                    "isolatedMargin": "0.00000000",
+                    "isAutoAddMargin": "false",
+                    "positionSide": pos.position_side,
+                    "notional": plain(n["notional"].quantize(Decimal("0.00000001"))),
+                    "isolatedWallet": "0",
+                    "updateTime": pos.update_time_ms,
+                }
+            )
         return rows
 
     def position_risk_v3(self, account: Account, params: Params) -> list:
@@ -581,62 +574,76 @@ class SimExchange:
                 continue
             pspec = self.market.specs[pos.symbol]
             n = self._position_numbers(account, pos)
-            rows.append({
-                "symbol": pos.symbol,
-                "positionSide": pos.position_side,
-                "positionAmt": fixed(pos.amount, pspec.quantity_precision),
-                "entryPrice": plain(pos.entry_price),
-                "breakEvenPrice": plain(pos.break_even_price),
-                "markPrice": fixed(n["mark"], 8),
-                "unRealizedProfit": fixed(n["upnl"], 8),
-                "liquidationPrice": fixed(self._liquidation_price(account, pos), 8),
-                "isolatedMargin": "0",
-                "notional": fixed(n["notional"], 8),
-                "marginAsset": "USDT",
-                "isolatedWallet": "0",
-                "initialMargin": fixed(n["im"], 8),
-                "maintMargin": fixed(n["maint"], 8),
-                "positionInitialMargin": fixed(n["im"], 8),
-                "openOrderInitialMargin": "0",
-                "adl": 2 if pos.amount else 0,
-                "bidNotional": "0",
-                "askNotional": "0",
-                "updateTime": pos.update_time_ms,
-            })
+            rows.append(
+                {
+                    "symbol": pos.symbol,
+                    "positionSide": pos.position_side,
+                    "positionAmt": fixed(pos.amount, pspec.quantity_precision),
+                    "entryPrice": plain(pos.entry_price),
+                    "breakEvenPrice": plain(pos.break_even_price),
+                    "markPrice": fixed(n["mark"], 8),
+                    "unRealizedProfit": fixed(n["upnl"], 8),
+                    "liquidationPrice": fixed(self._liquidation_price(account, pos), 8),
+                    "isolatedMargin": "0",
+                    "notional": fixed(n["notional"], 8),
+                    "marginAsset": "USDT",
+                    "isolatedWallet": "0",
+                    "initialMargin": fixed(n["im"], 8),
+                    "maintMargin": fixed(n["maint"], 8),
+                    "positionInitialMargin": fixed(n["im"], 8),
+                    "openOrderInitialMargin": "0",
+                    "adl": 2 if pos.amount else 0,
+                    "bidNotional": "0",
+                    "askNotional": "0",
+                    "updateTime": pos.update_time_ms,
+                }
+            )
         return rows
 
     def income(self, account: Account, params: Params) -> list:
-        symbol = _opt(params, "symbol")
-        income_type = _opt(params, "incomeType")
-        limit = _int(params, "limit", 100)
+        symbol = opt(params, "symbol")
+        income_type = opt(params, "incomeType")
+        limit = integer(params, "limit", 100)
         if not 1 <= limit <= 1000:
             raise err.BAD_LIMIT
         now = self.clock()
-        end = _int(params, "endTime")
-        start = _int(params, "startTime")
+        end = integer(params, "endTime")
+        start = integer(params, "startTime")
         if start is None:
             start = (end if end is not None else now) - INCOME_WINDOW_MS
         if end is None:
             end = now
         start = max(start, now - INCOME_RETENTION_MS)
-        rows = [r for r in account.income
-                if start <= r["time"] <= end
-                and (symbol is None or r["symbol"] == symbol)
-                and (income_type is None or r["incomeType"] == income_type)]
+        rows = [
+            r
+            for r in account.income
+            if start <= r["time"] <= end
+            and (symbol is None or r["symbol"] == symbol)
+            and (income_type is None or r["incomeType"] == income_type)
+        ]
         return [dict(r, income=fixed(r["income"], 8)) for r in rows[:limit]]
 
-    def _book_income(self, account: Account, symbol: str, income_type: str, amount: Decimal,
-                     tran_id: int, trade_id: str = "") -> None:
-        account.income.append({
-            "symbol": symbol,
-            "incomeType": income_type,
-            "income": amount,
-            "asset": "USDT",
-            "info": income_type,
-            "time": self.clock(),
-            "tranId": tran_id,
-            "tradeId": trade_id,
-        })
+    def _book_income(
+        self,
+        account: Account,
+        symbol: str,
+        income_type: str,
+        amount: Decimal,
+        tran_id: int,
+        trade_id: str = "",
+    ) -> None:
+        account.income.append(
+            {
+                "symbol": symbol,
+                "incomeType": income_type,
+                "income": amount,
+                "asset": "USDT",
+                "info": income_type,
+                "time": self.clock(),
+                "tranId": tran_id,
+                "tradeId": trade_id,
+            }
+        )
 
     # ------------------------------------------------------------ orders: validation
 
@@ -664,15 +671,18 @@ class SimExchange:
             raise err.qty_above_max(plain(max_qty))
 
     def _position_side(self, account: Account, params: Params) -> str:
-        side = _opt(params, "positionSide") or "BOTH"
+        side = opt(params, "positionSide") or "BOTH"
         if account.dual_side != (side in ("LONG", "SHORT")) or side not in (
-            "BOTH", "LONG", "SHORT"
+            "BOTH",
+            "LONG",
+            "SHORT",
         ):
             raise err.POSITION_SIDE_MISMATCH
         return side
 
-    def _closing_position(self, account: Account, symbol: str, side: str,
-                          position_side: str, reduce_only: bool) -> Position | None:
+    def _closing_position(
+        self, account: Account, symbol: str, side: str, position_side: str, reduce_only: bool
+    ) -> Position | None:
         """The position an order reduces, or None if it opens or adds."""
         if position_side == "BOTH":
             pos = account.positions.get((symbol, "BOTH"))
@@ -693,24 +703,24 @@ class SimExchange:
             raise err.QUANTITATIVE_RULES
 
     def _parse_order(self, account: Account, params: Params) -> OrderRequest:
-        spec = self.spec(_opt(params, "symbol"))
-        side = _choice(params, "side", SIDES, err.INVALID_SIDE)
-        order_type = _req(params, "type")
+        spec = self.spec(opt(params, "symbol"))
+        side = choice(params, "side", SIDES, err.INVALID_SIDE)
+        order_type = req(params, "type")
         if order_type not in ORDER_TYPES:
             raise err.INVALID_TYPE
         if order_type in CONDITIONAL_TYPES:
             raise err.STOP_ORDER_SWITCH_ALGO
         position_side = self._position_side(account, params)
-        if account.dual_side and _opt(params, "reduceOnly") is not None:
+        if account.dual_side and opt(params, "reduceOnly") is not None:
             raise err.not_required("reduceOnly")
-        reduce_only = _bool(params, "reduceOnly")
-        if _bool(params, "closePosition"):
+        reduce_only = boolean(params, "reduceOnly")
+        if boolean(params, "closePosition"):
             raise err.not_required("closePosition")
-        qty = _dec(params, "quantity")
+        qty = dec(params, "quantity")
         self._check_quantity(spec, qty, market=order_type == "MARKET")
         if order_type == "LIMIT":
-            tif = _choice(params, "timeInForce", TIME_IN_FORCE, err.INVALID_TIF)
-            price = _dec(params, "price")
+            tif = choice(params, "timeInForce", TIME_IN_FORCE, err.INVALID_TIF)
+            price = dec(params, "price")
             self._check_price(spec, price)
             mark = self.market.quotes[spec.symbol].mark
             if side == "BUY" and price > mark * spec.multiplier_up:
@@ -718,10 +728,10 @@ class SimExchange:
             if side == "SELL" and price < mark * spec.multiplier_down:
                 raise err.PRICE_BELOW_MULTIPLIER
         else:
-            if _opt(params, "price") is not None:
+            if opt(params, "price") is not None:
                 raise err.not_required("price")
             tif, price = "GTC", ZERO
-        good_till = _int(params, "goodTillDate", 0)
+        good_till = integer(params, "goodTillDate", 0)
         if tif == "GTD" and good_till <= self.clock():
             raise err.mandatory("goodTillDate")
         return OrderRequest(
@@ -733,12 +743,18 @@ class SimExchange:
             quantity=qty,
             price=price,
             reduce_only=reduce_only,
-            client_order_id=_opt(params, "newClientOrderId") or self._random_id(22),
-            working_type=_choice(params, "workingType", WORKING_TYPES,
-                                 err.INVALID_WORKING_TYPE, "CONTRACT_PRICE"),
-            price_protect=_bool(params, "priceProtect"),
-            stp_mode=_choice(params, "selfTradePreventionMode", STP_MODES,
-                             err.mandatory("selfTradePreventionMode"), "EXPIRE_MAKER"),
+            client_order_id=opt(params, "newClientOrderId") or self._random_id(22),
+            working_type=choice(
+                params, "workingType", WORKING_TYPES, err.INVALID_WORKING_TYPE, "CONTRACT_PRICE"
+            ),
+            price_protect=boolean(params, "priceProtect"),
+            stp_mode=choice(
+                params,
+                "selfTradePreventionMode",
+                STP_MODES,
+                err.mandatory("selfTradePreventionMode"),
+                "EXPIRE_MAKER",
+            ),
             good_till_date=good_till if tif == "GTD" else 0,
         )
 
@@ -746,15 +762,18 @@ class SimExchange:
         bid, ask = self.market.book(symbol, self.rules.spread_ticks)
         return ask if side == "BUY" else bid
 
-    def _accept(self, account: Account, req: OrderRequest, *, algo: AlgoOrder | None = None
-                ) -> Order:
+    def _accept(
+        self, account: Account, req: OrderRequest, *, algo: AlgoOrder | None = None
+    ) -> Order:
         """Check an order against position, margin and book, then enter it (NEW)."""
         spec = self.market.specs[req.symbol]
-        closing = self._closing_position(account, req.symbol, req.side, req.position_side,
-                                         req.reduce_only)
+        closing = self._closing_position(
+            account, req.symbol, req.side, req.position_side, req.reduce_only
+        )
         self._check_quant_lock(account, req.symbol, closing is not None)
-        if algo is None and any(o.client_order_id == req.client_order_id
-                                for o in account.open_orders()):
+        if algo is None and any(
+            o.client_order_id == req.client_order_id for o in account.open_orders()
+        ):
             raise err.DUPLICATE_CLIENT_ID
         if len(account.open_orders(req.symbol)) >= self.rules.max_open_orders_per_symbol:
             raise err.MAX_OPEN_ORDERS
@@ -820,8 +839,9 @@ class SimExchange:
         if order.open and (order.type == "MARKET" or order.time_in_force in ("IOC", "FOK")):
             self._finish(account, order, "EXPIRED")
 
-    def _fill(self, account: Account, order: Order, qty: Decimal, price: Decimal, *,
-              maker: bool) -> None:
+    def _fill(
+        self, account: Account, order: Order, qty: Decimal, price: Decimal, *, maker: bool
+    ) -> None:
         if order.reduce_only or order.position_side != "BOTH":
             closing = self._closable(account, order)
             if closing is not None:
@@ -834,8 +854,9 @@ class SimExchange:
         pos = account.position(order.symbol, order.position_side)
         signed = qty if order.side == "BUY" else -qty
         realized = self._apply_to_position(pos, signed, price)
-        fee = (qty * price * (self.rules.maker_fee_rate if maker
-                              else self.rules.taker_fee_rate)).quantize(Decimal("0.00000001"))
+        fee = (
+            qty * price * (self.rules.maker_fee_rate if maker else self.rules.taker_fee_rate)
+        ).quantize(Decimal("0.00000001"))
         if pos.amount and not realized:
             pos.open_fees += fee if pos.amount > 0 else -fee
         pos.update_time_ms = now
@@ -848,17 +869,23 @@ class SimExchange:
         trade_id = self._trade_id()
         tran_id = self._tran_id()
         if realized:
-            self._book_income(account, order.symbol, "REALIZED_PNL", realized, tran_id,
-                              str(trade_id))
+            self._book_income(
+                account, order.symbol, "REALIZED_PNL", realized, tran_id, str(trade_id)
+            )
         self._book_income(account, order.symbol, "COMMISSION", -fee, tran_id, str(trade_id))
-        self._emit_order(account, order, "TRADE", {
-            "l": fixed(qty, spec.quantity_precision),
-            "L": fixed(price, spec.price_precision),
-            "n": fixed(fee, 8),
-            "t": trade_id,
-            "m": maker,
-            "rp": fixed(realized, 8),
-        })
+        self._emit_order(
+            account,
+            order,
+            "TRADE",
+            {
+                "l": fixed(qty, spec.quantity_precision),
+                "L": fixed(price, spec.price_precision),
+                "n": fixed(fee, 8),
+                "t": trade_id,
+                "m": maker,
+                "rp": fixed(realized, 8),
+            },
+        )
         self._emit_account_update(account, "ORDER", [pos])
         if not order.open and order.algo_id is not None:
             self._finish_algo(account, order)
@@ -922,10 +949,10 @@ class SimExchange:
         spec = self.market.specs[order.symbol]
         ack = order.ack(spec)
         self._match(account, order)
-        return order.ack(spec) if _opt(params, "newOrderRespType") == "RESULT" else ack
+        return order.ack(spec) if opt(params, "newOrderRespType") == "RESULT" else ack
 
     def batch_new(self, account: Account, params: Params) -> list:
-        items = _json_list(params, "batchOrders", 5, err.BATCH_SIZE)
+        items = json_list(params, "batchOrders", 5, err.BATCH_SIZE)
         results = []
         for item in items:
             try:
@@ -948,8 +975,10 @@ class SimExchange:
 
     def open_orders(self, account: Account, params: Params) -> list:
         spec = self._optional_spec(params)
-        return [o.query(self.market.specs[o.symbol])
-                for o in account.open_orders(spec.symbol if spec else None)]
+        return [
+            o.query(self.market.specs[o.symbol])
+            for o in account.open_orders(spec.symbol if spec else None)
+        ]
 
     def cancel_order(self, account: Account, params: Params) -> dict:
         order = self._find_order(account, params, err.UNKNOWN_ORDER)
@@ -959,16 +988,17 @@ class SimExchange:
         return order.cancel(self.market.specs[order.symbol])
 
     def batch_cancel(self, account: Account, params: Params) -> list:
-        spec = self.spec(_opt(params, "symbol"))
+        spec = self.spec(opt(params, "symbol"))
         size_error = BinanceError(-4082, "Invalid number of batch cancel orders.")
         # Binance matches these two names case-insensitively (python-binance lower-cases them).
         lists = {k.lower(): v for k, v in params.items() if k.lower().endswith("idlist")}
-        if _opt(lists, "orderidlist") is not None:
-            keys = [("orderId", str(i)) for i in
-                    _json_list(lists, "orderidlist", 10, size_error)]
-        elif _opt(lists, "origclientorderidlist") is not None:
-            keys = [("origClientOrderId", str(i)) for i in
-                    _json_list(lists, "origclientorderidlist", 10, size_error)]
+        if opt(lists, "orderidlist") is not None:
+            keys = [("orderId", str(i)) for i in json_list(lists, "orderidlist", 10, size_error)]
+        elif opt(lists, "origclientorderidlist") is not None:
+            keys = [
+                ("origClientOrderId", str(i))
+                for i in json_list(lists, "origclientorderidlist", 10, size_error)
+            ]
         else:
             raise err.either_param("orderIdList", "origClientOrderIdList")
         results = []
@@ -980,14 +1010,14 @@ class SimExchange:
         return results
 
     def cancel_all(self, account: Account, params: Params) -> dict:
-        spec = self.spec(_opt(params, "symbol"))
+        spec = self.spec(opt(params, "symbol"))
         for order in account.open_orders(spec.symbol):
             self._finish(account, order, "CANCELED")
         return {"code": 200, "msg": "The operation of cancel all open order is done."}
 
     def countdown_cancel_all(self, account: Account, params: Params) -> dict:
-        spec = self.spec(_opt(params, "symbol"))
-        countdown_ms = _int(params, "countdownTime")
+        spec = self.spec(opt(params, "symbol"))
+        countdown_ms = integer(params, "countdownTime")
         if countdown_ms is None:
             raise err.mandatory("countdownTime")
         if countdown_ms < 0:
@@ -1001,63 +1031,69 @@ class SimExchange:
     # ------------------------------------------------------------ algo orders
 
     def new_algo_order(self, account: Account, params: Params) -> dict:
-        algo_type = _req(params, "algoType")
+        algo_type = req(params, "algoType")
         if algo_type != "CONDITIONAL":
             raise BinanceError(-1116, "Invalid algoType.")
-        spec = self.spec(_opt(params, "symbol"))
-        side = _choice(params, "side", SIDES, err.INVALID_SIDE)
-        order_type = _req(params, "type")
+        spec = self.spec(opt(params, "symbol"))
+        side = choice(params, "side", SIDES, err.INVALID_SIDE)
+        order_type = req(params, "type")
         if order_type not in CONDITIONAL_TYPES:
             raise err.INVALID_TYPE
         position_side = self._position_side(account, params)
-        if account.dual_side and _opt(params, "reduceOnly") is not None:
+        if account.dual_side and opt(params, "reduceOnly") is not None:
             raise err.not_required("reduceOnly")
-        reduce_only = _bool(params, "reduceOnly")
-        close_position = _bool(params, "closePosition")
+        reduce_only = boolean(params, "reduceOnly")
+        close_position = boolean(params, "closePosition")
         if close_position:
             if order_type not in ("STOP_MARKET", "TAKE_PROFIT_MARKET"):
                 raise err.not_required("closePosition")
-            if _opt(params, "quantity") is not None:
+            if opt(params, "quantity") is not None:
                 raise err.not_required("quantity")
             if reduce_only:
                 raise err.not_required("reduceOnly")
             qty = ZERO
         else:
-            qty = _dec(params, "quantity")
-            self._check_quantity(spec, qty,
-                                 market=order_type not in ("STOP", "TAKE_PROFIT"))
+            qty = dec(params, "quantity")
+            self._check_quantity(spec, qty, market=order_type not in ("STOP", "TAKE_PROFIT"))
         activate = callback = None
         if order_type == "TRAILING_STOP_MARKET":
-            callback = _dec(params, "callbackRate")
+            callback = dec(params, "callbackRate")
             if not Decimal("0.1") <= callback <= Decimal("10"):
                 raise BinanceError(-2007, "Invalid callbackRate.")
-            activate = _dec(params, "activatePrice", required=False)
+            activate = dec(params, "activatePrice", required=False)
             if activate is not None:
                 self._check_price(spec, activate)
             trigger = activate or ZERO
         else:
-            trigger = _dec(params, "triggerPrice")
+            trigger = dec(params, "triggerPrice")
             self._check_price(spec, trigger)
         if order_type in ("STOP", "TAKE_PROFIT"):
-            price = _dec(params, "price")
+            price = dec(params, "price")
             self._check_price(spec, price)
-            tif = _choice(params, "timeInForce", TIME_IN_FORCE, err.INVALID_TIF, "GTC")
+            tif = choice(params, "timeInForce", TIME_IN_FORCE, err.INVALID_TIF, "GTC")
         else:
             price, tif = ZERO, "GTC"
-        working_type = _choice(params, "workingType", WORKING_TYPES, err.INVALID_WORKING_TYPE,
-                               "CONTRACT_PRICE")
-        client_id = _opt(params, "clientAlgoId") or self._random_id(22)
+        working_type = choice(
+            params, "workingType", WORKING_TYPES, err.INVALID_WORKING_TYPE, "CONTRACT_PRICE"
+        )
+        client_id = opt(params, "clientAlgoId") or self._random_id(22)
         if any(a.client_algo_id == client_id for a in account.open_algo_orders()):
             raise err.DUPLICATE_CLIENT_ID
-        closing = reduce_only or close_position or (
-            position_side != "BOTH" and (position_side == "LONG") == (side == "SELL"))
+        closing = (
+            reduce_only
+            or close_position
+            or (position_side != "BOTH" and (position_side == "LONG") == (side == "SELL"))
+        )
         self._check_quant_lock(account, spec.symbol, closing)
-        if not closing and qty * (price or trigger or self.market.quotes[spec.symbol].last) \
-                < spec.min_notional:
+        if (
+            not closing
+            and qty * (price or trigger or self.market.quotes[spec.symbol].last) < spec.min_notional
+        ):
             raise err.min_notional(plain(spec.min_notional))
-        if (len(account.open_algo_orders()) >= self.rules.max_algo_orders_per_account
-                or len(account.open_algo_orders(spec.symbol))
-                >= self.rules.max_algo_orders_per_symbol):
+        if (
+            len(account.open_algo_orders()) >= self.rules.max_algo_orders_per_account
+            or len(account.open_algo_orders(spec.symbol)) >= self.rules.max_algo_orders_per_symbol
+        ):
             raise err.MAX_STOP_ORDERS
         now = self.clock()
         algo = AlgoOrder(
@@ -1073,14 +1109,18 @@ class SimExchange:
             price=price,
             working_type=working_type,
             close_position=close_position,
-            price_protect=_bool(params, "priceProtect"),
+            price_protect=boolean(params, "priceProtect"),
             reduce_only=reduce_only,
             activate_price=activate,
             callback_rate=callback,
-            self_trade_prevention_mode=_choice(
-                params, "selfTradePreventionMode", STP_MODES,
-                err.mandatory("selfTradePreventionMode"), "EXPIRE_MAKER"),
-            good_till_date=_int(params, "goodTillDate", 0),
+            self_trade_prevention_mode=choice(
+                params,
+                "selfTradePreventionMode",
+                STP_MODES,
+                err.mandatory("selfTradePreventionMode"),
+                "EXPIRE_MAKER",
+            ),
+            good_till_date=integer(params, "goodTillDate", 0),
             create_time_ms=now,
             update_time_ms=now,
         )
@@ -1096,19 +1136,25 @@ class SimExchange:
 
     def open_algo_orders(self, account: Account, params: Params) -> list:
         spec = self._optional_spec(params)
-        return [a.listed(self.market.specs[a.symbol])
-                for a in account.open_algo_orders(spec.symbol if spec else None)]
+        return [
+            a.listed(self.market.specs[a.symbol])
+            for a in account.open_algo_orders(spec.symbol if spec else None)
+        ]
 
     def cancel_algo_order(self, account: Account, params: Params) -> dict:
         algo = self._find_algo(account, params, err.UNKNOWN_ORDER)
         if not algo.open:
             raise err.UNKNOWN_ORDER
         self._cancel_algo(account, algo)
-        return {"algoId": algo.algo_id, "clientAlgoId": algo.client_algo_id, "code": "200",
-                "msg": "success"}
+        return {
+            "algoId": algo.algo_id,
+            "clientAlgoId": algo.client_algo_id,
+            "code": "200",
+            "msg": "success",
+        }
 
     def cancel_all_algo(self, account: Account, params: Params) -> dict:
-        spec = self.spec(_opt(params, "symbol"))
+        spec = self.spec(opt(params, "symbol"))
         for algo in account.open_algo_orders(spec.symbol):
             self._cancel_algo(account, algo)
         return {"code": 200, "msg": "The operation of cancel all open order is done."}
@@ -1135,12 +1181,14 @@ class SimExchange:
         sell = algo.side == "SELL"
         if algo.extreme_price is None:
             activated = algo.activate_price is None or (
-                price >= algo.activate_price if sell else price <= algo.activate_price)
+                price >= algo.activate_price if sell else price <= algo.activate_price
+            )
             if not activated:
                 return False
             algo.extreme_price = price
-        algo.extreme_price = max(algo.extreme_price, price) if sell else min(
-            algo.extreme_price, price)
+        algo.extreme_price = (
+            max(algo.extreme_price, price) if sell else min(algo.extreme_price, price)
+        )
         retrace = algo.callback_rate / 100
         if sell:
             return price <= algo.extreme_price * (1 - retrace)
@@ -1212,8 +1260,8 @@ class SimExchange:
         return {"dualSidePosition": account.dual_side}
 
     def set_position_mode(self, account: Account, params: Params) -> dict:
-        _req(params, "dualSidePosition")
-        dual = _bool(params, "dualSidePosition")
+        req(params, "dualSidePosition")
+        dual = boolean(params, "dualSidePosition")
         if dual == account.dual_side:
             raise err.NO_NEED_TO_CHANGE_SIDE
         if any(p.amount for p in account.positions.values()):
@@ -1234,19 +1282,23 @@ class SimExchange:
             if placed < GCR_REPORT_MIN_ORDERS:
                 continue
             locked_until = account.locked_until.get(symbol, 0)
-            indicators[symbol] = [{
-                "isLocked": locked_until > now,
-                "plannedRecoverTime": locked_until if locked_until > now else 0,
-                "indicator": "GCR",
-                "value": round(cancelled / placed, 4),
-                "triggerValue": float(GCR_TRIGGER),
-            }]
+            indicators[symbol] = [
+                {
+                    "isLocked": locked_until > now,
+                    "plannedRecoverTime": locked_until if locked_until > now else 0,
+                    "indicator": "GCR",
+                    "value": round(cancelled / placed, 4),
+                    "triggerValue": float(GCR_TRIGGER),
+                }
+            ]
         return {"indicators": indicators, "updateTime": now}
 
     def _gcr_counts(self, account: Account, symbol: str, now: int) -> tuple[int, int]:
         counts = []
-        for log in (account.gtc_placed.get(symbol, deque()),
-                    account.gtc_cancelled.get(symbol, deque())):
+        for log in (
+            account.gtc_placed.get(symbol, deque()),
+            account.gtc_cancelled.get(symbol, deque()),
+        ):
             while log and log[0] < now - GCR_WINDOW_MS:
                 log.popleft()
             counts.append(len(log))
@@ -1255,8 +1307,11 @@ class SimExchange:
     def _enforce_quantitative_rules(self, account: Account, now: int) -> None:
         for symbol in list(account.gtc_placed):
             placed, cancelled = self._gcr_counts(account, symbol, now)
-            if (placed >= GCR_LOCK_MIN_ORDERS and cancelled >= placed * GCR_TRIGGER
-                    and account.locked_until.get(symbol, 0) <= now):
+            if (
+                placed >= GCR_LOCK_MIN_ORDERS
+                and cancelled >= placed * GCR_TRIGGER
+                and account.locked_until.get(symbol, 0) <= now
+            ):
                 account.locked_until[symbol] = now + GCR_LOCK_MS
 
     # ------------------------------------------------------------ user-data stream keys
@@ -1326,9 +1381,14 @@ class SimExchange:
             cancelled = account.open_orders(symbol)
             for order in cancelled:
                 self._finish(account, order, "CANCELED")
-            account.countdowns_fired.append({"symbol": symbol, "time": now,
-                                             "countdownTime": countdown_ms,
-                                             "cancelled": len(cancelled)})
+            account.countdowns_fired.append(
+                {
+                    "symbol": symbol,
+                    "time": now,
+                    "countdownTime": countdown_ms,
+                    "cancelled": len(cancelled),
+                }
+            )
 
     def _expire_gtd(self, account: Account, now: int) -> None:
         for order in account.open_orders():
@@ -1343,7 +1403,8 @@ class SimExchange:
                     continue
                 quote = self.market.quotes[pos.symbol]
                 fee = (-pos.amount * quote.mark * quote.funding_rate).quantize(
-                    Decimal("0.00000001"))
+                    Decimal("0.00000001")
+                )
                 account.wallet += fee
                 self._book_income(account, pos.symbol, "FUNDING_FEE", fee, self._tran_id())
                 changed = True
@@ -1353,8 +1414,9 @@ class SimExchange:
 
     # ------------------------------------------------------------ stream events
 
-    def _emit_order(self, account: Account, order: Order, execution: str,
-                    trade: dict | None = None) -> None:
+    def _emit_order(
+        self, account: Account, order: Order, execution: str, trade: dict | None = None
+    ) -> None:
         spec = self.market.specs[order.symbol]
         body = order.stream(spec)
         body["x"] = execution
@@ -1367,32 +1429,50 @@ class SimExchange:
 
     def _emit_algo(self, account: Account, algo: AlgoOrder, reason: str = "") -> None:
         now = self.clock()
-        self.emit(account.name, {"e": "ALGO_UPDATE", "T": now, "E": now,
-                                 "o": algo.stream(self.market.specs[algo.symbol], reason)})
+        self.emit(
+            account.name,
+            {
+                "e": "ALGO_UPDATE",
+                "T": now,
+                "E": now,
+                "o": algo.stream(self.market.specs[algo.symbol], reason),
+            },
+        )
 
-    def _emit_account_update(self, account: Account, reason: str,
-                             positions: list[Position]) -> None:
+    def _emit_account_update(
+        self, account: Account, reason: str, positions: list[Position]
+    ) -> None:
         now = self.clock()
         rows = []
         for pos in positions:
             spec = self.market.specs[pos.symbol]
-            rows.append({
-                "s": pos.symbol,
-                "pa": fixed(pos.amount, spec.quantity_precision),
-                "ep": plain(pos.entry_price),
-                "bep": plain(pos.break_even_price),
-                "cr": fixed(pos.realized, 8),
-                "up": fixed(pos.unrealized_pnl(self.market.quotes[pos.symbol].mark), 8),
-                "mt": "cross",
-                "iw": "0",
-                "ps": pos.position_side,
-            })
+            rows.append(
+                {
+                    "s": pos.symbol,
+                    "pa": fixed(pos.amount, spec.quantity_precision),
+                    "ep": plain(pos.entry_price),
+                    "bep": plain(pos.break_even_price),
+                    "cr": fixed(pos.realized, 8),
+                    "up": fixed(pos.unrealized_pnl(self.market.quotes[pos.symbol].mark), 8),
+                    "mt": "cross",
+                    "iw": "0",
+                    "ps": pos.position_side,
+                }
+            )
         balance = fixed(account.wallet, 8)
-        self.emit(account.name, {
-            "e": "ACCOUNT_UPDATE", "T": now, "E": now,
-            "a": {"m": reason, "B": [{"a": "USDT", "wb": balance, "cw": balance, "bc": "0"}],
-                  "P": rows},
-        })
+        self.emit(
+            account.name,
+            {
+                "e": "ACCOUNT_UPDATE",
+                "T": now,
+                "E": now,
+                "a": {
+                    "m": reason,
+                    "B": [{"a": "USDT", "wb": balance, "cw": balance, "bc": "0"}],
+                    "P": rows,
+                },
+            },
+        )
 
     # ------------------------------------------------------------ control API view
 
@@ -1405,26 +1485,38 @@ class SimExchange:
                 "dual_side_position": account.dual_side,
                 "wallet_balance": fixed(account.wallet, 8),
                 "positions": [
-                    {"symbol": p.symbol, "positionSide": p.position_side,
-                     "positionAmt": plain(p.amount), "entryPrice": plain(p.entry_price),
-                     "updateTime": p.update_time_ms}
-                    for p in account.positions.values() if p.amount
+                    {
+                        "symbol": p.symbol,
+                        "positionSide": p.position_side,
+                        "positionAmt": plain(p.amount),
+                        "entryPrice": plain(p.entry_price),
+                        "updateTime": p.update_time_ms,
+                    }
+                    for p in account.positions.values()
+                    if p.amount
                 ],
-                "open_orders": [o.query(self.market.specs[o.symbol])
-                                for o in account.open_orders()],
-                "algo_orders": [a.query(self.market.specs[a.symbol])
-                                for a in account.algo_orders.values()],
+                "open_orders": [
+                    o.query(self.market.specs[o.symbol]) for o in account.open_orders()
+                ],
+                "algo_orders": [
+                    a.query(self.market.specs[a.symbol]) for a in account.algo_orders.values()
+                ],
                 "income": [dict(r, income=fixed(r["income"], 8)) for r in account.income],
-                "countdowns": {s: {"countdownTime": c, "deadline": d}
-                               for s, (c, d) in account.countdowns.items()},
+                "countdowns": {
+                    s: {"countdownTime": c, "deadline": d}
+                    for s, (c, d) in account.countdowns.items()
+                },
                 "countdowns_fired": list(account.countdowns_fired),
-                "listen_keys": [lk.key for lk in self.listen_keys.values()
-                                if lk.account == account.name],
+                "listen_keys": [
+                    lk.key for lk in self.listen_keys.values() if lk.account == account.name
+                ],
             }
         return {
             "time": self.clock(),
             "next_funding_time": self.next_funding_ms,
-            "prices": {s: {"mark": plain(q.mark), "last": plain(q.last)}
-                       for s, q in self.market.quotes.items()},
+            "prices": {
+                s: {"mark": plain(q.mark), "last": plain(q.last)}
+                for s, q in self.market.quotes.items()
+            },
             "accounts": accounts,
         }

@@ -88,8 +88,10 @@ class RateLimiter:
         if weight and usage.weight > self.config.weight_per_minute:
             usage.requests_while_limited += 1
             if usage.requests_while_limited > self.config.requests_while_limited_before_ban:
-                ban_ms = min(self.config.first_ban_ms * self.config.ban_growth_factor ** usage.bans,
-                             self.config.max_ban_ms)
+                ban_ms = min(
+                    self.config.first_ban_ms * self.config.ban_growth_factor**usage.bans,
+                    self.config.max_ban_ms,
+                )
                 usage.bans += 1
                 usage.banned_until_ms = now + ban_ms
                 usage.responses_418 += 1
@@ -121,7 +123,8 @@ class RateLimiter:
         ):
             if used > limit:
                 raise BinanceError(
-                    -1015, f"Too many new orders; current limit is {limit} orders per {interval}.",
+                    -1015,
+                    f"Too many new orders; current limit is {limit} orders per {interval}.",
                     http_status=429,
                 )
         return counts.count_10s, counts.count_1m
@@ -141,7 +144,8 @@ class RateLimiter:
                 ip: {
                     "used_weight_1m": self.used_weight(ip),
                     "max_weight_per_minute": max(
-                        [*u.history.values(), self.used_weight(ip)], default=0),
+                        [*u.history.values(), self.used_weight(ip)], default=0
+                    ),
                     "weight_history": {str(k): v for k, v in sorted(u.history.items())},
                     "responses_429": u.responses_429,
                     "responses_418": u.responses_418,

@@ -222,15 +222,12 @@ class Market:
         for i in range(limit):
             qty = spec.min_qty * rng.randint(1, 500)
             levels.append((i, qty))
-        bids = [
-            [fixed(max(spec.tick_size, bid - i * spec.tick_size), spec.price_precision),
-             fixed(q, spec.quantity_precision)]
-            for i, q in levels
-        ]
-        asks = [
-            [fixed(ask + i * spec.tick_size, spec.price_precision), fixed(q, spec.quantity_precision)]
-            for i, q in levels
-        ]
+
+        def level(price: Decimal, qty: Decimal) -> list[str]:
+            return [fixed(price, spec.price_precision), fixed(qty, spec.quantity_precision)]
+
+        bids = [level(max(spec.tick_size, bid - i * spec.tick_size), q) for i, q in levels]
+        asks = [level(ask + i * spec.tick_size, q) for i, q in levels]
         return bids, asks
 
     def klines(self, symbol: str, interval_ms: int, limit: int, end_ms: int) -> list[list]:
@@ -247,22 +244,26 @@ class Market:
             if not prices:
                 rng = random.Random(f"{symbol}:{open_ms}")
                 base = self.quotes[symbol].last * (1 + Decimal(rng.randint(-50, 50)) / 10_000)
-                prices = [spec.floor_price(base * (1 + Decimal(rng.randint(-10, 10)) / 10_000))
-                          for _ in range(4)]
+                prices = [
+                    spec.floor_price(base * (1 + Decimal(rng.randint(-10, 10)) / 10_000))
+                    for _ in range(4)
+                ]
             volume = spec.min_qty * (len(prices) * 7 % 97 + 1)
             quote_volume = volume * prices[-1]
-            rows.append([
-                open_ms,
-                fixed(prices[0], spec.price_precision),
-                fixed(max(prices), spec.price_precision),
-                fixed(min(prices), spec.price_precision),
-                fixed(prices[-1], spec.price_precision),
-                fixed(volume, spec.quantity_precision),
-                close_ms,
-                fixed(quote_volume, 5),
-                len(prices),
-                fixed(volume / 2, spec.quantity_precision),
-                fixed(quote_volume / 2, 5),
-                "0",
-            ])
+            rows.append(
+                [
+                    open_ms,
+                    fixed(prices[0], spec.price_precision),
+                    fixed(max(prices), spec.price_precision),
+                    fixed(min(prices), spec.price_precision),
+                    fixed(prices[-1], spec.price_precision),
+                    fixed(volume, spec.quantity_precision),
+                    close_ms,
+                    fixed(quote_volume, 5),
+                    len(prices),
+                    fixed(volume / 2, spec.quantity_precision),
+                    fixed(quote_volume / 2, 5),
+                    "0",
+                ]
+            )
         return rows

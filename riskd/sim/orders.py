@@ -231,8 +231,13 @@ class AlgoOrder:
         body["actualOrderId"] = str(self.actual_order_id or "")
         body["actualPrice"] = fixed(self.actual_price, 5)
         zero = fixed(ZERO, 3)
-        body |= {"tpTriggerPrice": zero, "tpPrice": zero, "slTriggerPrice": zero,
-                 "slPrice": zero, "tpOrderType": ""}
+        body |= {
+            "tpTriggerPrice": zero,
+            "tpPrice": zero,
+            "slTriggerPrice": zero,
+            "slPrice": zero,
+            "tpOrderType": "",
+        }
         return body
 
     def stream(self, spec: SymbolSpec, reject_reason: str = "") -> dict:

@@ -117,10 +117,13 @@ def _routes() -> list[Route]:
     ]
 
 
-def _json(body: object, status: int = 200, headers: dict[str, str] | None = None
-          ) -> web.Response:
-    return web.Response(text=json.dumps(body, separators=(",", ":")), status=status,
-                        content_type="application/json", headers=headers)
+def _json(body: object, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(
+        text=json.dumps(body, separators=(",", ":")),
+        status=status,
+        content_type="application/json",
+        headers=headers,
+    )
 
 
 class SimServer:
@@ -197,6 +200,7 @@ class SimServer:
     def _rest_handler(self, route: Route) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def handle(request: web.Request) -> web.Response:
             return await self._serve_rest(route, request)
+
         return handle
 
     async def _serve_rest(self, route: Route, request: web.Request) -> web.Response:
@@ -233,12 +237,17 @@ class SimServer:
             return _json(UNKNOWN_ERROR.body(), UNKNOWN_ERROR.http_status, headers)
         if fault and fault.kind == "malformed":
             text = json.dumps(result, separators=(",", ":"))
-            return web.Response(text=text[: max(1, len(text) // 2)], status=200,
-                                content_type="application/json", headers=headers)
+            return web.Response(
+                text=text[: max(1, len(text) // 2)],
+                status=200,
+                content_type="application/json",
+                headers=headers,
+            )
         return _json(result, headers=headers)
 
-    def _authenticate(self, route: Route, request: web.Request, query: str, body: str,
-                      params: dict[str, str]) -> Account | None:
+    def _authenticate(
+        self, route: Route, request: web.Request, query: str, body: str, params: dict[str, str]
+    ) -> Account | None:
         if route.security is Security.NONE:
             return None
         api_key = auth.check_api_key_format(request.headers.get("X-MBX-APIKEY"))
@@ -272,11 +281,14 @@ class SimServer:
         try:
             body = await request.json()
         except ValueError:
-            raise web.HTTPBadRequest(text=json.dumps({"error": "body must be JSON"}),
-                                     content_type="application/json") from None
+            raise web.HTTPBadRequest(
+                text=json.dumps({"error": "body must be JSON"}), content_type="application/json"
+            ) from None
         if not isinstance(body, dict):
-            raise web.HTTPBadRequest(text=json.dumps({"error": "body must be a JSON object"}),
-                                     content_type="application/json")
+            raise web.HTTPBadRequest(
+                text=json.dumps({"error": "body must be a JSON object"}),
+                content_type="application/json",
+            )
         return body
 
     async def _control_mark(self, request: web.Request) -> web.Response:
@@ -301,8 +313,9 @@ class SimServer:
         except ValueError as exc:
             return _json({"error": str(exc)}, 400)
         if fault.kind in STREAM_FAULTS:
-            affected = (self.hub.drop_all() if fault.kind == "drop_ws"
-                        else self.hub.stall_all(fault.ms))
+            affected = (
+                self.hub.drop_all() if fault.kind == "drop_ws" else self.hub.stall_all(fault.ms)
+            )
             return _json({"kind": fault.kind, "connections": affected})
         self.faults.add(fault)
         return _json({"kind": fault.kind, "path": fault.path, "count": fault.count})
@@ -310,11 +323,15 @@ class SimServer:
     async def _control_state(self, _request: web.Request) -> web.Response:
         state = self.exchange.state()
         state["rate_limits"] = self.limiter.state()
-        state["faults"] = {"pending": [asdict(f) for f in self.faults.pending],
-                           "applied": dict(self.faults.applied)}
-        state["user_stream"] = {"connections": len(self.hub.connections),
-                                "events_sent": self.hub.events_sent,
-                                "events_dropped": self.hub.events_dropped}
+        state["faults"] = {
+            "pending": [asdict(f) for f in self.faults.pending],
+            "applied": dict(self.faults.applied),
+        }
+        state["user_stream"] = {
+            "connections": len(self.hub.connections),
+            "events_sent": self.hub.events_sent,
+            "events_dropped": self.hub.events_dropped,
+        }
         return _json(state)
 
     async def _control_reset(self, _request: web.Request) -> web.Response:

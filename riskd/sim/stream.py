@@ -65,8 +65,9 @@ class UserStreamHub:
             if conn.opened_ms <= deadline:
                 conn.queue.put_nowait(_CLOSE)
 
-    async def serve(self, request: web.Request, account: str, listen_key: str
-                    ) -> web.WebSocketResponse:
+    async def serve(
+        self, request: web.Request, account: str, listen_key: str
+    ) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(heartbeat=None, autoping=True)
         await ws.prepare(request)
         conn = StreamConnection(ws, account, listen_key, self.clock())

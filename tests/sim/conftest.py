@@ -38,8 +38,12 @@ async def sim(make_sim: Callable[..., Awaitable[SimServer]]) -> SimServer:
     return await make_sim()
 
 
-def binance_client(sim: SimServer, api_key: str = "sim-key", api_secret: str = "sim-secret",
-                   local_addr: str | None = None) -> AsyncClient:
+def binance_client(
+    sim: SimServer,
+    api_key: str = "sim-key",
+    api_secret: str = "sim-secret",
+    local_addr: str | None = None,
+) -> AsyncClient:
     """A python-binance AsyncClient aimed at the simulator (no network call is made here)."""
     session_params = {}
     if local_addr:

@@ -13,9 +13,18 @@ async def _error(coro) -> tuple[int, int]:
 
 
 def _stop(trigger: str, side: str = "SELL", **extra: str) -> dict:
-    return {"algoType": "CONDITIONAL", "symbol": "BTCUSDT", "side": side, "type": "STOP_MARKET",
-            "triggerPrice": trigger, "quantity": "0.010", "reduceOnly": "true",
-            "workingType": "MARK_PRICE", "priceProtect": "true", **extra}
+    return {
+        "algoType": "CONDITIONAL",
+        "symbol": "BTCUSDT",
+        "side": side,
+        "type": "STOP_MARKET",
+        "triggerPrice": trigger,
+        "quantity": "0.010",
+        "reduceOnly": "true",
+        "workingType": "MARK_PRICE",
+        "priceProtect": "true",
+        **extra,
+    }
 
 
 async def _long(client, qty: str = "0.010") -> None:
@@ -26,7 +35,10 @@ async def test_stop_market_is_listed_and_queryable_by_client_algo_id(sim, client
     await _long(client)
     ack = await client.futures_create_algo_order(**_stop("57000", clientAlgoId="rung-1"))
     assert (ack["algoStatus"], ack["triggerPrice"], ack["workingType"]) == (
-        "NEW", "57000.00", "MARK_PRICE")
+        "NEW",
+        "57000.00",
+        "MARK_PRICE",
+    )
     listed = await client.futures_get_open_algo_orders(symbol="BTCUSDT")
     assert [a["clientAlgoId"] for a in listed] == ["rung-1"]
     queried = await client.futures_get_algo_order(clientAlgoId="rung-1")
@@ -54,22 +66,20 @@ async def test_stop_triggers_on_mark_price_and_closes_the_position(sim, client, 
 async def test_contract_price_trigger_ignores_mark(sim, client, control) -> None:
     await _long(client)
     ack = await client.futures_create_algo_order(
-        **_stop("57000", workingType="CONTRACT_PRICE", priceProtect="false"))
-    await control("POST", "/_sim/mark", {"symbol": "BTCUSDT", "price": "56000",
-                                         "last": "58000"})
+        **_stop("57000", workingType="CONTRACT_PRICE", priceProtect="false")
+    )
+    await control("POST", "/_sim/mark", {"symbol": "BTCUSDT", "price": "56000", "last": "58000"})
     assert (await client.futures_get_algo_order(algoId=ack["algoId"]))["algoStatus"] == "NEW"
-    await control("POST", "/_sim/mark", {"symbol": "BTCUSDT", "price": "58000",
-                                         "last": "56900"})
-    assert (await client.futures_get_algo_order(algoId=ack["algoId"]))["algoStatus"] \
-        == "FINISHED"
+    await control("POST", "/_sim/mark", {"symbol": "BTCUSDT", "price": "58000", "last": "56900"})
+    assert (await client.futures_get_algo_order(algoId=ack["algoId"]))["algoStatus"] == "FINISHED"
 
 
-async def test_price_protect_holds_trigger_while_mark_and_last_diverge(sim, client,
-                                                                       control) -> None:
+async def test_price_protect_holds_trigger_while_mark_and_last_diverge(
+    sim, client, control
+) -> None:
     await _long(client)
     ack = await client.futures_create_algo_order(**_stop("57000"))
-    await control("POST", "/_sim/mark", {"symbol": "BTCUSDT", "price": "56000",
-                                         "last": "60000"})
+    await control("POST", "/_sim/mark", {"symbol": "BTCUSDT", "price": "56000", "last": "60000"})
     assert (await client.futures_get_algo_order(algoId=ack["algoId"]))["algoStatus"] == "NEW"
 
 
@@ -78,19 +88,25 @@ async def test_reduce_only_stop_without_position_is_cancelled_when_it_fires(
 ) -> None:
     await _long(client)
     ack = await client.futures_create_algo_order(**_stop("57000"))
-    await client.futures_create_order(symbol="BTCUSDT", side="SELL", type="MARKET",
-                                      quantity="0.010")
+    await client.futures_create_order(
+        symbol="BTCUSDT", side="SELL", type="MARKET", quantity="0.010"
+    )
     await control("POST", "/_sim/mark", {"symbol": "BTCUSDT", "price": "56000"})
-    assert (await client.futures_get_algo_order(algoId=ack["algoId"]))["algoStatus"] \
-        == "CANCELED"
+    assert (await client.futures_get_algo_order(algoId=ack["algoId"]))["algoStatus"] == "CANCELED"
     assert await client.futures_position_information() == []
 
 
 async def test_close_position_rung_closes_whatever_size_is_open(sim, client, control) -> None:
     await _long(client, "0.030")
     await client.futures_create_algo_order(
-        algoType="CONDITIONAL", symbol="BTCUSDT", side="SELL", type="STOP_MARKET",
-        triggerPrice="55000", closePosition="true", workingType="MARK_PRICE")
+        algoType="CONDITIONAL",
+        symbol="BTCUSDT",
+        side="SELL",
+        type="STOP_MARKET",
+        triggerPrice="55000",
+        closePosition="true",
+        workingType="MARK_PRICE",
+    )
     await _long(client, "0.020")
     await control("POST", "/_sim/mark", {"symbol": "BTCUSDT", "price": "54000"})
     assert await client.futures_position_information() == []
@@ -108,8 +124,16 @@ async def test_close_position_rung_closes_whatever_size_is_open(sim, client, con
         ({"quantity": "0.0001"}, -1111),
         ({"positionSide": "SHORT"}, -4061),
     ],
-    ids=["close_with_qty", "close_on_stop_limit", "tick", "no_trigger", "algo_type",
-         "not_conditional", "qty_precision", "position_side"],
+    ids=[
+        "close_with_qty",
+        "close_on_stop_limit",
+        "tick",
+        "no_trigger",
+        "algo_type",
+        "not_conditional",
+        "qty_precision",
+        "position_side",
+    ],
 )
 async def test_invalid_algo_orders_are_rejected(sim, client, params, code) -> None:
     await _long(client)
@@ -125,8 +149,9 @@ async def test_algo_min_notional_applies_unless_reducing(sim, client) -> None:
 async def test_duplicate_client_algo_id_while_open_is_rejected(sim, client) -> None:
     await _long(client)
     await client.futures_create_algo_order(**_stop("57000", clientAlgoId="same"))
-    assert (await _error(client.futures_create_algo_order(**_stop("56000", clientAlgoId="same")))
-            )[1] == -4116
+    assert (await _error(client.futures_create_algo_order(**_stop("56000", clientAlgoId="same"))))[
+        1
+    ] == -4116
 
 
 async def test_algo_order_limit_per_account(make_sim) -> None:
@@ -146,8 +171,12 @@ async def test_cancel_algo_by_id_then_again_is_2011(sim, client) -> None:
     await _long(client)
     ack = await client.futures_create_algo_order(**_stop("57000"))
     answer = await client.futures_cancel_algo_order(algoId=ack["algoId"])
-    assert answer == {"algoId": ack["algoId"], "clientAlgoId": ack["clientAlgoId"],
-                      "code": "200", "msg": "success"}
+    assert answer == {
+        "algoId": ack["algoId"],
+        "clientAlgoId": ack["clientAlgoId"],
+        "code": "200",
+        "msg": "success",
+    }
     assert await _error(client.futures_cancel_algo_order(algoId=ack["algoId"])) == (400, -2011)
     assert await _error(client.futures_get_algo_order(algoId=42)) == (400, -2013)
 
@@ -164,24 +193,38 @@ async def test_cancel_all_algo_orders_of_a_symbol(sim, client) -> None:
 async def test_stop_limit_fires_a_resting_limit_order(sim, client, control) -> None:
     await _long(client)
     ack = await client.futures_create_algo_order(
-        algoType="CONDITIONAL", symbol="BTCUSDT", side="SELL", type="STOP", quantity="0.010",
-        triggerPrice="57000", price="57500", reduceOnly="true", timeInForce="GTC")
+        algoType="CONDITIONAL",
+        symbol="BTCUSDT",
+        side="SELL",
+        type="STOP",
+        quantity="0.010",
+        triggerPrice="57000",
+        price="57500",
+        reduceOnly="true",
+        timeInForce="GTC",
+    )
     await control("POST", "/_sim/mark", {"symbol": "BTCUSDT", "price": "56999"})
     fired = await client.futures_get_algo_order(algoId=ack["algoId"])
     assert fired["algoStatus"] == "TRIGGERED"
     resting = await client.futures_get_open_orders()
     assert [(o["type"], o["origType"], o["price"], o["stopPrice"]) for o in resting] == [
-        ("LIMIT", "STOP", "57500.00", "57000.00")]
+        ("LIMIT", "STOP", "57500.00", "57000.00")
+    ]
     await control("POST", "/_sim/mark", {"symbol": "BTCUSDT", "price": "57600"})
-    assert (await client.futures_get_algo_order(algoId=ack["algoId"]))["algoStatus"] \
-        == "FINISHED"
+    assert (await client.futures_get_algo_order(algoId=ack["algoId"]))["algoStatus"] == "FINISHED"
 
 
 async def test_take_profit_market_fires_on_rise_for_a_long(sim, client, control) -> None:
     await _long(client)
     await client.futures_create_algo_order(
-        algoType="CONDITIONAL", symbol="BTCUSDT", side="SELL", type="TAKE_PROFIT_MARKET",
-        quantity="0.010", triggerPrice="63000", reduceOnly="true")
+        algoType="CONDITIONAL",
+        symbol="BTCUSDT",
+        side="SELL",
+        type="TAKE_PROFIT_MARKET",
+        quantity="0.010",
+        triggerPrice="63000",
+        reduceOnly="true",
+    )
     await control("POST", "/_sim/mark", {"symbol": "BTCUSDT", "price": "63000"})
     assert await client.futures_position_information() == []
 
@@ -189,8 +232,14 @@ async def test_take_profit_market_fires_on_rise_for_a_long(sim, client, control)
 async def test_trailing_stop_fires_after_retrace_from_the_high(sim, client, control) -> None:
     await _long(client)
     await client.futures_create_algo_order(
-        algoType="CONDITIONAL", symbol="BTCUSDT", side="SELL", type="TRAILING_STOP_MARKET",
-        quantity="0.010", callbackRate="1", reduceOnly="true")
+        algoType="CONDITIONAL",
+        symbol="BTCUSDT",
+        side="SELL",
+        type="TRAILING_STOP_MARKET",
+        quantity="0.010",
+        callbackRate="1",
+        reduceOnly="true",
+    )
     for price in ("62000", "61500"):  # 61500 is within 1 % of the 62000 high
         await control("POST", "/_sim/mark", {"symbol": "BTCUSDT", "price": price})
     assert len(await client.futures_position_information()) == 1

@@ -21,14 +21,23 @@ def _signed_query(secret: str, **params: object) -> str:
     return f"{query}&signature={signature}"
 
 
-async def _raw(sim: SimServer, method: str, path: str, query: str = "", body: str = "",
-               api_key: str | None = "sim-key") -> tuple[int, dict]:
+async def _raw(
+    sim: SimServer,
+    method: str,
+    path: str,
+    query: str = "",
+    body: str = "",
+    api_key: str | None = "sim-key",
+) -> tuple[int, dict]:
     headers = {"Content-Type": "application/x-www-form-urlencoded"}
     if api_key is not None:
         headers["X-MBX-APIKEY"] = api_key
-    async with aiohttp.ClientSession() as session, session.request(
-        method, f"{sim.url}{path}?{query}", data=body or None, headers=headers
-    ) as response:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(
+            method, f"{sim.url}{path}?{query}", data=body or None, headers=headers
+        ) as response,
+    ):
         return response.status, await response.json()
 
 
@@ -60,8 +69,9 @@ async def test_malformed_api_key_is_2014(sim: SimServer) -> None:
 
 
 async def test_missing_signature_is_1102_naming_signature(sim: SimServer) -> None:
-    status, body = await _raw(sim, "GET", "/fapi/v2/account",
-                              f"timestamp={int(time.time() * 1000)}")
+    status, body = await _raw(
+        sim, "GET", "/fapi/v2/account", f"timestamp={int(time.time() * 1000)}"
+    )
     assert (status, body["code"]) == (400, -1102)
     assert "'signature'" in body["msg"]
 
@@ -71,8 +81,9 @@ async def test_signature_over_query_plus_body_is_accepted(sim: SimServer) -> Non
     query = "symbol=BTCUSDT&side=BUY&type=MARKET"
     body = f"quantity=0.002&timestamp={ts}"
     signature = hmac.new(b"sim-secret", (query + body).encode(), hashlib.sha256).hexdigest()
-    status, answer = await _raw(sim, "POST", "/fapi/v1/order", query,
-                                f"{body}&signature={signature}")
+    status, answer = await _raw(
+        sim, "POST", "/fapi/v1/order", query, f"{body}&signature={signature}"
+    )
     assert status == 200, answer
     assert answer["origQty"] == "0.002"
 
@@ -92,8 +103,7 @@ async def test_timestamp_ahead_of_server_is_1021(sim: SimServer) -> None:
 
 
 async def test_wider_recv_window_admits_older_timestamp(sim: SimServer) -> None:
-    query = _signed_query("sim-secret", recvWindow=20000,
-                          timestamp=int(time.time() * 1000) - 6000)
+    query = _signed_query("sim-secret", recvWindow=20000, timestamp=int(time.time() * 1000) - 6000)
     status, _ = await _raw(sim, "GET", "/fapi/v2/account", query)
     assert status == 200
 

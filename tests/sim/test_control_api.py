@@ -8,15 +8,17 @@ from binance.exceptions import BinanceAPIException, BinanceRequestException
 
 
 async def _post(sim, path: str, body: object) -> tuple[int, dict]:
-    async with aiohttp.ClientSession() as session, session.post(
-        f"{sim.url}{path}", json=body
-    ) as response:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{sim.url}{path}", json=body) as response,
+    ):
         return response.status, await response.json()
 
 
 async def test_mark_sets_mark_and_last(sim, control) -> None:
-    answer = await control("POST", "/_sim/mark", {"symbol": "ETHUSDT", "price": "3100.5",
-                                                  "last": "3101"})
+    answer = await control(
+        "POST", "/_sim/mark", {"symbol": "ETHUSDT", "price": "3100.5", "last": "3101"}
+    )
     assert answer == {"mark": "3100.5", "last": "3101"}
 
 
@@ -41,11 +43,8 @@ async def test_bad_control_requests_get_400_with_a_reason(sim, path, body, messa
 
 
 async def test_state_reports_positions_orders_income_and_counters(sim, client) -> None:
-    await client.futures_create_order(symbol="BTCUSDT", side="BUY", type="MARKET",
-                                      quantity="0.010")
-    async with aiohttp.ClientSession() as session, session.get(
-        f"{sim.url}/_sim/state"
-    ) as response:
+    await client.futures_create_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.010")
+    async with aiohttp.ClientSession() as session, session.get(f"{sim.url}/_sim/state") as response:
         state = await response.json()
     account = state["accounts"]["sim"]
     assert account["positions"][0]["positionAmt"] == "0.01"
@@ -56,8 +55,7 @@ async def test_state_reports_positions_orders_income_and_counters(sim, client) -
 
 
 async def test_reset_restores_the_seeded_start(sim, client, control) -> None:
-    await client.futures_create_order(symbol="BTCUSDT", side="BUY", type="MARKET",
-                                      quantity="0.010")
+    await client.futures_create_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.010")
     await control("POST", "/_sim/reset")
     state = await control("GET", "/_sim/state")
     assert state["accounts"]["sim"]["positions"] == []
@@ -71,9 +69,9 @@ async def test_same_seed_gives_same_ids(make_sim) -> None:
     for _ in range(2):
         sim = await make_sim(seed=7)
         client = binance_client(sim)
-        order = await client.futures_create_order(symbol="BTCUSDT", side="BUY",
-                                                  type="MARKET", quantity="0.010",
-                                                  newClientOrderId="x")
+        order = await client.futures_create_order(
+            symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.010", newClientOrderId="x"
+        )
         key = await client.futures_stream_get_listen_key()
         ids.append((order["orderId"], key))
         await client.close_connection()
@@ -99,8 +97,7 @@ async def test_fault_http5xx_answers_502(sim, client, control) -> None:
 
 
 async def test_fault_malformed_truncates_a_200_body(sim, client, control) -> None:
-    await control("POST", "/_sim/fault", {"path": "/fapi/v3/positionRisk",
-                                          "kind": "malformed"})
+    await control("POST", "/_sim/fault", {"path": "/fapi/v3/positionRisk", "kind": "malformed"})
     with pytest.raises(BinanceRequestException):
         await client.futures_position_information()
 
@@ -110,9 +107,15 @@ async def test_fault_unknown503_executes_the_order_but_hides_the_outcome(
 ) -> None:
     await control("POST", "/_sim/fault", {"path": "/fapi/v1/order", "kind": "unknown503"})
     with pytest.raises(BinanceAPIException) as info:
-        await client.futures_create_order(symbol="BTCUSDT", side="BUY", type="LIMIT",
-                                          timeInForce="GTC", quantity="0.002",
-                                          price="59000", newClientOrderId="maybe-1")
+        await client.futures_create_order(
+            symbol="BTCUSDT",
+            side="BUY",
+            type="LIMIT",
+            timeInForce="GTC",
+            quantity="0.002",
+            price="59000",
+            newClientOrderId="maybe-1",
+        )
     assert (info.value.status_code, info.value.code) == (503, -1000)
     assert info.value.message.startswith("Unknown error")
     placed = await client.futures_get_order(symbol="BTCUSDT", origClientOrderId="maybe-1")
@@ -120,8 +123,7 @@ async def test_fault_unknown503_executes_the_order_but_hides_the_outcome(
 
 
 async def test_fault_delay_holds_the_answer(sim, client, control) -> None:
-    await control("POST", "/_sim/fault", {"path": "/fapi/v1/time", "kind": "delay",
-                                          "ms": 300})
+    await control("POST", "/_sim/fault", {"path": "/fapi/v1/time", "kind": "delay", "ms": 300})
     client.REQUEST_TIMEOUT = 0.1
     with pytest.raises(TimeoutError):
         await client.futures_time()

@@ -9,11 +9,11 @@ HOUR_MS = 3_600_000
 
 
 async def _round_trip(client, control, exit_price: str) -> None:
-    await client.futures_create_order(symbol="BTCUSDT", side="BUY", type="MARKET",
-                                      quantity="0.010")
+    await client.futures_create_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.010")
     await control("POST", "/_sim/mark", {"symbol": "BTCUSDT", "price": exit_price})
-    await client.futures_create_order(symbol="BTCUSDT", side="SELL", type="MARKET",
-                                      quantity="0.010")
+    await client.futures_create_order(
+        symbol="BTCUSDT", side="SELL", type="MARKET", quantity="0.010"
+    )
 
 
 async def test_losing_round_trip_books_pnl_and_commissions(sim, client, control) -> None:
@@ -25,8 +25,9 @@ async def test_losing_round_trip_books_pnl_and_commissions(sim, client, control)
     assert rows[1]["tradeId"] == rows[2]["tradeId"] != ""
 
 
-async def test_tran_ids_are_int64_json_numbers_beyond_double_precision(sim, client,
-                                                                       control) -> None:
+async def test_tran_ids_are_int64_json_numbers_beyond_double_precision(
+    sim, client, control
+) -> None:
     await _round_trip(client, control, "61000")
     body = await client.futures_income_history()
     raw = client.response  # last response: parse its text ourselves
@@ -67,12 +68,12 @@ async def test_limit_over_1000_is_rejected(sim, client) -> None:
 
 
 async def test_funding_fee_is_booked_at_each_funding_time(sim, client, control) -> None:
-    await client.futures_create_order(symbol="BTCUSDT", side="BUY", type="MARKET",
-                                      quantity="0.100")
+    await client.futures_create_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.100")
     await control("POST", "/_sim/mark", {"symbol": "BTCUSDT", "price": "60000"})
     until_funding = sim.exchange.next_funding_ms - sim.clock.now_ms()
     await control("POST", "/_sim/clock", {"advance_ms": until_funding})
     client.timestamp_offset = until_funding
     funding = await client.futures_income_history(incomeType="FUNDING_FEE")
     assert [(r["symbol"], r["income"], r["tradeId"]) for r in funding] == [
-        ("BTCUSDT", "-0.60000000", "")]  # long pays 0.1 * 60000 * 0.0001
+        ("BTCUSDT", "-0.60000000", "")
+    ]  # long pays 0.1 * 60000 * 0.0001

@@ -33,12 +33,15 @@ async def test_klines_weight_depends_on_limit(sim, client) -> None:
     assert client.response.headers["X-MBX-USED-WEIGHT-1M"] == "6"
 
 
-@pytest.mark.parametrize(("call", "code"), [
-    ({"symbol": "BTCUSDT", "interval": "7x"}, -1120),
-    ({"symbol": "BTCUSDT", "interval": "1m", "limit": 0}, -1130),
-    ({"symbol": "XXX", "interval": "1m"}, -1121),
-    ({"interval": "1m"}, -1102),
-])
+@pytest.mark.parametrize(
+    ("call", "code"),
+    [
+        ({"symbol": "BTCUSDT", "interval": "7x"}, -1120),
+        ({"symbol": "BTCUSDT", "interval": "1m", "limit": 0}, -1130),
+        ({"symbol": "XXX", "interval": "1m"}, -1121),
+        ({"interval": "1m"}, -1102),
+    ],
+)
 async def test_bad_kline_requests(sim, client, call, code) -> None:
     with pytest.raises(BinanceAPIException) as info:
         await client.futures_klines(**call)

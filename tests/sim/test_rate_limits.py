@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from binance.exceptions import BinanceAPIException
 
@@ -20,8 +22,14 @@ async def test_used_weight_header_counts_endpoint_weights(sim, client) -> None:
 
 async def test_order_endpoints_report_order_counts_and_no_ip_weight(sim, client) -> None:
     await client.futures_time()
-    await client.futures_create_order(symbol="BTCUSDT", side="BUY", type="LIMIT",
-                                      timeInForce="GTC", quantity="0.002", price="59000")
+    await client.futures_create_order(
+        symbol="BTCUSDT",
+        side="BUY",
+        type="LIMIT",
+        timeInForce="GTC",
+        quantity="0.002",
+        price="59000",
+    )
     headers = client.response.headers
     assert headers["X-MBX-USED-WEIGHT-1M"] == "1"
     assert (headers["X-MBX-ORDER-COUNT-10S"], headers["X-MBX-ORDER-COUNT-1M"]) == ("1", "1")
@@ -64,10 +72,8 @@ async def test_ban_blocks_even_zero_weight_calls_until_it_ends(make_sim, control
     sim = await make_sim(limits=TINY)
     client = binance_client(sim)
     for _ in range(8):
-        try:
+        with contextlib.suppress(BinanceAPIException):
             await client.futures_account()
-        except BinanceAPIException:
-            pass
     with pytest.raises(BinanceAPIException) as info:
         await client.futures_ping()
     assert info.value.status_code == 418
@@ -132,11 +138,23 @@ async def test_too_many_orders_in_10s_is_1015(make_sim) -> None:
     sim = await make_sim(limits={"orders_per_10s": 3})
     client = binance_client(sim)
     for price in ("50000", "50001", "50002"):
-        await client.futures_create_order(symbol="BTCUSDT", side="BUY", type="LIMIT",
-                                          timeInForce="GTC", quantity="0.002", price=price)
+        await client.futures_create_order(
+            symbol="BTCUSDT",
+            side="BUY",
+            type="LIMIT",
+            timeInForce="GTC",
+            quantity="0.002",
+            price=price,
+        )
     with pytest.raises(BinanceAPIException) as info:
-        await client.futures_create_order(symbol="BTCUSDT", side="BUY", type="LIMIT",
-                                          timeInForce="GTC", quantity="0.002", price="50003")
+        await client.futures_create_order(
+            symbol="BTCUSDT",
+            side="BUY",
+            type="LIMIT",
+            timeInForce="GTC",
+            quantity="0.002",
+            price="50003",
+        )
     await client.close_connection()
     assert (info.value.status_code, info.value.code) == (429, -1015)
     assert "300" not in info.value.message and "3 orders per 10 SECOND" in info.value.message

@@ -26,60 +26,93 @@ async def _events(ws: aiohttp.ClientWebSocketResponse, count: int) -> list[dict]
 @pytest.fixture
 async def stream(sim, client):
     key = await client.futures_stream_get_listen_key()
-    async with aiohttp.ClientSession() as session, session.ws_connect(
-        f"{sim.ws_url}/private/ws?listenKey={key}"
-    ) as ws:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(f"{sim.ws_url}/private/ws?listenKey={key}") as ws,
+    ):
         await asyncio.sleep(0.05)  # let the server register the socket
         yield ws
 
 
 async def test_market_fill_streams_new_trade_and_account_update(sim, client, stream) -> None:
-    await client.futures_create_order(symbol="BTCUSDT", side="BUY", type="MARKET",
-                                      quantity="0.010", newClientOrderId="s-1")
+    await client.futures_create_order(
+        symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.010", newClientOrderId="s-1"
+    )
     new, trade, account = await _events(stream, 3)
     assert (new["e"], new["o"]["x"], new["o"]["X"], new["o"]["c"]) == (
-        "ORDER_TRADE_UPDATE", "NEW", "NEW", "s-1")
+        "ORDER_TRADE_UPDATE",
+        "NEW",
+        "NEW",
+        "s-1",
+    )
     assert (trade["o"]["x"], trade["o"]["X"], trade["o"]["l"], trade["o"]["L"]) == (
-        "TRADE", "FILLED", "0.010", "60000.10")
+        "TRADE",
+        "FILLED",
+        "0.010",
+        "60000.10",
+    )
     assert trade["o"]["n"] == "0.30000050" and trade["o"]["rp"] == "0.00000000"
     assert account["e"] == "ACCOUNT_UPDATE" and account["a"]["m"] == "ORDER"
-    assert account["a"]["P"] == [{"s": "BTCUSDT", "pa": "0.010", "ep": "60000.1",
-                                  "bep": account["a"]["P"][0]["bep"], "cr": "0.00000000",
-                                  "up": "-0.00100000", "mt": "cross", "iw": "0",
-                                  "ps": "BOTH"}]
+    assert account["a"]["P"] == [
+        {
+            "s": "BTCUSDT",
+            "pa": "0.010",
+            "ep": "60000.1",
+            "bep": account["a"]["P"][0]["bep"],
+            "cr": "0.00000000",
+            "up": "-0.00100000",
+            "mt": "cross",
+            "iw": "0",
+            "ps": "BOTH",
+        }
+    ]
 
 
 async def test_closing_fill_carries_realized_pnl(sim, client, control, stream) -> None:
-    await client.futures_create_order(symbol="BTCUSDT", side="BUY", type="MARKET",
-                                      quantity="0.010")
+    await client.futures_create_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.010")
     await _events(stream, 3)
     await control("POST", "/_sim/mark", {"symbol": "BTCUSDT", "price": "59000"})
-    await client.futures_create_order(symbol="BTCUSDT", side="SELL", type="MARKET",
-                                      quantity="0.010")
+    await client.futures_create_order(
+        symbol="BTCUSDT", side="SELL", type="MARKET", quantity="0.010"
+    )
     _, trade, account = await _events(stream, 3)
     assert trade["o"]["rp"] == "-10.00200000"
     assert account["a"]["P"][0]["pa"] == "0.000"
 
 
 async def test_algo_trigger_streams_the_full_lifecycle(sim, client, control, stream) -> None:
-    await client.futures_create_order(symbol="BTCUSDT", side="BUY", type="MARKET",
-                                      quantity="0.010")
+    await client.futures_create_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.010")
     await _events(stream, 3)
     await client.futures_create_algo_order(
-        algoType="CONDITIONAL", symbol="BTCUSDT", side="SELL", type="STOP_MARKET",
-        triggerPrice="57000", quantity="0.010", reduceOnly="true", clientAlgoId="rung-1")
+        algoType="CONDITIONAL",
+        symbol="BTCUSDT",
+        side="SELL",
+        type="STOP_MARKET",
+        triggerPrice="57000",
+        quantity="0.010",
+        reduceOnly="true",
+        clientAlgoId="rung-1",
+    )
     placed = await _next(stream)
-    assert (placed["e"], placed["o"]["X"], placed["o"]["caid"]) == ("ALGO_UPDATE", "NEW",
-                                                                    "rung-1")
+    assert (placed["e"], placed["o"]["X"], placed["o"]["caid"]) == ("ALGO_UPDATE", "NEW", "rung-1")
     await control("POST", "/_sim/mark", {"symbol": "BTCUSDT", "price": "56900"})
     events = await _events(stream, 6)
     kinds = [(e["e"], e["o"]["X"] if "o" in e else e["a"]["m"]) for e in events]
-    assert kinds == [("ALGO_UPDATE", "TRIGGERING"), ("ORDER_TRADE_UPDATE", "NEW"),
-                     ("ALGO_UPDATE", "TRIGGERED"), ("ORDER_TRADE_UPDATE", "FILLED"),
-                     ("ACCOUNT_UPDATE", "ORDER"), ("ALGO_UPDATE", "FINISHED")]
+    assert kinds == [
+        ("ALGO_UPDATE", "TRIGGERING"),
+        ("ORDER_TRADE_UPDATE", "NEW"),
+        ("ALGO_UPDATE", "TRIGGERED"),
+        ("ORDER_TRADE_UPDATE", "FILLED"),
+        ("ACCOUNT_UPDATE", "ORDER"),
+        ("ALGO_UPDATE", "FINISHED"),
+    ]
     fill = events[3]["o"]
-    assert (fill["c"], fill["ot"], fill["o"], fill["sp"]) == ("rung-1", "STOP_MARKET",
-                                                              "MARKET", "57000.00")
+    assert (fill["c"], fill["ot"], fill["o"], fill["sp"]) == (
+        "rung-1",
+        "STOP_MARKET",
+        "MARKET",
+        "57000.00",
+    )
     assert events[2]["o"]["ai"] == str(fill["i"])
     assert events[5]["o"]["aq"] == "0.010"
 
@@ -122,18 +155,14 @@ async def test_drop_ws_fault_closes_the_socket(sim, control, stream) -> None:
     assert message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
 
 
-async def test_stall_ws_fault_loses_events_during_the_stall(sim, client, control,
-                                                            stream) -> None:
-    await control("POST", "/_sim/fault", {"path": "/private/ws", "kind": "stall_ws",
-                                          "ms": 60_000})
-    await client.futures_create_order(symbol="BTCUSDT", side="BUY", type="MARKET",
-                                      quantity="0.010")
+async def test_stall_ws_fault_loses_events_during_the_stall(sim, client, control, stream) -> None:
+    await control("POST", "/_sim/fault", {"path": "/private/ws", "kind": "stall_ws", "ms": 60_000})
+    await client.futures_create_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.010")
     with pytest.raises(asyncio.TimeoutError):
         await asyncio.wait_for(stream.receive(), 0.3)
     sim.clock.advance(60_001)
     client.timestamp_offset = 60_001
-    await client.futures_create_order(symbol="BTCUSDT", side="BUY", type="MARKET",
-                                      quantity="0.010")
+    await client.futures_create_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.010")
     assert (await _next(stream))["o"]["x"] == "NEW"
     assert sim.hub.events_dropped == 3
 
@@ -151,7 +180,8 @@ async def test_python_binance_user_socket_receives_events(sim, client) -> None:
     manager.FSTREAM_URL = f"{sim.ws_url}/"
     async with manager.futures_user_socket() as socket:
         await asyncio.sleep(0.1)
-        await client.futures_create_order(symbol="BTCUSDT", side="BUY", type="MARKET",
-                                          quantity="0.010")
+        await client.futures_create_order(
+            symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.010"
+        )
         event = await asyncio.wait_for(socket.recv(), WAIT_S)
     assert event["e"] == "ORDER_TRADE_UPDATE" and event["o"]["x"] == "NEW"
