@@ -4,6 +4,7 @@ import time
 
 import pytest
 from sqlalchemy import (
+    URL,
     Column,
     Connection,
     Engine,
@@ -16,7 +17,6 @@ from sqlalchemy import (
     insert,
     select,
 )
-from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError
 
 from riskd.store.engine import SqlRunner, make_engine
@@ -65,9 +65,7 @@ def test_four_byte_utf8_round_trips(engine: Engine) -> None:
         assert connection.scalar(select(note.c.text)) == "止损 🚀"
 
 
-def test_mysql_connections_use_utf8mb4_whatever_the_url_says(
-    mysql_database_url: URL, mysql_engine: Engine
-) -> None:
+def test_mysql_connections_use_utf8mb4_whatever_the_url_says(mysql_database_url: URL) -> None:
     url = mysql_database_url.update_query_dict({"charset": "utf8"})
     engine = make_engine(url.render_as_string(hide_password=False))
     try:

@@ -1,0 +1,371 @@
+"""Typed, frozen riskd configuration, loaded from TOML and the environment.
+
+Secrets never appear in the file. It names the environment variables (``*_env``) or files
+(``*_file``) that hold them, and validation resolves those into :class:`Secret` values once,
+at load time, exposed as read-only properties (``AccountConfig.api_key``, …). Relative
+``*_file`` paths are relative to the directory of the config file.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Final, Literal, NoReturn, final
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AfterValidator,
+    Field,
+    GetCoreSchemaHandler,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+)
+from pydantic_core import CoreSchema, InitErrorDetails, PydanticCustomError, core_schema
+
+from riskd.sim.config import FrozenModel, SimConfig
+
+DEFAULT_DATABASE_URL: Final = "sqlite:///riskd.db"
+
+
+class ConfigError(Exception):
+    """The configuration cannot be loaded; the message names the file and every bad key."""
+
+
+@final
+class Secret:
+    """An immutable secret string that shows as ``Secret('***')`` and dumps as ``'***'``.
+
+    As a pydantic field type it accepts only ``Secret`` instances, so a secret can never be
+    written as a literal value in a config file.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        object.__setattr__(self, "_value", value)
+
+    def reveal(self) -> str:
+        """Return the secret value; call this only where the value is sent or compared."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Secret):
+            return NotImplemented
+        return hmac.compare_digest(self._value.encode(), other._value.encode())
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __setattr__(self, name: str, value: object) -> NoReturn:
+        raise AttributeError("Secret is immutable")
+
+    def __reduce__(self) -> tuple[type[Secret], tuple[str]]:
+        return Secret, (self._value,)
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source_type: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        return core_schema.no_info_plain_validator_function(
+            _validate_secret,
+            serialization=core_schema.plain_serializer_function_ser_schema(lambda _: "***"),
+        )
+
+
+def _validate_secret(value: Any) -> Secret:
+    if isinstance(value, Secret):
+        return value
+    raise PydanticCustomError(
+        "secret_literal", "secrets come from environment variables or files, never literals"
+    )
+
+
+def _matches(pattern: str, description: str) -> AfterValidator:
+    """A validator rejecting strings that do not fully match *pattern*."""
+    regex = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if regex.fullmatch(value) is None:
+            raise PydanticCustomError("pattern", f"must be {description}")
+        return value
+
+    return AfterValidator(check)
+
+
+Name = Annotated[str, _matches(r"[A-Za-z0-9_-]{1,64}", "1 to 64 letters, digits, '-' or '_'")]
+EnvVarName = Annotated[str, _matches(r"[A-Za-z_][A-Za-z0-9_]*", "an environment variable name")]
+
+
+@dataclass(frozen=True)
+class _Sources:
+    """Where secret references are resolved: the validation context of every config model."""
+
+    env: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    base_dir: Path = field(default_factory=Path)
+
+    @classmethod
+    def of(cls, context: Any) -> _Sources:
+        return context if isinstance(context, _Sources) else cls()
+
+
+def _invalid(message: str, *loc: str | int) -> ValidationError:
+    """An error at *loc*, relative to the model whose validation raises it."""
+    error = PydanticCustomError("riskd_config", "{message}", {"message": message})
+    return ValidationError.from_exception_data(
+        "riskd config", [InitErrorDetails(type=error, loc=loc, input=None)]
+    )
+
+
+def _secret_from_env(var: str, key: str, sources: _Sources) -> Secret:
+    value = sources.env.get(var)
+    if value is None:
+        raise _invalid(f"environment variable {var} is not set", key)
+    if not value.strip():
+        raise _invalid(f"environment variable {var} is empty", key)
+    return Secret(value.strip())
+
+
+def _secret_from_file(path: Path, key: str, sources: _Sources) -> Secret:
+    path = sources.base_dir / path.expanduser()
+    try:
+        value = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise _invalid(f"cannot read {path}: {exc.strerror or type(exc).__name__}", key) from None
+    except UnicodeDecodeError:
+        raise _invalid(f"cannot read {path}: not UTF-8 text", key) from None
+    if not value:
+        raise _invalid(f"{path} is empty", key)
+    return Secret(value)
+
+
+def _secret_from_refs(key: str, var: str | None, path: Path | None, sources: _Sources) -> Secret:
+    """Resolve whichever one of ``<key>_env`` and ``<key>_file`` is set."""
+    if var is not None and path is None:
+        return _secret_from_env(var, f"{key}_env", sources)
+    if path is not None and var is None:
+        return _secret_from_file(path, f"{key}_file", sources)
+    raise _invalid(f"set exactly one of {key}_env and {key}_file")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class DeploymentConfig(FrozenModel):
+    """Identity of this deployment; ``name`` is also its Ray namespace."""
+
+    name: Name = "riskd"
+
+
+class DatabaseConfig(FrozenModel):
+    """The SQL database: a literal ``url``, or ``url_env`` naming the variable that holds it.
+
+    The URL in use is :attr:`resolved_url`, a :class:`Secret` either way, because server URLs
+    carry passwords. A literal ``url`` must not contain one.
+    """
+
+    url: str = DEFAULT_DATABASE_URL
+    url_env: EnvVarName | None = None
+    _resolved_url: Secret = PrivateAttr()
+
+    @property
+    def resolved_url(self) -> Secret:
+        """The SQLAlchemy URL to connect to."""
+        return self._resolved_url
+
+    @field_validator("url")
+    @classmethod
+    def _no_password(cls, url: str) -> str:
+        try:
+            password = urlsplit(url).password
+        except ValueError:
+            raise PydanticCustomError("url", "not a valid URL") from None
+        if password is not None:
+            raise PydanticCustomError("url", "contains a password: put the URL in url_env instead")
+        return url
+
+    def model_post_init(self, context: Any, /) -> None:
+        if self.url_env is None:
+            self._resolved_url = Secret(self.url)
+        elif "url" in self.model_fields_set:
+            raise _invalid("set either url or url_env, not both")
+        else:
+            self._resolved_url = _secret_from_env(self.url_env, "url_env", _Sources.of(context))
+
+
+class ExchangeConfig(FrozenModel):
+    """How riskd reaches Binance USDⓈ-M futures, or the simulator."""
+
+    network: Literal["mainnet", "testnet", "sim"] = "sim"
+    # Overrides the fapi base URL of the network, e.g. "http://127.0.0.1:8765".
+    base_url: str | None = None
+    request_timeout_ms: int = Field(10_000, gt=0)
+    recv_window_ms: int = Field(5_000, ge=1, le=60_000)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
+        try:
+            parts = urlsplit(url)
+            valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+        except ValueError:
+            valid = False
+        if not valid:
+            raise PydanticCustomError("url", "must be an http:// or https:// URL")
+        return url.rstrip("/")
+
+
+class AccountConfig(FrozenModel):
+    """A Binance account. Its key and secret are read from env vars or files when loaded."""
+
+    name: Name
+    api_key_env: EnvVarName | None = None
+    api_key_file: Path | None = None
+    api_secret_env: EnvVarName | None = None
+    api_secret_file: Path | None = None
+    _api_key: Secret = PrivateAttr()
+    _api_secret: Secret = PrivateAttr()
+
+    @property
+    def api_key(self) -> Secret:
+        """The API key, from ``api_key_env`` or ``api_key_file``."""
+        return self._api_key
+
+    @property
+    def api_secret(self) -> Secret:
+        """The API secret, from ``api_secret_env`` or ``api_secret_file``."""
+        return self._api_secret
+
+    def model_post_init(self, context: Any, /) -> None:
+        sources = _Sources.of(context)
+        self._api_key = _secret_from_refs("api_key", self.api_key_env, self.api_key_file, sources)
+        self._api_secret = _secret_from_refs(
+            "api_secret", self.api_secret_env, self.api_secret_file, sources
+        )
+
+
+class GatewayConfig(FrozenModel):
+    """Where the gateway listens, and the env vars holding its access tokens.
+
+    A host other than loopback requires both tokens: one for readers, one for operators.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = Field(8780, ge=0, le=65535)
+    read_token_env: EnvVarName | None = None
+    operator_token_env: EnvVarName | None = None
+    _read_token: Secret | None = PrivateAttr(None)
+    _operator_token: Secret | None = PrivateAttr(None)
+
+    @property
+    def read_token(self) -> Secret | None:
+        """The token that lets a client read ban lists and market data."""
+        return self._read_token
+
+    @property
+    def operator_token(self) -> Secret | None:
+        """The token that lets an operator change state (unlock, silence, …)."""
+        return self._operator_token
+
+    def model_post_init(self, context: Any, /) -> None:
+        if not _is_loopback(self.host) and None in (self.read_token_env, self.operator_token_env):
+            raise _invalid(
+                f"{self.host} is not loopback: set read_token_env and operator_token_env", "host"
+            )
+        sources = _Sources.of(context)
+        if self.read_token_env is not None:
+            self._read_token = _secret_from_env(self.read_token_env, "read_token_env", sources)
+        if self.operator_token_env is not None:
+            self._operator_token = _secret_from_env(
+                self.operator_token_env, "operator_token_env", sources
+            )
+
+
+class RiskdConfig(FrozenModel):
+    """The whole configuration; every section is optional (defaults: one host, the simulator)."""
+
+    deployment: DeploymentConfig = DeploymentConfig()
+    database: DatabaseConfig = DatabaseConfig()
+    exchange: ExchangeConfig = ExchangeConfig()
+    accounts: tuple[AccountConfig, ...] = ()
+    gateway: GatewayConfig = GatewayConfig()
+    sim: SimConfig = SimConfig()
+
+    @field_validator("accounts")
+    @classmethod
+    def _unique_names(cls, accounts: tuple[AccountConfig, ...]) -> tuple[AccountConfig, ...]:
+        seen: set[str] = set()
+        for index, account in enumerate(accounts):
+            if account.name in seen:
+                raise _invalid(f"duplicate account name {account.name!r}", index, "name")
+            seen.add(account.name)
+        return accounts
+
+
+# pydantic's wording for these, in config terms.
+_MESSAGES: Final = {"extra_forbidden": "unknown key", "missing": "missing required key"}
+
+
+def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) -> RiskdConfig:
+    """Load the TOML file at *path*, or the embedded defaults if None.
+
+    Secret references resolve against *env*, ``os.environ`` if None. Raises ConfigError naming
+    the file and the dotted key of every problem found.
+    """
+    source = "<defaults>" if path is None else str(path)
+    data = {} if path is None else _read_toml(path)
+    sources = _Sources(
+        env=os.environ if env is None else env,
+        base_dir=Path() if path is None else path.parent,
+    )
+    try:
+        return RiskdConfig.model_validate(data, context=sources)
+    except ValidationError as exc:
+        # Not chained: the ValidationError would show raw input values, which may be secrets.
+        raise ConfigError(
+            "\n".join(
+                f"{source}: {_key_path(error['loc'])}: {_MESSAGES.get(error['type'], error['msg'])}"
+                for error in exc.errors(include_url=False, include_input=False)
+            )
+        ) from None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or type(exc).__name__}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: cannot read: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+
+
+def _key_path(loc: tuple[str | int, ...]) -> str:
+    """Render a pydantic location as a key: ``("accounts", 1, "name")`` → ``accounts[1].name``."""
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else part
+    return path
