@@ -8,7 +8,9 @@ import contextlib
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
+from riskd.config import ConfigError, is_loopback, load_config
 from riskd.sim import SimAccountConfig, SimConfig, SimServer, serve_forever
 
 
@@ -23,15 +25,30 @@ def _print_sim_ready(server: SimServer) -> None:
 
 
 def _sim_config(args: argparse.Namespace) -> SimConfig:
-    accounts = tuple(SimAccountConfig.parse(spec) for spec in args.account)
-    fields: dict = {"host": args.host, "port": args.port, "seed": args.seed}
-    if accounts:
-        fields["accounts"] = accounts
-    return SimConfig(**fields)
+    """The [sim] section of --config (or the defaults), overridden by explicit flags."""
+    base = load_config(Path(args.config)).sim if args.config else SimConfig()
+    overrides: dict = {
+        name: value
+        for name, value in (("host", args.host), ("port", args.port), ("seed", args.seed))
+        if value is not None
+    }
+    if args.account:
+        overrides["accounts"] = tuple(SimAccountConfig.parse(spec) for spec in args.account)
+    return SimConfig.model_validate({**base.model_dump(), **overrides})
 
 
 def _run_sim(args: argparse.Namespace) -> int:
-    config = _sim_config(args)
+    try:
+        config = _sim_config(args)
+    except ConfigError as exc:
+        print(f"riskd sim: {exc}", file=sys.stderr)
+        return 2
+    if not is_loopback(config.host):
+        print(
+            f"riskd sim: warning: {config.host} is not loopback; the /_sim/ control API has "
+            "no authentication.",
+            file=sys.stderr,
+        )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve_forever(config, _print_sim_ready))
     return 0
@@ -45,7 +62,7 @@ def _run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    args.host, args.port, args.seed, args.account = "127.0.0.1", 8765, 0, []
+    args.config, args.host, args.port, args.seed, args.account = None, None, None, None, []
     return _run_sim(args)
 
 
@@ -62,9 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=_run)
 
     sim = commands.add_parser("sim", help="run the Binance USDⓈ-M futures simulator")
-    sim.add_argument("--host", default="127.0.0.1")
-    sim.add_argument("--port", type=int, default=8765)
-    sim.add_argument("--seed", type=int, default=0)
+    sim.add_argument("--config", metavar="PATH", help="read the [sim] section of this TOML")
+    sim.add_argument("--host", help="default 127.0.0.1")
+    sim.add_argument("--port", type=int, help="default 8765; 0 picks a free port")
+    sim.add_argument("--seed", type=int, help="default 0")
     sim.add_argument(
         "--account",
         action="append",

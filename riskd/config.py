@@ -159,7 +159,8 @@ def _secret_from_refs(key: str, var: str | None, path: Path | None, sources: _So
     raise _invalid(f"set exactly one of {key}_env and {key}_file")
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """True for localhost and loopback addresses (127.0.0.0/8, ::1)."""
     if host == "localhost":
         return True
     try:
@@ -287,7 +288,7 @@ class GatewayConfig(FrozenModel):
         return self._operator_token
 
     def model_post_init(self, context: Any, /) -> None:
-        if not _is_loopback(self.host) and None in (self.read_token_env, self.operator_token_env):
+        if not is_loopback(self.host) and None in (self.read_token_env, self.operator_token_env):
             raise _invalid(
                 f"{self.host} is not loopback: set read_token_env and operator_token_env", "host"
             )

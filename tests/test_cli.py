@@ -73,3 +73,32 @@ def test_bad_invocations_exit_2_with_a_reason(args: list[str], message: str) -> 
     )
     assert result.returncode == 2
     assert message in result.stderr
+
+
+async def test_sim_command_reads_limits_from_the_config_file(tmp_path) -> None:
+    config = tmp_path / "riskd.toml"
+    config.write_text("[sim.limits]\nweight_per_minute = 7\n")
+    process = _start("sim", "--config", str(config), "--port", "0")
+    try:
+        url = _wait_ready(process)
+        client = binance_client(_Url(url))
+        info = await client.futures_exchange_info()
+        await client.close_connection()
+        weight = next(r for r in info["rateLimits"] if r["rateLimitType"] == "REQUEST_WEIGHT")
+        assert weight["limit"] == 7
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=10) == 0
+
+
+def test_sim_command_reports_config_errors_by_key(tmp_path) -> None:
+    config = tmp_path / "riskd.toml"
+    config.write_text("[sim.limits]\nweight_per_minut = 7\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "riskd.cli", "sim", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert "sim.limits.weight_per_minut: unknown key" in result.stderr
