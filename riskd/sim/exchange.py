@@ -61,8 +61,16 @@ class Account:
     wallet: Decimal
     wallet_update_ms: int
     positions: dict[tuple[str, str], Position] = field(default_factory=dict)
+    # Every order (for queries), the open ones per symbol, and clientOrderId -> newest orderId.
     orders: dict[int, Order] = field(default_factory=dict)
+    open: dict[str, dict[int, Order]] = field(default_factory=dict)
+    client_ids: dict[str, int] = field(default_factory=dict)
+    # Initial margin held by open orders, kept up to date as they enter, fill and end.
+    open_order_margin: Decimal = ZERO
     algo_orders: dict[int, AlgoOrder] = field(default_factory=dict)
+    open_algos: dict[int, AlgoOrder] = field(default_factory=dict)
+    # clientAlgoId -> newest algoId (an id may be reused once its earlier order is final).
+    algo_client_ids: dict[str, int] = field(default_factory=dict)
     income: list[dict] = field(default_factory=list)
     leverage: dict[str, int] = field(default_factory=dict)
     # symbol -> (countdownTime ms, deadline ms)
@@ -79,16 +87,16 @@ class Account:
         return self.positions[key]
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:
-        return [
-            o for o in self.orders.values() if o.open and (symbol is None or o.symbol == symbol)
-        ]
+        if symbol is not None:
+            return list(self.open.get(symbol, {}).values())
+        return [o for orders in self.open.values() for o in orders.values()]
 
     def open_algo_orders(self, symbol: str | None = None) -> list[AlgoOrder]:
-        return [
-            a
-            for a in self.algo_orders.values()
-            if a.open and (symbol is None or a.symbol == symbol)
-        ]
+        return [a for a in self.open_algos.values() if symbol is None or a.symbol == symbol]
+
+    def open_order_with_client_id(self, client_id: str) -> Order | None:
+        order = self.orders.get(self.client_ids.get(client_id, 0))
+        return order if order is not None and order.open else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,24 +213,24 @@ class SimExchange:
         client_id = opt(params, "origClientOrderId")
         if order_id is None and client_id is None:
             raise err.either_param("orderId", "origClientOrderId")
-        for order in account.orders.values():
-            if order.symbol == spec.symbol and (
-                order.order_id == order_id
-                or (order_id is None and order.client_order_id == client_id)
-            ):
-                return order
-        raise missing
+        if order_id is None:
+            order_id = account.client_ids.get(client_id, 0)
+        order = account.orders.get(order_id)
+        if order is None or order.symbol != spec.symbol:
+            raise missing
+        return order
 
     def _find_algo(self, account: Account, params: Params, missing: BinanceError) -> AlgoOrder:
         algo_id = integer(params, "algoId")
         client_id = opt(params, "clientAlgoId")
         if algo_id is None and client_id is None:
             raise err.either_param("algoId", "clientAlgoId")
-        # Newest first: a clientAlgoId may be reused once its earlier order is final.
-        for algo in sorted(account.algo_orders.values(), key=lambda a: -a.algo_id):
-            if algo.algo_id == algo_id or (algo_id is None and algo.client_algo_id == client_id):
-                return algo
-        raise missing
+        if algo_id is None:
+            algo_id = account.algo_client_ids.get(client_id, 0)
+        algo = account.algo_orders.get(algo_id)
+        if algo is None:
+            raise missing
+        return algo
 
     # ------------------------------------------------------------ market data
 
@@ -365,7 +373,7 @@ class SimExchange:
         return account.leverage.get(symbol, self.rules.default_leverage)
 
     def _margins(self, account: Account) -> dict[str, Decimal]:
-        upnl = position_im = maint = order_im = ZERO
+        upnl = position_im = maint = ZERO
         for pos in account.positions.values():
             if not pos.amount:
                 continue
@@ -374,9 +382,7 @@ class SimExchange:
             upnl += pos.unrealized_pnl(mark)
             position_im += notional / self._leverage(account, pos.symbol)
             maint += notional * self.market.specs[pos.symbol].maint_margin_rate
-        for order in account.open_orders():
-            if not order.reduce_only:
-                order_im += order.remaining * order.price / self._leverage(account, order.symbol)
+        order_im = account.open_order_margin
         margin_balance = account.wallet + upnl
         available = max(ZERO, margin_balance - position_im - order_im)
         return {
@@ -771,11 +777,9 @@ class SimExchange:
             account, req.symbol, req.side, req.position_side, req.reduce_only
         )
         self._check_quant_lock(account, req.symbol, closing is not None)
-        if algo is None and any(
-            o.client_order_id == req.client_order_id for o in account.open_orders()
-        ):
+        if algo is None and account.open_order_with_client_id(req.client_order_id):
             raise err.DUPLICATE_CLIENT_ID
-        if len(account.open_orders(req.symbol)) >= self.rules.max_open_orders_per_symbol:
+        if len(account.open.get(req.symbol, ())) >= self.rules.max_open_orders_per_symbol:
             raise err.MAX_OPEN_ORDERS
         execution = self._execution_price(req.symbol, req.side)
         quote = self.market.quotes[req.symbol]
@@ -821,6 +825,9 @@ class SimExchange:
             algo_id=algo.algo_id if algo else None,
         )
         account.orders[order.order_id] = order
+        account.open.setdefault(order.symbol, {})[order.order_id] = order
+        account.client_ids[order.client_order_id] = order.order_id
+        account.open_order_margin += self._order_margin(account, order)
         if order.time_in_force == "GTC" and order.type == "LIMIT":
             account.gtc_placed.setdefault(order.symbol, deque()).append(now)
         self._emit_order(account, order, "NEW")
@@ -851,6 +858,7 @@ class SimExchange:
             return
         spec = self.market.specs[order.symbol]
         now = self.clock()
+        margin_before = self._order_margin(account, order)
         pos = account.position(order.symbol, order.position_side)
         signed = qty if order.side == "BUY" else -qty
         realized = self._apply_to_position(pos, signed, price)
@@ -866,6 +874,9 @@ class SimExchange:
         order.cum_quote += qty * price
         order.status = "FILLED" if not order.remaining else "PARTIALLY_FILLED"
         order.update_time_ms = now
+        account.open_order_margin += self._order_margin(account, order) - margin_before
+        if not order.open:
+            del account.open[order.symbol][order.order_id]
         trade_id = self._trade_id()
         tran_id = self._tran_id()
         if realized:
@@ -921,7 +932,15 @@ class SimExchange:
             pos.open_fees = ZERO
         return realized
 
+    def _order_margin(self, account: Account, order: Order) -> Decimal:
+        """Initial margin an open order holds (reduce-only and market orders hold none)."""
+        if not order.open or order.reduce_only or order.type != "LIMIT":
+            return ZERO
+        return order.remaining * order.price / self._leverage(account, order.symbol)
+
     def _finish(self, account: Account, order: Order, status: str) -> None:
+        account.open_order_margin -= self._order_margin(account, order)
+        account.open[order.symbol].pop(order.order_id, None)
         order.status = status
         order.update_time_ms = self.clock()
         if status == "CANCELED" and order.time_in_force == "GTC" and order.type == "LIMIT":
@@ -1077,7 +1096,7 @@ class SimExchange:
             params, "workingType", WORKING_TYPES, err.INVALID_WORKING_TYPE, "CONTRACT_PRICE"
         )
         client_id = opt(params, "clientAlgoId") or self._random_id(22)
-        if any(a.client_algo_id == client_id for a in account.open_algo_orders()):
+        if account.algo_client_ids.get(client_id) in account.open_algos:
             raise err.DUPLICATE_CLIENT_ID
         closing = (
             reduce_only
@@ -1126,7 +1145,8 @@ class SimExchange:
         )
         if order_type != "TRAILING_STOP_MARKET" and self._triggered(algo):
             raise err.WOULD_TRIGGER
-        account.algo_orders[algo.algo_id] = algo
+        account.algo_orders[algo.algo_id] = account.open_algos[algo.algo_id] = algo
+        account.algo_client_ids[algo.client_algo_id] = algo.algo_id
         self._emit_algo(account, algo)
         return algo.ack(spec)
 
@@ -1160,6 +1180,7 @@ class SimExchange:
         return {"code": 200, "msg": "The operation of cancel all open order is done."}
 
     def _cancel_algo(self, account: Account, algo: AlgoOrder, reason: str = "") -> None:
+        account.open_algos.pop(algo.algo_id, None)
         algo.status = "CANCELED"
         algo.update_time_ms = self.clock()
         self._emit_algo(account, algo, reason)
@@ -1207,6 +1228,7 @@ class SimExchange:
 
     def _fire_algo(self, account: Account, algo: AlgoOrder) -> None:
         now = self.clock()
+        account.open_algos.pop(algo.algo_id, None)
         algo.status = "TRIGGERING"
         algo.trigger_time_ms = algo.update_time_ms = now
         self._emit_algo(account, algo)

@@ -329,6 +329,7 @@ class SimServer:
         }
         state["user_stream"] = {
             "connections": len(self.hub.connections),
+            "connection_ips": sorted(c.remote_ip for c in self.hub.connections),
             "events_sent": self.hub.events_sent,
             "events_dropped": self.hub.events_dropped,
         }

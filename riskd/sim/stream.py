@@ -19,6 +19,7 @@ class StreamConnection:
     account: str
     listen_key: str
     opened_ms: int
+    remote_ip: str
     queue: asyncio.Queue = field(default_factory=asyncio.Queue)
     stalled_until_ms: int = 0
 
@@ -70,7 +71,7 @@ class UserStreamHub:
     ) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(heartbeat=None, autoping=True)
         await ws.prepare(request)
-        conn = StreamConnection(ws, account, listen_key, self.clock())
+        conn = StreamConnection(ws, account, listen_key, self.clock(), request.remote or "")
         self.connections.add(conn)
         reader = asyncio.create_task(self._drain_incoming(ws))
         try:
