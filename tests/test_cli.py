@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from tests.sim.conftest import binance_client
+from tests.sim_fixtures import binance_client
 
 READY = re.compile(r"REST (http://127\.0\.0\.1:\d+)/fapi")
 

@@ -37,7 +37,7 @@ from binance.exceptions import BinanceAPIException
 from riskd.sim import SimServer
 from riskd.sim.auth import split_signature, verify_signature
 from riskd.sim.errors import BinanceError
-from tests.sim.conftest import binance_client
+from tests.sim_fixtures import binance_client
 
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "binance"
 WAIT_S = 5

@@ -1,4 +1,4 @@
-"""Fixtures: a fresh simulator per test and python-binance clients pointed at it."""
+"""Pytest plugin: a fresh simulator per test and python-binance clients pointed at it."""
 
 from __future__ import annotations
 

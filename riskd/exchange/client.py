@@ -1,0 +1,101 @@
+"""python-binance ``AsyncClient`` construction: network, egress address, timeouts, headers.
+
+Constructing a client makes no network call. Response headers are captured per request
+with an aiohttp ``TraceConfig`` (``client.response`` only holds the last response of all).
+"""
+
+from __future__ import annotations
+
+import contextvars
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+
+import aiohttp
+from binance import AsyncClient
+from multidict import CIMultiDictProxy
+
+from riskd.config import ExchangeConfig, Secret
+
+FAPI_URLS = {
+    "mainnet": "https://fapi.binance.com",
+    "testnet": "https://testnet.binancefuture.com",
+    "sim": "http://127.0.0.1:8765",
+}
+
+
+@dataclass(slots=True)
+class ResponseMeta:
+    """What the transport saw of one request: status and headers."""
+
+    status: int | None = None
+    headers: CIMultiDictProxy[str] | None = field(default=None)
+
+    def header_int(self, name: str) -> int | None:
+        value = self.headers.get(name) if self.headers is not None else None
+        return int(value) if value is not None and value.isdigit() else None
+
+
+_CURRENT_META: contextvars.ContextVar[ResponseMeta | None] = contextvars.ContextVar(
+    "riskd_response_meta", default=None
+)
+
+
+def capture_response() -> tuple[ResponseMeta, contextvars.Token]:
+    """Start capturing the response of the next request made in this task."""
+    meta = ResponseMeta()
+    return meta, _CURRENT_META.set(meta)
+
+
+def stop_capture(token: contextvars.Token) -> None:
+    _CURRENT_META.reset(token)
+
+
+async def _on_request_end(
+    _session: aiohttp.ClientSession, _ctx: SimpleNamespace, params: aiohttp.TraceRequestEndParams
+) -> None:
+    meta = _CURRENT_META.get()
+    if meta is not None:
+        meta.status = params.response.status
+        meta.headers = params.response.headers
+
+
+def _trace_config() -> aiohttp.TraceConfig:
+    trace = aiohttp.TraceConfig()
+    trace.on_request_end.append(_on_request_end)
+    return trace
+
+
+def user_stream_ws_kwargs(local_addr: str | None) -> dict:
+    """``BinanceSocketManager.ws_kwargs`` that bind the user stream to the egress address."""
+    return {"local_addr": (local_addr, 0)} if local_addr else {}
+
+
+def base_url(config: ExchangeConfig) -> str:
+    """The fapi host for the configured network (``base_url`` overrides it)."""
+    return config.base_url or FAPI_URLS[config.network]
+
+
+def make_client(
+    config: ExchangeConfig,
+    api_key: Secret | None = None,
+    api_secret: Secret | None = None,
+    local_addr: str | None = None,
+) -> AsyncClient:
+    """A python-binance AsyncClient bound to ``local_addr`` (egress IP), without I/O.
+
+    Must be called inside a running event loop (aiohttp creates its session here).
+    """
+    session_params: dict = {"trace_configs": [_trace_config()]}
+    if local_addr:
+        session_params["connector"] = aiohttp.TCPConnector(local_addr=(local_addr, 0))
+    client = AsyncClient(
+        api_key.reveal() if api_key else None,
+        api_secret.reveal() if api_secret else None,
+        testnet=config.network == "testnet",
+        session_params=session_params,
+    )
+    host = base_url(config)
+    client.FUTURES_URL = f"{host}/fapi"
+    client.REQUEST_TIMEOUT = config.request_timeout_ms / 1000
+    client.REQUEST_RECVWINDOW = config.recv_window_ms
+    return client

@@ -1,0 +1,143 @@
+"""Per-IP circuit breaker, shared by every job that sends from that IP in this process.
+
+A 429 pauses every job on the IP until Binance's window resets (or ``Retry-After``); a 418 is
+an IP ban: nothing is sent from the IP until the time Binance gives. Each episode raises one
+event when it starts and one when it ends, for the Alerter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+
+from riskd.exchange.budget import MINUTE_MS
+from riskd.exchange.errors import IpBanned
+
+
+class IpEventKind(Enum):
+    RATE_LIMITED = "rate_limited"
+    RATE_LIMIT_ENDED = "rate_limit_ended"
+    BANNED = "banned"
+    BAN_ENDED = "ban_ended"
+
+
+@dataclass(frozen=True, slots=True)
+class IpEvent:
+    """Something that happened to an egress IP; ``until_ms`` is when it ends (server time)."""
+
+    kind: IpEventKind
+    ip: str
+    at_ms: int
+    until_ms: int
+    endpoint: str = ""
+
+
+Listener = Callable[[IpEvent], None]
+
+
+@dataclass(frozen=True, slots=True)
+class IpGuardConfig:
+    """Binance's per-IP weight limit, and the share of it the guard lets the process reach.
+
+    The plan keeps budgets under ``limit × headroom`` (90 %); the guard's higher cap only bites
+    when other clients on the same IP (seen through ``X-MBX-USED-WEIGHT-1M``) eat into it.
+    """
+
+    weight_limit_per_minute: int = 2400
+    cap_fraction: float = 0.95
+
+    @property
+    def cap(self) -> int:
+        return int(self.weight_limit_per_minute * self.cap_fraction)
+
+
+class IpGuard:
+    """The state of one egress IP: used weight this minute, paused or banned."""
+
+    def __init__(self, ip: str, config: IpGuardConfig, emit: Listener) -> None:
+        self.ip = ip
+        self.config = config
+        self._emit = emit
+        self.paused_until_ms = 0
+        self.banned_until_ms = 0
+        self._minute_start_ms = 0
+        self._minute_used = 0
+        self.responses_429 = 0
+        self.responses_418 = 0
+
+    def wait_ms(self, weight: int, now_ms: int, endpoint: str) -> int:
+        """0 if a request may go now; else ms to wait. Raises IpBanned during a ban."""
+        self._close_episodes(now_ms)
+        if self.banned_until_ms > now_ms:
+            raise IpBanned(endpoint, self.ip, self.banned_until_ms)
+        if self.paused_until_ms > now_ms:
+            return self.paused_until_ms - now_ms
+        minute = now_ms - now_ms % MINUTE_MS
+        if (
+            weight
+            and minute == self._minute_start_ms
+            and (self._minute_used + weight > self.config.cap)
+        ):
+            return minute + MINUTE_MS - now_ms
+        return 0
+
+    def record(self, weight: int, now_ms: int) -> None:
+        self.observe_used_weight(self._current_used(now_ms) + weight, now_ms)
+
+    def observe_used_weight(self, used: int, now_ms: int) -> None:
+        """Reconcile with ``X-MBX-USED-WEIGHT-1M`` (every client on the IP, this minute)."""
+        minute = now_ms - now_ms % MINUTE_MS
+        if minute != self._minute_start_ms:
+            self._minute_start_ms, self._minute_used = minute, 0
+        self._minute_used = max(self._minute_used, used)
+
+    def _current_used(self, now_ms: int) -> int:
+        return self._minute_used if now_ms - now_ms % MINUTE_MS == self._minute_start_ms else 0
+
+    def on_rate_limited(self, retry_after_ms: int | None, now_ms: int, endpoint: str) -> int:
+        """A 429: pause the IP until the window resets or Retry-After; returns the end."""
+        window_end = now_ms - now_ms % MINUTE_MS + MINUTE_MS
+        until = max(window_end, now_ms + (retry_after_ms or 0))
+        self.responses_429 += 1
+        if until > self.paused_until_ms:
+            starting = self.paused_until_ms <= now_ms
+            self.paused_until_ms = until
+            if starting:
+                self._emit(IpEvent(IpEventKind.RATE_LIMITED, self.ip, now_ms, until, endpoint))
+        return until
+
+    def on_banned(self, until_ms: int, now_ms: int, endpoint: str) -> None:
+        """A 418: the IP is banned until ``until_ms``."""
+        self.responses_418 += 1
+        if until_ms > self.banned_until_ms:
+            starting = self.banned_until_ms <= now_ms
+            self.banned_until_ms = until_ms
+            if starting:
+                self._emit(IpEvent(IpEventKind.BANNED, self.ip, now_ms, until_ms, endpoint))
+
+    def _close_episodes(self, now_ms: int) -> None:
+        if self.paused_until_ms and self.paused_until_ms <= now_ms:
+            until, self.paused_until_ms = self.paused_until_ms, 0
+            self._emit(IpEvent(IpEventKind.RATE_LIMIT_ENDED, self.ip, now_ms, until))
+        if self.banned_until_ms and self.banned_until_ms <= now_ms:
+            until, self.banned_until_ms = self.banned_until_ms, 0
+            self._emit(IpEvent(IpEventKind.BAN_ENDED, self.ip, now_ms, until))
+
+
+@dataclass
+class IpGuards:
+    """One IpGuard per egress IP in this process; listeners get every IpEvent."""
+
+    config: IpGuardConfig = field(default_factory=IpGuardConfig)
+    listeners: list[Listener] = field(default_factory=list)
+    _guards: dict[str, IpGuard] = field(default_factory=dict)
+
+    def for_ip(self, ip: str) -> IpGuard:
+        if ip not in self._guards:
+            self._guards[ip] = IpGuard(ip, self.config, self._publish)
+        return self._guards[ip]
+
+    def _publish(self, event: IpEvent) -> None:
+        for listener in self.listeners:
+            listener(event)

@@ -1,0 +1,82 @@
+"""The per-IP guard: 429 pauses, 418 bans, one event per episode, header reconciliation."""
+
+from __future__ import annotations
+
+import pytest
+
+from riskd.exchange.errors import IpBanned
+from riskd.exchange.guard import IpEvent, IpEventKind, IpGuardConfig, IpGuards
+
+MINUTE = 60_000
+
+
+@pytest.fixture
+def events() -> list[IpEvent]:
+    return []
+
+
+@pytest.fixture
+def guards(events: list[IpEvent]) -> IpGuards:
+    return IpGuards(
+        IpGuardConfig(weight_limit_per_minute=100, cap_fraction=0.9), listeners=[events.append]
+    )
+
+
+def test_429_pauses_until_the_minute_resets(guards: IpGuards, events: list[IpEvent]) -> None:
+    guard = guards.for_ip("10.0.0.1")
+    until = guard.on_rate_limited(None, 10 * MINUTE + 15_000, "GET /x")
+    assert until == 11 * MINUTE
+    assert guard.wait_ms(1, 10 * MINUTE + 20_000, "GET /x") == 40_000
+    assert [e.kind for e in events] == [IpEventKind.RATE_LIMITED]
+
+
+def test_retry_after_longer_than_the_window_wins(guards: IpGuards) -> None:
+    guard = guards.for_ip("10.0.0.1")
+    assert guard.on_rate_limited(90_000, 0, "GET /x") == 90_000
+
+
+def test_repeated_429s_in_one_episode_raise_one_event(guards, events) -> None:
+    guard = guards.for_ip("10.0.0.1")
+    for at in (1000, 2000, 3000):
+        guard.on_rate_limited(None, at, "GET /x")
+    assert guard.responses_429 == 3
+    assert len(events) == 1
+
+
+def test_pause_end_raises_an_ended_event_once(guards, events) -> None:
+    guard = guards.for_ip("10.0.0.1")
+    guard.on_rate_limited(None, 1000, "GET /x")
+    assert guard.wait_ms(1, MINUTE, "GET /x") == 0
+    assert guard.wait_ms(1, MINUTE + 1, "GET /x") == 0
+    assert [e.kind for e in events] == [IpEventKind.RATE_LIMITED, IpEventKind.RATE_LIMIT_ENDED]
+
+
+def test_ban_refuses_locally_until_it_ends(guards, events) -> None:
+    guard = guards.for_ip("10.0.0.1")
+    guard.on_banned(500_000, 1000, "GET /x")
+    with pytest.raises(IpBanned) as info:
+        guard.wait_ms(0, 499_999, "POST /y")
+    assert info.value.until_ms == 500_000 and info.value.endpoint == "POST /y"
+    assert guard.wait_ms(1, 500_000, "POST /y") == 0
+    assert [e.kind for e in events] == [IpEventKind.BANNED, IpEventKind.BAN_ENDED]
+    assert events[0].until_ms == 500_000
+
+
+def test_guards_are_per_ip(guards: IpGuards) -> None:
+    guards.for_ip("10.0.0.1").on_banned(10_000, 0, "GET /x")
+    assert guards.for_ip("10.0.0.2").wait_ms(5, 1, "GET /x") == 0
+    assert guards.for_ip("10.0.0.1") is guards.for_ip("10.0.0.1")
+
+
+def test_header_usage_near_the_cap_waits_for_the_next_minute(guards: IpGuards) -> None:
+    guard = guards.for_ip("10.0.0.1")
+    guard.observe_used_weight(88, 5 * MINUTE + 1000)
+    assert guard.wait_ms(2, 5 * MINUTE + 2000, "GET /x") == 0
+    assert guard.wait_ms(3, 5 * MINUTE + 2000, "GET /x") == MINUTE - 2000
+    assert guard.wait_ms(3, 6 * MINUTE, "GET /x") == 0
+
+
+def test_zero_weight_calls_pass_a_full_minute(guards: IpGuards) -> None:
+    guard = guards.for_ip("10.0.0.1")
+    guard.observe_used_weight(100, 1000)
+    assert guard.wait_ms(0, 2000, "POST /fapi/v1/order") == 0
