@@ -29,7 +29,8 @@ from pydantic import (
 )
 from pydantic_core import CoreSchema, InitErrorDetails, PydanticCustomError, core_schema
 
-from riskd.sim.config import FrozenModel, SimConfig
+from riskd.frozen import FrozenModel
+from riskd.sim.config import SimConfig
 
 DEFAULT_DATABASE_URL: Final = "sqlite:///riskd.db"
 

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
-
-class FrozenModel(BaseModel):
-    """Base for every config object: immutable, and unknown keys are errors."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
+from riskd.frozen import FrozenModel
 
 
 class SimAccountConfig(FrozenModel):
