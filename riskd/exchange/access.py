@@ -178,16 +178,17 @@ class BinanceAccess:
         cost = endpoint_weight(method, path, {k: str(v) for k, v in params.items()})
         await self._admit(cost.ip_weight, cost.order_count, endpoint)
         self.stats.calls += 1
+        sent_ms = self.clock.now_ms()
         meta, token = capture_response()
         try:
             result = await call()
         except BinanceAPIException as exc:
             self.stats.errors += 1
-            self._reconcile(meta)
+            self._reconcile(meta, sent_ms)
             raise self._api_error(exc, endpoint, write) from None
         except BinanceRequestException as exc:
             self.stats.errors += 1
-            self._reconcile(meta)
+            self._reconcile(meta, sent_ms)
             error_type = StatusUnknown if write else MalformedResponse
             raise error_type(endpoint, f"malformed response: {exc.message[:200]}") from None
         except aiohttp.ClientConnectorError as exc:
@@ -199,15 +200,15 @@ class BinanceAccess:
             raise (StatusUnknown if write else TransportError)(endpoint, detail) from None
         finally:
             stop_capture(token)
-        self._reconcile(meta)
+        self._reconcile(meta, sent_ms)
         return result
 
-    def _reconcile(self, meta: ResponseMeta) -> None:
+    def _reconcile(self, meta: ResponseMeta, sent_ms: int) -> None:
         now = self.clock.now_ms()
         used = meta.header_int("X-MBX-USED-WEIGHT-1M")
         if used is not None:
             self.stats.last_used_weight_header = used
-            self.guard.observe_used_weight(used, now)
+            self.guard.observe_used_weight(used, sent_ms, now)
         if self.orders is not None:
             self.orders.observe(
                 meta.header_int("X-MBX-ORDER-COUNT-10S"),

@@ -46,6 +46,9 @@ class IpGuardConfig:
 
     weight_limit_per_minute: int = 2400
     cap_fraction: float = 0.95
+    # A header is only attributed to a minute when its request was sent this long after the
+    # minute began: near the boundary, Binance may have counted it in the previous minute.
+    boundary_skew_ms: int = 1_000
 
     @property
     def cap(self) -> int:
@@ -83,10 +86,21 @@ class IpGuard:
         return 0
 
     def record(self, weight: int, now_ms: int) -> None:
-        self.observe_used_weight(self._current_used(now_ms) + weight, now_ms)
+        self._add_to_minute(self._current_used(now_ms) + weight, now_ms)
 
-    def observe_used_weight(self, used: int, now_ms: int) -> None:
-        """Reconcile with ``X-MBX-USED-WEIGHT-1M`` (every client on the IP, this minute)."""
+    def observe_used_weight(self, used: int, sent_ms: int, now_ms: int) -> None:
+        """Reconcile with ``X-MBX-USED-WEIGHT-1M`` (every client on the IP, in one minute).
+
+        The count is Binance's for the minute in which it handled the request. It is used only
+        when the request was sent and answered within the current minute, clear of the
+        boundary; otherwise it may describe the previous minute and would block this one.
+        """
+        minute = now_ms - now_ms % MINUTE_MS
+        if sent_ms < minute + self.config.boundary_skew_ms:
+            return
+        self._add_to_minute(used, now_ms)
+
+    def _add_to_minute(self, used: int, now_ms: int) -> None:
         minute = now_ms - now_ms % MINUTE_MS
         if minute != self._minute_start_ms:
             self._minute_start_ms, self._minute_used = minute, 0

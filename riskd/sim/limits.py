@@ -74,16 +74,10 @@ class RateLimiter:
         """Charge a request's weight; returns the minute's used weight or raises 429/418."""
         now = self.clock()
         usage = self.ips.setdefault(ip, IpUsage())
+        self._roll(usage, now)
         if usage.banned_until_ms > now:
             usage.responses_418 += 1
             raise IpBanned(ip, usage.banned_until_ms, now)
-        window = now - now % MINUTE_MS
-        if window != usage.window_start_ms:
-            if usage.weight:
-                usage.history[usage.window_start_ms] = usage.weight
-                for old in [w for w in usage.history if w < window - 60 * MINUTE_MS]:
-                    del usage.history[old]
-            usage.window_start_ms, usage.weight, usage.requests_while_limited = window, 0, 0
         usage.weight += weight
         if weight and usage.weight > self.config.weight_per_minute:
             usage.requests_while_limited += 1
@@ -97,8 +91,22 @@ class RateLimiter:
                 usage.responses_418 += 1
                 raise IpBanned(ip, usage.banned_until_ms, now)
             usage.responses_429 += 1
-            raise IpLimited(ip, self.config.weight_per_minute, window + MINUTE_MS - now)
+            raise IpLimited(
+                ip, self.config.weight_per_minute, usage.window_start_ms + MINUTE_MS - now
+            )
         return usage.weight
+
+    @staticmethod
+    def _roll(usage: IpUsage, now_ms: int) -> None:
+        """Start a new minute window, archiving the finished one (kept for an hour)."""
+        window = now_ms - now_ms % MINUTE_MS
+        if window == usage.window_start_ms:
+            return
+        if usage.weight:
+            usage.history[usage.window_start_ms] = usage.weight
+            for old in [w for w in usage.history if w < window - 60 * MINUTE_MS]:
+                del usage.history[old]
+        usage.window_start_ms, usage.weight, usage.requests_while_limited = window, 0, 0
 
     def used_weight(self, ip: str) -> int:
         usage = self.ips.get(ip)
@@ -139,6 +147,8 @@ class RateLimiter:
         return c10, c1m
 
     def state(self) -> dict:
+        for usage in self.ips.values():
+            self._roll(usage, self.clock())
         return {
             "ips": {
                 ip: {

@@ -70,13 +70,20 @@ def test_guards_are_per_ip(guards: IpGuards) -> None:
 
 def test_header_usage_near_the_cap_waits_for_the_next_minute(guards: IpGuards) -> None:
     guard = guards.for_ip("10.0.0.1")
-    guard.observe_used_weight(88, 5 * MINUTE + 1000)
+    guard.observe_used_weight(88, 5 * MINUTE + 1000, 5 * MINUTE + 1010)
     assert guard.wait_ms(2, 5 * MINUTE + 2000, "GET /x") == 0
     assert guard.wait_ms(3, 5 * MINUTE + 2000, "GET /x") == MINUTE - 2000
     assert guard.wait_ms(3, 6 * MINUTE, "GET /x") == 0
 
 
+def test_header_from_the_previous_minute_does_not_fill_the_new_one(guards: IpGuards) -> None:
+    guard = guards.for_ip("10.0.0.1")
+    guard.observe_used_weight(89, 6 * MINUTE - 5, 6 * MINUTE + 20)  # sent before the boundary
+    guard.observe_used_weight(89, 6 * MINUTE + 300, 6 * MINUTE + 320)  # too close to tell
+    assert guard.wait_ms(50, 6 * MINUTE + 400, "GET /x") == 0
+
+
 def test_zero_weight_calls_pass_a_full_minute(guards: IpGuards) -> None:
     guard = guards.for_ip("10.0.0.1")
-    guard.observe_used_weight(100, 1000)
+    guard.observe_used_weight(100, 1000, 1010)
     assert guard.wait_ms(0, 2000, "POST /fapi/v1/order") == 0

@@ -159,3 +159,15 @@ async def test_too_many_orders_in_10s_is_1015(make_sim) -> None:
     assert (info.value.status_code, info.value.code) == (429, -1015)
     assert "300" not in info.value.message and "3 orders per 10 SECOND" in info.value.message
     assert sim.limiter.state()["order_counts"]["sim"]["10s"] == 4
+
+
+async def test_a_finished_minute_stays_in_the_history_while_the_ip_is_idle(make_sim) -> None:
+    sim = await make_sim(limits=TINY)
+    client = binance_client(sim)
+    await client.futures_account()
+    await client.close_connection()
+    sim.clock.advance(60_000)
+    ip = sim.limiter.state()["ips"]["127.0.0.1"]
+    assert ip["used_weight_1m"] == 0
+    assert list(ip["weight_history"].values()) == [5]
+    assert ip["max_weight_per_minute"] == 5
