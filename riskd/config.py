@@ -29,7 +29,9 @@ from pydantic import (
 )
 from pydantic_core import CoreSchema, InitErrorDetails, PydanticCustomError, core_schema
 
+from riskd.exchange.planning import BudgetPlanConfig
 from riskd.frozen import FrozenModel
+from riskd.plan import AccountJobsConfig, DeploymentPlan, build_plan
 from riskd.sim.config import SimConfig
 
 DEFAULT_DATABASE_URL: Final = "sqlite:///riskd.db"
@@ -244,6 +246,7 @@ class AccountConfig(FrozenModel):
     api_key_file: Path | None = None
     api_secret_env: EnvVarName | None = None
     api_secret_file: Path | None = None
+    jobs: AccountJobsConfig = AccountJobsConfig()
     _api_key: Secret = PrivateAttr()
     _api_secret: Secret = PrivateAttr()
 
@@ -310,6 +313,7 @@ class RiskdConfig(FrozenModel):
     exchange: ExchangeConfig = ExchangeConfig()
     accounts: tuple[AccountConfig, ...] = ()
     gateway: GatewayConfig = GatewayConfig()
+    budgets: BudgetPlanConfig = BudgetPlanConfig()
     sim: SimConfig = SimConfig()
 
     @field_validator("accounts")
@@ -321,6 +325,10 @@ class RiskdConfig(FrozenModel):
                 raise _invalid(f"duplicate account name {account.name!r}", index, "name")
             seen.add(account.name)
         return accounts
+
+    def plan(self) -> DeploymentPlan:
+        """The jobs to run; raises OverSubscribedError if an egress IP cannot carry them."""
+        return build_plan([(a.name, a.jobs) for a in self.accounts], self.budgets)
 
 
 # pydantic's wording for these, in config terms.

@@ -1,0 +1,122 @@
+"""The deployment plan: which job actors run, for which account, from which egress, on what budget.
+
+Pure: built from the config, validated against Binance's limits before anything starts. The
+Controller (``actors/controller.py``) only carries it out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum
+
+from pydantic import Field
+
+from riskd.exchange.planning import (
+    DEFAULT_EGRESS,
+    LABEL_PREFIX,
+    BudgetPlan,
+    BudgetPlanConfig,
+    JobBudget,
+    plan_budgets,
+)
+from riskd.frozen import FrozenModel
+
+EGRESS_LABEL_KEY = "egress"
+
+
+class JobKind(Enum):
+    """The per-account jobs, named as their actor files in ``actors/``."""
+
+    ACCOUNT_READER = "account_reader"
+    POSITION_RISK_READER = "position_risk_reader"
+
+
+class JobConfig(FrozenModel):
+    """One job of one account: its loop, its weight budget and where its requests leave from.
+
+    ``egress``: ``"default"`` (the node's default route), a local IP address to bind
+    (``"10.0.0.5"``; loopback addresses on one host), or ``"label:<value>"`` to run on the Ray
+    node labelled ``egress=<value>`` (the node that owns that public IP).
+    """
+
+    enabled: bool = True
+    interval_ms: int = Field(gt=0)
+    jitter_ms: int = Field(0, ge=0)
+    weight_per_minute: int = Field(gt=0)
+    egress: str = DEFAULT_EGRESS
+
+
+class AccountJobsConfig(FrozenModel):
+    """The jobs every account runs; defaults fit comfortably in Binance's limits."""
+
+    # GET /fapi/v3/account costs 5: every 5 s is 60 weight/min.
+    account_reader: JobConfig = JobConfig(interval_ms=5_000, jitter_ms=500, weight_per_minute=120)
+    # GET /fapi/v3/positionRisk costs 5: every 2 s is 150 weight/min.
+    position_risk_reader: JobConfig = JobConfig(
+        interval_ms=2_000, jitter_ms=200, weight_per_minute=300
+    )
+
+    def of(self, kind: JobKind) -> JobConfig:
+        return getattr(self, kind.value)
+
+
+@dataclass(frozen=True, slots=True)
+class JobSpec:
+    """One job actor to run."""
+
+    kind: JobKind
+    account: str
+    config: JobConfig
+
+    @property
+    def name(self) -> str:
+        """The actor's name in the deployment's namespace."""
+        return f"{self.kind.value}:{self.account}"
+
+    @property
+    def local_addr(self) -> str | None:
+        egress = self.config.egress
+        return None if egress == DEFAULT_EGRESS or egress.startswith(LABEL_PREFIX) else egress
+
+    @property
+    def label_selector(self) -> dict[str, str]:
+        egress = self.config.egress
+        if egress.startswith(LABEL_PREFIX):
+            return {EGRESS_LABEL_KEY: egress.removeprefix(LABEL_PREFIX)}
+        return {}
+
+    def budget(self) -> JobBudget:
+        return JobBudget(
+            self.kind.value, self.account, self.config.egress, self.config.weight_per_minute
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentPlan:
+    """Every job to run, and the budget plan proving they fit Binance's limits."""
+
+    jobs: tuple[JobSpec, ...]
+    budgets: BudgetPlan
+
+    def describe(self) -> str:
+        lines = [f"{len(self.jobs)} job(s):"]
+        for job in self.jobs:
+            lines.append(
+                f"  {job.name:<40} every {job.config.interval_ms} ms, "
+                f"{job.config.weight_per_minute} weight/min, egress {job.config.egress}"
+            )
+        return "\n".join([*lines, "", self.budgets.describe()])
+
+
+def build_plan(
+    accounts: Sequence[tuple[str, AccountJobsConfig]], limits: BudgetPlanConfig
+) -> DeploymentPlan:
+    """The jobs of every account; raises OverSubscribedError if an IP cannot carry them."""
+    jobs = tuple(
+        JobSpec(kind, account, jobs_config.of(kind))
+        for account, jobs_config in accounts
+        for kind in JobKind
+        if jobs_config.of(kind).enabled
+    )
+    return DeploymentPlan(jobs, plan_budgets([job.budget() for job in jobs], limits))
