@@ -1,4 +1,4 @@
-"""The ``riskd`` command."""
+"""The ``riskd`` command: run, status, stop, db init, config check, and the simulator."""
 
 from __future__ import annotations
 
@@ -6,12 +6,56 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from riskd.config import ConfigError, is_loopback, load_config
-from riskd.sim import SimAccountConfig, SimConfig, SimServer, serve_forever
+from riskd.config import ConfigError, RiskdConfig, is_loopback, load_config
+from riskd.exchange.clock import wall_ms
+from riskd.exchange.planning import OverSubscribedError
+from riskd.health import JobStatus, format_status
+from riskd.sim import SimAccountConfig, SimConfig, SimServer, SimulatorThread, serve_forever
+from riskd.store import init_schema, make_engine
+
+# `riskd run --sim`: the simulator's default account, and every job on its own loopback IP so
+# the simulator's per-IP counters show each job's weight apart.
+SIM_ENV = {"RISKD_SIM_API_KEY": "sim-key", "RISKD_SIM_API_SECRET": "sim-secret"}
+SIM_CONFIG_TOML = """\
+[deployment]
+name = "riskd-sim"
+
+[database]
+url = "sqlite:///riskd-sim.db"
+
+[exchange]
+network = "sim"
+base_url = "http://127.0.0.1:8765"
+
+[[accounts]]
+name = "sim"
+api_key_env = "RISKD_SIM_API_KEY"
+api_secret_env = "RISKD_SIM_API_SECRET"
+
+[accounts.jobs.account_reader]
+interval_ms = 2000
+weight_per_minute = 300
+egress = "127.0.0.2"
+
+[accounts.jobs.position_risk_reader]
+interval_ms = 1000
+weight_per_minute = 600
+egress = "127.0.0.3"
+"""
+READY_TIMEOUT_S = 60
+
+
+def _fail(message: str) -> int:
+    print(f"riskd: {message}", file=sys.stderr)
+    return 2
+
+
+# ---------------------------------------------------------------- the simulator
 
 
 def _print_sim_ready(server: SimServer) -> None:
@@ -21,7 +65,6 @@ def _print_sim_ready(server: SimServer) -> None:
         flush=True,
     )
     print(f"  control API {server.url}/_sim/state   accounts: {accounts}", flush=True)
-    print(f"  python-binance: client.FUTURES_URL = '{server.url}/fapi'; Ctrl-C stops.", flush=True)
 
 
 def _sim_config(args: argparse.Namespace) -> SimConfig:
@@ -37,46 +80,180 @@ def _sim_config(args: argparse.Namespace) -> SimConfig:
     return SimConfig.model_validate({**base.model_dump(), **overrides})
 
 
-def _run_sim(args: argparse.Namespace) -> int:
-    try:
-        config = _sim_config(args)
-    except ConfigError as exc:
-        print(f"riskd sim: {exc}", file=sys.stderr)
-        return 2
+def _warn_if_exposed(config: SimConfig) -> None:
     if not is_loopback(config.host):
         print(
             f"riskd sim: warning: {config.host} is not loopback; the /_sim/ control API has "
             "no authentication.",
             file=sys.stderr,
         )
+
+
+def _sim(args: argparse.Namespace) -> int:
+    try:
+        config = _sim_config(args)
+    except ConfigError as exc:
+        return _fail(str(exc))
+    _warn_if_exposed(config)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve_forever(config, _print_sim_ready))
     return 0
 
 
+# ---------------------------------------------------------------- the daemon
+# Ray is imported only by these commands (through ``actors``), never by the core.
+
+
+def _config_source(args: argparse.Namespace):  # -> actors.context.ConfigSource
+    from actors.context import ConfigSource
+
+    if args.sim:
+        os.environ.update(SIM_ENV)  # inherited by the local Ray workers
+        return ConfigSource(SIM_CONFIG_TOML, "<riskd run --sim>", str(Path.cwd()))
+    if not args.config:
+        raise ConfigError("give --config PATH, or --sim for the embedded defaults")
+    try:
+        return ConfigSource.from_path(Path(args.config))
+    except OSError as exc:
+        raise ConfigError(f"{args.config}: cannot read: {exc.strerror}") from None
+
+
 def _run(args: argparse.Namespace) -> int:
-    if not args.sim:
+    try:
+        source = _config_source(args)
+        config = source.load()
+        config.plan()
+        _init_schema(config)
+    except (ConfigError, OverSubscribedError) as exc:
+        return _fail(str(exc))
+
+    from actors import launcher
+
+    simulator = SimulatorThread(config.sim) if args.sim else None
+
+    def on_ready(rows: list[JobStatus], info: dict) -> None:
+        print(format_status(rows, wall_ms()), flush=True)
+        if simulator is not None:
+            url = simulator.server.url
+            print(
+                f"simulator {url}: REST {url}/fapi, key sim-key, secret sim-secret, "
+                f"state {url}/_sim/state",
+                flush=True,
+            )
         print(
-            "riskd run: only --sim is available in this version (the daemon on Ray comes "
-            "next); run `riskd run --sim`.",
-            file=sys.stderr,
+            f"riskd ready: gateway {info['gateway']} (GET /v1/health, /v1/positions); "
+            "Ctrl-C stops.",
+            flush=True,
         )
-        return 2
-    args.config, args.host, args.port, args.seed, args.account = None, None, None, None, []
-    return _run_sim(args)
+
+    if simulator is not None:
+        simulator.start()
+    try:
+        launcher.run_foreground(source, READY_TIMEOUT_S, on_ready)
+    finally:
+        if simulator is not None:
+            simulator.stop()
+    print("riskd stopped.", flush=True)
+    return 0
+
+
+def _namespace(args: argparse.Namespace) -> str:
+    if args.namespace:
+        return args.namespace
+    return load_config(Path(args.config)).deployment.name if args.config else "riskd"
+
+
+def _status(args: argparse.Namespace) -> int:
+    from actors import launcher
+
+    try:
+        rows = launcher.status(launcher.connect(_namespace(args)))
+    except (LookupError, ConfigError) as exc:
+        return _fail(str(exc))
+    print(format_status(rows, wall_ms()))
+    return 0 if all(r.healthy() for r in rows) else 1
+
+
+def _stop(args: argparse.Namespace) -> int:
+    from actors import launcher
+
+    try:
+        launcher.stop(launcher.connect(_namespace(args)))
+    except (LookupError, ConfigError) as exc:
+        return _fail(str(exc))
+    print("riskd stopped.")
+    return 0
+
+
+# ---------------------------------------------------------------- config and database
+
+
+def _load(path: str | None) -> RiskdConfig:
+    return load_config(Path(path)) if path else load_config()
+
+
+def _config_check(args: argparse.Namespace) -> int:
+    try:
+        plan = load_config(Path(args.path)).plan()
+    except (ConfigError, OverSubscribedError) as exc:
+        return _fail(str(exc))
+    print(plan.describe())
+    return 0
+
+
+def _init_schema(config: RiskdConfig) -> list[str]:
+    engine = make_engine(config.database.resolved_url.reveal())
+    try:
+        return init_schema(engine, wall_ms())
+    finally:
+        engine.dispose()
+
+
+def _db_init(args: argparse.Namespace) -> int:
+    try:
+        created = _init_schema(_load(args.config))
+    except ConfigError as exc:
+        return _fail(str(exc))
+    print(f"schema ready; created: {', '.join(created) or 'nothing (already current)'}")
+    return 0
+
+
+# ---------------------------------------------------------------- parser
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="riskd", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    run = commands.add_parser("run", help="run riskd in the foreground")
+    run = commands.add_parser("run", help="run riskd in the foreground (Ctrl-C stops it)")
+    run.add_argument("--config", metavar="PATH", help="riskd.toml")
     run.add_argument(
         "--sim",
         action="store_true",
-        help="embedded defaults: the built-in Binance simulator on 127.0.0.1",
+        help="embedded defaults: local Ray, the simulator, SQLite, 127.0.0.1",
     )
     run.set_defaults(func=_run)
+
+    for name, func, text in (
+        ("status", _status, "show every job's health"),
+        ("stop", _stop, "stop a running deployment"),
+    ):
+        command = commands.add_parser(name, help=text)
+        command.add_argument("--config", metavar="PATH", help="names the deployment")
+        command.add_argument("--namespace", help="the deployment name (default riskd)")
+        command.set_defaults(func=func)
+
+    db = commands.add_parser("db", help="database commands")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    db_init = db_commands.add_parser("init", help="create or upgrade the schema")
+    db_init.add_argument("--config", metavar="PATH")
+    db_init.set_defaults(func=_db_init)
+
+    config = commands.add_parser("config", help="config commands")
+    config_commands = config.add_subparsers(dest="config_command", required=True)
+    check = config_commands.add_parser("check", help="validate and print the plan per IP")
+    check.add_argument("path", metavar="PATH")
+    check.set_defaults(func=_config_check)
 
     sim = commands.add_parser("sim", help="run the Binance USDⓈ-M futures simulator")
     sim.add_argument("--config", metavar="PATH", help="read the [sim] section of this TOML")
@@ -90,7 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY:SECRET",
         help="an account (repeatable); default sim-key:sim-secret",
     )
-    sim.set_defaults(func=_run_sim)
+    sim.set_defaults(func=_sim)
     return parser
 
 

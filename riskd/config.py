@@ -341,12 +341,23 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
     Secret references resolve against *env*, ``os.environ`` if None. Raises ConfigError naming
     the file and the dotted key of every problem found.
     """
-    source = "<defaults>" if path is None else str(path)
-    data = {} if path is None else _read_toml(path)
-    sources = _Sources(
-        env=os.environ if env is None else env,
-        base_dir=Path() if path is None else path.parent,
-    )
+    if path is None:
+        return load_config_text("", "<defaults>", Path(), env)
+    return load_config_text(_read_text(path), str(path), path.parent, env)
+
+
+def load_config_text(
+    text: str, source: str, base_dir: Path, env: Mapping[str, str] | None = None
+) -> RiskdConfig:
+    """Load config from TOML text (it holds no secrets, so it can be sent to other nodes).
+
+    ``source`` names it in errors; relative ``*_file`` paths resolve against ``base_dir``.
+    """
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: invalid TOML: {exc}") from None
+    sources = _Sources(env=os.environ if env is None else env, base_dir=base_dir)
     try:
         return RiskdConfig.model_validate(data, context=sources)
     except ValidationError as exc:
@@ -359,15 +370,13 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
         ) from None
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def _read_text(path: Path) -> str:
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        return path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or type(exc).__name__}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: cannot read: not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
 
 
 def _key_path(loc: tuple[str | int, ...]) -> str:

@@ -1,7 +1,7 @@
 """A Binance USDⓈ-M futures simulator (aiohttp) for tests, benchmarks and ``riskd run --sim``."""
 
 from riskd.sim.config import RateLimitConfig, SimAccountConfig, SimConfig, SimExchangeConfig
-from riskd.sim.server import SimServer, serve_forever
+from riskd.sim.server import SimServer, SimulatorThread, serve_forever
 
 __all__ = [
     "RateLimitConfig",
@@ -9,5 +9,6 @@ __all__ = [
     "SimConfig",
     "SimExchangeConfig",
     "SimServer",
+    "SimulatorThread",
     "serve_forever",
 ]

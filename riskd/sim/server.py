@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
@@ -351,6 +352,27 @@ class SimServer:
         self.exchange.tick()
         self.hub.expire_old()
         return _json({"time": self.clock.now_ms()})
+
+
+class SimulatorThread:
+    """The simulator on its own event loop in a daemon thread (for ``riskd run --sim``)."""
+
+    def __init__(self, config: SimConfig) -> None:
+        self.server = SimServer(config)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="riskd-sim", daemon=True
+        )
+
+    def start(self) -> SimServer:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self.server.start(), self._loop).result()
+        return self.server
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.server.stop(), self._loop).result()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
 
 
 async def serve_forever(config: SimConfig, on_ready: Callable[[SimServer], None]) -> None:

@@ -1,0 +1,110 @@
+"""The frame every job actor lives in: its loop with interval and jitter, its budget and
+egress, and its health. Subclasses implement ``step`` (one pass of the job)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+
+import ray
+
+from actors.context import ConfigSource
+from actors.metrics import JobMetrics
+from riskd.exchange.access import BinanceAccess
+from riskd.exchange.budget import WeightBudget
+from riskd.exchange.client import make_client
+from riskd.exchange.clock import ServerClock, wall_ms
+from riskd.exchange.errors import ExchangeError
+from riskd.exchange.guard import IpEvent, IpGuards
+from riskd.health import JobHealth
+from riskd.plan import JobSpec
+
+log = logging.getLogger(__name__)
+
+# After a failure the next pass waits this long (no hot loops), at most the interval.
+MIN_RETRY_DELAY_MS = 1_000
+
+
+class Job:
+    """An async Ray actor running one job for one account from one egress.
+
+    Constructed on its node: it loads the config there, resolves the account's secrets from
+    that node's environment or files, and starts its loop. State is rebuilt from the exchange
+    (and SQL) in ``recover``; nothing lives only in memory.
+    """
+
+    def __init__(self, spec: JobSpec, source: ConfigSource) -> None:
+        config = source.load()
+        account = next(a for a in config.accounts if a.name == spec.account)
+        self.spec = spec
+        self.deployment = config.deployment.name
+        self.clock = ServerClock()
+        self.ip_events: list[IpEvent] = []
+        self.guards = IpGuards(listeners=[self.ip_events.append])
+        client = make_client(
+            config.exchange, account.api_key, account.api_secret, local_addr=spec.local_addr
+        )
+        self.access = BinanceAccess(
+            client,
+            job=spec.name,
+            guard=self.guards.for_ip(spec.config.egress),
+            budget=WeightBudget(spec.config.weight_per_minute),
+            clock=self.clock,
+        )
+        self.health = JobHealth(
+            job=spec.kind.value,
+            account=spec.account,
+            interval_ms=spec.config.interval_ms,
+            egress=spec.config.egress,
+            weight_per_minute=spec.config.weight_per_minute,
+            started_ms=wall_ms(),
+            node_id=ray.get_runtime_context().get_node_id(),
+            pid=os.getpid(),
+        )
+        self._metrics = JobMetrics(spec.kind.value, spec.account)
+        self._rng = random.Random()
+        self._loop = asyncio.get_running_loop().create_task(self._run())
+
+    async def recover(self) -> None:
+        """Rebuild this job's state from the exchange and SQL before its first pass."""
+        await self.access.sync_time()
+
+    async def step(self) -> None:
+        raise NotImplementedError
+
+    async def health_report(self) -> dict:
+        """This job's health (for the controller, `riskd status` and the gateway)."""
+        now = wall_ms()
+        self.health.calls = self.access.stats.calls
+        self.health.errors = self.access.stats.errors
+        self.health.weight_used_1m = self.access.budget.used(self.clock.now_ms())
+        return self.health.to_dict(now)
+
+    async def _run(self) -> None:
+        recovered = False
+        while True:
+            started = wall_ms()
+            try:
+                if not recovered:
+                    await self.recover()
+                    recovered = True
+                await self.step()
+                self.health.succeeded(wall_ms())
+                delay_ms = self.spec.config.interval_ms - (wall_ms() - started)
+            except ExchangeError as exc:  # IpBanned included: refused here, nothing is sent
+                self.health.failed(str(exc), wall_ms())
+                delay_ms = MIN_RETRY_DELAY_MS
+            except Exception as exc:  # a bug must not kill the loop; it is reported
+                log.exception("%s: pass failed", self.spec.name)
+                self.health.failed(f"{type(exc).__name__}: {exc}", wall_ms())
+                delay_ms = MIN_RETRY_DELAY_MS
+            self._metrics.update(
+                self.access.stats,
+                self.access.budget.used(self.clock.now_ms()),
+                self.health.lag_ms(wall_ms()),
+            )
+            delay_ms = min(max(delay_ms, 0), self.spec.config.interval_ms)
+            delay_ms += self._rng.uniform(0, self.spec.config.jitter_ms)
+            await asyncio.sleep(delay_ms / 1000)

@@ -1,0 +1,169 @@
+"""Controller: the one authoritative actor of a deployment. It carries out the plan (books,
+jobs, gateway), places each job on its egress, and supervises: restarts dead jobs and says
+which ones are pending because no node can take them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import ray
+from ray.actor import ActorHandle
+from ray.exceptions import GetTimeoutError, RayActorError
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+from actors.account_reader import AccountReader
+from actors.base import Job
+from actors.context import GATEWAY_NAME, ConfigSource, position_book_name
+from actors.gateway import Gateway
+from actors.position_book import PositionBookActor
+from actors.position_risk_reader import PositionRiskReader
+from riskd.exchange.clock import wall_ms
+from riskd.health import JobStatus
+from riskd.plan import EGRESS_LABEL_KEY, JobKind, JobSpec
+
+log = logging.getLogger(__name__)
+
+JOB_CLASSES: dict[JobKind, type[Job]] = {
+    JobKind.ACCOUNT_READER: AccountReader,
+    JobKind.POSITION_RISK_READER: PositionRiskReader,
+}
+HEALTH_TIMEOUT_S = 2.0
+SUPERVISE_INTERVAL_S = 2.0
+# A job that has not answered this long after its creation is reported as pending.
+PENDING_AFTER_MS = 10_000
+
+
+def actor_options(name: str, namespace: str) -> dict:
+    # IO-bound actors: 0 CPUs, so a small host can run every job. Jobs are restarted by Ray
+    # (state is rebuilt from the exchange); their methods are never retried.
+    return {
+        "name": name,
+        "namespace": namespace,
+        "lifetime": "detached",
+        "get_if_exists": True,
+        "max_restarts": -1,
+        "max_task_retries": 0,
+        "num_cpus": 0,
+    }
+
+
+class Controller:
+    """Creates and supervises a deployment's actors; ``status`` is what `riskd status` shows."""
+
+    def __init__(self, source: ConfigSource, head_node_id: str) -> None:
+        self.source = source
+        self.config = source.load()
+        self.plan = self.config.plan()
+        self.namespace = self.config.deployment.name
+        self.head_node_id = head_node_id
+        self._jobs: dict[str, ActorHandle] = {}
+        self._books: dict[str, ActorHandle] = {}
+        self._gateway: ActorHandle | None = None
+        self._created_ms: dict[str, int] = {}
+        self._last_pid: dict[str, int] = {}
+        self._restarts: dict[str, int] = {}
+        self._answered: set[str] = set()
+        self._supervisor: asyncio.Task | None = None
+
+    async def start(self) -> dict:
+        """Create every actor of the plan (idempotent: existing named actors are adopted)."""
+        for account in self.config.accounts:
+            self._books[account.name] = (
+                ray.remote(PositionBookActor)
+                .options(**actor_options(position_book_name(account.name), self.namespace))
+                .remote(account.name)
+            )
+        for spec in self.plan.jobs:
+            self._spawn(spec)
+        self._gateway = (
+            ray.remote(Gateway)
+            .options(
+                **actor_options(GATEWAY_NAME, self.namespace),
+                scheduling_strategy=NodeAffinitySchedulingStrategy(self.head_node_id, soft=False),
+            )
+            .remote(self.source)
+        )
+        gateway_url = await self._gateway.url.remote()
+        if self._supervisor is None:
+            self._supervisor = asyncio.get_running_loop().create_task(self._supervise())
+        return {"jobs": [spec.name for spec in self.plan.jobs], "gateway": gateway_url}
+
+    def _spawn(self, spec: JobSpec) -> None:
+        options = actor_options(spec.name, self.namespace)
+        if spec.label_selector:
+            options["label_selector"] = spec.label_selector
+        self._jobs[spec.name] = (
+            ray.remote(JOB_CLASSES[spec.kind]).options(**options).remote(spec, self.source)
+        )
+        self._created_ms[spec.name] = wall_ms()
+        self._answered.discard(spec.name)
+        self._last_pid.pop(spec.name, None)
+
+    async def status(self) -> list[JobStatus]:
+        """Every job's state and health, in plan order."""
+        return list(await asyncio.gather(*(self._job_status(spec) for spec in self.plan.jobs)))
+
+    async def _job_status(self, spec: JobSpec) -> JobStatus:
+        name = spec.name
+        restarts = self._restarts.get(name, 0)
+        try:
+            health = await asyncio.wait_for(
+                self._jobs[name].health_report.remote(), HEALTH_TIMEOUT_S
+            )
+        except (GetTimeoutError, TimeoutError):
+            if name in self._answered:
+                return JobStatus(spec.kind.value, spec.account, "unresponsive", restarts)
+            if wall_ms() - self._created_ms[name] < PENDING_AFTER_MS:
+                return JobStatus(spec.kind.value, spec.account, "starting", restarts)
+            return JobStatus(
+                spec.kind.value, spec.account, "pending", restarts, note=self._pending_reason(spec)
+            )
+        except RayActorError as exc:
+            return JobStatus(
+                spec.kind.value, spec.account, "dead", restarts, note=str(exc).splitlines()[0][:120]
+            )
+        self._answered.add(name)
+        if self._last_pid.setdefault(name, health["pid"]) != health["pid"]:
+            self._last_pid[name] = health["pid"]
+            restarts = self._restarts[name] = restarts + 1
+        return JobStatus(spec.kind.value, spec.account, "running", restarts, health)
+
+    def _pending_reason(self, spec: JobSpec) -> str:
+        wanted = spec.label_selector.get(EGRESS_LABEL_KEY)
+        if wanted is None:
+            return "not scheduled yet: no node has room for it"
+        labelled = [
+            n
+            for n in ray.nodes()
+            if n["Alive"] and n.get("Labels", {}).get(EGRESS_LABEL_KEY) == wanted
+        ]
+        if not labelled:
+            return f"pending: no alive node has label {EGRESS_LABEL_KEY}={wanted}"
+        return f"not scheduled yet on the node labelled {EGRESS_LABEL_KEY}={wanted}"
+
+    async def _supervise(self) -> None:
+        """Recreate jobs that died for good (Ray restarts the others by itself)."""
+        while True:
+            await asyncio.sleep(SUPERVISE_INTERVAL_S)
+            try:
+                for spec, row in zip(self.plan.jobs, await self.status(), strict=True):
+                    if row.state == "dead":
+                        log.warning("%s is dead (%s): recreating it", spec.name, row.note)
+                        self._restarts[spec.name] = row.restarts + 1
+                        self._spawn(spec)
+            except Exception:  # supervision must outlive any single failure
+                log.exception("supervision pass failed")
+
+    async def positions(self, account: str) -> dict:
+        return await self._books[account].view.remote()
+
+    async def stop(self) -> None:
+        """Kill every actor of the deployment, this one last (by the caller)."""
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+        for handle in [*self._jobs.values(), *self._books.values(), self._gateway]:
+            if handle is not None:
+                with contextlib.suppress(Exception):
+                    ray.kill(handle, no_restart=True)

@@ -1,0 +1,94 @@
+"""Gateway: the aiohttp server strategies and ops read (health and positions for now)."""
+
+from __future__ import annotations
+
+import hmac
+import json
+
+import ray
+from aiohttp import web
+
+from actors.context import CONTROLLER_NAME, ConfigSource, position_book_name
+from riskd.config import Secret, is_loopback
+from riskd.exchange.clock import wall_ms
+from riskd.health import JobStatus
+
+
+def _json(body: object, status: int = 200) -> web.Response:
+    return web.Response(
+        text=json.dumps(body, separators=(",", ":")), status=status, content_type="application/json"
+    )
+
+
+class Gateway:
+    """Serves ``GET /v1/health`` (503 when riskd cannot vouch for its data) and
+    ``GET /v1/positions[?account=NAME]``. Binds 127.0.0.1 unless configured otherwise, and
+    then only with tokens."""
+
+    def __init__(self, source: ConfigSource) -> None:
+        config = source.load()
+        self.config = config.gateway
+        if not is_loopback(self.config.host) and self.config.read_token is None:
+            raise ValueError(f"gateway.host {self.config.host} is not loopback and has no token")
+        self.namespace = config.deployment.name
+        self.accounts = [a.name for a in config.accounts]
+        self._read_token: Secret | None = self.config.read_token
+        self._runner: web.AppRunner | None = None
+        self._url = ""
+
+    async def url(self) -> str:
+        """Start serving (once) and return the base URL."""
+        if self._runner is None:
+            app = web.Application(middlewares=[self._auth])
+            app.router.add_get("/v1/health", self._health)
+            app.router.add_get("/v1/positions", self._positions)
+            self._runner = web.AppRunner(app, access_log=None)
+            await self._runner.setup()
+            site = web.TCPSite(self._runner, self.config.host, self.config.port)
+            await site.start()
+            port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            self._url = f"http://{self.config.host}:{port}"
+        return self._url
+
+    @web.middleware
+    async def _auth(self, request: web.Request, handler) -> web.StreamResponse:
+        if self._read_token is not None:
+            given = request.headers.get("Authorization", "").removeprefix("Bearer ")
+            if not hmac.compare_digest(given.encode(), self._read_token.reveal().encode()):
+                return _json({"error": "missing or wrong bearer token"}, 401)
+        return await handler(request)
+
+    async def _health(self, _request: web.Request) -> web.Response:
+        controller = ray.get_actor(CONTROLLER_NAME, namespace=self.namespace)
+        rows: list[JobStatus] = await controller.status.remote()
+        problems = [
+            f"{r.job}:{r.account} {r.state}" + (f" ({r.note})" if r.note else "")
+            for r in rows
+            if not r.healthy()
+        ]
+        body = {
+            "ok": not problems,
+            "time": wall_ms(),
+            "problems": problems,
+            "jobs": [
+                {
+                    "job": r.job,
+                    "account": r.account,
+                    "state": r.state,
+                    "restarts": r.restarts,
+                    "health": r.health,
+                }
+                for r in rows
+            ],
+        }
+        return _json(body, 200 if not problems else 503)
+
+    async def _positions(self, request: web.Request) -> web.Response:
+        wanted = request.query.get("account")
+        if wanted is not None and wanted not in self.accounts:
+            return _json({"error": f"unknown account {wanted!r}", "accounts": self.accounts}, 404)
+        views = []
+        for account in [wanted] if wanted else self.accounts:
+            book = ray.get_actor(position_book_name(account), namespace=self.namespace)
+            views.append(await book.view.remote())
+        return _json(views[0] if wanted else {"accounts": views})

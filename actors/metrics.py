@@ -1,0 +1,34 @@
+"""Job metrics through ``ray.util.metrics`` (exported by Ray's Prometheus endpoint)."""
+
+from __future__ import annotations
+
+from ray.util.metrics import Counter, Gauge
+
+from riskd.exchange.access import CallStats
+
+_TAGS = ("job", "account")
+
+
+class JobMetrics:
+    """Per-job gauges and counters, tagged with the job and the account."""
+
+    def __init__(self, job: str, account: str) -> None:
+        self._tags = {"job": job, "account": account}
+        self._weight = Gauge(
+            "riskd_job_weight_used_1m", "Weight used in the last minute", tag_keys=_TAGS
+        )
+        self._lag = Gauge("riskd_job_lag_ms", "How far behind schedule the job is", tag_keys=_TAGS)
+        self._calls = Counter("riskd_job_calls_total", "Exchange calls sent", tag_keys=_TAGS)
+        self._errors = Counter(
+            "riskd_job_errors_total", "Exchange calls that failed", tag_keys=_TAGS
+        )
+        self._seen = CallStats()
+
+    def update(self, stats: CallStats, weight_used_1m: int, lag_ms: int) -> None:
+        self._weight.set(weight_used_1m, tags=self._tags)
+        self._lag.set(lag_ms, tags=self._tags)
+        if stats.calls > self._seen.calls:
+            self._calls.inc(stats.calls - self._seen.calls, tags=self._tags)
+        if stats.errors > self._seen.errors:
+            self._errors.inc(stats.errors - self._seen.errors, tags=self._tags)
+        self._seen = CallStats(calls=stats.calls, errors=stats.errors)

@@ -1,0 +1,94 @@
+"""One multi-node Ray cluster for the whole session, and deployments against the simulator.
+
+Nodes: a head, and two workers labelled ``egress=ip-a`` and ``egress=ip-b`` (as a cluster
+with one node per public IP would be). Every node runs on this host, so the loopback egress
+addresses 127.0.0.x work from any of them.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+import ray
+from ray.cluster_utils import Cluster
+
+from actors import launcher
+from actors.context import ConfigSource
+from riskd.sim import SimConfig, SimulatorThread
+
+SECRETS_ENV = {"RISKD_TEST_API_KEY": "sim-key", "RISKD_TEST_API_SECRET": "sim-secret"}
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[Cluster]:
+    os.environ.update(SECRETS_ENV)  # the raylets, and so the job actors, inherit it
+    cluster = Cluster()
+    cluster.add_node(num_cpus=1, include_dashboard=False)
+    cluster.add_node(num_cpus=1, labels={"egress": "ip-a"})
+    cluster.add_node(num_cpus=1, labels={"egress": "ip-b"})
+    ray.init(address=cluster.address, logging_level="WARNING", configure_logging=False)
+    yield cluster
+    ray.shutdown()
+    cluster.shutdown()
+
+
+@pytest.fixture
+def simulator() -> Iterator[SimulatorThread]:
+    thread = SimulatorThread(SimConfig(port=0, exchange={"walk_interval_ms": 0}))
+    thread.start()
+    yield thread
+    thread.stop()
+
+
+def deployment_toml(sim_url: str, jobs: str = "", name: str | None = None) -> str:
+    """A config against the simulator; ``jobs`` adds [accounts.jobs.*] tables."""
+    name = name or f"t-{uuid.uuid4().hex[:8]}"
+    return f"""
+[deployment]
+name = "{name}"
+
+[exchange]
+network = "sim"
+base_url = "{sim_url}"
+
+[gateway]
+port = 0
+
+[[accounts]]
+name = "sim"
+api_key_env = "RISKD_TEST_API_KEY"
+api_secret_env = "RISKD_TEST_API_SECRET"
+{jobs}
+"""
+
+
+LOOPBACK_JOBS = """
+[accounts.jobs.account_reader]
+interval_ms = 500
+weight_per_minute = 300
+egress = "127.0.0.2"
+
+[accounts.jobs.position_risk_reader]
+interval_ms = 500
+weight_per_minute = 600
+egress = "127.0.0.3"
+"""
+
+
+@pytest.fixture
+def deploy(ray_cluster: Cluster, tmp_path) -> Iterator[Callable[[str], tuple]]:
+    """``deploy(toml)`` → (controller, info); every deployment is stopped afterwards."""
+    controllers = []
+
+    def start(toml: str) -> tuple:
+        source = ConfigSource(toml, "test.toml", str(tmp_path))
+        controller, info = launcher.start(source)
+        controllers.append(controller)
+        return controller, info
+
+    yield start
+    for controller in controllers:
+        launcher.stop(controller)

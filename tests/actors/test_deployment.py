@@ -1,0 +1,131 @@
+"""riskd on a real (multi-node, local) Ray cluster against the simulator."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+import ray
+
+from actors import launcher
+from actors.context import ConfigSource
+from riskd.exchange.planning import OverSubscribedError
+from riskd.health import JobStatus
+from tests.actors.conftest import LOOPBACK_JOBS, deployment_toml
+from tests.sim_fixtures import binance_client
+
+READY_S = 30
+
+
+def _get(url: str) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.load(exc)
+
+
+def _by_job(rows: list[JobStatus]) -> dict[str, JobStatus]:
+    return {row.job: row for row in rows}
+
+
+def _wait_for(predicate, timeout_s: float = READY_S, interval_s: float = 0.2):
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval_s)
+
+
+def test_jobs_report_health_each_from_its_own_ip_within_budget(deploy, simulator) -> None:
+    controller, info = deploy(deployment_toml(simulator.server.url, LOOPBACK_JOBS))
+    rows = launcher.wait_ready(controller, READY_S)
+    assert all(r.healthy() for r in rows), rows
+    time.sleep(2)  # a few passes each
+    ips = simulator.server.limiter.state()["ips"]
+    assert 0 < ips["127.0.0.2"]["used_weight_1m"] <= 300  # account_reader alone
+    assert 0 < ips["127.0.0.3"]["used_weight_1m"] <= 600  # position_risk_reader alone
+    assert set(ips) <= {"127.0.0.2", "127.0.0.3"}
+    status, health = _get(f"{info['gateway']}/v1/health")
+    assert status == 200 and health["ok"] is True
+    assert {j["job"] for j in health["jobs"]} == {"account_reader", "position_risk_reader"}
+
+
+async def test_positions_on_the_exchange_appear_in_the_gateway(deploy, simulator) -> None:
+    _, info = deploy(deployment_toml(simulator.server.url, LOOPBACK_JOBS))
+    client = binance_client(simulator.server)
+    await client.futures_create_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.010")
+    await client.close_connection()
+
+    def btc_position() -> dict | None:
+        view = _get(f"{info['gateway']}/v1/positions?account=sim")[1]
+        return next((p for p in view["positions"] if p["symbol"] == "BTCUSDT"), None)
+
+    position = _wait_for(btc_position)
+    assert position is not None and position["amount"] == "0.010"
+    view = _get(f"{info['gateway']}/v1/positions?account=sim")[1]
+    assert {s["source"] for s in view["sources"]} == {"account", "position_risk"}
+    assert _get(f"{info['gateway']}/v1/positions?account=nobody")[0] == 404
+
+
+def test_killed_job_comes_back_and_recovers(deploy, simulator) -> None:
+    controller, _ = deploy(deployment_toml(simulator.server.url, LOOPBACK_JOBS, name="kill"))
+    rows = _by_job(launcher.wait_ready(controller, READY_S))
+    first_pid = rows["account_reader"].health["pid"]
+    ray.kill(ray.get_actor("account_reader:sim", namespace="kill"), no_restart=False)
+
+    def restarted() -> JobStatus | None:
+        row = _by_job(ray.get(controller.status.remote()))["account_reader"]
+        if row.health and row.health["pid"] != first_pid and row.health["last_success_ms"]:
+            return row
+        return None
+
+    row = _wait_for(restarted)
+    assert row is not None, "the job did not come back"
+    assert row.restarts == 1 and row.state == "running"
+    assert simulator.server.exchange.state()["accounts"]["sim"]["open_orders"] == []
+
+
+def test_over_subscribed_plan_is_refused_before_anything_starts(
+    ray_cluster, simulator, tmp_path
+) -> None:
+    jobs = LOOPBACK_JOBS.replace('egress = "127.0.0.3"', 'egress = "127.0.0.2"').replace(
+        "weight_per_minute = 600", "weight_per_minute = 2000"
+    )
+    toml = deployment_toml(simulator.server.url, jobs, name="oversubscribed")
+    with pytest.raises(OverSubscribedError, match=r"egress 127\.0\.0\.2 is over-subscribed"):
+        launcher.start(ConfigSource(toml, "test.toml", str(tmp_path)))
+    with pytest.raises(ValueError):
+        ray.get_actor("controller", namespace="oversubscribed")
+
+
+def test_jobs_are_placed_on_the_node_labelled_with_their_egress(
+    deploy, simulator, ray_cluster
+) -> None:
+    jobs = LOOPBACK_JOBS.replace('egress = "127.0.0.2"', 'egress = "label:ip-a"').replace(
+        'egress = "127.0.0.3"', 'egress = "label:ip-b"'
+    )
+    controller, _ = deploy(deployment_toml(simulator.server.url, jobs))
+    rows = _by_job(launcher.wait_ready(controller, READY_S))
+    labels = {n["NodeID"]: n["Labels"].get("egress") for n in ray.nodes() if n["Alive"]}
+    assert labels[rows["account_reader"].health["node_id"]] == "ip-a"
+    assert labels[rows["position_risk_reader"].health["node_id"]] == "ip-b"
+
+
+def test_a_job_no_node_can_take_is_reported_pending(deploy, simulator) -> None:
+    jobs = LOOPBACK_JOBS.replace('egress = "127.0.0.2"', 'egress = "label:ip-nowhere"')
+    controller, info = deploy(deployment_toml(simulator.server.url, jobs))
+
+    def pending() -> JobStatus | None:
+        row = _by_job(ray.get(controller.status.remote()))["account_reader"]
+        return row if row.state == "pending" else None
+
+    row = _wait_for(pending, timeout_s=20)
+    assert row is not None
+    assert row.note == "pending: no alive node has label egress=ip-nowhere"
+    status, health = _get(f"{info['gateway']}/v1/health")
+    assert status == 503 and "account_reader:sim pending" in health["problems"][0]
