@@ -36,7 +36,7 @@ class Job:
     """
 
     def __init__(self, spec: JobSpec, source: ConfigSource) -> None:
-        config = source.load()
+        config = source.load(secrets={f"account:{spec.account}"})
         account = next(a for a in config.accounts if a.name == spec.account)
         self.spec = spec
         self.deployment = config.deployment.name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,5 +29,6 @@ class ConfigSource:
     def from_path(cls, path: Path) -> ConfigSource:
         return cls(path.read_text(encoding="utf-8"), str(path), str(path.resolve().parent))
 
-    def load(self) -> RiskdConfig:
-        return load_config_text(self.text, self.name, Path(self.base_dir))
+    def load(self, secrets: Iterable[str] | None = None) -> RiskdConfig:
+        """The config, resolving only the named owners' secrets (None: all of them)."""
+        return load_config_text(self.text, self.name, Path(self.base_dir), secrets=secrets)

@@ -54,7 +54,7 @@ class Controller:
 
     def __init__(self, source: ConfigSource, head_node_id: str) -> None:
         self.source = source
-        self.config = source.load()
+        self.config = source.load(secrets=())
         self.plan = self.config.plan()
         self.namespace = self.config.deployment.name
         self.head_node_id = head_node_id

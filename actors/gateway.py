@@ -26,7 +26,7 @@ class Gateway:
     then only with tokens."""
 
     def __init__(self, source: ConfigSource) -> None:
-        config = source.load()
+        config = source.load(secrets={"gateway"})
         self.config = config.gateway
         if not is_loopback(self.config.host) and self.config.read_token is None:
             raise ValueError(f"gateway.host {self.config.host} is not loopback and has no token")

@@ -25,7 +25,7 @@ def start(source: ConfigSource) -> tuple[ActorHandle, dict]:
 
     Raises ConfigError or OverSubscribedError before anything is created.
     """
-    config = source.load()
+    config = source.load(secrets=())
     config.plan()
     head = ray.get_runtime_context().get_node_id()
     controller = (
@@ -61,7 +61,7 @@ def run_foreground(
     source: ConfigSource, ready_timeout_s: float, on_ready: Callable[[list[JobStatus], dict], None]
 ) -> None:
     """Start a local Ray and the deployment; block until Ctrl-C or SIGTERM; stop it all."""
-    namespace = source.load().deployment.name
+    namespace = source.load(secrets=()).deployment.name
 
     def interrupt(_signum: int, _frame: object) -> None:
         raise KeyboardInterrupt

@@ -13,7 +13,7 @@ import ipaddress
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal, NoReturn, final
@@ -113,14 +113,26 @@ EnvVarName = Annotated[str, _matches(r"[A-Za-z_][A-Za-z0-9_]*", "an environment 
 
 @dataclass(frozen=True)
 class _Sources:
-    """Where secret references are resolved: the validation context of every config model."""
+    """Where secret references are resolved: the validation context of every config model.
+
+    ``secrets`` limits which owners' secrets are resolved (``"account:<name>"``, ``"gateway"``,
+    ``"database"``); None resolves all. An actor resolves only its own, on its own node.
+    """
 
     env: Mapping[str, str] = field(default_factory=lambda: os.environ)
     base_dir: Path = field(default_factory=Path)
+    secrets: frozenset[str] | None = None
 
     @classmethod
     def of(cls, context: Any) -> _Sources:
         return context if isinstance(context, _Sources) else cls()
+
+    def wants(self, owner: str) -> bool:
+        return self.secrets is None or owner in self.secrets
+
+
+def _not_loaded(owner: str) -> AttributeError:
+    return AttributeError(f"the secrets of {owner} were not loaded in this process")
 
 
 def _invalid(message: str, *loc: str | int) -> ValidationError:
@@ -187,11 +199,13 @@ class DatabaseConfig(FrozenModel):
 
     url: str = DEFAULT_DATABASE_URL
     url_env: EnvVarName | None = None
-    _resolved_url: Secret = PrivateAttr()
+    _resolved_url: Secret | None = PrivateAttr(None)
 
     @property
     def resolved_url(self) -> Secret:
         """The SQLAlchemy URL to connect to."""
+        if self._resolved_url is None:
+            raise _not_loaded("database")
         return self._resolved_url
 
     @field_validator("url")
@@ -210,7 +224,7 @@ class DatabaseConfig(FrozenModel):
             self._resolved_url = Secret(self.url)
         elif "url" in self.model_fields_set:
             raise _invalid("set either url or url_env, not both")
-        else:
+        elif _Sources.of(context).wants("database"):
             self._resolved_url = _secret_from_env(self.url_env, "url_env", _Sources.of(context))
 
 
@@ -247,21 +261,30 @@ class AccountConfig(FrozenModel):
     api_secret_env: EnvVarName | None = None
     api_secret_file: Path | None = None
     jobs: AccountJobsConfig = AccountJobsConfig()
-    _api_key: Secret = PrivateAttr()
-    _api_secret: Secret = PrivateAttr()
+    _api_key: Secret | None = PrivateAttr(None)
+    _api_secret: Secret | None = PrivateAttr(None)
 
     @property
     def api_key(self) -> Secret:
         """The API key, from ``api_key_env`` or ``api_key_file``."""
+        if self._api_key is None:
+            raise _not_loaded(f"account {self.name}")
         return self._api_key
 
     @property
     def api_secret(self) -> Secret:
         """The API secret, from ``api_secret_env`` or ``api_secret_file``."""
+        if self._api_secret is None:
+            raise _not_loaded(f"account {self.name}")
         return self._api_secret
 
     def model_post_init(self, context: Any, /) -> None:
         sources = _Sources.of(context)
+        if not sources.wants(f"account:{self.name}"):
+            for key in ("api_key", "api_secret"):  # still exactly one source each
+                if (getattr(self, f"{key}_env") is None) == (getattr(self, f"{key}_file") is None):
+                    raise _invalid(f"set exactly one of {key}_env and {key}_file")
+            return
         self._api_key = _secret_from_refs("api_key", self.api_key_env, self.api_key_file, sources)
         self._api_secret = _secret_from_refs(
             "api_secret", self.api_secret_env, self.api_secret_file, sources
@@ -297,6 +320,8 @@ class GatewayConfig(FrozenModel):
                 f"{self.host} is not loopback: set read_token_env and operator_token_env", "host"
             )
         sources = _Sources.of(context)
+        if not sources.wants("gateway"):
+            return
         if self.read_token_env is not None:
             self._read_token = _secret_from_env(self.read_token_env, "read_token_env", sources)
         if self.operator_token_env is not None:
@@ -347,17 +372,27 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
 
 
 def load_config_text(
-    text: str, source: str, base_dir: Path, env: Mapping[str, str] | None = None
+    text: str,
+    source: str,
+    base_dir: Path,
+    env: Mapping[str, str] | None = None,
+    secrets: Iterable[str] | None = None,
 ) -> RiskdConfig:
     """Load config from TOML text (it holds no secrets, so it can be sent to other nodes).
 
     ``source`` names it in errors; relative ``*_file`` paths resolve against ``base_dir``.
+    ``secrets`` names whose secrets to resolve (``"account:<name>"``, ``"gateway"``,
+    ``"database"``); None resolves every one.
     """
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: invalid TOML: {exc}") from None
-    sources = _Sources(env=os.environ if env is None else env, base_dir=base_dir)
+    sources = _Sources(
+        env=os.environ if env is None else env,
+        base_dir=base_dir,
+        secrets=None if secrets is None else frozenset(secrets),
+    )
     try:
         return RiskdConfig.model_validate(data, context=sources)
     except ValidationError as exc:

@@ -64,7 +64,7 @@ def test_run_sim_starts_the_simulator_on_its_default_port() -> None:
     ("args", "message"),
     [
         (["sim", "--account", "no-colon"], "KEY:SECRET"),
-        (["run"], "only --sim"),
+        (["run"], "give --config PATH, or --sim"),
     ],
 )
 def test_bad_invocations_exit_2_with_a_reason(args: list[str], message: str) -> None:

@@ -330,3 +330,26 @@ def test_secret_as_a_pydantic_field() -> None:
     assert model.model_dump_json() == '{"token":"***"}'
     with pytest.raises(ValidationError, match="never literals"):
         Model(token="s3cr3t")
+
+
+def test_an_actor_resolves_only_the_secrets_it_names(tmp_path: Path) -> None:
+    from riskd.config import load_config_text
+
+    text = """
+[[accounts]]
+name = "a"
+api_key_env = "A_KEY"
+api_secret_env = "A_SECRET"
+
+[[accounts]]
+name = "b"
+api_key_env = "B_KEY"
+api_secret_env = "B_SECRET"
+"""
+    env = {"A_KEY": "ka", "A_SECRET": "sa"}  # this node has only account a's secrets
+    config = load_config_text(text, "t.toml", tmp_path, env=env, secrets={"account:a"})
+    assert config.accounts[0].api_secret.reveal() == "sa"
+    with pytest.raises(AttributeError, match="secrets of account b were not loaded"):
+        config.accounts[1].api_key  # noqa: B018
+    with pytest.raises(ConfigError, match="B_KEY is not set"):
+        load_config_text(text, "t.toml", tmp_path, env=env)
