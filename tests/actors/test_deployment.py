@@ -60,15 +60,16 @@ async def test_positions_on_the_exchange_appear_in_the_gateway(deploy, simulator
     client = binance_client(simulator.server)
     await client.futures_create_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.010")
     await client.close_connection()
+    opened_at = simulator.server.clock.now_ms()
 
-    def btc_position() -> dict | None:
+    def btc_position_from_both_sources() -> dict | None:
         view = _get(f"{info['gateway']}/v1/positions?account=sim")[1]
-        return next((p for p in view["positions"] if p["symbol"] == "BTCUSDT"), None)
+        sources = {s["source"] for s in view["sources"] if s["taken_at_ms"] > opened_at}
+        position = next((p for p in view["positions"] if p["symbol"] == "BTCUSDT"), None)
+        return position if sources == {"account", "position_risk"} else None
 
-    position = _wait_for(btc_position)
+    position = _wait_for(btc_position_from_both_sources)
     assert position is not None and position["amount"] == "0.010"
-    view = _get(f"{info['gateway']}/v1/positions?account=sim")[1]
-    assert {s["source"] for s in view["sources"]} == {"account", "position_risk"}
     assert _get(f"{info['gateway']}/v1/positions?account=nobody")[0] == 404
 
 
