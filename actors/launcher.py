@@ -58,23 +58,34 @@ def stop(controller: ActorHandle) -> None:
 
 
 def run_foreground(
-    source: ConfigSource, ready_timeout_s: float, on_ready: Callable[[list[JobStatus], dict], None]
+    source: ConfigSource,
+    ready_timeout_s: float,
+    on_ready: Callable[[list[JobStatus], dict], None],
+    *,
+    local: bool,
 ) -> None:
-    """Start a local Ray and the deployment; block until Ctrl-C or SIGTERM; stop it all."""
+    """Start the deployment; block until Ctrl-C or SIGTERM; stop it all.
+
+    ``local``: always start a fresh single-node Ray; otherwise join the running cluster
+    (``ray up``, ``RAY_ADDRESS``) or start one if there is none.
+    """
     namespace = source.load(secrets=()).deployment.name
 
     def interrupt(_signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    ray.init(
+    context = ray.init(
+        address="local" if local else None,
         namespace=namespace,
         include_dashboard=False,
         logging_level=logging.WARNING,
         configure_logging=False,
     )
+    # After ray.init, which installs its own SIGTERM handler: SIGTERM stops riskd cleanly.
+    previous = signal.signal(signal.SIGTERM, interrupt)
     try:
         controller, info = start(source)
+        info["ray_address"] = context.address_info["address"]
         on_ready(wait_ready(controller, ready_timeout_s), info)
         signal.pause()
     except KeyboardInterrupt:

@@ -140,6 +140,12 @@ def _run(args: argparse.Namespace) -> int:
                 f"state {url}/_sim/state",
                 flush=True,
             )
+        namespace = config.deployment.name
+        print(
+            f"ray {info['ray_address']}: RAY_ADDRESS={info['ray_address']} riskd status "
+            f"--namespace {namespace}",
+            flush=True,
+        )
         print(
             f"riskd ready: gateway {info['gateway']} (GET /v1/health, /v1/positions); "
             "Ctrl-C stops.",
@@ -147,14 +153,28 @@ def _run(args: argparse.Namespace) -> int:
         )
 
     if simulator is not None:
-        simulator.start()
+        try:
+            simulator.start()
+        except OSError as exc:
+            return _fail(
+                f"cannot start the simulator on {config.sim.host}:{config.sim.port}: {exc.strerror}"
+            )
     try:
-        launcher.run_foreground(source, READY_TIMEOUT_S, on_ready)
+        launcher.run_foreground(source, READY_TIMEOUT_S, on_ready, local=args.sim)
     finally:
         if simulator is not None:
             simulator.stop()
     print("riskd stopped.", flush=True)
     return 0
+
+
+def _send_ray_token_when_joining() -> None:
+    """Ray 2.60 turns token auth on for the clusters it starts, but a client that joins one
+    sends its token (~/.ray/auth_token, RAY_AUTH_TOKEN…) only when RAY_AUTH_MODE says so, and
+    Ray reads that once, when it is imported."""
+    token_given = any(os.environ.get(v) for v in ("RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"))
+    if token_given or (Path.home() / ".ray" / "auth_token").exists():
+        os.environ.setdefault("RAY_AUTH_MODE", "token")
 
 
 def _namespace(args: argparse.Namespace) -> str:
@@ -164,6 +184,7 @@ def _namespace(args: argparse.Namespace) -> str:
 
 
 def _status(args: argparse.Namespace) -> int:
+    _send_ray_token_when_joining()
     from actors import launcher
 
     try:
@@ -175,6 +196,7 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _stop(args: argparse.Namespace) -> int:
+    _send_ray_token_when_joining()
     from actors import launcher
 
     try:
