@@ -4,13 +4,15 @@ egress, and its health. Subclasses implement ``step`` (one pass of the job)."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import random
 
 import ray
+from ray.actor import ActorHandle
 
-from actors.context import ConfigSource
+from actors.context import ConfigSource, position_book_name
 from actors.metrics import JobMetrics
 from riskd.exchange.access import BinanceAccess
 from riskd.exchange.budget import WeightBudget
@@ -66,6 +68,11 @@ class Job:
         self._metrics = JobMetrics(spec.kind.value, spec.account)
         self._rng = random.Random()
         self._loop = asyncio.get_running_loop().create_task(self._run())
+
+    @functools.cached_property
+    def position_book(self) -> ActorHandle:
+        """The account's PositionBook actor (created by the Controller before any job)."""
+        return ray.get_actor(position_book_name(self.spec.account), namespace=self.deployment)
 
     async def recover(self) -> None:
         """Rebuild this job's state from the exchange and SQL before its first pass."""

@@ -43,19 +43,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-import multiprocessing
-import os
 import statistics
 import sys
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from multiprocessing.connection import Connection
 
 import aiohttp
 from binance import AsyncClient
 from binance.exceptions import BinanceAPIException, BinanceRequestException
+from simproc import pinned_simulator
 
 from riskd.config import ExchangeConfig, Secret
 from riskd.exchange.access import BinanceAccess
@@ -67,7 +65,6 @@ from riskd.exchange.guard import IpEvent, IpGuards
 from riskd.exchange.weights import endpoint_weight
 from riskd.sim.config import RateLimitConfig
 
-SERVER_CPU, CLIENT_CPU = 0, 1
 MINUTE_MS = 60_000
 POLL_S = 0.25
 TARGET_UTILIZATION = 95.0
@@ -78,24 +75,6 @@ MIX = (("GET", "/fapi/v2/account", "futures_account"),) * 5 + (
     ("GET", "/fapi/v1/income", "futures_income_history"),
 )
 WEIGHT = {path: endpoint_weight(method, path, {}).ip_weight for method, path, _ in MIX}
-
-
-def serve(ready: Connection) -> None:
-    """Child process: pin to SERVER_CPU, run SimServer (default limits, no walk), send port."""
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {SERVER_CPU})
-
-    async def main() -> None:
-        from riskd.sim import SimConfig, SimServer
-
-        config = SimConfig.model_validate({"port": 0, "exchange": {"walk_interval_ms": 0}})
-        server = SimServer(config)
-        await server.start()
-        ready.send(server.port)
-        ready.close()
-        await asyncio.Event().wait()
-
-    asyncio.run(main())
 
 
 # ---------------------------------------------------------------- jobs
@@ -377,33 +356,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.budget < max(WEIGHT.values()) or args.demand_factor <= 0:
         parser.error(f"need --budget >= {max(WEIGHT.values())} and --demand-factor > 0")
 
-    cpus = os.cpu_count() or 1
-    pinned = hasattr(os, "sched_setaffinity") and cpus >= 2
-    context = multiprocessing.get_context("spawn")
-    receive, send = context.Pipe(duplex=False)
-    child = context.Process(target=serve, args=(send,), daemon=True, name="riskd-sim-soak")
-    child.start()
-    try:
-        if not receive.poll(30):
-            raise SystemExit("the simulator did not start within 30 s")
-        base_url = f"http://127.0.0.1:{receive.recv()}"
-        if pinned:
-            os.sched_setaffinity(0, {CLIENT_CPU})
-        where = f"CPU {SERVER_CPU} / client CPU {CLIENT_CPU}" if pinned else "NOT pinned"
+    sim = {"exchange": {"walk_interval_ms": 0}}  # Binance's default limits
+    with pinned_simulator(sim, "riskd-sim-soak") as (base_url, where):
         print(
-            f"simulator at {base_url} (pid {child.pid}, {where}); default limits "
+            f"simulator at {base_url} ({where}); default limits "
             f"({IP_LIMIT} weight/min per IP); {args.seconds:g} s, budget {args.budget}/min "
             f"per job, demand × {args.demand_factor:g}",
             flush=True,
         )
         run = asyncio.run(soak(base_url, args))
         report(run, args)
-    finally:
-        child.terminate()
-        child.join(5)
-        if child.is_alive():
-            child.kill()
-            child.join()
     return 0
 
 

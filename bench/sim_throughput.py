@@ -25,22 +25,18 @@ import argparse
 import asyncio
 import hashlib
 import hmac
-import multiprocessing
-import os
 import statistics
 import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
 from urllib.parse import urlencode
 
 import aiohttp
+from simproc import pinned_simulator
 
 API_KEY = "bench-key"
 API_SECRET = "bench-secret"
-SERVER_CPU = 0
-CLIENT_CPU = 1
 HUGE = 10**12
 WARMUP_REQUESTS = 200
 
@@ -53,7 +49,6 @@ def sim_config() -> dict:
     """SimConfig fields: no rate limiting, no price walk, room for every resting order."""
     return {
         "host": "127.0.0.1",
-        "port": 0,
         "accounts": [
             {
                 "name": "bench",
@@ -68,23 +63,6 @@ def sim_config() -> dict:
 
 
 # ---------------------------------------------------------------- the simulator process
-
-
-def serve(config: dict, ready: Connection) -> None:
-    """Child process: pin to SERVER_CPU, start SimServer, report its port, serve forever."""
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {SERVER_CPU})
-
-    async def main() -> None:
-        from riskd.sim import SimConfig, SimServer
-
-        server = SimServer(SimConfig.model_validate(config))
-        await server.start()
-        ready.send(server.port)
-        ready.close()
-        await asyncio.Event().wait()
-
-    asyncio.run(main())
 
 
 # ---------------------------------------------------------------- measurement
@@ -313,26 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    cpus = os.cpu_count() or 1
-    pinned = hasattr(os, "sched_setaffinity") and cpus >= 2
-    context = multiprocessing.get_context("spawn")
-    receive, send = context.Pipe(duplex=False)
-    child = context.Process(
-        target=serve, args=(sim_config(), send), daemon=True, name="riskd-sim-bench"
-    )
-    child.start()
-    try:
-        if not receive.poll(30):
-            raise SystemExit("the simulator did not start within 30 s")
-        port = receive.recv()
-        if pinned:
-            os.sched_setaffinity(0, {CLIENT_CPU})
-        base_url = f"http://127.0.0.1:{port}"
-        where = (
-            f"simulator pid {child.pid} on CPU {SERVER_CPU}, client on CPU {CLIENT_CPU}"
-            if pinned
-            else f"NOT pinned ({cpus} CPU(s) or no sched_setaffinity)"
-        )
+    with pinned_simulator(sim_config(), "riskd-sim-bench") as (base_url, where):
         print(
             f"simulator at {base_url}; {where}; up to {args.requests} requests or "
             f"{args.seconds:g} s per run, concurrency {args.concurrency}",
@@ -341,9 +300,6 @@ def main(argv: list[str] | None = None) -> int:
         rows = asyncio.run(benchmark(base_url, args))
         print()
         print_table(rows)
-    finally:
-        child.terminate()
-        child.join(5)
     return 0
 
 

@@ -1,0 +1,89 @@
+"""Job health: lag, lateness and the status table."""
+
+from __future__ import annotations
+
+from riskd.health import JobHealth, JobStatus, format_status
+
+
+def _health(**fields) -> JobHealth:
+    return JobHealth(
+        job="account_reader",
+        account="main",
+        interval_ms=1000,
+        egress="10.0.0.5",
+        weight_per_minute=120,
+        started_ms=0,
+        **fields,
+    )
+
+
+def test_lag_counts_from_the_last_success_beyond_one_interval() -> None:
+    health = _health()
+    assert health.lag_ms(900) == 0
+    health.succeeded(5_000)
+    assert health.lag_ms(6_500) == 500
+    assert not health.is_late(7_000)
+    assert health.is_late(8_001)  # more than three intervals since the last success
+
+
+def test_failure_is_recorded_without_touching_the_last_success() -> None:
+    health = _health()
+    health.succeeded(1_000)
+    health.failed("GET /fapi/v3/account: HTTP 503", 2_000)
+    report = health.to_dict(2_500)
+    assert (report["last_success_ms"], report["last_error_ms"]) == (1_000, 2_000)
+    assert report["lag_ms"] == 500 and report["late"] is False
+
+
+def test_only_running_and_fresh_jobs_are_healthy() -> None:
+    fresh = _health(last_success_ms=1_000).to_dict(1_500)
+    assert JobStatus("account_reader", "main", "running", 0, fresh).healthy()
+    stale = _health(last_success_ms=1_000).to_dict(10_000)
+    assert not JobStatus("account_reader", "main", "running", 0, stale).healthy()
+    assert not JobStatus("account_reader", "main", "pending", 0, None, "no node").healthy()
+
+
+def test_status_table_has_a_row_per_job_with_its_figures() -> None:
+    rows = [
+        JobStatus(
+            "account_reader",
+            "main",
+            "running",
+            2,
+            _health(last_success_ms=9_000, weight_used_1m=60).to_dict(10_000),
+        ),
+        JobStatus(
+            "position_risk_reader",
+            "main",
+            "pending",
+            0,
+            None,
+            "pending: no alive node has label egress=ip-z",
+        ),
+    ]
+    table = format_status(rows, 10_000).splitlines()
+    assert table[0].split() == [
+        "job",
+        "account",
+        "state",
+        "node",
+        "egress",
+        "budget",
+        "used/1m",
+        "last",
+        "success",
+        "lag",
+        "restarts",
+        "note",
+    ]
+    assert table[1].split()[:8] == [
+        "account_reader",
+        "main",
+        "running",
+        "10.0.0.5",
+        "120",
+        "60",
+        "1.0s",
+        "ago",
+    ]
+    assert table[2].endswith("pending: no alive node has label egress=ip-z")

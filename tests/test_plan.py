@@ -1,0 +1,61 @@
+"""The deployment plan: jobs per account, placement hints from egress, budget validation."""
+
+from __future__ import annotations
+
+import pytest
+
+from riskd.exchange.planning import BudgetPlanConfig, OverSubscribedError
+from riskd.plan import AccountJobsConfig, JobConfig, JobKind, build_plan
+
+
+def _jobs(reader_egress: str, risk_egress: str, risk_weight: int = 300) -> AccountJobsConfig:
+    return AccountJobsConfig(
+        account_reader=JobConfig(interval_ms=5000, weight_per_minute=120, egress=reader_egress),
+        position_risk_reader=JobConfig(
+            interval_ms=2000, weight_per_minute=risk_weight, egress=risk_egress
+        ),
+    )
+
+
+def test_every_account_gets_each_enabled_job() -> None:
+    disabled = AccountJobsConfig(
+        position_risk_reader=JobConfig(enabled=False, interval_ms=1, weight_per_minute=1)
+    )
+    plan = build_plan([("a", AccountJobsConfig()), ("b", disabled)], BudgetPlanConfig())
+    assert [job.name for job in plan.jobs] == [
+        "account_reader:a",
+        "position_risk_reader:a",
+        "account_reader:b",
+    ]
+
+
+def test_egress_becomes_a_bind_address_or_a_label_selector() -> None:
+    plan = build_plan([("a", _jobs("10.0.0.5", "label:ip-b"))], BudgetPlanConfig())
+    reader, risk = plan.jobs
+    assert (reader.local_addr, reader.label_selector) == ("10.0.0.5", {})
+    assert (risk.local_addr, risk.label_selector) == (None, {"egress": "ip-b"})
+    default = build_plan([("a", AccountJobsConfig())], BudgetPlanConfig()).jobs[0]
+    assert (default.local_addr, default.label_selector) == (None, {})
+
+
+def test_jobs_of_many_accounts_on_one_ip_are_refused_when_they_do_not_fit() -> None:
+    accounts = [(f"acct{i}", _jobs("10.0.0.5", "10.0.0.5", risk_weight=600)) for i in range(3)]
+    with pytest.raises(
+        OverSubscribedError,
+        match=r"egress 10\.0\.0\.5 is over-subscribed: "
+        r"2160 weight/min > 2160",
+    ):
+        build_plan(accounts, BudgetPlanConfig(headroom="0.8999"))
+
+
+def test_describe_lists_each_job_and_the_per_ip_table() -> None:
+    text = build_plan([("a", _jobs("10.0.0.5", "10.0.0.6"))], BudgetPlanConfig()).describe()
+    assert "account_reader:a" in text and "egress 10.0.0.5" in text
+    assert "10.0.0.6" in text.split("\n\n")[-1]
+
+
+def test_job_kinds_name_their_actor_files() -> None:
+    from pathlib import Path
+
+    actors = Path(__file__).resolve().parents[1] / "actors"
+    assert all((actors / f"{kind.value}.py").exists() for kind in JobKind)
