@@ -43,7 +43,7 @@ def test_jobs_of_many_accounts_on_one_ip_are_refused_when_they_do_not_fit() -> N
     with pytest.raises(
         OverSubscribedError,
         match=r"egress 10\.0\.0\.5 is over-subscribed: "
-        r"2160 weight/min > 2160",
+        r"2160 weight/min > 2159 allowed",
     ):
         build_plan(accounts, BudgetPlanConfig(headroom="0.8999"))
 
