@@ -102,3 +102,67 @@ def test_sim_command_reports_config_errors_by_key(tmp_path) -> None:
     )
     assert result.returncode == 2
     assert "sim.limits.weight_per_minut: unknown key" in result.stderr
+
+
+def _cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "riskd.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=cwd,
+        env={**os.environ, "K": "k", "S": "s"},
+    )
+
+
+ONE_ACCOUNT = """
+[[accounts]]
+name = "main"
+api_key_env = "K"
+api_secret_env = "S"
+[accounts.jobs.account_reader]
+interval_ms = 1000
+weight_per_minute = {weight}
+egress = "10.0.0.5"
+[accounts.jobs.position_risk_reader]
+interval_ms = 1000
+weight_per_minute = 600
+egress = "10.0.0.5"
+"""
+
+
+def test_config_check_prints_the_plan_per_ip(tmp_path) -> None:
+    config = tmp_path / "riskd.toml"
+    config.write_text(ONE_ACCOUNT.format(weight=300))
+    result = _cli("config", "check", str(config))
+    assert result.returncode == 0, result.stderr
+    assert re.search(
+        r"10\.0\.0\.5\s+account_reader/main 300, position_risk_reader/main 600"
+        r"\s+900\s+2160",
+        result.stdout,
+    )
+
+
+def test_config_check_refuses_an_over_subscribed_ip_naming_its_jobs(tmp_path) -> None:
+    config = tmp_path / "riskd.toml"
+    config.write_text(ONE_ACCOUNT.format(weight=1600))
+    result = _cli("config", "check", str(config))
+    assert result.returncode == 2
+    assert "egress 10.0.0.5 is over-subscribed: 2200 weight/min > 2160 allowed" in result.stderr
+    assert "account_reader/main 1600" in result.stderr
+
+
+def test_db_init_creates_the_schema_then_finds_it_current(tmp_path) -> None:
+    config = tmp_path / "riskd.toml"
+    config.write_text(f'[database]\nurl = "sqlite:///{tmp_path}/riskd.db"\n')
+    first = _cli("db", "init", "--config", str(config))
+    assert first.returncode == 0, first.stderr
+    assert "created: schema_meta" in first.stdout
+    again = _cli("db", "init", "--config", str(config))
+    assert "already current" in again.stdout
+
+
+def test_status_without_a_running_deployment_says_so() -> None:
+    result = _cli("status", "--namespace", "riskd-nowhere-" + os.urandom(3).hex())
+    assert result.returncode == 2
+    assert "riskd: no r" in result.stderr  # no running cluster, or no such deployment

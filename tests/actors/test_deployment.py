@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 import urllib.error
 import urllib.request
@@ -130,3 +131,19 @@ def test_a_job_no_node_can_take_is_reported_pending(deploy, simulator) -> None:
     assert row.note == "pending: no alive node has label egress=ip-nowhere"
     status, health = _get(f"{info['gateway']}/v1/health")
     assert status == 503 and "account_reader:sim pending" in health["problems"][0]
+
+
+def test_job_metrics_reach_rays_prometheus_export(deploy, simulator) -> None:
+    controller, _ = deploy(deployment_toml(simulator.server.url, LOOPBACK_JOBS))
+    rows = _by_job(launcher.wait_ready(controller, READY_S))
+    node_id = rows["account_reader"].health["node_id"]
+    port = next(n["MetricsExportPort"] for n in ray.nodes() if n["NodeID"] == node_id)
+
+    def exported() -> str | None:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+            text = response.read().decode()
+        return text if "riskd_job_calls_total" in text else None
+
+    text = _wait_for(exported, timeout_s=60, interval_s=1)
+    assert text is not None, "no riskd metric was exported"
+    assert re.search(r'riskd_job_weight_used_1m\{[^}]*job="account_reader"', text)
