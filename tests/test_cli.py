@@ -51,15 +51,6 @@ async def test_sim_command_serves_an_account_given_on_the_command_line() -> None
         assert process.wait(timeout=10) == 0
 
 
-def test_run_sim_starts_the_simulator_on_its_default_port() -> None:
-    process = _start("run", "--sim")
-    try:
-        assert _wait_ready(process) == "http://127.0.0.1:8765"
-    finally:
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=10) == 0
-
-
 @pytest.mark.parametrize(
     ("args", "message"),
     [
