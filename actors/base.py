@@ -65,7 +65,7 @@ class Job:
             node_id=ray.get_runtime_context().get_node_id(),
             pid=os.getpid(),
         )
-        self._metrics = JobMetrics(spec.kind.value, spec.account)
+        self._metrics = JobMetrics(self.deployment, spec.kind.value, spec.account)
         self._rng = random.Random()
         self._loop = asyncio.get_running_loop().create_task(self._run())
 

@@ -6,14 +6,14 @@ from ray.util.metrics import Counter, Gauge
 
 from riskd.exchange.access import CallStats
 
-_TAGS = ("job", "account")
+_TAGS = ("deployment", "job", "account")
 
 
 class JobMetrics:
-    """Per-job gauges and counters, tagged with the job and the account."""
+    """Per-job gauges and counters, tagged with the deployment, the job and the account."""
 
-    def __init__(self, job: str, account: str) -> None:
-        self._tags = {"job": job, "account": account}
+    def __init__(self, deployment: str, job: str, account: str) -> None:
+        self._tags = {"deployment": deployment, "job": job, "account": account}
         self._weight = Gauge(
             "riskd_job_weight_used_1m", "Weight used in the last minute", tag_keys=_TAGS
         )

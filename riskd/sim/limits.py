@@ -18,6 +18,7 @@ class IpUsage:
 
     window_start_ms: int = 0
     weight: int = 0
+    total_weight: int = 0
     requests_while_limited: int = 0
     banned_until_ms: int = 0
     bans: int = 0
@@ -79,6 +80,7 @@ class RateLimiter:
             usage.responses_418 += 1
             raise IpBanned(ip, usage.banned_until_ms, now)
         usage.weight += weight
+        usage.total_weight += weight
         if weight and usage.weight > self.config.weight_per_minute:
             usage.requests_while_limited += 1
             if usage.requests_while_limited > self.config.requests_while_limited_before_ban:
@@ -153,6 +155,7 @@ class RateLimiter:
             "ips": {
                 ip: {
                     "used_weight_1m": self.used_weight(ip),
+                    "total_weight": u.total_weight,
                     "max_weight_per_minute": max(
                         [*u.history.values(), self.used_weight(ip)], default=0
                     ),

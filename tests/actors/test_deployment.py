@@ -48,8 +48,8 @@ def test_jobs_report_health_each_from_its_own_ip_within_budget(deploy, simulator
     assert all(r.healthy() for r in rows), rows
     time.sleep(2)  # a few passes each
     ips = simulator.server.limiter.state()["ips"]
-    assert 0 < ips["127.0.0.2"]["used_weight_1m"] <= 300  # account_reader alone
-    assert 0 < ips["127.0.0.3"]["used_weight_1m"] <= 600  # position_risk_reader alone
+    assert 0 < ips["127.0.0.2"]["max_weight_per_minute"] <= 300  # account_reader alone
+    assert 0 < ips["127.0.0.3"]["max_weight_per_minute"] <= 600  # position_risk_reader alone
     assert set(ips) <= {"127.0.0.2", "127.0.0.3"}
     status, health = _get(f"{info['gateway']}/v1/health")
     assert status == 200 and health["ok"] is True
@@ -134,16 +134,19 @@ def test_a_job_no_node_can_take_is_reported_pending(deploy, simulator) -> None:
 
 
 def test_job_metrics_reach_rays_prometheus_export(deploy, simulator) -> None:
-    controller, _ = deploy(deployment_toml(simulator.server.url, LOOPBACK_JOBS))
+    controller, _ = deploy(deployment_toml(simulator.server.url, LOOPBACK_JOBS, name="metrics"))
     rows = _by_job(launcher.wait_ready(controller, READY_S))
     node_id = rows["account_reader"].health["node_id"]
     port = next(n["MetricsExportPort"] for n in ray.nodes() if n["NodeID"] == node_id)
+    ours = {
+        name: re.compile(rf'{name}\{{(?=[^}}]*deployment="metrics")(?=[^}}]*job="account_reader")')
+        for name in ("riskd_job_calls_total", "riskd_job_weight_used_1m", "riskd_job_lag_ms")
+    }
 
-    def exported() -> str | None:
+    def exported() -> set[str]:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
             text = response.read().decode()
-        return text if "riskd_job_calls_total" in text else None
+        return {name for name, pattern in ours.items() if pattern.search(text)}
 
-    text = _wait_for(exported, timeout_s=60, interval_s=1)
-    assert text is not None, "no riskd metric was exported"
-    assert re.search(r'riskd_job_weight_used_1m\{[^}]*job="account_reader"', text)
+    found = _wait_for(lambda: exported() == set(ours) or None, timeout_s=60, interval_s=1)
+    assert found, f"exported so far: {exported()}"

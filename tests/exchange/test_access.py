@@ -44,7 +44,7 @@ async def _run_for(seconds: float, *coros) -> list[asyncio.Task]:
 
 def _ip_state(sim, ip: str) -> dict:
     return sim.limiter.state()["ips"].get(
-        ip, {"used_weight_1m": 0, "responses_429": 0, "responses_418": 0}
+        ip, {"total_weight": 0, "responses_429": 0, "responses_418": 0}
     )
 
 
@@ -52,7 +52,7 @@ async def test_jobs_never_exceed_their_budgets_on_a_shared_ip(sim, make_access) 
     jobs = [make_access(sim, ip="127.0.0.2", weight_per_minute=30, job=f"j{i}") for i in range(3)]
     await _run_for(1.0, *(_demand(job, 20) for job in jobs))  # each wants 100 weight
     assert [job.budget.spent_total for job in jobs] == [30, 30, 30]
-    assert _ip_state(sim, "127.0.0.2")["used_weight_1m"] == 90
+    assert _ip_state(sim, "127.0.0.2")["total_weight"] == 90
     assert _ip_state(sim, "127.0.0.2")["responses_429"] == 0
 
 
@@ -60,8 +60,8 @@ async def test_budgets_are_separate_per_ip(sim, make_access) -> None:
     a = make_access(sim, ip="127.0.0.2", weight_per_minute=20)
     b = make_access(sim, ip="127.0.0.3", weight_per_minute=10)
     await _run_for(0.5, _demand(a, 10), _demand(b, 10))
-    assert _ip_state(sim, "127.0.0.2")["used_weight_1m"] == 20
-    assert _ip_state(sim, "127.0.0.3")["used_weight_1m"] == 10
+    assert _ip_state(sim, "127.0.0.2")["total_weight"] == 20
+    assert _ip_state(sim, "127.0.0.3")["total_weight"] == 10
 
 
 async def test_used_weight_header_is_captured_per_request_under_concurrency(
