@@ -25,7 +25,8 @@ from riskd.plan import JobSpec
 
 log = logging.getLogger(__name__)
 
-# After a failure the next pass waits this long (no hot loops), at most the interval.
+# After a failure the next pass waits this long, doubling with each further failure (no hot
+# loops), never longer than the interval.
 MIN_RETRY_DELAY_MS = 1_000
 
 
@@ -91,6 +92,7 @@ class Job:
 
     async def _run(self) -> None:
         recovered = False
+        failures = 0
         while True:
             started = wall_ms()
             try:
@@ -99,14 +101,16 @@ class Job:
                     recovered = True
                 await self.step()
                 self.health.succeeded(wall_ms())
+                failures = 0
                 delay_ms = self.spec.config.interval_ms - (wall_ms() - started)
-            except ExchangeError as exc:  # IpBanned included: refused here, nothing is sent
-                self.health.failed(str(exc), wall_ms())
-                delay_ms = MIN_RETRY_DELAY_MS
-            except Exception as exc:  # a bug must not kill the loop; it is reported
-                log.exception("%s: pass failed", self.spec.name)
-                self.health.failed(f"{type(exc).__name__}: {exc}", wall_ms())
-                delay_ms = MIN_RETRY_DELAY_MS
+            except Exception as exc:
+                failures += 1
+                if isinstance(exc, ExchangeError):  # IpBanned too: refused here, not sent
+                    self.health.failed(str(exc), wall_ms())
+                else:  # a bug must not kill the loop; it is reported
+                    log.exception("%s: pass failed", self.spec.name)
+                    self.health.failed(f"{type(exc).__name__}: {exc}", wall_ms())
+                delay_ms = MIN_RETRY_DELAY_MS * 2 ** min(failures - 1, 5)
             self._metrics.update(
                 self.access.stats,
                 self.access.budget.used(self.clock.now_ms()),

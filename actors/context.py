@@ -16,6 +16,10 @@ def position_book_name(account: str) -> str:
     return f"position_book:{account}"
 
 
+def stop_ladder_name(account: str) -> str:
+    return f"stop_ladder:{account}"
+
+
 @dataclass(frozen=True, slots=True)
 class ConfigSource:
     """The config file's text and folder. Secrets are named in it, never written, so it can

@@ -19,6 +19,7 @@ from actors.context import GATEWAY_NAME, ConfigSource, position_book_name
 from actors.gateway import Gateway
 from actors.position_book import PositionBookActor
 from actors.position_risk_reader import PositionRiskReader
+from actors.user_stream import UserStream
 from riskd.exchange.clock import wall_ms
 from riskd.health import JobStatus
 from riskd.plan import EGRESS_LABEL_KEY, JobKind, JobSpec
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 JOB_CLASSES: dict[JobKind, type[Job]] = {
     JobKind.ACCOUNT_READER: AccountReader,
     JobKind.POSITION_RISK_READER: PositionRiskReader,
+    JobKind.USER_STREAM: UserStream,
 }
 HEALTH_TIMEOUT_S = 2.0
 SUPERVISE_INTERVAL_S = 2.0

@@ -46,6 +46,9 @@ egress = "127.0.0.2"
 interval_ms = 1000
 weight_per_minute = 600
 egress = "127.0.0.3"
+
+[accounts.jobs.user_stream]
+egress = "127.0.0.4"
 """
 READY_TIMEOUT_S = 60
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from riskd.exchange.planning import (
     DEFAULT_EGRESS,
@@ -30,6 +31,7 @@ class JobKind(Enum):
 
     ACCOUNT_READER = "account_reader"
     POSITION_RISK_READER = "position_risk_reader"
+    USER_STREAM = "user_stream"
 
 
 class JobConfig(FrozenModel):
@@ -56,6 +58,21 @@ class AccountJobsConfig(FrozenModel):
     position_risk_reader: JobConfig = JobConfig(
         interval_ms=2_000, jitter_ms=200, weight_per_minute=300
     )
+    # A listenKey (1) and a REST resync (5) per connection; interval_ms paces reconnects.
+    user_stream: JobConfig = JobConfig(interval_ms=1_000, jitter_ms=500, weight_per_minute=60)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _over_defaults(cls, data: Any) -> Any:
+        """A job's table overrides its defaults key by key (``egress = …`` alone is enough)."""
+        if not isinstance(data, dict):
+            return data
+        merged = dict(data)
+        for name, value in data.items():
+            field = cls.model_fields.get(name)
+            if field is not None and isinstance(value, dict):
+                merged[name] = {**field.default.model_dump(), **value}
+        return merged
 
     def of(self, kind: JobKind) -> JobConfig:
         return getattr(self, kind.value)

@@ -1,8 +1,9 @@
 """The PositionBook: positions and balances merged from several exchange sources.
 
-Each source (GET /fapi/v2|v3/account, GET /fapi/v3/positionRisk, later the user-data stream)
-hands the book a SourceSnapshot. The book keeps one record per (symbol, position_side) and one
-per asset, and merges by Binance's updateTime (the record's last change), never by arrival:
+Each source (GET /fapi/v2|v3/account, GET /fapi/v3/positionRisk, the user-data stream's
+ACCOUNT_UPDATE) hands the book a SourceSnapshot. The book keeps one record per
+(symbol, position_side) and one per asset, and merges by Binance's updateTime (the record's
+last change), never by arrival:
 
 * A reported record replaces the book's record unless it is older: a smaller update_time_ms,
   or the same update_time_ms from a snapshot taken earlier than the book's record. The same
@@ -14,6 +15,13 @@ per asset, and merges by Binance's updateTime (the record's last change), never 
   closes such a key unless its record changed at or after T or came from a snapshot taken at
   or after T; a later report of a key that was left out counts only if it changed at or after
   T. An incomplete snapshot never closes anything.
+
+The stream is a source like the others: its records carry the event's transaction time, and
+its snapshots are incomplete, so it closes a key only by reporting a zero amount for it.
+
+For alerting, BookChanges.disagreements names keys two reports give different amounts for at
+the same updateTime, and silent_sources names sources that stopped answering; the book keeps
+merging whatever the other sources send.
 
 Times are Binance server times in milliseconds, passed in; the book never reads a clock.
 """
@@ -285,6 +293,15 @@ class PositionBook:
                 )
                 for name, state in sorted(self._sources.items())
             ),
+        )
+
+    def silent_sources(self, now_ms: int, max_age_ms: Mapping[str, int]) -> tuple[str, ...]:
+        """Sources in *max_age_ms* not heard from within their allowed age, or never heard."""
+        return tuple(
+            source
+            for source, allowed_ms in sorted(max_age_ms.items())
+            if (state := self._sources.get(source)) is None
+            or now_ms - state.received_at_ms > allowed_ms
         )
 
     def _note_source(self, snapshot: SourceSnapshot, received_at_ms: int) -> None:

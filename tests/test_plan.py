@@ -25,13 +25,15 @@ def test_every_account_gets_each_enabled_job() -> None:
     assert [job.name for job in plan.jobs] == [
         "account_reader:a",
         "position_risk_reader:a",
+        "user_stream:a",
         "account_reader:b",
+        "user_stream:b",
     ]
 
 
 def test_egress_becomes_a_bind_address_or_a_label_selector() -> None:
     plan = build_plan([("a", _jobs("10.0.0.5", "label:ip-b"))], BudgetPlanConfig())
-    reader, risk = plan.jobs
+    reader, risk, _stream = plan.jobs
     assert (reader.local_addr, reader.label_selector) == ("10.0.0.5", {})
     assert (risk.local_addr, risk.label_selector) == (None, {"egress": "ip-b"})
     default = build_plan([("a", AccountJobsConfig())], BudgetPlanConfig()).jobs[0]
@@ -59,3 +61,9 @@ def test_job_kinds_name_their_actor_files() -> None:
 
     actors = Path(__file__).resolve().parents[1] / "actors"
     assert all((actors / f"{kind.value}.py").exists() for kind in JobKind)
+
+
+def test_a_job_table_overrides_its_defaults_key_by_key() -> None:
+    jobs = AccountJobsConfig.model_validate({"user_stream": {"egress": "127.0.0.4"}})
+    assert jobs.user_stream.egress == "127.0.0.4"
+    assert jobs.user_stream.weight_per_minute == AccountJobsConfig().user_stream.weight_per_minute

@@ -404,6 +404,186 @@ def test_hedge_mode_long_and_short_of_one_symbol_are_separate_keys() -> None:
     assert open_keys(book) == [BTC_LONG]
 
 
+# --- the user-data stream against REST ------------------------------------------------------
+
+
+def stream(
+    *positions: PositionRecord, at: int, balances: tuple[BalanceRecord, ...] = ()
+) -> SourceSnapshot:
+    """An ACCOUNT_UPDATE as parse_account_update gives it: incomplete, taken at T."""
+    return snap(*positions, source="stream", taken=at, complete=False, balances=balances)
+
+
+def opened_by_the_stream_at_100() -> PositionBook:
+    book = PositionBook()
+    changes = book.apply(stream(pos(amount="0.5", updated=100), at=100), received_at_ms=101)
+    assert changes == BookChanges(opened=(BTC,))
+    return book
+
+
+def test_rest_snapshot_taken_before_the_stream_opened_a_position_does_not_close_it() -> None:
+    book = opened_by_the_stream_at_100()
+    changes = book.apply(snap(source="account", taken=90), received_at_ms=110)
+    assert changes.empty
+    assert held(book, BTC).amount == Decimal("0.5")
+
+
+def test_rest_record_with_an_older_update_time_does_not_overwrite_the_stream() -> None:
+    book = opened_by_the_stream_at_100()
+    changes = book.apply(snap(pos(amount="0.2", updated=80), taken=150), received_at_ms=160)
+    assert changes.empty
+    assert held(book, BTC).amount == Decimal("0.5")
+    assert held(book, BTC).update_time_ms == 100
+
+
+def test_stream_zero_closes_and_an_older_rest_record_cannot_reopen_it() -> None:
+    book = opened_by_the_stream_at_100()
+    closed = book.apply(stream(pos(amount="0", updated=200), at=200), received_at_ms=201)
+    assert closed == BookChanges(closed=(BTC,))
+    # Sent after the close, but it read a record last changed at 150.
+    stale = book.apply(
+        snap(pos(amount="0.7", updated=150), source="position_risk", taken=250),
+        received_at_ms=260,
+    )
+    assert stale.empty
+    assert open_keys(book) == []
+
+
+def test_complete_rest_snapshot_without_a_key_the_stream_closed_keeps_it_closed() -> None:
+    book = opened_by_the_stream_at_100()
+    book.apply(stream(pos(amount="0", updated=200), at=200), received_at_ms=201)
+    changes = book.apply(snap(source="account", taken=300), received_at_ms=310)
+    assert changes.empty
+    assert open_keys(book) == []
+    # Nor can a record older than that snapshot bring it back afterwards.
+    assert book.apply(snap(pos(updated=150), taken=160), received_at_ms=320).empty
+    assert open_keys(book) == []
+
+
+def test_duplicate_stream_event_changes_nothing_the_second_time() -> None:
+    event = stream(
+        pos(amount="0.5", updated=100, pnl="1"),
+        at=100,
+        balances=(BalanceRecord("USDT", Decimal("-113.29772855"), update_time_ms=100),),
+    )
+    book = PositionBook()
+    first = book.apply(event, received_at_ms=101)
+    view = book.view(now_ms=1_000)
+    second = book.apply(event, received_at_ms=101)
+    assert first == BookChanges(opened=(BTC,), balances_changed=("USDT",))
+    assert second.empty
+    assert book.view(now_ms=1_000) == view
+
+
+def test_stream_event_arriving_after_a_later_one_does_not_regress_the_book() -> None:
+    book = PositionBook()
+    book.apply(
+        stream(
+            pos(amount="0.3", updated=130),
+            at=130,
+            balances=(BalanceRecord("USDT", Decimal("90"), update_time_ms=130),),
+        ),
+        received_at_ms=131,
+    )
+    changes = book.apply(
+        stream(
+            pos(amount="0.2", updated=120),
+            at=120,
+            balances=(BalanceRecord("USDT", Decimal("95"), update_time_ms=120),),
+        ),
+        received_at_ms=132,
+    )
+    assert changes.empty
+    assert held(book, BTC).amount == Decimal("0.3")
+    assert book.view(now_ms=1_000).balances[0].wallet_balance == Decimal("90")
+
+
+def test_stream_zero_for_a_key_rest_opened_later_is_ignored() -> None:
+    book = PositionBook()
+    book.apply(snap(pos(updated=500), source="position_risk", taken=600), received_at_ms=610)
+    changes = book.apply(stream(pos(amount="0", updated=400), at=400), received_at_ms=620)
+    assert changes.empty
+    assert open_keys(book) == [BTC]
+
+
+def test_stream_and_rest_amounts_for_the_same_update_time_are_a_disagreement() -> None:
+    book = opened_by_the_stream_at_100()
+    changes = book.apply(
+        snap(pos(amount="0.4", updated=100), source="position_risk", taken=150),
+        received_at_ms=160,
+    )
+    assert changes.disagreements == (BTC,)
+    # The later answer about the same change wins; the alert says the sources disagreed.
+    assert held(book, BTC).amount == Decimal("0.4")
+
+
+def test_rest_answer_then_stream_event_for_the_same_change_disagreeing_is_reported() -> None:
+    book = PositionBook()
+    book.apply(snap(pos(amount="0.4", updated=100), taken=150), received_at_ms=160)
+    changes = book.apply(stream(pos(amount="0.5", updated=100), at=100), received_at_ms=170)
+    assert changes == BookChanges(disagreements=(BTC,))
+    assert held(book, BTC).amount == Decimal("0.4")
+
+
+# --- silent sources ---------------------------------------------------------------------------
+
+MAX_AGE = {"account": 10_000, "position_risk": 5_000, "stream": 60_000}
+
+
+def test_sources_never_heard_from_are_silent() -> None:
+    assert PositionBook().silent_sources(now_ms=0, max_age_ms=MAX_AGE) == (
+        "account",
+        "position_risk",
+        "stream",
+    )
+
+
+def test_source_is_silent_only_once_its_last_answer_is_older_than_allowed() -> None:
+    book = PositionBook()
+    for source in MAX_AGE:
+        book.apply(snap(source=source, taken=1_000, complete=False), received_at_ms=1_000)
+    assert book.silent_sources(now_ms=6_000, max_age_ms=MAX_AGE) == ()
+    assert book.silent_sources(now_ms=6_001, max_age_ms=MAX_AGE) == ("position_risk",)
+    assert book.silent_sources(now_ms=11_001, max_age_ms=MAX_AGE) == ("account", "position_risk")
+
+
+def test_answer_received_again_ends_a_sources_silence() -> None:
+    book = PositionBook()
+    book.apply(snap(source="position_risk", taken=1_000), received_at_ms=1_000)
+    assert book.silent_sources(now_ms=7_000, max_age_ms=MAX_AGE) == (
+        "account",
+        "position_risk",
+        "stream",
+    )
+    book.apply(snap(source="position_risk", taken=6_900), received_at_ms=7_000)
+    assert book.silent_sources(now_ms=7_000, max_age_ms={"position_risk": 5_000}) == ()
+
+
+def test_sources_left_out_of_the_allowed_ages_are_never_silent() -> None:
+    book = PositionBook()
+    book.apply(snap(source="account", taken=1_000), received_at_ms=1_000)
+    assert book.silent_sources(now_ms=10**9, max_age_ms={"stream": 60_000}) == ("stream",)
+    assert book.silent_sources(now_ms=10**9, max_age_ms={}) == ()
+
+
+def test_late_answer_to_an_old_request_counts_as_hearing_from_the_source() -> None:
+    book = PositionBook()
+    book.apply(snap(source="account", taken=1_000), received_at_ms=9_000)
+    assert book.silent_sources(now_ms=15_000, max_age_ms={"account": 10_000}) == ()
+
+
+def test_book_keeps_merging_the_other_sources_while_one_is_silent() -> None:
+    book = opened_by_the_stream_at_100()
+    # The stream falls silent; positionRisk sees the position grow, then the account sees it gone.
+    grown = book.apply(snap(pos(amount="0.8", updated=60_000), taken=64_000), received_at_ms=64_100)
+    assert grown == BookChanges(changed=(BTC,))
+    assert book.silent_sources(now_ms=64_200, max_age_ms=MAX_AGE) == ("account", "stream")
+    closed = book.apply(snap(source="account", taken=65_000), received_at_ms=65_100)
+    assert closed == BookChanges(closed=(BTC,))
+    assert open_keys(book) == []
+    assert book.silent_sources(now_ms=65_200, max_age_ms=MAX_AGE) == ("stream",)
+
+
 # --- balances -------------------------------------------------------------------------------
 
 

@@ -21,6 +21,11 @@ FAPI_URLS = {
     "testnet": "https://testnet.binancefuture.com",
     "sim": "http://127.0.0.1:8765",
 }
+# User-data streams (since 2025 the mainnet one lives under /private).
+USER_STREAM_URLS = {
+    "mainnet": "wss://fstream.binance.com/private/ws",
+    "testnet": "wss://stream.binancefuture.com/ws",
+}
 
 
 @dataclass(slots=True)
@@ -68,6 +73,14 @@ def _trace_config() -> aiohttp.TraceConfig:
 def user_stream_ws_kwargs(local_addr: str | None) -> dict:
     """``BinanceSocketManager.ws_kwargs`` that bind the user stream to the egress address."""
     return {"local_addr": (local_addr, 0)} if local_addr else {}
+
+
+def user_stream_url(config: ExchangeConfig, listen_key: str) -> str:
+    """The user-data stream URL for a listenKey; a ``base_url`` override serves it too."""
+    if config.base_url or config.network == "sim":
+        host = base_url(config).replace("https://", "wss://").replace("http://", "ws://")
+        return f"{host}/private/ws?listenKey={listen_key}"
+    return f"{USER_STREAM_URLS[config.network]}?listenKey={listen_key}"
 
 
 def base_url(config: ExchangeConfig) -> str:

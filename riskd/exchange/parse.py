@@ -1,10 +1,10 @@
-"""Binance USDⓈ-M account and position payloads → PositionBook snapshots.
+"""Binance USDⓈ-M account and position payloads, REST and user stream → PositionBook snapshots.
 
 Numbers are read exactly. Decimal fields may be JSON strings ("0.009"), integers, or
 Decimals (a body decoded with ``parse_float=Decimal``); times may be JSON integers or strings
 of digits (ccxt's recordings stringify them). Floats are refused, because they have already
 lost the exchange's decimal text, and so are booleans, NaN and exponents. Every problem raises
-PayloadError naming the endpoint and the field path, never the payload.
+PayloadError naming the endpoint (or stream event) and the field path, never the payload.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ ACCOUNT_UNKNOWN: Final = "GET /fapi/v2|v3/account"
 POSITION_RISK_V2: Final = "GET /fapi/v2/positionRisk"
 POSITION_RISK_V3: Final = "GET /fapi/v3/positionRisk"
 POSITION_RISK_UNKNOWN: Final = "GET /fapi/v2|v3/positionRisk"
+ACCOUNT_UPDATE: Final = "ACCOUNT_UPDATE"
 POSITION_SIDES: Final = frozenset({"BOTH", "LONG", "SHORT"})
 
 _DECIMAL_TEXT: Final = re.compile(r"-?[0-9]+(\.[0-9]+)?")
@@ -32,7 +33,7 @@ _SHOWN_CHARS: Final = 40
 
 
 class PayloadError(ValueError):
-    """A response riskd cannot use, e.g. ``GET /fapi/v3/positionRisk: [0].positionAmt: …``."""
+    """A response or event riskd cannot use, e.g. ``ACCOUNT_UPDATE: a.P[0].pa: …``."""
 
     def __init__(self, endpoint: str, path: str, problem: str) -> None:
         super().__init__(f"{endpoint}: {path}: {problem}")
@@ -91,6 +92,41 @@ def parse_position_risk(body: Sequence[Any], taken_at_ms: int, *, complete: bool
     )
 
 
+def parse_account_update(event: Mapping[str, Any]) -> SourceSnapshot:
+    """A user-stream ACCOUNT_UPDATE event as an incomplete "stream" snapshot taken at its T.
+
+    The event lists only the assets and positions that changed, as of its transaction time
+    ``T`` (not the event time ``E``), so every record's update time is ``T``; a position with
+    ``pa`` 0 is a close of that key. An absent ``P`` (funding on a cross position) or ``B``
+    lists nothing. A ``bep`` of 0 is Binance's "none" and becomes None. The reason ``m`` is
+    not read: the book needs what changed, not why.
+    """
+    if not isinstance(event, Mapping):
+        raise PayloadError(ACCOUNT_UPDATE, "event", f"{_show(event)} is not an object")
+    root = _Object(ACCOUNT_UPDATE, "", event)
+    kind = root.text("e")
+    if kind != ACCOUNT_UPDATE:
+        raise root.error("e", f"{_show(kind)} is not {ACCOUNT_UPDATE}")
+    at_ms = root.time_ms("T")
+    update = root.object("a")
+    return _snapshot(
+        ACCOUNT_UPDATE,
+        source="stream",
+        taken_at_ms=at_ms,
+        positions=tuple(
+            _stream_position(item, at_ms) for item in update.objects("P", required=False)
+        ),
+        balances=tuple(
+            BalanceRecord(
+                asset=item.text("a"), wallet_balance=item.decimal("wb"), update_time_ms=at_ms
+            )
+            for item in update.objects("B", required=False)
+        ),
+        complete=False,
+        path="a",
+    )
+
+
 def _account_position(item: _Object, *, v2: bool) -> PositionRecord:
     amount = item.decimal("positionAmt")
     unrealized_pnl = item.decimal("unrealizedProfit")
@@ -129,6 +165,18 @@ def _risk_position(item: _Object) -> PositionRecord:
     )
 
 
+def _stream_position(item: _Object, at_ms: int) -> PositionRecord:
+    return PositionRecord(
+        symbol=item.text("s"),
+        position_side=item.position_side("ps"),
+        amount=item.decimal("pa"),
+        entry_price=item.decimal("ep"),
+        update_time_ms=at_ms,
+        break_even_price=item.price_or_none("bep", required=False),
+        unrealized_pnl=item.decimal("up"),
+    )
+
+
 def _balance(item: _Object) -> BalanceRecord:
     return BalanceRecord(
         asset=item.text("asset"),
@@ -154,19 +202,28 @@ class _Object:
             raise PayloadError(endpoint, path, f"{_show(value)} is not an object")
         return cls(endpoint, path, value)
 
+    def _child(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path else key
+
     def error(self, key: str, problem: str) -> PayloadError:
-        return PayloadError(self.endpoint, f"{self.path}.{key}" if self.path else key, problem)
+        return PayloadError(self.endpoint, self._child(key), problem)
 
     def _get(self, key: str) -> Any:
         if key not in self.data:
             raise self.error(key, "is missing")
         return self.data[key]
 
-    def objects(self, key: str) -> tuple[_Object, ...]:
+    def object(self, key: str) -> _Object:
+        return _Object.at(self.endpoint, self._child(key), self._get(key))
+
+    def objects(self, key: str, *, required: bool = True) -> tuple[_Object, ...]:
+        """The objects of a list; an absent list is empty unless *required*."""
+        if not required and key not in self.data:
+            return ()
         value = self._get(key)
         if isinstance(value, str | bytes) or not isinstance(value, Sequence):
             raise self.error(key, f"{_show(value)} is not a list")
-        prefix = f"{self.path}.{key}" if self.path else key
+        prefix = self._child(key)
         return tuple(
             _Object.at(self.endpoint, f"{prefix}[{index}]", item)
             for index, item in enumerate(value)
@@ -178,10 +235,10 @@ class _Object:
             raise self.error(key, f"{_show(value)} is not a non-empty string")
         return value
 
-    def position_side(self) -> str:
-        side = self.text("positionSide")
+    def position_side(self, key: str = "positionSide") -> str:
+        side = self.text(key)
         if side not in POSITION_SIDES:
-            raise self.error("positionSide", f"{_show(side)} is not BOTH, LONG or SHORT")
+            raise self.error(key, f"{_show(side)} is not BOTH, LONG or SHORT")
         return side
 
     def decimal(self, key: str) -> Decimal:
@@ -220,12 +277,13 @@ def _snapshot(
     positions: tuple[PositionRecord, ...],
     balances: tuple[BalanceRecord, ...] | None = None,
     complete: bool = True,
+    path: str = "body",
 ) -> SourceSnapshot:
-    """The SourceSnapshot; a key listed twice is the payload's fault."""
+    """The SourceSnapshot; a key listed twice is the fault of the payload at *path*."""
     try:
         return SourceSnapshot(source, taken_at_ms, positions, balances, complete)
     except ValueError as exc:
-        raise PayloadError(endpoint, "body", str(exc)) from None
+        raise PayloadError(endpoint, path, str(exc)) from None
 
 
 def _show(value: object) -> str:

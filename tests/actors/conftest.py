@@ -75,6 +75,11 @@ egress = "127.0.0.2"
 interval_ms = 500
 weight_per_minute = 600
 egress = "127.0.0.3"
+
+[accounts.jobs.user_stream]
+interval_ms = 500
+weight_per_minute = 60
+egress = "127.0.0.4"
 """
 
 

@@ -150,3 +150,66 @@ def test_job_metrics_reach_rays_prometheus_export(deploy, simulator) -> None:
 
     found = _wait_for(lambda: exported() == set(ours) or None, timeout_s=60, interval_s=1)
     assert found, f"exported so far: {exported()}"
+
+
+SLOW_READERS_FAST_STREAM = LOOPBACK_JOBS.replace(
+    "interval_ms = 500\nweight_per_minute = 300", "interval_ms = 60000\nweight_per_minute = 300"
+).replace(
+    "interval_ms = 500\nweight_per_minute = 600", "interval_ms = 60000\nweight_per_minute = 600"
+)
+
+
+def _stream_position(gateway: str, symbol: str, since_ms: int) -> dict | None:
+    view = _get(f"{gateway}/v1/positions?account=sim")[1]
+    stream = [s for s in view["sources"] if s["source"] == "stream"]
+    if not stream or stream[0]["taken_at_ms"] < since_ms:
+        return None
+    return next((p for p in view["positions"] if p["symbol"] == symbol), None)
+
+
+async def test_user_stream_brings_fills_into_the_book_from_its_own_ip(deploy, simulator) -> None:
+    _, info = deploy(deployment_toml(simulator.server.url, SLOW_READERS_FAST_STREAM))
+    assert _wait_for(lambda: simulator.server.hub.connections)
+    assert [c.remote_ip for c in simulator.server.hub.connections] == ["127.0.0.4"]
+    client = binance_client(simulator.server)
+    before = simulator.server.clock.now_ms()
+    await client.futures_create_order(
+        symbol="ETHUSDT", side="SELL", type="MARKET", quantity="0.100"
+    )
+    await client.close_connection()
+    position = _wait_for(lambda: _stream_position(info["gateway"], "ETHUSDT", before), timeout_s=5)
+    assert position is not None and position["amount"] == "-0.100"
+
+
+async def test_user_stream_resyncs_from_rest_after_a_reconnect(deploy, simulator) -> None:
+    controller, info = deploy(deployment_toml(simulator.server.url, SLOW_READERS_FAST_STREAM))
+    launcher.wait_ready(controller, READY_S)
+    assert _wait_for(lambda: simulator.server.hub.connections)
+    control = f"{simulator.server.url}/_sim/fault"
+    _post(control, {"path": "/private/ws", "kind": "stall_ws", "ms": 600_000})
+    client = binance_client(simulator.server)
+    await client.futures_create_order(symbol="SOLUSDT", side="BUY", type="MARKET", quantity="10")
+    await client.close_connection()
+    time.sleep(0.5)
+    assert simulator.server.hub.events_dropped > 0  # the stream missed the fill
+    _post(control, {"path": "/private/ws", "kind": "drop_ws"})
+
+    def solusdt() -> dict | None:
+        view = _get(f"{info['gateway']}/v1/positions?account=sim")[1]
+        return next((p for p in view["positions"] if p["symbol"] == "SOLUSDT"), None)
+
+    position = _wait_for(solusdt, timeout_s=10)  # readers are 60 s away: only the resync
+    assert position is not None and position["amount"] == "10"
+    row = _by_job(ray.get(controller.status.remote()))["user_stream"]
+    assert row.health["extra"]["reconnects"] >= 1
+
+
+def _post(url: str, body: dict) -> dict:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)

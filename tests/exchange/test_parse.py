@@ -1,4 +1,4 @@
-"""Binance account and positionRisk payloads → PositionBook snapshots, from real fixtures."""
+"""Binance account, positionRisk and ACCOUNT_UPDATE payloads → PositionBook snapshots."""
 
 from __future__ import annotations
 
@@ -11,7 +11,12 @@ from typing import Any
 
 import pytest
 
-from riskd.exchange.parse import PayloadError, parse_account, parse_position_risk
+from riskd.exchange.parse import (
+    PayloadError,
+    parse_account,
+    parse_account_update,
+    parse_position_risk,
+)
 from riskd.positions import (
     BalanceRecord,
     BookChanges,
@@ -31,8 +36,11 @@ RISK_V3_ONEWAY = "docs/fapi_v3_positionRisk_oneway.sdk_docs.json"
 RISK_V3_HEDGE = "docs/fapi_v3_positionRisk_hedge.docs.json"
 RISK_V2_ONEWAY = "docs/fapi_v2_positionRisk_oneway.docs.json"
 RISK_V2_HEDGE = "docs/fapi_v2_positionRisk_hedge.docs.json"
+ACCOUNT_UPDATE_DOCS = "docs/ws_ACCOUNT_UPDATE.docs.json"
 
 BTC = PositionKey("BTCUSDT", "BOTH")
+BTC_LONG = PositionKey("BTCUSDT", "LONG")
+BTC_SHORT = PositionKey("BTCUSDT", "SHORT")
 UPDATED = 1722161166529  # the BTCUSDT position's updateTime in every 2024-07-28 recording
 
 
@@ -310,6 +318,199 @@ def test_v3_account_flat_position_gets_entry_zero_without_notional() -> None:
     del body["positions"][0]["notional"]
     (position,) = parse_account(body, taken_at_ms=1).positions
     assert position.entry_price == Decimal(0)
+
+
+# --- user-data stream ACCOUNT_UPDATE ---------------------------------------------------------
+
+DOCS_T = 1564745798938  # the docs example's transaction time (E is 1564745798939)
+
+
+def test_docs_account_update_is_an_incomplete_stream_snapshot_taken_at_t() -> None:
+    snapshot = parse_account_update(load(ACCOUNT_UPDATE_DOCS))
+    assert (snapshot.source, snapshot.taken_at_ms, snapshot.complete) == ("stream", DOCS_T, False)
+
+
+def test_docs_account_update_reads_every_position_exactly_at_t() -> None:
+    positions = parse_account_update(load(ACCOUNT_UPDATE_DOCS)).positions
+    assert positions == (
+        PositionRecord(
+            symbol="BTCUSDT",
+            position_side="BOTH",
+            amount=Decimal("0"),
+            entry_price=Decimal("0.00000"),
+            update_time_ms=DOCS_T,
+            break_even_price=None,
+            unrealized_pnl=Decimal("0"),
+        ),
+        PositionRecord(
+            symbol="BTCUSDT",
+            position_side="LONG",
+            amount=Decimal("20"),
+            entry_price=Decimal("6563.66500"),
+            update_time_ms=DOCS_T,
+            break_even_price=None,  # "bep": "0" is Binance's "none"
+            unrealized_pnl=Decimal("2850.21200"),
+        ),
+        PositionRecord(
+            symbol="BTCUSDT",
+            position_side="SHORT",
+            amount=Decimal("-10"),
+            entry_price=Decimal("6563.86000"),
+            update_time_ms=DOCS_T,
+            break_even_price=Decimal("6563.6"),
+            unrealized_pnl=Decimal("-1423.15600"),
+        ),
+    )
+
+
+def test_docs_account_update_reads_wallet_balances_at_t() -> None:
+    assert parse_account_update(load(ACCOUNT_UPDATE_DOCS)).balances == (
+        BalanceRecord(
+            asset="USDT", wallet_balance=Decimal("122624.12345678"), update_time_ms=DOCS_T
+        ),
+        BalanceRecord(asset="BUSD", wallet_balance=Decimal("1.00000000"), update_time_ms=DOCS_T),
+    )
+
+
+def test_docs_account_update_zero_both_closes_that_key_and_opens_long_and_short() -> None:
+    book = PositionBook()
+    book.apply(
+        parse_position_risk(
+            [
+                {
+                    "symbol": "BTCUSDT",
+                    "positionSide": "BOTH",
+                    "positionAmt": "0.5",
+                    "entryPrice": "6500",
+                    "markPrice": "6600",
+                    "unRealizedProfit": "50",
+                    "liquidationPrice": "0",
+                    "updateTime": DOCS_T - 60_000,
+                }
+            ],
+            taken_at_ms=DOCS_T - 30_000,
+            complete=True,
+        ),
+        received_at_ms=DOCS_T - 29_900,
+    )
+    changes = book.apply(parse_account_update(load(ACCOUNT_UPDATE_DOCS)), DOCS_T + 5)
+    assert changes == BookChanges(
+        opened=(BTC_LONG, BTC_SHORT), closed=(BTC,), balances_changed=("BUSD", "USDT")
+    )
+    assert [p.key for p in book.view(now_ms=DOCS_T + 10).positions] == [BTC_LONG, BTC_SHORT]
+
+
+def real_mainnet_account_update(**changes: Any) -> dict[str, Any]:
+    """The start of the 2026-05-21 mainnet event (real/…TRUNCATED.txt: e, T, E, a; negative
+    wb and cw); its cut-off rest is replaced by an empty ``P``."""
+    event: dict[str, Any] = {
+        "e": "ACCOUNT_UPDATE",
+        "T": 1779367933019,
+        "E": 1779367933019,
+        "a": {
+            "B": [{"a": "USDT", "wb": "-113.29772855", "cw": "-113.29772855", "bc": "0"}],
+            "P": [],
+        },
+    }
+    event.update(changes)
+    return event
+
+
+def test_negative_wallet_balance_from_mainnet_is_read_exactly() -> None:
+    snapshot = parse_account_update(real_mainnet_account_update())
+    assert snapshot.positions == ()
+    assert snapshot.balances == (
+        BalanceRecord(
+            asset="USDT", wallet_balance=Decimal("-113.29772855"), update_time_ms=1779367933019
+        ),
+    )
+
+
+def test_account_update_times_may_be_digit_strings() -> None:
+    snapshot = parse_account_update(real_mainnet_account_update(T="1779367933019", E="1"))
+    assert snapshot.taken_at_ms == 1779367933019
+    assert snapshot.balances is not None
+    assert snapshot.balances[0].update_time_ms == 1779367933019
+
+
+def test_account_update_numbers_decoded_as_decimal_or_int_are_exact() -> None:
+    event = load(ACCOUNT_UPDATE_DOCS)
+    event["a"]["P"][1].update(pa=Decimal("20.000"), up=2850)
+    long = parse_account_update(event).positions[1]
+    assert (f"{long.amount:f}", long.unrealized_pnl) == ("20.000", Decimal(2850))
+
+
+def test_account_update_without_positions_or_balances_lists_nothing() -> None:
+    # Funding on a cross position: only "B", no "P".
+    event = load(ACCOUNT_UPDATE_DOCS)
+    del event["a"]["P"]
+    assert parse_account_update(event).positions == ()
+    del event["a"]["B"]
+    assert parse_account_update(event).balances == ()
+
+
+def test_account_update_reason_and_missing_break_even_are_not_needed() -> None:
+    event = load(ACCOUNT_UPDATE_DOCS)
+    del event["a"]["m"]
+    del event["a"]["P"][2]["bep"]
+    assert parse_account_update(event).positions[2].break_even_price is None
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda e: e.update(e="ORDER_TRADE_UPDATE"),
+            "e: 'ORDER_TRADE_UPDATE' is not ACCOUNT_UPDATE",
+        ),
+        (lambda e: e.pop("e"), "e: is missing"),
+        (lambda e: e.pop("T"), "T: is missing"),
+        (lambda e: e.update(T=1.5e12), "T: 1500000000000.0 is not a time in ms"),
+        (lambda e: e.update(T="-1"), "T: '-1' is not a time in ms"),
+        (lambda e: e.pop("a"), "a: is missing"),
+        (lambda e: e.update(a=[]), "a: a list is not an object"),
+        (lambda e: e["a"].update(P={}), "a.P: an object is not a list"),
+        (lambda e: e["a"]["P"].append(None), "a.P[3]: null is not an object"),
+        (lambda e: e["a"]["P"][1].update(pa="20 "), "a.P[1].pa: '20 ' is not a decimal"),
+        (
+            lambda e: e["a"]["P"][1].update(pa=20.0),
+            "a.P[1].pa: 20.0 is a float; decode with parse_float=Decimal",
+        ),
+        (lambda e: e["a"]["P"][2].pop("ep"), "a.P[2].ep: is missing"),
+        (lambda e: e["a"]["P"][2].pop("up"), "a.P[2].up: is missing"),
+        (
+            lambda e: e["a"]["P"][0].update(ps="HEDGE"),
+            "a.P[0].ps: 'HEDGE' is not BOTH, LONG or SHORT",
+        ),
+        (lambda e: e["a"]["P"][0].update(s=""), "a.P[0].s: '' is not a non-empty string"),
+        (lambda e: e["a"]["B"][1].update(wb="1,0"), "a.B[1].wb: '1,0' is not a decimal"),
+        (lambda e: e["a"]["B"][0].pop("a"), "a.B[0].a: is missing"),
+        (
+            lambda e: e["a"]["P"].append(copy.deepcopy(e["a"]["P"][1])),
+            "a: stream: positions listed twice: ['BTCUSDT LONG']",
+        ),
+        (
+            lambda e: e["a"]["B"].append(copy.deepcopy(e["a"]["B"][0])),
+            "a: stream: balances listed twice: ['USDT']",
+        ),
+    ],
+)
+def test_bad_account_update_names_the_event_and_the_field_path(
+    edit: Callable[[Any], object], message: str
+) -> None:
+    event = load(ACCOUNT_UPDATE_DOCS)
+    edit(event)
+    with pytest.raises(PayloadError) as caught:
+        parse_account_update(event)
+    assert str(caught.value) == f"ACCOUNT_UPDATE: {message}"
+    assert caught.value.endpoint == "ACCOUNT_UPDATE"
+
+
+@pytest.mark.parametrize(("event", "shown"), [([], "a list"), ("{}", "'{}'"), (None, "null")])
+def test_account_update_that_is_not_an_object_is_an_error(event: object, shown: str) -> None:
+    with pytest.raises(PayloadError) as caught:
+        parse_account_update(event)  # type: ignore[arg-type]
+    assert str(caught.value) == f"ACCOUNT_UPDATE: event: {shown} is not an object"
 
 
 # --- bad input ------------------------------------------------------------------------------

@@ -1,0 +1,134 @@
+"""UserStream: the account's user-data WebSocket, kept open, resynced, and routed.
+
+The connection is plain aiohttp (``ws_connect`` on the job's own session, so it leaves from the
+job's egress address); the listenKey calls go through the job's BinanceAccess and budget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+
+import aiohttp
+import ray
+from ray.actor import ActorHandle
+
+from actors.base import Job
+from actors.context import ConfigSource, stop_ladder_name
+from riskd.exchange.client import user_stream_url
+from riskd.exchange.clock import wall_ms
+from riskd.exchange.errors import Rejected
+from riskd.exchange.parse import PayloadError, parse_account, parse_account_update
+from riskd.plan import JobSpec
+from riskd.userstream import StreamEvent, UserStreamConfig
+
+log = logging.getLogger(__name__)
+
+INVALID_LISTEN_KEY = -1125
+
+
+class UserStream(Job):
+    """One pass of ``step`` is one connection's life: key, REST resync, then events until the
+    connection ends (closed, listenKeyExpired, −1125, or its 24 h limit); then it reconnects."""
+
+    def __init__(self, spec: JobSpec, source: ConfigSource) -> None:
+        super().__init__(spec, source)
+        self.exchange_config = source.load(secrets=()).exchange
+        self.stream = UserStreamConfig()
+        self.events_received = 0
+        self.reconnects = -1
+        self._key_invalid = asyncio.Event()
+
+    async def step(self) -> None:
+        listen_key = await self._create_listen_key()
+        await self._resync()
+        self.reconnects += 1
+        self._key_invalid.clear()
+        url = user_stream_url(self.exchange_config, listen_key)
+        async with self.access.client.session.ws_connect(
+            url, heartbeat=self.stream.heartbeat_s
+        ) as ws:
+            keepalive = asyncio.get_running_loop().create_task(self._keepalive(listen_key))
+            try:
+                await self._consume(ws)
+            finally:
+                keepalive.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await keepalive
+
+    async def _consume(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        opened = wall_ms()
+        poll_s = self.spec.config.interval_ms / 1000
+        while wall_ms() - opened < self.stream.max_connection_ms:
+            if self._key_invalid.is_set():
+                return
+            try:
+                message = await ws.receive(timeout=poll_s)
+            except TimeoutError:
+                self.health.succeeded(wall_ms())  # quiet account, live connection
+                continue
+            if message.type != aiohttp.WSMsgType.TEXT:
+                return  # closed, closing or error: reconnect
+            self.health.succeeded(wall_ms())
+            if await self._route(message.data) is StreamEvent.LISTEN_KEY_EXPIRED:
+                return
+
+    async def _route(self, text: str) -> StreamEvent | None:
+        try:
+            event = json.loads(text)
+        except ValueError:
+            self.health.failed(f"user stream: undecodable message ({len(text)} bytes)", wall_ms())
+            return None
+        kind = StreamEvent.of(event)
+        self.events_received += 1
+        try:
+            if kind is StreamEvent.ACCOUNT_UPDATE:
+                await self.position_book.apply.remote(parse_account_update(event))
+            elif kind in (StreamEvent.ORDER_TRADE_UPDATE, StreamEvent.ALGO_UPDATE):
+                ladder = self._stop_ladder()
+                if ladder is not None:
+                    ladder.on_stream_event.remote(event)
+        except PayloadError as exc:
+            self.health.failed(str(exc), wall_ms())
+        return kind
+
+    def _stop_ladder(self) -> ActorHandle | None:
+        try:
+            return ray.get_actor(stop_ladder_name(self.spec.account), namespace=self.deployment)
+        except ValueError:
+            return None
+
+    async def _create_listen_key(self) -> str:
+        answer = await self.access.read(
+            "POST", "/fapi/v1/listenKey", self.access.client.futures_stream_get_listen_key
+        )
+        return answer
+
+    async def _resync(self) -> None:
+        """REST truth for the PositionBook: covers whatever the stream missed while down."""
+        taken_at = self.clock.now_ms()
+        body = await self.access.read(
+            "GET", "/fapi/v3/account", lambda: self.access.client.futures_account(version=3)
+        )
+        await self.position_book.apply.remote(parse_account(body, taken_at))
+
+    async def _keepalive(self, listen_key: str) -> None:
+        while True:
+            await asyncio.sleep(self.stream.next_keepalive_ms(self._rng) / 1000)
+            try:
+                await self.access.read(
+                    "PUT",
+                    "/fapi/v1/listenKey",
+                    lambda: self.access.client.futures_stream_keepalive(listenKey=listen_key),
+                )
+            except Rejected as exc:
+                if exc.code == INVALID_LISTEN_KEY:
+                    self._key_invalid.set()  # a new key and a new connection
+                    return
+                raise
+
+    async def health_report(self) -> dict:
+        self.health.extra = {"events": self.events_received, "reconnects": max(self.reconnects, 0)}
+        return await super().health_report()
