@@ -17,6 +17,8 @@ from actors.account_reader import AccountReader
 from actors.base import Job
 from actors.context import GATEWAY_NAME, ConfigSource, position_book_name
 from actors.gateway import Gateway
+from actors.heartbeat import Heartbeat
+from actors.order_reaper import OrderReaper
 from actors.position_book import PositionBookActor
 from actors.position_risk_reader import PositionRiskReader
 from actors.user_stream import UserStream
@@ -30,6 +32,8 @@ JOB_CLASSES: dict[JobKind, type[Job]] = {
     JobKind.ACCOUNT_READER: AccountReader,
     JobKind.POSITION_RISK_READER: PositionRiskReader,
     JobKind.USER_STREAM: UserStream,
+    JobKind.ORDER_REAPER: OrderReaper,
+    JobKind.HEARTBEAT: Heartbeat,
 }
 HEALTH_TIMEOUT_S = 2.0
 SUPERVISE_INTERVAL_S = 2.0

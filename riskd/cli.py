@@ -49,6 +49,13 @@ egress = "127.0.0.3"
 
 [accounts.jobs.user_stream]
 egress = "127.0.0.4"
+
+[accounts.jobs.order_reaper]
+egress = "127.0.0.5"
+
+[accounts.jobs.heartbeat]
+enabled = true
+egress = "127.0.0.6"
 """
 READY_TIMEOUT_S = 60
 

@@ -31,7 +31,9 @@ from pydantic_core import CoreSchema, InitErrorDetails, PydanticCustomError, cor
 
 from riskd.exchange.planning import BudgetPlanConfig
 from riskd.frozen import FrozenModel
+from riskd.heartbeat import HeartbeatConfig
 from riskd.plan import AccountJobsConfig, DeploymentPlan, build_plan
+from riskd.reaper import ReaperConfig
 from riskd.sim.config import SimConfig
 
 DEFAULT_DATABASE_URL: Final = "sqlite:///riskd.db"
@@ -261,6 +263,8 @@ class AccountConfig(FrozenModel):
     api_secret_env: EnvVarName | None = None
     api_secret_file: Path | None = None
     jobs: AccountJobsConfig = AccountJobsConfig()
+    reaper: ReaperConfig = ReaperConfig()
+    heartbeat: HeartbeatConfig = HeartbeatConfig()
     _api_key: Secret | None = PrivateAttr(None)
     _api_secret: Secret | None = PrivateAttr(None)
 

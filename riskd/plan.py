@@ -32,6 +32,8 @@ class JobKind(Enum):
     ACCOUNT_READER = "account_reader"
     POSITION_RISK_READER = "position_risk_reader"
     USER_STREAM = "user_stream"
+    ORDER_REAPER = "order_reaper"
+    HEARTBEAT = "heartbeat"
 
 
 class JobConfig(FrozenModel):
@@ -60,6 +62,12 @@ class AccountJobsConfig(FrozenModel):
     )
     # A listenKey (1) and a REST resync (5) per connection; interval_ms paces reconnects.
     user_stream: JobConfig = JobConfig(interval_ms=1_000, jitter_ms=500, weight_per_minute=60)
+    # openOrders + openAlgoOrders + apiTradingStatus without a symbol: 90 per pass.
+    order_reaper: JobConfig = JobConfig(interval_ms=10_000, jitter_ms=1_000, weight_per_minute=600)
+    # Optional dead-man's switch: openOrders (40) + countdownCancelAll (10) per armed symbol.
+    heartbeat: JobConfig = JobConfig(
+        enabled=False, interval_ms=30_000, jitter_ms=1_000, weight_per_minute=300
+    )
 
     @model_validator(mode="before")
     @classmethod

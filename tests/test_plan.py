@@ -26,14 +26,16 @@ def test_every_account_gets_each_enabled_job() -> None:
         "account_reader:a",
         "position_risk_reader:a",
         "user_stream:a",
+        "order_reaper:a",
         "account_reader:b",
         "user_stream:b",
+        "order_reaper:b",
     ]
 
 
 def test_egress_becomes_a_bind_address_or_a_label_selector() -> None:
     plan = build_plan([("a", _jobs("10.0.0.5", "label:ip-b"))], BudgetPlanConfig())
-    reader, risk, _stream = plan.jobs
+    reader, risk = plan.jobs[:2]
     assert (reader.local_addr, reader.label_selector) == ("10.0.0.5", {})
     assert (risk.local_addr, risk.label_selector) == (None, {"egress": "ip-b"})
     default = build_plan([("a", AccountJobsConfig())], BudgetPlanConfig()).jobs[0]

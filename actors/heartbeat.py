@@ -1,0 +1,39 @@
+"""Heartbeat: keeps countdownCancelAll armed for every symbol with open orders."""
+
+from __future__ import annotations
+
+from actors.base import Job
+from actors.context import ConfigSource
+from riskd.exchange.parse_orders import parse_open_orders
+from riskd.heartbeat import symbols_to_arm
+from riskd.plan import JobSpec
+
+
+class Heartbeat(Job):
+    """A dead-man's switch per account: if riskd stops, Binance cancels resting orders."""
+
+    def __init__(self, spec: JobSpec, source: ConfigSource) -> None:
+        super().__init__(spec, source)
+        account = next(a for a in source.load(secrets=()).accounts if a.name == spec.account)
+        self.countdown_ms = account.heartbeat.countdown_ms
+        if spec.config.interval_ms * 3 > self.countdown_ms:
+            raise ValueError(
+                f"heartbeat interval {spec.config.interval_ms} ms must be at most a third of "
+                f"countdown_ms {self.countdown_ms}"
+            )
+
+    async def step(self) -> None:
+        client = self.access.client
+        orders = parse_open_orders(
+            await self.access.read("GET", "/fapi/v1/openOrders", client.futures_get_open_orders)
+        )
+        armed = symbols_to_arm(orders)
+        for symbol in armed:
+            await self.access.write(
+                "POST",
+                "/fapi/v1/countdownCancelAll",
+                lambda s=symbol: client.futures_countdown_cancel_all(
+                    symbol=s, countdownTime=self.countdown_ms
+                ),
+            )
+        self.health.extra = {"armed": list(armed), "countdown_ms": self.countdown_ms}

@@ -1,0 +1,81 @@
+"""OrderReaper: cancels stale orders by client-id prefix and age (decisions in riskd.reaper)."""
+
+from __future__ import annotations
+
+from actors.base import Job
+from actors.context import ConfigSource
+from riskd.exchange.parse_orders import parse_open_algo_orders, parse_open_orders
+from riskd.plan import JobSpec
+from riskd.reaper import MarketOrder, decide, parse_trading_status, replacement_after_cancel
+
+
+class OrderReaper(Job):
+    """Each pass reads open orders, open algo orders and the trading-rule indicators (weight
+    90 without a symbol), asks ``riskd.reaper.decide`` and carries out its cancels."""
+
+    def __init__(self, spec: JobSpec, source: ConfigSource) -> None:
+        super().__init__(spec, source)
+        account = next(a for a in source.load(secrets=()).accounts if a.name == spec.account)
+        self.config = account.reaper
+
+    async def step(self) -> None:
+        client = self.access.client
+        orders = parse_open_orders(
+            await self.access.read("GET", "/fapi/v1/openOrders", client.futures_get_open_orders)
+        )
+        algos = parse_open_algo_orders(
+            await self.access.read(
+                "GET", "/fapi/v1/openAlgoOrders", client.futures_get_open_algo_orders
+            )
+        )
+        status = parse_trading_status(
+            await self.access.read(
+                "GET", "/fapi/v1/apiTradingStatus", client.futures_api_trading_status
+            )
+        )
+        view = await self.position_book.view.remote()
+        positions = {(p["symbol"], p["position_side"]) for p in view["positions"]}
+        decision = decide(orders, algos, positions, status, self.clock.now_ms(), self.config)
+        replacements = {r.replaces_order_id: r for r in decision.market_replacements}
+        for cancel in decision.cancels:
+            order = cancel.order
+            answer = await self.access.write(
+                "DELETE",
+                "/fapi/v1/order",
+                lambda o=order: client.futures_cancel_order(symbol=o.symbol, orderId=o.order_id),
+                {"symbol": order.symbol},
+            )
+            replacement = replacements.get(order.order_id)
+            if replacement is not None:
+                await self._replace(replacement, answer, order.orig_qty)
+        for rung in decision.orphan_rungs:
+            await self.access.write(
+                "DELETE",
+                "/fapi/v1/algoOrder",
+                lambda r=rung: client.futures_cancel_algo_order(algoId=r.algo_id),
+            )
+        self.health.extra = {
+            "cancelled": len(decision.cancels) + len(decision.orphan_rungs),
+            "deferred": decision.deferred,
+            "held_back": dict(decision.held_back),
+            "alerts": list(decision.alerts),
+        }
+
+    async def _replace(self, replacement: MarketOrder, cancel_answer: dict, orig_qty) -> None:
+        """Maker → taker: the unfilled remainder, at market, idempotent by client id."""
+        executed = type(orig_qty)(str(cancel_answer.get("executedQty", "0")))
+        order = replacement_after_cancel(replacement, orig_qty, executed)
+        if order is None:
+            return
+        params = {
+            "symbol": order.symbol,
+            "side": order.side,
+            "type": "MARKET",
+            "quantity": f"{order.quantity:f}",
+            "newClientOrderId": order.client_order_id,
+        }
+        if order.position_side != "BOTH":
+            params["positionSide"] = order.position_side
+        elif order.reduce_only:
+            params["reduceOnly"] = "true"
+        await self.access.place_order(params)
