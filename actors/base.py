@@ -118,4 +118,8 @@ class Job:
             )
             delay_ms = min(max(delay_ms, 0), self.spec.config.interval_ms)
             delay_ms += self._rng.uniform(0, self.spec.config.jitter_ms)
-            await asyncio.sleep(delay_ms / 1000)
+            await self.pause(delay_ms)
+
+    async def pause(self, delay_ms: float) -> None:
+        """Wait before the next pass; a job that events can wake overrides this."""
+        await asyncio.sleep(delay_ms / 1000)

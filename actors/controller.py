@@ -21,6 +21,7 @@ from actors.heartbeat import Heartbeat
 from actors.order_reaper import OrderReaper
 from actors.position_book import PositionBookActor
 from actors.position_risk_reader import PositionRiskReader
+from actors.stop_ladder import StopLadder
 from actors.user_stream import UserStream
 from riskd.exchange.clock import wall_ms
 from riskd.health import JobStatus
@@ -33,6 +34,7 @@ JOB_CLASSES: dict[JobKind, type[Job]] = {
     JobKind.POSITION_RISK_READER: PositionRiskReader,
     JobKind.USER_STREAM: UserStream,
     JobKind.ORDER_REAPER: OrderReaper,
+    JobKind.STOP_LADDER: StopLadder,
     JobKind.HEARTBEAT: Heartbeat,
 }
 HEALTH_TIMEOUT_S = 2.0
@@ -79,7 +81,7 @@ class Controller:
             self._books[account.name] = (
                 ray.remote(PositionBookActor)
                 .options(**actor_options(position_book_name(account.name), self.namespace))
-                .remote(account.name)
+                .remote(account.name, self.namespace)
             )
         for spec in self.plan.jobs:
             self._spawn(spec)

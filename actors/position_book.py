@@ -1,25 +1,48 @@
-"""PositionBook actor: one per account, merging what the readers (and later the stream) see."""
+"""PositionBook actor: one per account, merging what the readers and the stream see."""
 
 from __future__ import annotations
 
-from riskd.positions import BookChanges, PositionBook, SourceSnapshot
+import ray
 
+from actors.context import stop_ladder_name
 from riskd.exchange.clock import wall_ms
+from riskd.positions import BookChanges, BookView, PositionBook, SourceSnapshot
+
+# Sources whose snapshots are complete: a fresh one of these makes the book trustworthy.
+FULL_SOURCES = frozenset({"account", "position_risk"})
 
 
 class PositionBookActor:
-    """Holds an account's PositionBook; the merge rules are in ``riskd.positions``.
+    """Holds an account's PositionBook (merge rules in ``riskd.positions``) and tells the
+    account's StopLadder when a position opens, changes or closes.
 
     After a restart it starts empty and is refilled by the next pass of each reader: the
-    exchange is the truth, and its view reports per-source age until then.
+    exchange is the truth, and ``complete_since`` lets consumers wait for a full snapshot.
     """
 
-    def __init__(self, account: str) -> None:
+    def __init__(self, account: str, namespace: str) -> None:
         self.account = account
+        self.namespace = namespace
         self.book = PositionBook()
 
     def apply(self, snapshot: SourceSnapshot) -> BookChanges:
-        return self.book.apply(snapshot, received_at_ms=wall_ms())
+        changes = self.book.apply(snapshot, received_at_ms=wall_ms())
+        if changes.opened or changes.changed or changes.closed:
+            try:
+                ladder = ray.get_actor(stop_ladder_name(self.account), namespace=self.namespace)
+            except ValueError:
+                pass  # no ladder in this deployment
+            else:
+                ladder.on_positions.remote()
+        return changes
+
+    def current(self) -> BookView:
+        return self.book.view(wall_ms())
+
+    def complete_since(self) -> int:
+        """When the newest complete snapshot (account or positionRisk) arrived; 0 if never."""
+        view = self.book.view(wall_ms())
+        return max((s.received_at_ms for s in view.sources if s.source in FULL_SOURCES), default=0)
 
     def view(self) -> dict:
         return {"account": self.account, **self.book.view(wall_ms()).to_dict()}

@@ -53,6 +53,9 @@ egress = "127.0.0.4"
 [accounts.jobs.order_reaper]
 egress = "127.0.0.5"
 
+[accounts.jobs.stop_ladder]
+egress = "127.0.0.7"
+
 [accounts.jobs.heartbeat]
 enabled = true
 egress = "127.0.0.6"

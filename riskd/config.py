@@ -32,6 +32,7 @@ from pydantic_core import CoreSchema, InitErrorDetails, PydanticCustomError, cor
 from riskd.exchange.planning import BudgetPlanConfig
 from riskd.frozen import FrozenModel
 from riskd.heartbeat import HeartbeatConfig
+from riskd.ladder import StopLadderConfig
 from riskd.plan import AccountJobsConfig, DeploymentPlan, build_plan
 from riskd.reaper import ReaperConfig
 from riskd.sim.config import SimConfig
@@ -264,6 +265,7 @@ class AccountConfig(FrozenModel):
     api_secret_file: Path | None = None
     jobs: AccountJobsConfig = AccountJobsConfig()
     reaper: ReaperConfig = ReaperConfig()
+    stop_ladder: StopLadderConfig = StopLadderConfig()
     heartbeat: HeartbeatConfig = HeartbeatConfig()
     _api_key: Secret | None = PrivateAttr(None)
     _api_secret: Secret | None = PrivateAttr(None)

@@ -33,6 +33,7 @@ class JobKind(Enum):
     POSITION_RISK_READER = "position_risk_reader"
     USER_STREAM = "user_stream"
     ORDER_REAPER = "order_reaper"
+    STOP_LADDER = "stop_ladder"
     HEARTBEAT = "heartbeat"
 
 
@@ -56,14 +57,16 @@ class AccountJobsConfig(FrozenModel):
 
     # GET /fapi/v3/account costs 5: every 5 s is 60 weight/min.
     account_reader: JobConfig = JobConfig(interval_ms=5_000, jitter_ms=500, weight_per_minute=120)
-    # GET /fapi/v3/positionRisk costs 5: every 2 s is 150 weight/min.
+    # GET /fapi/v3/positionRisk costs 5: every 5 s is 60 weight/min (the stream is faster).
     position_risk_reader: JobConfig = JobConfig(
-        interval_ms=2_000, jitter_ms=200, weight_per_minute=300
+        interval_ms=5_000, jitter_ms=500, weight_per_minute=120
     )
     # A listenKey (1) and a REST resync (5) per connection; interval_ms paces reconnects.
     user_stream: JobConfig = JobConfig(interval_ms=1_000, jitter_ms=500, weight_per_minute=60)
     # openOrders + openAlgoOrders + apiTradingStatus without a symbol: 90 per pass.
-    order_reaper: JobConfig = JobConfig(interval_ms=10_000, jitter_ms=1_000, weight_per_minute=600)
+    order_reaper: JobConfig = JobConfig(interval_ms=20_000, jitter_ms=1_000, weight_per_minute=300)
+    # openAlgoOrders (40) per pass, woken by every position change; placements weigh 0.
+    stop_ladder: JobConfig = JobConfig(interval_ms=5_000, jitter_ms=500, weight_per_minute=600)
     # Optional dead-man's switch: openOrders (40) + countdownCancelAll (10) per armed symbol.
     heartbeat: JobConfig = JobConfig(
         enabled=False, interval_ms=30_000, jitter_ms=1_000, weight_per_minute=300

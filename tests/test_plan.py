@@ -21,15 +21,18 @@ def test_every_account_gets_each_enabled_job() -> None:
     disabled = AccountJobsConfig(
         position_risk_reader=JobConfig(enabled=False, interval_ms=1, weight_per_minute=1)
     )
-    plan = build_plan([("a", AccountJobsConfig()), ("b", disabled)], BudgetPlanConfig())
+    testnet_ip_limit = BudgetPlanConfig(ip_weight_limit_per_minute=6000)
+    plan = build_plan([("a", AccountJobsConfig()), ("b", disabled)], testnet_ip_limit)
     assert [job.name for job in plan.jobs] == [
         "account_reader:a",
         "position_risk_reader:a",
         "user_stream:a",
         "order_reaper:a",
+        "stop_ladder:a",
         "account_reader:b",
         "user_stream:b",
         "order_reaper:b",
+        "stop_ladder:b",
     ]
 
 

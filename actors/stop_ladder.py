@@ -1,0 +1,157 @@
+"""StopLadder: an exchange-native ladder of STOP_MARKET rungs on every position of an account.
+
+Each pass reads the open algo orders (the exchange is the truth: ladders are rebuilt from them
+after any restart), asks ``riskd.ladder.plan_actions`` per position and carries it out:
+place the new generation, and only once it is confirmed open, cancel the old one. Position
+changes (from the PositionBook) and algo-order events (from the UserStream) wake it at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from actors.base import Job
+from actors.context import ConfigSource
+from riskd.exchange.clock import wall_ms
+from riskd.exchange.errors import Rejected
+from riskd.exchange.filters import SymbolFilters, parse_exchange_info
+from riskd.exchange.parse_orders import parse_open_algo_orders
+from riskd.ladder import (
+    Ladder,
+    LadderActions,
+    fit_to_account_limit,
+    ladder_from_open_orders,
+    on_would_trigger,
+    plan_actions,
+)
+from riskd.orders import OpenAlgoOrder
+from riskd.plan import JobSpec
+from riskd.positions import PositionRecord
+from riskd.userstream import StreamEvent
+
+WOULD_IMMEDIATELY_TRIGGER = -2021
+
+
+class StopLadder(Job):
+    """Keeps every position of the account protected by its ladder; never leaves one bare."""
+
+    def __init__(self, spec: JobSpec, source: ConfigSource) -> None:
+        super().__init__(spec, source)
+        account = next(a for a in source.load(secrets=()).accounts if a.name == spec.account)
+        self.config = account.stop_ladder
+        self.filters: dict[str, SymbolFilters] = {}
+        self.alerts: list[str] = []
+        self.placed = self.cancelled = 0
+        self._wake = asyncio.Event()
+        self._started_ms = wall_ms()
+
+    async def recover(self) -> None:
+        await super().recover()
+        info = await self.access.read(
+            "GET", "/fapi/v1/exchangeInfo", self.access.client.futures_exchange_info
+        )
+        self.filters = parse_exchange_info(info)
+
+    # ------------------------------------------------------------ wake-ups
+
+    def on_positions(self) -> None:
+        """The PositionBook saw a position open, change or close."""
+        self._wake.set()
+
+    def on_stream_event(self, event: dict) -> None:
+        """An ALGO_UPDATE or ORDER_TRADE_UPDATE: rungs may have been confirmed or filled."""
+        if StreamEvent.of(event) in (StreamEvent.ALGO_UPDATE, StreamEvent.ORDER_TRADE_UPDATE):
+            self._wake.set()
+
+    async def pause(self, delay_ms: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), delay_ms / 1000)
+        self._wake.clear()
+
+    # ------------------------------------------------------------ one pass
+
+    async def step(self) -> None:
+        if await self.position_book.complete_since.remote() < self._started_ms:
+            # Until a full snapshot arrives, "no position" may only mean "not read yet":
+            # acting on it would cancel rungs that protect real positions.
+            self.health.extra = {"waiting": "for a complete position snapshot"}
+            return
+        positions = {p.key: p for p in (await self.position_book.current.remote()).positions}
+        algos = parse_open_algo_orders(
+            await self.access.read(
+                "GET", "/fapi/v1/openAlgoOrders", self.access.client.futures_get_open_algo_orders
+            )
+        )
+        states = ladder_from_open_orders(self.spec.account, algos)
+        planned: dict = {}
+        cancels: list[OpenAlgoOrder] = []
+        for key in sorted(set(positions) | set(states)):
+            actions = self._actions(key, positions.get(key), states.get(key))
+            if actions.place is not None:
+                planned[key] = actions.place
+            cancels.extend(actions.cancel)
+            self.alerts.extend(actions.alerts)
+        planned, limit_alerts = fit_to_account_limit(
+            planned, len(algos), self.config.max_algo_orders_per_account
+        )
+        self.alerts.extend(limit_alerts)
+        await asyncio.gather(
+            *(self._place(ladder, positions[key]) for key, ladder in planned.items()),
+            *(self._cancel(order) for order in cancels),
+        )
+        if planned or cancels:
+            self._wake.set()  # confirm the new generation (then cancel the old) at once
+        del self.alerts[:-50]
+        self.health.extra = {
+            "ladders": len(states),
+            "positions": len(positions),
+            "placed": self.placed,
+            "cancelled": self.cancelled,
+            "alerts": self.alerts[-5:],
+        }
+
+    def _actions(self, key, position: PositionRecord | None, state) -> LadderActions:
+        filters = self.filters.get(key.symbol)
+        if filters is None:
+            self.alerts.append(f"{key.symbol}: not in exchangeInfo; no ladder")
+            return LadderActions()
+        return plan_actions(
+            position, state, filters, self.config.for_symbol(key.symbol), account=self.spec.account
+        )
+
+    async def _place(self, ladder: Ladder, position: PositionRecord) -> None:
+        filters = self.filters[ladder.symbol]
+        await asyncio.gather(
+            *(
+                self._place_rung(ladder, rung, params, position, filters)
+                for rung, params in zip(ladder.rungs, ladder.order_params(filters), strict=True)
+            )
+        )
+
+    async def _place_rung(
+        self, ladder: Ladder, rung, params: dict, position: PositionRecord, filters: SymbolFilters
+    ) -> None:
+        try:
+            await self.access.place_algo_order(params)
+            self.placed += 1
+        except Rejected as exc:
+            if exc.code != WOULD_IMMEDIATELY_TRIGGER:
+                self.alerts.append(f"{ladder.symbol} rung {rung.index}: {exc.message}")
+                raise
+            reduce = on_would_trigger(ladder, rung, position)
+            if reduce is not None:
+                self.alerts.append(reduce.alert)
+                await self.access.place_order(reduce.order_params(filters))
+
+    async def _cancel(self, order: OpenAlgoOrder) -> None:
+        try:
+            await self.access.write(
+                "DELETE",
+                "/fapi/v1/algoOrder",
+                lambda: self.access.client.futures_cancel_algo_order(algoId=order.algo_id),
+            )
+            self.cancelled += 1
+        except Rejected as exc:
+            if exc.code != -2011:  # already gone (triggered or cancelled): that is the goal
+                raise

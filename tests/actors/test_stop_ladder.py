@@ -1,0 +1,108 @@
+"""StopLadder on Ray against the simulator: ladders appear, grow confirm-then-cancel, vanish."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+
+from actors import launcher
+from tests.actors.conftest import LOOPBACK_JOBS, deployment_toml
+from tests.sim_fixtures import binance_client
+
+READY_S = 30
+LADDER_JOBS = (
+    LOOPBACK_JOBS
+    + """
+[accounts.jobs.stop_ladder]
+interval_ms = 1000
+weight_per_minute = 1200
+egress = "127.0.0.7"
+"""
+)
+
+
+def _rungs(simulator) -> list[dict]:
+    algos = simulator.server.exchange.state()["accounts"]["sim"]["algo_orders"]
+    return [a for a in algos if a["algoStatus"] == "NEW"]
+
+
+def _until(predicate, timeout_s: float = 15.0):
+    deadline = time.monotonic() + timeout_s
+    while not (value := predicate()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return value
+
+
+def _record_algo_events(simulator) -> list[dict]:
+    """Every ALGO_UPDATE the exchange emits, in order (wraps the simulator's emitter)."""
+    events: list[dict] = []
+    exchange = simulator.server.exchange
+    emit = exchange.emit
+
+    def recording(account: str, event: dict) -> None:
+        if event["e"] == "ALGO_UPDATE":
+            events.append(event["o"])
+        emit(account, event)
+
+    exchange.emit = recording
+    return events
+
+
+def _open_quantity_never_drops_below(events: list[dict], floor: Decimal) -> bool:
+    """Replaying the events: once the ladder first covers *floor*, does it ever stop?"""
+    open_qty: dict[int, Decimal] = {}
+    covered = False
+    for event in events:
+        if event["X"] == "NEW":
+            open_qty[event["aid"]] = Decimal(event["q"])
+        else:
+            open_qty.pop(event["aid"], None)
+        total = sum(open_qty.values(), Decimal(0))
+        covered = covered or total >= floor
+        if covered and total < floor:
+            return False
+    return covered
+
+
+async def test_a_position_gets_its_ladder_grows_it_safely_and_loses_it_on_close(
+    deploy, simulator
+) -> None:
+    events = _record_algo_events(simulator)
+    controller, _ = deploy(deployment_toml(simulator.server.url, LADDER_JOBS))
+    launcher.wait_ready(controller, READY_S)
+    client = binance_client(simulator.server)
+    await client.futures_create_order(
+        symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.100"
+    )  # entry 60000.1
+    ladder = _until(lambda: len(_rungs(simulator)) == 5 and _rungs(simulator))
+    assert ladder, _rungs(simulator)
+    # 60000.1 × (1 − 5 %, 5.5 %, … 7 %), floored to the 0.1 tick: never nearer than asked.
+    assert sorted(r["triggerPrice"] for r in ladder) == [
+        "55800.00",
+        "56100.00",
+        "56400.00",
+        "56700.00",
+        "57000.00",
+    ]
+    assert sum(Decimal(r["quantity"]) for r in ladder) == Decimal("0.100")
+    assert all(
+        r["side"] == "SELL" and r["reduceOnly"] and r["workingType"] == "MARK_PRICE" for r in ladder
+    )
+
+    await client.futures_create_order(
+        symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.010"
+    )  # +10 %: a new generation
+
+    def grown() -> list[dict] | None:
+        rungs = _rungs(simulator)
+        total = sum(Decimal(r["quantity"]) for r in rungs)
+        return rungs if len(rungs) == 5 and total == Decimal("0.110") else None
+
+    assert _until(grown), _rungs(simulator)
+    assert _open_quantity_never_drops_below(events, Decimal("0.100"))
+
+    await client.futures_create_order(
+        symbol="BTCUSDT", side="SELL", type="MARKET", quantity="0.110"
+    )
+    await client.close_connection()
+    assert _until(lambda: not _rungs(simulator)), _rungs(simulator)
