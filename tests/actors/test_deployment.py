@@ -53,7 +53,13 @@ def test_jobs_report_health_each_from_its_own_ip_within_budget(deploy, simulator
     assert 0 < ips["127.0.0.4"]["max_weight_per_minute"] <= 60  # user_stream alone
     status, health = _get(f"{info['gateway']}/v1/health")
     assert status == 200 and health["ok"] is True
-    assert {j["job"] for j in health["jobs"]} == {"account_reader", "position_risk_reader"}
+    assert {j["job"] for j in health["jobs"]} == {
+        "account_reader",
+        "position_risk_reader",
+        "user_stream",
+        "order_reaper",
+        "stop_ladder",
+    }
 
 
 async def test_positions_on_the_exchange_appear_in_the_gateway(deploy, simulator) -> None:
