@@ -106,3 +106,92 @@ async def test_a_position_gets_its_ladder_grows_it_safely_and_loses_it_on_close(
     )
     await client.close_connection()
     assert _until(lambda: not _rungs(simulator)), _rungs(simulator)
+
+
+def _post(url: str, body: dict) -> None:
+    import json
+    import urllib.request
+
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    urllib.request.urlopen(request, timeout=10).close()
+
+
+def _five_rungs_summing_to(simulator, total: str):
+    def check() -> list[dict] | None:
+        rungs = _rungs(simulator)
+        summed = sum(Decimal(r["quantity"]) for r in rungs)
+        return rungs if len(rungs) == 5 and summed == Decimal(total) else None
+
+    return check
+
+
+async def test_unknown_status_placements_leave_exactly_one_ladder(deploy, simulator) -> None:
+    _post(
+        f"{simulator.server.url}/_sim/fault",
+        {"path": "/fapi/v1/algoOrder", "kind": "unknown503", "count": 3},
+    )
+    controller, _ = deploy(deployment_toml(simulator.server.url, LADDER_JOBS))
+    launcher.wait_ready(controller, READY_S)
+    client = binance_client(simulator.server)
+    await client.futures_create_order(
+        symbol="ETHUSDT", side="SELL", type="MARKET", quantity="1.000"
+    )
+    await client.close_connection()
+    rungs = _until(_five_rungs_summing_to(simulator, "1.000"))
+    assert rungs, _rungs(simulator)
+    time.sleep(1.5)  # further passes must not add anything
+    assert len(_rungs(simulator)) == 5
+    assert len({r["clientAlgoId"] for r in _rungs(simulator)}) == 5
+    assert all(r["side"] == "BUY" for r in rungs)  # a short's stops buy
+
+
+async def test_stop_past_the_price_reduces_at_market_instead(deploy, simulator) -> None:
+    near = (
+        LADDER_JOBS
+        + """
+[accounts.stop_ladder.symbols.BTCUSDT]
+first_offset_pct = 1
+"""
+    )
+    controller, _ = deploy(deployment_toml(simulator.server.url, near))
+    launcher.wait_ready(controller, READY_S)
+    # The mark is already 3 % below the last price: every 1 %…3 % stop is past it (−2021).
+    _post(
+        f"{simulator.server.url}/_sim/mark",
+        {"symbol": "BTCUSDT", "price": "58000", "last": "60000"},
+    )
+    client = binance_client(simulator.server)
+    await client.futures_create_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.100")
+    await client.close_connection()
+
+    def flat() -> bool:
+        positions = simulator.server.exchange.state()["accounts"]["sim"]["positions"]
+        return not positions
+
+    assert _until(flat), simulator.server.exchange.state()["accounts"]["sim"]["positions"]
+    assert not _rungs(simulator)
+    row = {r.job: r for r in launcher.status(controller)}["stop_ladder"]
+    assert any("−2021" in alert for alert in row.health["extra"]["alerts"])
+
+
+async def test_a_killed_ladder_comes_back_to_exactly_one_ladder(deploy, simulator) -> None:
+    import ray
+
+    controller, _ = deploy(deployment_toml(simulator.server.url, LADDER_JOBS, name="ladderkill"))
+    launcher.wait_ready(controller, READY_S)
+    client = binance_client(simulator.server)
+    await client.futures_create_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.100")
+    assert _until(_five_rungs_summing_to(simulator, "0.100"))
+    await client.futures_create_order(
+        symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.020"
+    )  # a re-ladder starts…
+    ray.kill(ray.get_actor("stop_ladder:sim", namespace="ladderkill"), no_restart=False)
+    await client.close_connection()
+    assert _until(_five_rungs_summing_to(simulator, "0.120"), timeout_s=30), _rungs(simulator)
+    time.sleep(1.5)
+    assert len(_rungs(simulator)) == 5
