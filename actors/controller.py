@@ -81,7 +81,7 @@ class Controller:
             self._books[account.name] = (
                 ray.remote(PositionBookActor)
                 .options(**actor_options(position_book_name(account.name), self.namespace))
-                .remote(account.name, self.namespace)
+                .remote(account.name, self.namespace, self._source_max_age_ms(account.name))
             )
         for spec in self.plan.jobs:
             self._spawn(spec)
@@ -97,6 +97,18 @@ class Controller:
         if self._supervisor is None:
             self._supervisor = asyncio.get_running_loop().create_task(self._supervise())
         return {"jobs": [spec.name for spec in self.plan.jobs], "gateway": gateway_url}
+
+    def _source_max_age_ms(self, account: str) -> dict[str, int]:
+        """How old each REST source of an account's book may get before it counts as silent:
+        three of its reader's intervals plus a request timeout. The stream is not listed: a
+        quiet account sends nothing, and its job's own health covers a dead connection."""
+        timeout_ms = self.config.exchange.request_timeout_ms
+        sources = {JobKind.ACCOUNT_READER: "account", JobKind.POSITION_RISK_READER: "position_risk"}
+        return {
+            sources[spec.kind]: 3 * spec.config.interval_ms + timeout_ms
+            for spec in self.plan.jobs
+            if spec.account == account and spec.kind in sources
+        }
 
     def _spawn(self, spec: JobSpec) -> None:
         options = actor_options(spec.name, self.namespace)

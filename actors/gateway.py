@@ -66,6 +66,10 @@ class Gateway:
             for r in rows
             if not r.healthy()
         ]
+        for account in self.accounts:
+            book = ray.get_actor(position_book_name(account), namespace=self.namespace)
+            health = await book.health.remote()
+            problems += [f"position book {account}: source {s} is silent" for s in health["silent"]]
         body = {
             "ok": not problems,
             "time": wall_ms(),

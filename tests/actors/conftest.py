@@ -53,6 +53,7 @@ name = "{name}"
 [exchange]
 network = "sim"
 base_url = "{sim_url}"
+request_timeout_ms = 2000
 
 [gateway]
 port = 0

@@ -219,3 +219,31 @@ def _post(url: str, body: dict) -> dict:
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.load(response)
+
+
+async def test_a_stalled_rest_source_is_reported_and_the_book_keeps_working(
+    deploy, simulator
+) -> None:
+    _, info = deploy(deployment_toml(simulator.server.url, LOOPBACK_JOBS))
+    assert _wait_for(lambda: _get(f"{info['gateway']}/v1/health")[0] == 200)
+    _post(
+        f"{simulator.server.url}/_sim/fault",
+        {"path": "/fapi/v3/positionRisk", "kind": "delay", "ms": 4000, "count": 50},
+    )
+
+    def silent() -> list[str]:
+        status, health = _get(f"{info['gateway']}/v1/health")
+        return [p for p in health["problems"] if "silent" in p] if status == 503 else []
+
+    problems = _wait_for(silent, timeout_s=20)
+    assert problems == ["position book sim: source position_risk is silent"]
+    client = binance_client(simulator.server)
+    await client.futures_create_order(symbol="DOGEUSDT", side="BUY", type="MARKET", quantity="1000")
+    await client.close_connection()
+
+    def doge() -> dict | None:
+        view = _get(f"{info['gateway']}/v1/positions?account=sim")[1]
+        return next((p for p in view["positions"] if p["symbol"] == "DOGEUSDT"), None)
+
+    position = _wait_for(doge, timeout_s=10)  # from the stream and the account reader
+    assert position is not None and position["amount"] == "1000"
