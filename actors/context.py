@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
+
+import ray
+from ray.actor import ActorHandle
 
 from riskd.config import RiskdConfig, load_config_text
 
@@ -18,6 +22,30 @@ def position_book_name(account: str) -> str:
 
 def stop_ladder_name(account: str) -> str:
     return f"stop_ladder:{account}"
+
+
+class NamedActor:
+    """A named actor of the deployment that may not exist (yet, or any more): looked up on
+    first use and again only after a call to it failed, so notifying it costs no lookup."""
+
+    def __init__(self, name: str, namespace: str) -> None:
+        self.name = name
+        self.namespace = namespace
+        self._handle: ActorHandle | None = None
+
+    def notify(self, method: str, *args: object) -> None:
+        """Call *method* without waiting for it; nothing happens if the actor does not exist."""
+        handle = self._handle
+        if handle is None:
+            try:
+                handle = self._handle = ray.get_actor(self.name, namespace=self.namespace)
+            except ValueError:
+                return
+        getattr(handle, method).remote(*args).future().add_done_callback(self._forget_on_error)
+
+    def _forget_on_error(self, done: Future) -> None:
+        if done.exception() is not None:
+            self._handle = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -81,7 +81,15 @@ class Controller:
             self._books[account.name] = (
                 ray.remote(PositionBookActor)
                 .options(**actor_options(position_book_name(account.name), self.namespace))
-                .remote(account.name, self.namespace, self._source_max_age_ms(account.name))
+                .remote(
+                    account.name,
+                    self.namespace,
+                    self._source_max_age_ms(account.name),
+                    expects_stream=any(
+                        spec.account == account.name and spec.kind is JobKind.USER_STREAM
+                        for spec in self.plan.jobs
+                    ),
+                )
             )
         for spec in self.plan.jobs:
             self._spawn(spec)

@@ -70,6 +70,10 @@ class Gateway:
             book = ray.get_actor(position_book_name(account), namespace=self.namespace)
             health = await book.health.remote()
             problems += [f"position book {account}: source {s} is silent" for s in health["silent"]]
+            problems += [
+                f"position book {account}: the user stream missed a change: {text}"
+                for text in health["stream_missed"]
+            ]
         body = {
             "ok": not problems,
             "time": wall_ms(),

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Mapping
 
-import ray
-
-from actors.context import stop_ladder_name
+from actors.context import NamedActor, stop_ladder_name
 from riskd.exchange.clock import wall_ms
 from riskd.positions import BookChanges, BookView, PositionBook, SourceSnapshot
 
 # Sources whose snapshots are complete: a fresh one of these makes the book trustworthy.
 FULL_SOURCES = frozenset({"account", "position_risk"})
+# How long a disagreement or a change the stream missed stays in the book's health.
+RECENT_PROBLEM_MS = 60_000
 
 
 class PositionBookActor:
@@ -20,15 +20,26 @@ class PositionBookActor:
     account's StopLadder when a position opens, changes or closes.
 
     After a restart it starts empty and is refilled by the next pass of each reader: the
-    exchange is the truth, and ``complete_since`` lets consumers wait for a full snapshot.
+    exchange is the truth, and ``complete_and_fresh`` tells consumers when the book's silence
+    about a position means it is flat.
     """
 
-    def __init__(self, account: str, namespace: str, max_age_ms: Mapping[str, int]) -> None:
+    def __init__(
+        self,
+        account: str,
+        namespace: str,
+        max_age_ms: Mapping[str, int],
+        *,
+        expects_stream: bool,
+    ) -> None:
         self.account = account
         self.namespace = namespace
         self.max_age_ms = dict(max_age_ms)
+        self.expects_stream = expects_stream
         self.book = PositionBook()
         self.disagreements: deque[tuple[int, str]] = deque(maxlen=20)
+        self.stream_misses: deque[tuple[int, str]] = deque(maxlen=20)
+        self.stop_ladder = NamedActor(stop_ladder_name(account), namespace)
 
     def apply(self, snapshot: SourceSnapshot) -> BookChanges:
         now = wall_ms()
@@ -37,22 +48,23 @@ class PositionBookActor:
             self.disagreements.append(
                 (now, f"{key[0]} {key[1]}: sources disagree ({snapshot.source})")
             )
+        if self.expects_stream:
+            self.stream_misses.extend(
+                (now, f"{key[0]} {key[1]}: changed on the exchange, seen first by {snapshot.source}")
+                for key in changes.unstreamed
+            )
         if changes.opened or changes.changed or changes.closed:
-            try:
-                ladder = ray.get_actor(stop_ladder_name(self.account), namespace=self.namespace)
-            except ValueError:
-                pass  # no ladder in this deployment
-            else:
-                ladder.on_positions.remote()
+            self.stop_ladder.notify("on_positions")
         return changes
 
     def current(self) -> BookView:
         return self.book.view(wall_ms())
 
-    def complete_since(self) -> int:
-        """When the newest complete snapshot (account or positionRisk) arrived; 0 if never."""
-        view = self.book.view(wall_ms())
-        return max((s.received_at_ms for s in view.sources if s.source in FULL_SOURCES), default=0)
+    def complete_and_fresh(self) -> bool:
+        """Whether a complete snapshot arrived within its source's allowed age: only then
+        does the book's silence about a position mean the position is flat."""
+        silent = self.book.silent_sources(wall_ms(), self.max_age_ms)
+        return any(source in FULL_SOURCES and source not in silent for source in self.max_age_ms)
 
     def health(self) -> dict:
         """What the book cannot vouch for: silent sources, recent disagreements (for alerts)."""
@@ -60,8 +72,13 @@ class PositionBookActor:
         return {
             "account": self.account,
             "silent": list(self.book.silent_sources(now, self.max_age_ms)),
-            "disagreements": [text for at, text in self.disagreements if now - at < 60_000],
+            "disagreements": _recent(self.disagreements, now),
+            "stream_missed": _recent(self.stream_misses, now),
         }
 
     def view(self) -> dict:
         return {"account": self.account, **self.book.view(wall_ms()).to_dict()}
+
+
+def _recent(problems: deque[tuple[int, str]], now_ms: int) -> list[str]:
+    return [text for at_ms, text in problems if now_ms - at_ms < RECENT_PROBLEM_MS]

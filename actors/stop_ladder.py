@@ -1,9 +1,11 @@
 """StopLadder: an exchange-native ladder of STOP_MARKET rungs on every position of an account.
 
-Each pass reads the open algo orders (the exchange is the truth: ladders are rebuilt from them
-after any restart), asks ``riskd.ladder.plan_actions`` per position and carries it out:
-place the new generation, and only once it is confirmed open, cancel the old one. Position
-changes (from the PositionBook) and algo-order events (from the UserStream) wake it at once.
+Each pass asks ``riskd.ladder.plan_actions`` per position and carries it out: place the new
+generation, and only once it is confirmed open, cancel the old one. The open algo orders come
+from the exchange (the truth: ladders are rebuilt from them after any restart), read in full
+once per interval and kept current in between by the job's own acknowledgements and the
+stream's ALGO_UPDATEs, so the passes that position changes (from the PositionBook) and order
+events (from the UserStream) trigger at once spend no REST weight.
 """
 
 from __future__ import annotations
@@ -16,7 +18,13 @@ from actors.context import ConfigSource
 from riskd.exchange.clock import wall_ms
 from riskd.exchange.errors import Rejected
 from riskd.exchange.filters import SymbolFilters, parse_exchange_info
-from riskd.exchange.parse_orders import parse_open_algo_orders
+from riskd.exchange.parse import PayloadError
+from riskd.exchange.parse_orders import (
+    open_algo_from_update,
+    parse_algo_order,
+    parse_algo_update,
+    parse_open_algo_orders,
+)
 from riskd.ladder import (
     Ladder,
     LadderActions,
@@ -25,12 +33,13 @@ from riskd.ladder import (
     on_would_trigger,
     plan_actions,
 )
-from riskd.orders import OpenAlgoOrder
+from riskd.orders import AlgoOrderBook, OpenAlgoOrder
 from riskd.plan import JobSpec
 from riskd.positions import PositionRecord
 from riskd.userstream import StreamEvent
 
 WOULD_IMMEDIATELY_TRIGGER = -2021
+NO_SUCH_ORDER = -2011
 
 
 class StopLadder(Job):
@@ -43,8 +52,8 @@ class StopLadder(Job):
         self.filters: dict[str, SymbolFilters] = {}
         self.alerts: list[str] = []
         self.placed = self.cancelled = 0
+        self.algo_orders = AlgoOrderBook()
         self._wake = asyncio.Event()
-        self._started_ms = wall_ms()
 
     async def recover(self) -> None:
         await super().recover()
@@ -55,13 +64,25 @@ class StopLadder(Job):
 
     # ------------------------------------------------------------ wake-ups
 
-    def on_positions(self) -> None:
+    async def on_positions(self) -> None:
         """The PositionBook saw a position open, change or close."""
         self._wake.set()
 
-    def on_stream_event(self, event: dict) -> None:
-        """An ALGO_UPDATE or ORDER_TRADE_UPDATE: rungs may have been confirmed or filled."""
-        if StreamEvent.of(event) in (StreamEvent.ALGO_UPDATE, StreamEvent.ORDER_TRADE_UPDATE):
+    async def on_stream_event(self, event: dict) -> None:
+        """An ALGO_UPDATE (a rung confirmed, triggered or gone) or an ORDER_TRADE_UPDATE."""
+        kind = StreamEvent.of(event)
+        if kind is StreamEvent.ALGO_UPDATE:
+            try:
+                update = parse_algo_update(event)
+            except PayloadError as exc:  # the next full read corrects the open orders
+                self.health.failed(str(exc), wall_ms())
+                return
+            opened = open_algo_from_update(update)
+            if opened is None:
+                self.algo_orders.gone(update.algo_id, wall_ms())
+            else:
+                self.algo_orders.opened(opened, wall_ms())
+        if kind in (StreamEvent.ALGO_UPDATE, StreamEvent.ORDER_TRADE_UPDATE):
             self._wake.set()
 
     async def pause(self, delay_ms: float) -> None:
@@ -72,21 +93,15 @@ class StopLadder(Job):
     # ------------------------------------------------------------ one pass
 
     async def step(self) -> None:
-        if await self.position_book.complete_since.remote() < self._started_ms:
-            # Until a full snapshot arrives, "no position" may only mean "not read yet":
-            # acting on it would cancel rungs that protect real positions.
-            self.health.extra = {"waiting": "for a complete position snapshot"}
-            return
         positions = {p.key: p for p in (await self.position_book.current.remote()).positions}
-        algos = parse_open_algo_orders(
-            await self.access.read(
-                "GET", "/fapi/v1/openAlgoOrders", self.access.client.futures_get_open_algo_orders
-            )
-        )
+        complete = await self.position_book.complete_and_fresh.remote()
+        algos = await self._open_algo_orders()
         states = ladder_from_open_orders(self.spec.account, algos)
         planned: dict = {}
         cancels: list[OpenAlgoOrder] = []
-        for key in sorted(set(positions) | set(states)):
+        # Without a fresh complete snapshot, "no position" may only mean "not read yet":
+        # a ladder is then kept, never cancelled as an orphan.
+        for key in sorted(set(positions) | set(states) if complete else set(positions)):
             actions = self._actions(key, positions.get(key), states.get(key))
             if actions.place is not None:
                 planned[key] = actions.place
@@ -104,12 +119,24 @@ class StopLadder(Job):
             self._wake.set()  # confirm the new generation (then cancel the old) at once
         del self.alerts[:-50]
         self.health.extra = {
+            "complete_positions": complete,
             "ladders": len(states),
             "positions": len(positions),
             "placed": self.placed,
             "cancelled": self.cancelled,
             "alerts": self.alerts[-5:],
         }
+
+    async def _open_algo_orders(self) -> tuple[OpenAlgoOrder, ...]:
+        """The open algo orders: read in full once per interval, otherwise as last learnt."""
+        requested = wall_ms()
+        last = self.algo_orders.snapshot_requested_ms
+        if last is None or requested - last >= self.spec.config.interval_ms:
+            body = await self.access.read(
+                "GET", "/fapi/v1/openAlgoOrders", self.access.client.futures_get_open_algo_orders
+            )
+            self.algo_orders.replace(parse_open_algo_orders(body), requested)
+        return self.algo_orders.orders()
 
     def _actions(self, key, position: PositionRecord | None, state) -> LadderActions:
         filters = self.filters.get(key.symbol)
@@ -133,8 +160,12 @@ class StopLadder(Job):
         self, ladder: Ladder, rung, params: dict, position: PositionRecord, filters: SymbolFilters
     ) -> None:
         try:
-            await self.access.place_algo_order(params)
+            status, order = parse_algo_order(await self.access.place_algo_order(params))
             self.placed += 1
+            if status == "NEW":
+                self.algo_orders.opened(order, wall_ms())
+            else:  # found by clientAlgoId after an unknown outcome, already triggered or gone
+                self.algo_orders.gone(order.algo_id, wall_ms())
         except Rejected as exc:
             if exc.code != WOULD_IMMEDIATELY_TRIGGER:
                 self.alerts.append(f"{ladder.symbol} rung {rung.index}: {exc.message}")
@@ -153,5 +184,6 @@ class StopLadder(Job):
             )
             self.cancelled += 1
         except Rejected as exc:
-            if exc.code != -2011:  # already gone (triggered or cancelled): that is the goal
+            if exc.code != NO_SUCH_ORDER:  # already gone (triggered or cancelled): the goal
                 raise
+        self.algo_orders.gone(order.algo_id, wall_ms())

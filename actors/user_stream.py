@@ -12,11 +12,9 @@ import json
 import logging
 
 import aiohttp
-import ray
-from ray.actor import ActorHandle
 
 from actors.base import Job
-from actors.context import ConfigSource, stop_ladder_name
+from actors.context import ConfigSource, NamedActor, stop_ladder_name
 from riskd.exchange.client import user_stream_url
 from riskd.exchange.clock import wall_ms
 from riskd.exchange.errors import Rejected
@@ -40,6 +38,7 @@ class UserStream(Job):
         self.events_received = 0
         self.reconnects = -1
         self._key_invalid = asyncio.Event()
+        self.stop_ladder = NamedActor(stop_ladder_name(spec.account), self.deployment)
 
     async def step(self) -> None:
         listen_key = await self._create_listen_key()
@@ -87,18 +86,10 @@ class UserStream(Job):
             if kind is StreamEvent.ACCOUNT_UPDATE:
                 await self.position_book.apply.remote(parse_account_update(event))
             elif kind in (StreamEvent.ORDER_TRADE_UPDATE, StreamEvent.ALGO_UPDATE):
-                ladder = self._stop_ladder()
-                if ladder is not None:
-                    ladder.on_stream_event.remote(event)
+                self.stop_ladder.notify("on_stream_event", event)
         except PayloadError as exc:
             self.health.failed(str(exc), wall_ms())
         return kind
-
-    def _stop_ladder(self) -> ActorHandle | None:
-        try:
-            return ray.get_actor(stop_ladder_name(self.spec.account), namespace=self.deployment)
-        except ValueError:
-            return None
 
     async def _create_listen_key(self) -> str:
         answer = await self.access.read(

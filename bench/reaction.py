@@ -8,11 +8,11 @@ in THIS process (127.0.0.1, free port, price walk off, no injected latency or fa
   to 60 s so the stream drives the PositionBook; stop_ladder on its own loopback IP.
 * ``rest``: user_stream disabled; position_risk_reader and account_reader every 500 ms.
 
-Budgets are lifted so the bench measures reaction, not budgets: stop_ladder reads
-openAlgoOrders (weight 40) on every pass and is woken by every position change and stream
-event, so the simulator's REQUEST_WEIGHT limit (``SimConfig.limits.weight_per_minute``) and
-ORDERS limits, the plan's ``[budgets] ip_weight_limit_per_minute`` and stop_ladder's
-``weight_per_minute`` are raised far above what a run uses.
+The simulator's REQUEST_WEIGHT and ORDERS limits (``SimConfig.limits``) and the plan's
+``[budgets] ip_weight_limit_per_minute`` are raised far above what a run uses: the bench
+changes the position every few hundred ms, far faster than a desk would, and each change
+places and cancels a ladder. stop_ladder runs on its default budget: it reads openAlgoOrders
+(weight 40) once per interval and acts on every wake-up from what it learnt since.
 
 A change: a signed python-binance MARKET order from 127.0.0.9 (its own IP), alternately
 BUY 0.020 / SELL 0.020, moving the BTCUSDT long between 0.100 and 0.120 (+20 % / −16.7 %,
@@ -103,12 +103,11 @@ enabled = false
 egress = "127.0.0.4"
 """,
 }
-COMMON_JOBS = f"""
+COMMON_JOBS = """
 [accounts.jobs.order_reaper]
 egress = "127.0.0.5"
 
 [accounts.jobs.stop_ladder]
-weight_per_minute = {BIG // 10}
 egress = "127.0.0.7"
 """
 
@@ -401,9 +400,9 @@ def report(results: list[ModeResult], args: argparse.Namespace) -> None:
     print(table([*headers, "target"], rows))
     print(f"target: {TARGET}")
     print(
-        "budgets lifted (measure reaction, not budgets): simulator REQUEST_WEIGHT and ORDERS "
-        f"limits {BIG}, [budgets] ip_weight_limit_per_minute = {BIG}, stop_ladder "
-        f"weight_per_minute = {BIG // 10}."
+        "limits lifted (the bench changes the position faster than a desk would): simulator "
+        f"REQUEST_WEIGHT and ORDERS limits {BIG}, [budgets] ip_weight_limit_per_minute = {BIG}; "
+        "stop_ladder runs on its default budget."
     )
 
     print("\n=== breakdown of completed changes (ms): p50 / p99 / max ===")
@@ -421,7 +420,7 @@ def report(results: list[ModeResult], args: argparse.Namespace) -> None:
     )
     print(
         "ACCOUNT_UPDATE→first NEW: riskd learning of the change (stream or REST poll), the "
-        "PositionBook\nwaking stop_ladder, its pass (openAlgoOrders read) and the first "
+        "PositionBook\nwaking stop_ladder, its pass and the first "
         "placement; first→last NEW: the\nother rungs' placements (sent concurrently)."
     )
     for r in results:

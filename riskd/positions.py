@@ -20,8 +20,10 @@ The stream is a source like the others: its records carry the event's transactio
 its snapshots are incomplete, so it closes a key only by reporting a zero amount for it.
 
 For alerting, BookChanges.disagreements names keys two reports give different amounts for at
-the same updateTime, and silent_sources names sources that stopped answering; the book keeps
-merging whatever the other sources send.
+the same updateTime, BookChanges.unstreamed names changes a REST source brought long after
+they happened (a stream that is connected but stalled delivers nothing, so only this shows
+it), and silent_sources names sources that stopped answering; the book keeps merging
+whatever the other sources send.
 
 Times are Binance server times in milliseconds, passed in; the book never reads a clock.
 """
@@ -32,6 +34,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 from decimal import Decimal
 from typing import Any, Generic, NamedTuple, TypeVar
+
+STREAM_SOURCE = "stream"  # the user-data stream's ACCOUNT_UPDATE
 
 
 class PositionKey(NamedTuple):
@@ -105,7 +109,9 @@ class BookChanges:
     updateTime, or another amount); fresher marks alone are not a change. ``balances_changed``
     lists assets added, removed, or with a new wallet balance or updateTime.
     ``disagreements`` lists positions two reports give different amounts for the same
-    updateTime.
+    updateTime. ``unstreamed`` lists positions whose change a REST source brought first and
+    the stream has still not reported ``stream_grace_ms`` after the change (each is listed
+    once): a connected but stalled stream shows only this way.
     """
 
     opened: tuple[PositionKey, ...] = ()
@@ -113,6 +119,7 @@ class BookChanges:
     closed: tuple[PositionKey, ...] = ()
     balances_changed: tuple[str, ...] = ()
     disagreements: tuple[PositionKey, ...] = ()
+    unstreamed: tuple[PositionKey, ...] = ()
 
     @property
     def empty(self) -> bool:
@@ -123,6 +130,7 @@ class BookChanges:
             or self.closed
             or self.balances_changed
             or self.disagreements
+            or self.unstreamed
         )
 
 
@@ -180,6 +188,11 @@ class _Table(Generic[_K, _R]):
         self._held: dict[_K, _Held[_R]] = {}
         self._unlisted_flat_at_ms: int | None = None  # keys left out of a complete snapshot
 
+    @property
+    def complete_seen(self) -> bool:
+        """Whether a complete snapshot was merged (before it, every key is new)."""
+        return self._unlisted_flat_at_ms is not None
+
     def get(self, key: _K) -> _R | None:
         held = self._held.get(key)
         return None if held is None else held.record
@@ -235,9 +248,16 @@ class _SourceState:
 
 
 class PositionBook:
-    """Positions per (symbol, position_side) and balances per asset, from every source."""
+    """Positions per (symbol, position_side) and balances per asset, from every source.
 
-    def __init__(self) -> None:
+    *stream_grace_ms* is how long the stream may take to report a change before a REST
+    source reporting it first counts as the stream having missed it.
+    """
+
+    def __init__(self, stream_grace_ms: int = 3_000) -> None:
+        self.stream_grace_ms = stream_grace_ms
+        # Changes a REST source brought first, until the stream reports them: key → record.
+        self._awaiting_stream: dict[PositionKey, PositionRecord] = {}
         self._positions: _Table[PositionKey, PositionRecord] = _Table()
         self._balances: _Table[str, BalanceRecord] = _Table()
         self._sources: dict[str, _SourceState] = {}
@@ -252,7 +272,9 @@ class PositionBook:
             and held.update_time_ms == record.update_time_ms
             and held.amount != record.amount
         ]
+        initialised = self._positions.complete_seen
         steps = self._positions.merge(reported, snapshot.taken_at_ms, complete=snapshot.complete)
+        unstreamed = self._track_stream(snapshot, reported, steps, initialised=initialised)
         balance_steps = (
             {}
             if snapshot.balances is None
@@ -271,6 +293,7 @@ class PositionBook:
                 asset for asset, (b, a) in balance_steps.items() if _balance_changed(b, a)
             ),
             disagreements=_sorted(disagreements),
+            unstreamed=_sorted(unstreamed),
         )
 
     def view(self, now_ms: int) -> BookView:
@@ -295,6 +318,38 @@ class PositionBook:
             ),
         )
 
+    def _track_stream(
+        self,
+        snapshot: SourceSnapshot,
+        reported: Mapping[PositionKey, PositionRecord],
+        steps: Mapping[PositionKey, tuple[PositionRecord | None, PositionRecord | None]],
+        *,
+        initialised: bool,
+    ) -> list[PositionKey]:
+        """Note the changes a REST source brought first, clear those the stream then reports,
+        and return (and forget) those the stream has not reported within the grace."""
+        if snapshot.source == STREAM_SOURCE:
+            for key, record in reported.items():
+                awaited = self._awaiting_stream.get(key)
+                if awaited is not None and (
+                    record.update_time_ms >= awaited.update_time_ms
+                    or record.amount == awaited.amount
+                ):
+                    del self._awaiting_stream[key]
+        elif initialised:
+            for key, (before, after) in steps.items():
+                if after is not None and _amount(before) != after.amount:
+                    self._awaiting_stream[key] = after
+        late_ms = snapshot.taken_at_ms - self.stream_grace_ms
+        overdue = sorted(
+            key
+            for key, awaited in self._awaiting_stream.items()
+            if awaited.update_time_ms < late_ms
+        )
+        for key in overdue:
+            del self._awaiting_stream[key]
+        return overdue
+
     def silent_sources(self, now_ms: int, max_age_ms: Mapping[str, int]) -> tuple[str, ...]:
         """Sources in *max_age_ms* not heard from within their allowed age, or never heard."""
         return tuple(
@@ -312,6 +367,10 @@ class PositionBook:
             max(last.taken_at_ms, latest.taken_at_ms),
             max(last.received_at_ms, latest.received_at_ms),
         )
+
+
+def _amount(record: PositionRecord | None) -> Decimal:
+    return Decimal(0) if record is None else record.amount
 
 
 def _open(record: PositionRecord | None) -> bool:

@@ -525,6 +525,65 @@ def test_rest_answer_then_stream_event_for_the_same_change_disagreeing_is_report
     assert held(book, BTC).amount == Decimal("0.4")
 
 
+# --- changes the stream missed ---------------------------------------------------------------
+
+
+def stream_missing_book() -> PositionBook:
+    """A book with BTC 0.010, then a change to 0.020 at 5 000 that only REST reported."""
+    book = PositionBook(stream_grace_ms=3_000)
+    book.apply(snap(pos(amount="0.010", updated=1_000), taken=2_000), received_at_ms=2_000)
+    changes = book.apply(snap(pos(amount="0.020", updated=5_000), taken=5_500), received_at_ms=0)
+    assert changes.unstreamed == ()  # the stream still has its grace
+    return book
+
+
+def test_rest_change_the_stream_never_reports_is_unstreamed_once_its_grace_ends() -> None:
+    book = stream_missing_book()
+    assert book.apply(snap(pos(amount="0.020", updated=5_000), taken=8_000), 0).unstreamed == ()
+    changes = book.apply(snap(pos(amount="0.020", updated=5_000), taken=8_001), received_at_ms=0)
+    assert changes.unstreamed == (BTC,)
+    assert held(book, BTC).amount == Decimal("0.020")
+    later = book.apply(snap(pos(amount="0.020", updated=5_000), taken=9_000), received_at_ms=0)
+    assert later.unstreamed == ()  # reported once
+
+
+def test_stream_reporting_the_change_after_rest_clears_it() -> None:
+    book = stream_missing_book()
+    book.apply(stream(pos(amount="0.020", updated=5_000), at=5_000), received_at_ms=0)
+    changes = book.apply(snap(pos(amount="0.020", updated=5_000), taken=9_000), received_at_ms=0)
+    assert changes.unstreamed == ()
+
+
+def test_stream_reporting_a_later_change_clears_the_awaited_one() -> None:
+    book = stream_missing_book()
+    book.apply(stream(pos(amount="0.030", updated=6_000), at=6_000), received_at_ms=0)
+    changes = book.apply(snap(pos(amount="0.030", updated=6_000), taken=9_500), received_at_ms=0)
+    assert changes.unstreamed == ()
+
+
+def test_change_the_stream_brought_first_is_never_awaited() -> None:
+    book = PositionBook(stream_grace_ms=3_000)
+    book.apply(snap(pos(amount="0.010", updated=1_000), taken=2_000), received_at_ms=0)
+    book.apply(stream(pos(amount="0.020", updated=5_000), at=5_000), received_at_ms=0)
+    changes = book.apply(snap(pos(amount="0.020", updated=5_000), taken=9_000), received_at_ms=0)
+    assert changes.unstreamed == ()
+
+
+def test_positions_of_the_first_complete_snapshot_are_never_awaited() -> None:
+    book = PositionBook(stream_grace_ms=3_000)
+    book.apply(snap(pos(updated=1_000), taken=2_000), received_at_ms=0)
+    changes = book.apply(snap(pos(updated=1_000), taken=60_000), received_at_ms=0)
+    assert changes == BookChanges()
+
+
+def test_newer_marks_alone_from_rest_are_never_awaited() -> None:
+    book = PositionBook(stream_grace_ms=3_000)
+    book.apply(snap(pos(updated=1_000, mark="60000"), taken=2_000), received_at_ms=0)
+    book.apply(snap(pos(updated=1_000, mark="61000"), taken=3_000), received_at_ms=0)
+    changes = book.apply(snap(pos(updated=1_000, mark="61000"), taken=9_000), received_at_ms=0)
+    assert changes.unstreamed == ()
+
+
 # --- silent sources ---------------------------------------------------------------------------
 
 MAX_AGE = {"account": 10_000, "position_risk": 5_000, "stream": 60_000}

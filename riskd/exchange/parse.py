@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
-from riskd.positions import BalanceRecord, PositionRecord, SourceSnapshot
+from riskd.positions import STREAM_SOURCE, BalanceRecord, PositionRecord, SourceSnapshot
 
 ACCOUNT_V2: Final = "GET /fapi/v2/account"
 ACCOUNT_V3: Final = "GET /fapi/v3/account"
@@ -111,7 +111,7 @@ def parse_account_update(event: Mapping[str, Any]) -> SourceSnapshot:
     update = root.object("a")
     return _snapshot(
         ACCOUNT_UPDATE,
-        source="stream",
+        source=STREAM_SOURCE,
         taken_at_ms=at_ms,
         positions=tuple(
             _stream_position(item, at_ms) for item in update.objects("P", required=False)

@@ -18,6 +18,7 @@ from riskd.orders import OpenAlgoOrder, OpenOrder
 
 OPEN_ORDERS: Final = "GET /fapi/v1/openOrders"
 OPEN_ALGO_ORDERS: Final = "GET /fapi/v1/openAlgoOrders"
+ALGO_ORDER: Final = "/fapi/v1/algoOrder"
 ALGO_UPDATE: Final = "ALGO_UPDATE"
 ORDER_TRADE_UPDATE: Final = "ORDER_TRADE_UPDATE"
 SIDES: Final = frozenset({"BUY", "SELL"})
@@ -85,6 +86,12 @@ def parse_open_orders(body: Sequence[Any]) -> tuple[OpenOrder, ...]:
 def parse_open_algo_orders(body: Sequence[Any]) -> tuple[OpenAlgoOrder, ...]:
     """A GET /fapi/v1/openAlgoOrders body; a closePosition order's quantity ("0" or "") is 0."""
     return tuple(_open_algo_order(item) for item in _items(OPEN_ALGO_ORDERS, body))
+
+
+def parse_algo_order(body: object) -> tuple[str, OpenAlgoOrder]:
+    """A POST or GET /fapi/v1/algoOrder body: its ``algoStatus`` and the order it describes."""
+    item = _Object.at(ALGO_ORDER, "", body)
+    return item.text("algoStatus"), _open_algo_order(item)
 
 
 def parse_algo_update(event: Mapping[str, Any]) -> AlgoUpdate:

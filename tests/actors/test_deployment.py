@@ -210,6 +210,34 @@ async def test_user_stream_resyncs_from_rest_after_a_reconnect(deploy, simulator
     assert row.health["extra"]["reconnects"] >= 1
 
 
+async def test_a_stalled_but_connected_stream_is_reported_and_rest_keeps_the_book_right(
+    deploy, simulator
+) -> None:
+    controller, info = deploy(deployment_toml(simulator.server.url, LOOPBACK_JOBS))
+    launcher.wait_ready(controller, READY_S)
+    assert _wait_for(lambda: _get(f"{info['gateway']}/v1/health")[0] == 200)
+    _post(
+        f"{simulator.server.url}/_sim/fault",
+        {"path": "/private/ws", "kind": "stall_ws", "ms": 600_000},
+    )
+    client = binance_client(simulator.server)
+    await client.futures_create_order(symbol="SOLUSDT", side="SELL", type="MARKET", quantity="7")
+    await client.close_connection()
+
+    def missed() -> list[str]:
+        status, health = _get(f"{info['gateway']}/v1/health")
+        return [p for p in health["problems"] if "missed" in p] if status == 503 else []
+
+    (problem,) = _wait_for(missed, timeout_s=15)
+    assert problem.startswith(
+        "position book sim: the user stream missed a change: SOLUSDT BOTH: changed on the exchange"
+    )
+    assert simulator.server.hub.connections  # still connected: only the missed change shows it
+    view = _get(f"{info['gateway']}/v1/positions?account=sim")[1]
+    (position,) = [p for p in view["positions"] if p["symbol"] == "SOLUSDT"]
+    assert position["amount"] == "-7"
+
+
 def _post(url: str, body: dict) -> dict:
     request = urllib.request.Request(
         url,

@@ -13,6 +13,7 @@ from riskd.exchange.parse_orders import (
     AlgoUpdate,
     OrderUpdate,
     open_algo_from_update,
+    parse_algo_order,
     parse_algo_update,
     parse_open_algo_orders,
     parse_open_orders,
@@ -24,6 +25,8 @@ from tests.exchange.test_parse import load
 OPEN_ORDERS_DOCS = "docs/fapi_v1_openOrders.docs.json"
 OPEN_ORDER_REAL = "real/fapi_v1_openOrder.ccxt_real_2024-02-14.json"
 OPEN_ALGOS_DOCS = "docs/fapi_v1_openAlgoOrders.sdk_docs.json"
+ALGO_ORDER_POST_DOCS = "docs/fapi_v1_algoOrder_POST.sdk_docs.json"
+ALGO_ORDER_GET_DOCS = "docs/fapi_v1_algoOrder_GET.sdk_docs.json"
 ALGO_TRIGGERING = "real/ws_ALGO_UPDATE_TRIGGERING.nautilus_testnet_2025-12-11.json"
 ALGO_TRIGGERED = "real/ws_ALGO_UPDATE_TRIGGERED.nautilus_testnet_2025-12-11.json"
 ALGO_FINISHED = "real/ws_ALGO_UPDATE_FINISHED.nautilus_testnet_2025-12-11.json"
@@ -383,3 +386,44 @@ def test_order_update_event_time_is_read_from_the_root() -> None:
     event["E"] = "soon"
     with raises("ORDER_TRADE_UPDATE: E: 'soon' is not a time in ms"):
         parse_order_update(event)
+
+
+# --- POST / GET /fapi/v1/algoOrder ------------------------------------------------------------
+
+
+def test_algo_order_placement_answer_is_its_status_and_the_open_order() -> None:
+    status, order = parse_algo_order(load(ALGO_ORDER_POST_DOCS))
+    assert status == "NEW"
+    assert order == OpenAlgoOrder(
+        algo_id=2146760,
+        client_algo_id="6B2I9XVcJpCjqPAJ4YoFX7",
+        symbol="BNBUSDT",
+        side="SELL",
+        position_side="BOTH",
+        order_type="TAKE_PROFIT",
+        quantity=Decimal("0.01"),
+        trigger_price=Decimal("750.000"),
+        working_type="CONTRACT_PRICE",
+        reduce_only=False,
+        close_position=False,
+        price_protect=False,
+        create_time_ms=1750485492076,
+        update_time_ms=1750485492076,
+    )
+
+
+def test_algo_order_lookup_reports_a_cancelled_order_by_its_status() -> None:
+    status, order = parse_algo_order(load(ALGO_ORDER_GET_DOCS))
+    assert (status, order.algo_id, order.update_time_ms) == ("CANCELED", 2146760, 1750514545091)
+
+
+def test_algo_order_answer_without_status_names_the_field() -> None:
+    body = load(ALGO_ORDER_POST_DOCS)
+    del body["algoStatus"]
+    with raises("/fapi/v1/algoOrder: algoStatus"):
+        parse_algo_order(body)
+
+
+def test_algo_order_answer_that_is_not_an_object_is_refused() -> None:
+    with raises("/fapi/v1/algoOrder: "):
+        parse_algo_order([load(ALGO_ORDER_POST_DOCS)])
