@@ -8,11 +8,13 @@ in THIS process (127.0.0.1, free port, price walk off, no injected latency or fa
   to 60 s so the stream drives the PositionBook; stop_ladder on its own loopback IP.
 * ``rest``: user_stream disabled; position_risk_reader and account_reader every 500 ms.
 
-The simulator's REQUEST_WEIGHT and ORDERS limits (``SimConfig.limits``) and the plan's
-``[budgets] ip_weight_limit_per_minute`` are raised far above what a run uses: the bench
-changes the position every few hundred ms, far faster than a desk would, and each change
-places and cancels a ladder. stop_ladder runs on its default budget: it reads openAlgoOrders
-(weight 40) once per interval and acts on every wake-up from what it learnt since.
+Budgets are lifted so the bench measures reaction, not budgets: it changes the position about
+four times a second, far faster than a desk would, and each change places five rungs and
+cancels five (DELETE /fapi/v1/algoOrder, weight 1 each: ~1,200 weight/min, twice
+stop_ladder's default 600). So the simulator's REQUEST_WEIGHT and ORDERS limits
+(``SimConfig.limits``), the plan's ``[budgets] ip_weight_limit_per_minute`` and stop_ladder's
+``weight_per_minute`` are raised far above what a run uses. (stop_ladder reads openAlgoOrders,
+weight 40, once per interval and acts on every wake-up from what it learnt since.)
 
 A change: a signed python-binance MARKET order from 127.0.0.9 (its own IP), alternately
 BUY 0.020 / SELL 0.020, moving the BTCUSDT long between 0.100 and 0.120 (+20 % / −16.7 %,
@@ -103,11 +105,12 @@ enabled = false
 egress = "127.0.0.4"
 """,
 }
-COMMON_JOBS = """
+COMMON_JOBS = f"""
 [accounts.jobs.order_reaper]
 egress = "127.0.0.5"
 
 [accounts.jobs.stop_ladder]
+weight_per_minute = {BIG // 10}
 egress = "127.0.0.7"
 """
 
@@ -400,9 +403,9 @@ def report(results: list[ModeResult], args: argparse.Namespace) -> None:
     print(table([*headers, "target"], rows))
     print(f"target: {TARGET}")
     print(
-        "limits lifted (the bench changes the position faster than a desk would): simulator "
-        f"REQUEST_WEIGHT and ORDERS limits {BIG}, [budgets] ip_weight_limit_per_minute = {BIG}; "
-        "stop_ladder runs on its default budget."
+        "budgets lifted (measure reaction, not budgets): simulator REQUEST_WEIGHT and ORDERS "
+        f"limits {BIG}, [budgets] ip_weight_limit_per_minute = {BIG}, stop_ladder "
+        f"weight_per_minute = {BIG // 10}."
     )
 
     print("\n=== breakdown of completed changes (ms): p50 / p99 / max ===")
