@@ -1,5 +1,120 @@
 -- Generated from riskd/store/schema.py by `python -m riskd.store.ddl > sql/schema.mysql.sql`.
--- Do not edit by hand. Schema version 1.
+-- Do not edit by hand. Schema version 2.
+
+CREATE TABLE banlist_versions (
+	account VARCHAR(64) NOT NULL,
+	version BIGINT NOT NULL,
+	generated_at_ms BIGINT NOT NULL,
+	valid_until_ms BIGINT NOT NULL,
+	body TEXT NOT NULL,
+	CONSTRAINT pk_banlist_versions PRIMARY KEY (account, version)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
+
+CREATE TABLE fills (
+	account VARCHAR(64) NOT NULL,
+	symbol VARCHAR(32) NOT NULL,
+	trade_id BIGINT NOT NULL,
+	order_id BIGINT NOT NULL,
+	client_order_id VARCHAR(64) NOT NULL,
+	side VARCHAR(8) NOT NULL,
+	position_side VARCHAR(8) NOT NULL,
+	order_type VARCHAR(32) NOT NULL,
+	price NUMERIC(36, 18) NOT NULL,
+	qty NUMERIC(36, 18) NOT NULL,
+	realized_pnl NUMERIC(36, 18) NOT NULL,
+	commission NUMERIC(36, 18) NOT NULL,
+	commission_asset VARCHAR(16) NOT NULL,
+	maker BOOL NOT NULL,
+	time_ms BIGINT NOT NULL,
+	booked_at_ms BIGINT NOT NULL,
+	CONSTRAINT pk_fills PRIMARY KEY (account, symbol, trade_id)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
+
+CREATE INDEX ix_fills_account_time_ms ON fills (account, time_ms);
+
+CREATE TABLE income (
+	account VARCHAR(64) NOT NULL,
+	tran_id BIGINT NOT NULL,
+	income_type VARCHAR(32) NOT NULL,
+	symbol VARCHAR(32) NOT NULL,
+	asset VARCHAR(16) NOT NULL,
+	amount NUMERIC(36, 18) NOT NULL,
+	time_ms BIGINT NOT NULL,
+	trade_id VARCHAR(32) NOT NULL,
+	info VARCHAR(128) NOT NULL,
+	booked_at_ms BIGINT NOT NULL,
+	CONSTRAINT pk_income PRIMARY KEY (account, tran_id, income_type)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
+
+CREATE INDEX ix_income_account_time_ms ON income (account, time_ms);
+
+CREATE TABLE ledger_cursors (
+	account VARCHAR(64) NOT NULL,
+	income_next_start_ms BIGINT NOT NULL,
+	updated_at_ms BIGINT NOT NULL,
+	CONSTRAINT pk_ledger_cursors PRIMARY KEY (account)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
+
+CREATE TABLE lock_events (
+	id BIGINT NOT NULL AUTO_INCREMENT,
+	lock_id BIGINT NOT NULL,
+	account VARCHAR(64) NOT NULL,
+	at_ms BIGINT NOT NULL,
+	action VARCHAR(16) NOT NULL,
+	actor VARCHAR(96) NOT NULL,
+	until_ms BIGINT,
+	detail VARCHAR(512) NOT NULL,
+	CONSTRAINT pk_lock_events PRIMARY KEY (id)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
+
+CREATE INDEX ix_lock_events_account_at_ms ON lock_events (account, at_ms);
+
+CREATE INDEX ix_lock_events_lock_id ON lock_events (lock_id);
+
+CREATE TABLE locks (
+	id BIGINT NOT NULL AUTO_INCREMENT,
+	account VARCHAR(64) NOT NULL,
+	symbol VARCHAR(32) NOT NULL,
+	side VARCHAR(8) NOT NULL,
+	reason_code VARCHAR(32) NOT NULL,
+	reason_text VARCHAR(512) NOT NULL,
+	source VARCHAR(96) NOT NULL,
+	created_ms BIGINT NOT NULL,
+	until_ms BIGINT,
+	active BOOL NOT NULL,
+	ended_ms BIGINT,
+	CONSTRAINT pk_locks PRIMARY KEY (id)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
+
+CREATE INDEX ix_locks_account_active ON locks (account, active);
+
+CREATE TABLE orders (
+	account VARCHAR(64) NOT NULL,
+	symbol VARCHAR(32) NOT NULL,
+	order_id BIGINT NOT NULL,
+	client_order_id VARCHAR(64) NOT NULL,
+	side VARCHAR(8) NOT NULL,
+	position_side VARCHAR(8) NOT NULL,
+	order_type VARCHAR(32) NOT NULL,
+	status VARCHAR(32) NOT NULL,
+	price NUMERIC(36, 18) NOT NULL,
+	orig_qty NUMERIC(36, 18) NOT NULL,
+	executed_qty NUMERIC(36, 18) NOT NULL,
+	update_time_ms BIGINT NOT NULL,
+	CONSTRAINT pk_orders PRIMARY KEY (account, symbol, order_id)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
+
+CREATE TABLE position_snapshots (
+	account VARCHAR(64) NOT NULL,
+	minute_ms BIGINT NOT NULL,
+	symbol VARCHAR(32) NOT NULL,
+	position_side VARCHAR(8) NOT NULL,
+	amount NUMERIC(36, 18) NOT NULL,
+	entry_price NUMERIC(36, 18) NOT NULL,
+	mark_price NUMERIC(36, 18),
+	unrealized_pnl NUMERIC(36, 18),
+	CONSTRAINT pk_position_snapshots PRIMARY KEY (account, minute_ms, symbol, position_side)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
 
 CREATE TABLE schema_meta (
 	`key` VARCHAR(64) NOT NULL,
@@ -7,3 +122,26 @@ CREATE TABLE schema_meta (
 	updated_at_ms BIGINT NOT NULL,
 	CONSTRAINT pk_schema_meta PRIMARY KEY (`key`)
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
+
+CREATE TABLE symbols (
+	symbol VARCHAR(32) NOT NULL,
+	status VARCHAR(16) NOT NULL,
+	tick_size NUMERIC(36, 18) NOT NULL,
+	step_size NUMERIC(36, 18) NOT NULL,
+	min_qty NUMERIC(36, 18) NOT NULL,
+	min_notional NUMERIC(36, 18) NOT NULL,
+	updated_at_ms BIGINT NOT NULL,
+	CONSTRAINT pk_symbols PRIMARY KEY (symbol)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
+
+CREATE TABLE trading_states (
+	id BIGINT NOT NULL AUTO_INCREMENT,
+	account VARCHAR(64) NOT NULL,
+	state VARCHAR(16) NOT NULL,
+	reason VARCHAR(512) NOT NULL,
+	actor VARCHAR(96) NOT NULL,
+	at_ms BIGINT NOT NULL,
+	CONSTRAINT pk_trading_states PRIMARY KEY (id)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
+
+CREATE INDEX ix_trading_states_account_at_ms ON trading_states (account, at_ms);

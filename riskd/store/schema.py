@@ -1,17 +1,37 @@
 """riskd's SQL tables (SQLAlchemy Core), portable between SQLite and MySQL/MariaDB.
 
-Times are epoch milliseconds in BIGINT columns named ``*_ms``.
+Times are epoch milliseconds in BIGINT columns named ``*_ms``. Money and quantities are
+:class:`Money`: exact ``DECIMAL(36, 18)`` on MySQL, decimal text on SQLite (whose NUMERIC is
+a float), ``Decimal`` in Python either way. Exchange ids (tranId, tradeId, orderId) are BIGINT.
 """
 
 from __future__ import annotations
 
-from typing import Final
+from decimal import Decimal
+from typing import Any, Final
 
-from sqlalchemy import BigInteger, Column, Engine, MetaData, String, Table, inspect, select
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Dialect,
+    Engine,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    inspect,
+    select,
+    update,
+)
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from riskd.store.dml import insert_ignore
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 
 metadata = MetaData(
     naming_convention={
@@ -39,6 +59,194 @@ schema_meta = Table(
     **_MYSQL_OPTIONS,
 )
 
+
+class Money(TypeDecorator[Decimal]):
+    """An exact decimal: DECIMAL(36, 18) on MySQL, its text on SQLite."""
+
+    impl = Numeric(36, 18, asdecimal=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(48))
+        return dialect.type_descriptor(Numeric(36, 18, asdecimal=True))
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, Decimal):
+            raise TypeError(f"Money takes a Decimal, not {type(value).__name__}")
+        return str(value) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        return None if value is None else Decimal(value)
+
+
+def _id() -> Column[int]:
+    # BIGINT on MySQL; INTEGER on SQLite, where only an INTEGER PRIMARY KEY autoincrements.
+    return Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+
+
+# --- exchange reference data -----------------------------------------------------------------
+
+symbols = Table(
+    "symbols",
+    metadata,
+    Column("symbol", String(32), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("tick_size", Money, nullable=False),
+    Column("step_size", Money, nullable=False),
+    Column("min_qty", Money, nullable=False),
+    Column("min_notional", Money, nullable=False),
+    Column("updated_at_ms", BigInteger, nullable=False),
+    **_MYSQL_OPTIONS,
+)
+
+# --- the ledger ------------------------------------------------------------------------------
+
+income = Table(
+    "income",
+    metadata,
+    Column("account", String(64), primary_key=True),
+    Column("tran_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("income_type", String(32), primary_key=True),
+    Column("symbol", String(32), nullable=False),  # "" for account-wide flows
+    Column("asset", String(16), nullable=False),
+    Column("amount", Money, nullable=False),
+    Column("time_ms", BigInteger, nullable=False),
+    Column("trade_id", String(32), nullable=False),  # "" when not from a trade
+    Column("info", String(128), nullable=False),
+    Column("booked_at_ms", BigInteger, nullable=False),
+    Index(None, "account", "time_ms"),
+    **_MYSQL_OPTIONS,
+)
+
+fills = Table(
+    "fills",
+    metadata,
+    Column("account", String(64), primary_key=True),
+    Column("symbol", String(32), primary_key=True),
+    Column("trade_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("order_id", BigInteger, nullable=False),
+    Column("client_order_id", String(64), nullable=False),
+    Column("side", String(8), nullable=False),
+    Column("position_side", String(8), nullable=False),
+    Column("order_type", String(32), nullable=False),  # the original type (ot): STOP_MARKET …
+    Column("price", Money, nullable=False),
+    Column("qty", Money, nullable=False),
+    Column("realized_pnl", Money, nullable=False),
+    Column("commission", Money, nullable=False),  # as the stream sends it: positive is paid
+    Column("commission_asset", String(16), nullable=False),
+    Column("maker", Boolean, nullable=False),
+    Column("time_ms", BigInteger, nullable=False),
+    Column("booked_at_ms", BigInteger, nullable=False),
+    Index(None, "account", "time_ms"),
+    **_MYSQL_OPTIONS,
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("account", String(64), primary_key=True),
+    Column("symbol", String(32), primary_key=True),
+    Column("order_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("client_order_id", String(64), nullable=False),
+    Column("side", String(8), nullable=False),
+    Column("position_side", String(8), nullable=False),
+    Column("order_type", String(32), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("price", Money, nullable=False),
+    Column("orig_qty", Money, nullable=False),
+    Column("executed_qty", Money, nullable=False),
+    Column("update_time_ms", BigInteger, nullable=False),
+    **_MYSQL_OPTIONS,
+)
+
+position_snapshots = Table(
+    "position_snapshots",
+    metadata,
+    Column("account", String(64), primary_key=True),
+    Column("minute_ms", BigInteger, primary_key=True, autoincrement=False),
+    Column("symbol", String(32), primary_key=True),
+    Column("position_side", String(8), primary_key=True),
+    Column("amount", Money, nullable=False),
+    Column("entry_price", Money, nullable=False),
+    Column("mark_price", Money, nullable=True),
+    Column("unrealized_pnl", Money, nullable=True),
+    **_MYSQL_OPTIONS,
+)
+
+ledger_cursors = Table(
+    "ledger_cursors",
+    metadata,
+    Column("account", String(64), primary_key=True),
+    Column("income_next_start_ms", BigInteger, nullable=False),  # the next page starts here
+    Column("updated_at_ms", BigInteger, nullable=False),
+    **_MYSQL_OPTIONS,
+)
+
+# --- locks, trading state and the published ban list ----------------------------------------
+
+locks = Table(
+    "locks",
+    metadata,
+    _id(),
+    Column("account", String(64), nullable=False),
+    Column("symbol", String(32), nullable=False),  # a symbol, or "ALL"
+    Column("side", String(8), nullable=False),  # long | short | both
+    Column("reason_code", String(32), nullable=False),
+    Column("reason_text", String(512), nullable=False),
+    Column("source", String(96), nullable=False),  # "rule:<id>" or "operator:<name>"
+    Column("created_ms", BigInteger, nullable=False),
+    Column("until_ms", BigInteger, nullable=True),  # None: until an operator unlocks it
+    Column("active", Boolean, nullable=False),
+    Column("ended_ms", BigInteger, nullable=True),
+    Index(None, "account", "active"),
+    **_MYSQL_OPTIONS,
+)
+
+lock_events = Table(
+    "lock_events",
+    metadata,
+    _id(),
+    Column("lock_id", BigInteger, nullable=False),
+    Column("account", String(64), nullable=False),
+    Column("at_ms", BigInteger, nullable=False),
+    Column("action", String(16), nullable=False),  # created | extended | expired | unlocked
+    Column("actor", String(96), nullable=False),  # the rule or the operator
+    Column("until_ms", BigInteger, nullable=True),
+    Column("detail", String(512), nullable=False),
+    Index(None, "lock_id"),
+    Index(None, "account", "at_ms"),
+    **_MYSQL_OPTIONS,
+)
+
+trading_states = Table(
+    "trading_states",
+    metadata,
+    _id(),
+    Column("account", String(64), nullable=False),
+    Column("state", String(16), nullable=False),  # ACTIVE | REDUCING | HALTED
+    Column("reason", String(512), nullable=False),
+    Column("actor", String(96), nullable=False),
+    Column("at_ms", BigInteger, nullable=False),
+    Index(None, "account", "at_ms"),
+    **_MYSQL_OPTIONS,
+)
+
+banlist_versions = Table(
+    "banlist_versions",
+    metadata,
+    Column("account", String(64), primary_key=True),
+    Column("version", BigInteger, primary_key=True, autoincrement=False),
+    Column("generated_at_ms", BigInteger, nullable=False),
+    Column("valid_until_ms", BigInteger, nullable=False),
+    Column("body", Text, nullable=False),  # the published JSON
+    **_MYSQL_OPTIONS,
+)
+
 _VERSION_KEY: Final = "schema_version"
 
 
@@ -49,8 +257,8 @@ class SchemaVersionError(RuntimeError):
 def init_schema(engine: Engine, now_ms: int) -> list[str]:
     """Create the missing tables and record SCHEMA_VERSION; return the tables created.
 
-    Idempotent. Raises SchemaVersionError, before changing anything, if the database records
-    another schema version.
+    Idempotent; upgrades an older schema (every change so far only adds tables). Raises
+    SchemaVersionError, before changing anything, if the database records a newer version.
     """
     with engine.begin() as connection:
         existing = set(inspect(connection).get_table_names())
@@ -58,11 +266,16 @@ def init_schema(engine: Engine, now_ms: int) -> list[str]:
             stored = connection.scalar(
                 select(schema_meta.c.value).where(schema_meta.c.key == _VERSION_KEY)
             )
-            if stored is not None and stored != str(SCHEMA_VERSION):
+            if stored is not None and not (stored.isdigit() and int(stored) <= SCHEMA_VERSION):
                 raise SchemaVersionError(
                     f"database schema version is {stored}, this riskd uses {SCHEMA_VERSION}"
                 )
         metadata.create_all(connection)
         row = {"key": _VERSION_KEY, "value": str(SCHEMA_VERSION), "updated_at_ms": now_ms}
         connection.execute(insert_ignore(schema_meta, [row], connection.dialect.name))
+        connection.execute(
+            update(schema_meta)
+            .where(schema_meta.c.key == _VERSION_KEY, schema_meta.c.value != str(SCHEMA_VERSION))
+            .values(value=str(SCHEMA_VERSION), updated_at_ms=now_ms)
+        )
     return [table.name for table in metadata.sorted_tables if table.name not in existing]

@@ -1,7 +1,32 @@
-import pytest
-from sqlalchemy import Engine, inspect, select, update
+from decimal import Decimal
 
-from riskd.store.schema import SCHEMA_VERSION, SchemaVersionError, init_schema, schema_meta
+import pytest
+from sqlalchemy import Engine, insert, inspect, select, update
+
+from riskd.store.schema import (
+    SCHEMA_VERSION,
+    SchemaVersionError,
+    init_schema,
+    metadata,
+    schema_meta,
+    symbols,
+)
+
+TABLES = sorted(
+    [
+        "banlist_versions",
+        "fills",
+        "income",
+        "ledger_cursors",
+        "lock_events",
+        "locks",
+        "orders",
+        "position_snapshots",
+        "schema_meta",
+        "symbols",
+        "trading_states",
+    ]
+)
 
 
 def _version_row(engine: Engine) -> tuple[str, int]:
@@ -15,9 +40,9 @@ def _version_row(engine: Engine) -> tuple[str, int]:
 
 
 def test_creates_the_tables_and_records_the_version(sql_engine: Engine) -> None:
-    assert init_schema(sql_engine, now_ms=1_700_000_000_000) == ["schema_meta"]
+    assert sorted(init_schema(sql_engine, now_ms=1_700_000_000_000)) == TABLES
 
-    assert "schema_meta" in inspect(sql_engine).get_table_names()
+    assert sorted(inspect(sql_engine).get_table_names()) == TABLES
     assert _version_row(sql_engine) == (str(SCHEMA_VERSION), 1_700_000_000_000)
 
 
@@ -33,5 +58,53 @@ def test_refuses_a_database_of_another_schema_version(sql_engine: Engine) -> Non
     with sql_engine.begin() as connection:
         connection.execute(update(schema_meta).values(value=str(SCHEMA_VERSION + 1)))
 
-    with pytest.raises(SchemaVersionError, match=f"is {SCHEMA_VERSION + 1}, this riskd uses 1"):
+    with pytest.raises(
+        SchemaVersionError, match=f"is {SCHEMA_VERSION + 1}, this riskd uses {SCHEMA_VERSION}"
+    ):
         init_schema(sql_engine, now_ms=2_000)
+
+
+def test_upgrades_a_version_1_database_by_adding_the_new_tables(sql_engine: Engine) -> None:
+    schema_meta.create(sql_engine)
+    with sql_engine.begin() as connection:
+        connection.execute(
+            insert(schema_meta).values(key="schema_version", value="1", updated_at_ms=1_000)
+        )
+
+    created = init_schema(sql_engine, now_ms=2_000)
+
+    assert sorted(created) == [t for t in TABLES if t != "schema_meta"]
+    assert _version_row(sql_engine) == (str(SCHEMA_VERSION), 2_000)
+
+
+@pytest.mark.parametrize("text", ["0.000000000000000001", "-123456789012345678.5", "60000.10"])
+def test_money_round_trips_exactly(sql_engine: Engine, text: str) -> None:
+    init_schema(sql_engine, now_ms=1_000)
+    row = {
+        "symbol": "BTCUSDT",
+        "status": "TRADING",
+        "tick_size": Decimal(text),
+        "step_size": Decimal("0.001"),
+        "min_qty": Decimal("0.001"),
+        "min_notional": Decimal("100"),
+        "updated_at_ms": 1,
+    }
+    with sql_engine.begin() as connection:
+        connection.execute(insert(symbols).values(row))
+        stored = connection.scalar(select(symbols.c.tick_size))
+    assert stored == Decimal(text)
+
+
+def test_money_refuses_a_float(sql_engine: Engine) -> None:
+    init_schema(sql_engine, now_ms=1_000)
+    row = {"symbol": "X", "status": "T", "tick_size": 0.1, "step_size": Decimal(1)}
+    row |= {"min_qty": Decimal(1), "min_notional": Decimal(1), "updated_at_ms": 1}
+    with (
+        pytest.raises(Exception, match="Money takes a Decimal, not float"),
+        sql_engine.begin() as connection,
+    ):
+        connection.execute(insert(symbols).values(row))
+
+
+def test_every_table_is_created_with_the_binary_collation_options() -> None:
+    assert all(t.kwargs.get("mysql_collate") == "utf8mb4_bin" for t in metadata.sorted_tables)
