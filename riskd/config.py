@@ -33,8 +33,10 @@ from riskd.exchange.planning import BudgetPlanConfig
 from riskd.frozen import FrozenModel
 from riskd.heartbeat import HeartbeatConfig
 from riskd.ladder import StopLadderConfig
+from riskd.ledger import LedgerConfig
 from riskd.plan import AccountJobsConfig, DeploymentPlan, build_plan
 from riskd.reaper import ReaperConfig
+from riskd.rules import RulesConfig
 from riskd.sim.config import SimConfig
 
 DEFAULT_DATABASE_URL: Final = "sqlite:///riskd.db"
@@ -267,6 +269,8 @@ class AccountConfig(FrozenModel):
     reaper: ReaperConfig = ReaperConfig()
     stop_ladder: StopLadderConfig = StopLadderConfig()
     heartbeat: HeartbeatConfig = HeartbeatConfig()
+    ledger: LedgerConfig = LedgerConfig()
+    rules: RulesConfig = RulesConfig()
     _api_key: Secret | None = PrivateAttr(None)
     _api_secret: Secret | None = PrivateAttr(None)
 

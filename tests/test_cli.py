@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -157,3 +158,51 @@ def test_status_without_a_running_deployment_says_so() -> None:
     result = _cli("status", "--namespace", "riskd-nowhere-" + os.urandom(3).hex())
     assert result.returncode == 2
     assert "riskd: no r" in result.stderr  # no running cluster, or no such deployment
+
+
+async def test_backfill_books_the_simulators_income_with_a_progress_bar(
+    sim, client, tmp_path
+) -> None:
+    await client.futures_create_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.010")
+    await client.futures_create_order(
+        symbol="BTCUSDT", side="SELL", type="MARKET", quantity="0.010"
+    )
+    config = tmp_path / "riskd.toml"
+    config.write_text(
+        f'[database]\nurl = "sqlite:///{tmp_path}/riskd.db"\n'
+        f'[exchange]\nnetwork = "sim"\nbase_url = "{sim.url}"\n'
+        '[[accounts]]\nname = "sim"\napi_key_env = "SIM_K"\napi_secret_env = "SIM_S"\n'
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *("-m", "riskd.cli", "backfill", "--days", "2", "--config", str(config)),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "SIM_K": "sim-key", "SIM_S": "sim-secret"},
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 0, err.decode()
+    assert out.decode() == "backfill sim: 1 pages, 3 income rows read, 3 new\n"
+    assert "[########################################] 100% 2.0/2.0 days" in err.decode()
+
+
+def test_backfill_refuses_days_beyond_binances_three_months(tmp_path) -> None:
+    config = tmp_path / "riskd.toml"
+    config.write_text(
+        f'[database]\nurl = "sqlite:///{tmp_path}/riskd.db"\n'
+        '[[accounts]]\nname = "a"\napi_key_env = "K"\napi_secret_env = "S"\n'
+    )
+    result = _cli("backfill", "--days", "91", "--config", str(config))
+    assert result.returncode == 2
+    assert "argument --days: 91 is not between 1 and 90 (Binance keeps 3 months)" in result.stderr
+
+
+def test_backfill_needs_the_account_named_when_there_are_several(tmp_path) -> None:
+    config = tmp_path / "riskd.toml"
+    accounts = "".join(
+        f'[[accounts]]\nname = "{n}"\napi_key_env = "K"\napi_secret_env = "S"\n' for n in "ab"
+    )
+    config.write_text(f'[database]\nurl = "sqlite:///{tmp_path}/riskd.db"\n{accounts}')
+    result = _cli("backfill", "--days", "1", "--config", str(config))
+    assert result.returncode == 2
+    assert result.stderr == "riskd: --account must name one of the config's accounts: ['a', 'b']\n"

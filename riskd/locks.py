@@ -1,0 +1,157 @@
+"""Locks and trading state: what a lock is, how wanted locks meet active ones, who is banned.
+
+A lock bans opening a side (long, short or both) of a symbol, or of every symbol (``ALL``),
+until ``until_ms`` (``None``: until an operator unlocks it). Locks only extend: ``reconcile``
+lengthens a lock a rule still wants, never shortens one, and ends a lock only when its time is
+up; ending one early is an operator's audited act (``riskd.store.lock_store.unlock``). Pure:
+the caller passes in the time in epoch milliseconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final, Literal, Protocol, get_args
+
+LockSide = Literal["long", "short", "both"]
+ALL: Final = "ALL"
+_SIDES: Final = frozenset(get_args(LockSide))
+
+
+class TradingState(StrEnum):
+    """What strategies may do on the account: everything the locks allow, only reduce, nothing."""
+
+    ACTIVE = "ACTIVE"
+    REDUCING = "REDUCING"
+    HALTED = "HALTED"
+
+
+@dataclass(frozen=True, slots=True)
+class LockRequest:
+    """A lock someone wants: a rule (source ``rule:<id>``) or an operator (``operator:<name>``)."""
+
+    symbol: str  # a symbol, or ALL
+    side: LockSide
+    reason_code: str
+    reason_text: str
+    source: str
+    until_ms: int | None  # None: until an operator unlocks it
+
+    def __post_init__(self) -> None:
+        if not self.symbol:
+            raise ValueError("a lock needs a symbol (or ALL)")
+        if self.side not in _SIDES:
+            raise ValueError(f"lock side must be long, short or both, not {self.side!r}")
+        if not self.source:
+            raise ValueError("a lock needs a source (rule:<id> or operator:<name>)")
+
+
+@dataclass(frozen=True, slots=True)
+class Lock:
+    """A persisted lock; ``active`` is False once it expired or was unlocked."""
+
+    id: int
+    account: str
+    symbol: str
+    side: LockSide
+    reason_code: str
+    reason_text: str
+    source: str
+    until_ms: int | None
+    created_ms: int
+    active: bool
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """(source, symbol, side): the lock a request with the same key would extend."""
+        return (self.source, self.symbol, self.side)
+
+
+@dataclass(frozen=True, slots=True)
+class LockChanges:
+    """What ``reconcile`` decided: locks to create, to extend (to a new until) and to expire."""
+
+    create: tuple[LockRequest, ...] = ()
+    extend: tuple[tuple[Lock, int | None], ...] = ()
+    expire: tuple[Lock, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.create or self.extend or self.expire)
+
+
+def _later(until_ms: int | None, than_ms: int | None) -> bool:
+    """Whether *until_ms* ends after *than_ms*; None is forever."""
+    if than_ms is None:
+        return False
+    return until_ms is None or until_ms > than_ms
+
+
+def reconcile(active: Sequence[Lock], wanted: Sequence[LockRequest], now_ms: int) -> LockChanges:
+    """Turn the locks wanted now into changes to the *active* ones.
+
+    A request matches the active lock with the same (source, symbol, side). A matching lock
+    is extended when the request ends later (None is forever), and otherwise left alone. An
+    active lock whose ``until_ms`` is at or before *now_ms* expires (a lock without an end
+    never does); a request matching an expired lock creates a new one. Requests that end at
+    or before *now_ms* are ignored. Active locks no longer wanted stay until their end.
+    Several requests with the same key count as the one ending last.
+    """
+    live: dict[tuple[str, str, str], Lock] = {}
+    expire: list[Lock] = []
+    for lock in active:
+        if not lock.active:
+            continue
+        if lock.until_ms is not None and lock.until_ms <= now_ms:
+            expire.append(lock)
+        else:
+            live[lock.key] = lock
+    latest: dict[tuple[str, str, str], LockRequest] = {}
+    for request in wanted:
+        if request.until_ms is not None and request.until_ms <= now_ms:
+            continue
+        key = (request.source, request.symbol, request.side)
+        seen = latest.get(key)
+        if seen is None or _later(request.until_ms, seen.until_ms):
+            latest[key] = request
+    create: list[LockRequest] = []
+    extend: list[tuple[Lock, int | None]] = []
+    for key, request in latest.items():
+        lock = live.get(key)
+        if lock is None:
+            create.append(request)
+        elif _later(request.until_ms, lock.until_ms):
+            extend.append((lock, request.until_ms))
+    return LockChanges(create=tuple(create), extend=tuple(extend), expire=tuple(expire))
+
+
+class BanningLock(Protocol):
+    """What ``is_banned`` reads of a lock (a :class:`Lock`, a request, or a published one)."""
+
+    @property
+    def symbol(self) -> str: ...
+
+    @property
+    def side(self) -> str: ...
+
+    @property
+    def until_ms(self) -> int | None: ...
+
+
+def is_banned(locks: Iterable[BanningLock], symbol: str, side: LockSide, now_ms: int) -> bool:
+    """Whether *locks* ban opening *side* of *symbol* at *now_ms*.
+
+    A lock applies to its symbol, or to every symbol when it is ``ALL``; a ``both`` lock bans
+    both sides, and asking about ``both`` means either side. A lock bans while ``until_ms`` is
+    None or after *now_ms*; an inactive :class:`Lock` bans nothing.
+    """
+    for lock in locks:
+        if isinstance(lock, Lock) and not lock.active:
+            continue
+        if lock.until_ms is not None and lock.until_ms <= now_ms:
+            continue
+        if lock.symbol not in (ALL, symbol):
+            continue
+        if "both" in (lock.side, side) or lock.side == side:
+            return True
+    return False

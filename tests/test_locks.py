@@ -1,0 +1,164 @@
+import pytest
+
+from riskd.locks import ALL, Lock, LockChanges, LockRequest, LockSide, is_banned, reconcile
+
+NOW = 1_000_000
+
+
+def _request(
+    until_ms: int | None,
+    symbol: str = "BTCUSDT",
+    side: LockSide = "both",
+    source: str = "rule:symbol_4h",
+) -> LockRequest:
+    return LockRequest(symbol, side, "symbol_pnl", "lost too much", source, until_ms)
+
+
+def _lock(
+    until_ms: int | None,
+    symbol: str = "BTCUSDT",
+    side: LockSide = "both",
+    source: str = "rule:symbol_4h",
+    lock_id: int = 1,
+    active: bool = True,
+) -> Lock:
+    return Lock(
+        id=lock_id,
+        account="main",
+        symbol=symbol,
+        side=side,
+        reason_code="symbol_pnl",
+        reason_text="lost too much",
+        source=source,
+        until_ms=until_ms,
+        created_ms=NOW - 10,
+        active=active,
+    )
+
+
+def test_a_wanted_lock_with_no_active_match_is_created() -> None:
+    request = _request(NOW + 500)
+
+    assert reconcile([], [request], NOW) == LockChanges(create=(request,))
+
+
+def test_a_wanted_lock_ending_later_extends_the_active_one() -> None:
+    lock = _lock(NOW + 100)
+
+    changes = reconcile([lock], [_request(NOW + 500)], NOW)
+
+    assert changes == LockChanges(extend=((lock, NOW + 500),))
+
+
+def test_a_wanted_lock_ending_earlier_never_shortens_the_active_one() -> None:
+    changes = reconcile([_lock(NOW + 500)], [_request(NOW + 100)], NOW)
+
+    assert not changes
+
+
+def test_a_lock_without_an_end_is_neither_extended_nor_expired_by_time() -> None:
+    changes = reconcile([_lock(None)], [_request(NOW + 500)], NOW + 10**12)
+
+    assert not changes
+
+
+def test_a_timed_lock_is_extended_to_forever_when_wanted_forever() -> None:
+    lock = _lock(NOW + 100)
+
+    assert reconcile([lock], [_request(None)], NOW).extend == ((lock, None),)
+
+
+def test_an_active_lock_at_or_past_its_end_expires() -> None:
+    ended, running = _lock(NOW, lock_id=1), _lock(NOW + 1, symbol="ETHUSDT", lock_id=2)
+
+    assert reconcile([ended, running], [], NOW) == LockChanges(expire=(ended,))
+
+
+def test_a_rule_lock_no_longer_wanted_stays_until_its_end() -> None:
+    assert not reconcile([_lock(NOW + 100)], [], NOW)
+
+
+def test_a_request_matching_an_expired_lock_creates_a_new_one() -> None:
+    ended, request = _lock(NOW - 1), _request(NOW + 100)
+
+    assert reconcile([ended], [request], NOW) == LockChanges(create=(request,), expire=(ended,))
+
+
+def test_requests_differing_in_source_symbol_or_side_do_not_match() -> None:
+    lock = _lock(NOW + 100)
+    requests = [
+        _request(NOW + 500, source="rule:symbol_24h"),
+        _request(NOW + 500, symbol="ETHUSDT"),
+        _request(NOW + 500, side="long"),
+    ]
+
+    assert reconcile([lock], requests, NOW) == LockChanges(create=tuple(requests))
+
+
+def test_requests_already_ended_are_ignored() -> None:
+    assert not reconcile([], [_request(NOW)], NOW)
+
+
+def test_of_duplicate_requests_the_one_ending_last_counts() -> None:
+    longest = _request(NOW + 900)
+
+    changes = reconcile([], [_request(NOW + 100), longest, _request(NOW + 500)], NOW)
+
+    assert changes.create == (longest,)
+
+
+def test_inactive_locks_are_ignored() -> None:
+    request = _request(NOW + 100)
+
+    changes = reconcile([_lock(NOW - 5, active=False)], [request], NOW)
+
+    assert changes == LockChanges(create=(request,))
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("symbol", "", "needs a symbol"),
+        ("side", "up", "side must be long, short or both"),
+        ("source", "", "needs a source"),
+    ],
+)
+def test_a_request_states_what_is_wrong(field: str, value: str, message: str) -> None:
+    fields = {"symbol": "BTCUSDT", "side": "both", "source": "operator:alice"}
+    fields[field] = value
+    with pytest.raises(ValueError, match=message):
+        LockRequest(reason_code="x", reason_text="y", until_ms=None, **fields)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("lock_symbol", "lock_side", "symbol", "side", "banned"),
+    [
+        ("BTCUSDT", "both", "BTCUSDT", "long", True),
+        ("BTCUSDT", "both", "BTCUSDT", "short", True),
+        ("BTCUSDT", "long", "BTCUSDT", "long", True),
+        ("BTCUSDT", "long", "BTCUSDT", "short", False),
+        ("BTCUSDT", "short", "BTCUSDT", "both", True),
+        ("BTCUSDT", "both", "ETHUSDT", "long", False),
+        (ALL, "both", "ETHUSDT", "short", True),
+        (ALL, "short", "ETHUSDT", "long", False),
+    ],
+)
+def test_is_banned_by_symbol_and_side(
+    lock_symbol: str, lock_side: LockSide, symbol: str, side: LockSide, banned: bool
+) -> None:
+    locks = [_lock(NOW + 1, symbol=lock_symbol, side=lock_side)]
+
+    assert is_banned(locks, symbol, side, NOW) is banned
+
+
+def test_is_banned_until_the_lock_ends_and_forever_without_an_end() -> None:
+    timed, endless = [_lock(NOW + 1)], [_lock(None)]
+
+    assert is_banned(timed, "BTCUSDT", "long", NOW)
+    assert not is_banned(timed, "BTCUSDT", "long", NOW + 1)
+    assert is_banned(endless, "BTCUSDT", "long", NOW + 10**12)
+
+
+def test_an_inactive_lock_bans_nothing_and_a_request_bans_like_a_lock() -> None:
+    assert not is_banned([_lock(None, active=False)], "BTCUSDT", "long", NOW)
+    assert is_banned([_request(None)], "BTCUSDT", "long", NOW)
