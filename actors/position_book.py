@@ -50,7 +50,10 @@ class PositionBookActor:
             )
         if self.expects_stream:
             self.stream_misses.extend(
-                (now, f"{key[0]} {key[1]}: changed on the exchange, seen first by {snapshot.source}")
+                (
+                    now,
+                    f"{key[0]} {key[1]}: changed on the exchange, seen first by {snapshot.source}",
+                )
                 for key in changes.unstreamed
             )
         if changes.opened or changes.changed or changes.closed:

@@ -238,6 +238,9 @@ def advance_income_cursor(
 
 
 class LedgerConfig(FrozenModel):
-    """An account's Ledger (``[accounts.ledger]``): how its income history is paged."""
+    """An account's Ledger (``[accounts.ledger]``): how its income history is paged, and how
+    long each ban-list version is vouched for while the income source and the PositionBook are
+    fresh (a stale account's list then expires on its own and clients fail closed)."""
 
     income: IncomePagerConfig = IncomePagerConfig()
+    banlist_valid_ms: int = Field(30_000, gt=0)
