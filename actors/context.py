@@ -24,6 +24,10 @@ def stop_ladder_name(account: str) -> str:
     return f"stop_ladder:{account}"
 
 
+def ledger_name(account: str) -> str:
+    return f"ledger:{account}"
+
+
 class NamedActor:
     """A named actor of the deployment that may not exist (yet, or any more): looked up on
     first use and again only after a call to it failed, so notifying it costs no lookup."""

@@ -18,6 +18,7 @@ from actors.base import Job
 from actors.context import GATEWAY_NAME, ConfigSource, position_book_name
 from actors.gateway import Gateway
 from actors.heartbeat import Heartbeat
+from actors.ledger import Ledger
 from actors.order_reaper import OrderReaper
 from actors.position_book import PositionBookActor
 from actors.position_risk_reader import PositionRiskReader
@@ -36,6 +37,7 @@ JOB_CLASSES: dict[JobKind, type[Job]] = {
     JobKind.ORDER_REAPER: OrderReaper,
     JobKind.STOP_LADDER: StopLadder,
     JobKind.HEARTBEAT: Heartbeat,
+    JobKind.LEDGER: Ledger,
 }
 HEALTH_TIMEOUT_S = 2.0
 SUPERVISE_INTERVAL_S = 2.0

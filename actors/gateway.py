@@ -1,4 +1,4 @@
-"""Gateway: the aiohttp server strategies and ops read (health and positions for now)."""
+"""Gateway: the aiohttp server strategies and ops read: health, positions and the ban list."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import ray
 from aiohttp import web
 
 from actors.context import CONTROLLER_NAME, ConfigSource, position_book_name
+from riskd.banlist import BanList, BanListHub
+from riskd.banlist_http import add_banlist_routes
 from riskd.config import Secret, is_loopback
 from riskd.exchange.clock import wall_ms
 from riskd.health import JobStatus
@@ -21,9 +23,10 @@ def _json(body: object, status: int = 200) -> web.Response:
 
 
 class Gateway:
-    """Serves ``GET /v1/health`` (503 when riskd cannot vouch for its data) and
-    ``GET /v1/positions[?account=NAME]``. Binds 127.0.0.1 unless configured otherwise, and
-    then only with tokens."""
+    """Serves ``GET /v1/health`` (503 when riskd cannot vouch for its data),
+    ``GET /v1/positions[?account=NAME]`` and the ban list each account's Ledger publishes
+    (``riskd.banlist_http``: ``/v1/banlist``, long-poll, ``/v1/banlist/stream``). Binds
+    127.0.0.1 unless configured otherwise, and then only with tokens."""
 
     def __init__(self, source: ConfigSource) -> None:
         config = source.load(secrets={"gateway"})
@@ -33,8 +36,13 @@ class Gateway:
         self.namespace = config.deployment.name
         self.accounts = [a.name for a in config.accounts]
         self._read_token: Secret | None = self.config.read_token
+        self.banlists = BanListHub()
         self._runner: web.AppRunner | None = None
         self._url = ""
+
+    async def publish_banlist(self, body: bytes) -> bool:
+        """A new ban-list version from an account's Ledger; False when not newer."""
+        return self.banlists.publish(BanList.from_json(body))
 
     async def url(self) -> str:
         """Start serving (once) and return the base URL."""
@@ -42,6 +50,7 @@ class Gateway:
             app = web.Application(middlewares=[self._auth])
             app.router.add_get("/v1/health", self._health)
             app.router.add_get("/v1/positions", self._positions)
+            add_banlist_routes(app, self.banlists, self.accounts)
             self._runner = web.AppRunner(app, access_log=None)
             await self._runner.setup()
             site = web.TCPSite(self._runner, self.config.host, self.config.port)

@@ -14,7 +14,7 @@ import logging
 import aiohttp
 
 from actors.base import Job
-from actors.context import ConfigSource, NamedActor, stop_ladder_name
+from actors.context import ConfigSource, NamedActor, ledger_name, stop_ladder_name
 from riskd.exchange.client import user_stream_url
 from riskd.exchange.clock import wall_ms
 from riskd.exchange.errors import Rejected
@@ -39,6 +39,7 @@ class UserStream(Job):
         self.reconnects = -1
         self._key_invalid = asyncio.Event()
         self.stop_ladder = NamedActor(stop_ladder_name(spec.account), self.deployment)
+        self.ledger = NamedActor(ledger_name(spec.account), self.deployment)
 
     async def step(self) -> None:
         listen_key = await self._create_listen_key()
@@ -87,6 +88,8 @@ class UserStream(Job):
                 await self.position_book.apply.remote(parse_account_update(event))
             elif kind in (StreamEvent.ORDER_TRADE_UPDATE, StreamEvent.ALGO_UPDATE):
                 self.stop_ladder.notify("on_stream_event", event)
+                if kind is StreamEvent.ORDER_TRADE_UPDATE:
+                    self.ledger.notify("on_stream_event", event)
         except PayloadError as exc:
             self.health.failed(str(exc), wall_ms())
         return kind

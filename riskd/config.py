@@ -26,6 +26,7 @@ from pydantic import (
     PrivateAttr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_core import CoreSchema, InitErrorDetails, PydanticCustomError, core_schema
 
@@ -226,7 +227,7 @@ class DatabaseConfig(FrozenModel):
 
     def model_post_init(self, context: Any, /) -> None:
         if self.url_env is None:
-            self._resolved_url = Secret(self.url)
+            self._resolved_url = Secret(_sqlite_beside_config(self.url, _Sources.of(context)))
         elif "url" in self.model_fields_set:
             raise _invalid("set either url or url_env, not both")
         elif _Sources.of(context).wants("database"):
@@ -255,6 +256,15 @@ class ExchangeConfig(FrozenModel):
         if not valid:
             raise PydanticCustomError("url", "must be an http:// or https:// URL")
         return url.rstrip("/")
+
+
+def _sqlite_beside_config(url: str, sources: _Sources) -> str:
+    """A relative SQLite path names a file beside the config, whichever process opens it."""
+    prefix = "sqlite:///"
+    path = url.removeprefix(prefix)
+    if not url.startswith(prefix) or not path or path == ":memory:" or Path(path).is_absolute():
+        return url
+    return prefix + str((sources.base_dir / path).resolve())
 
 
 class AccountConfig(FrozenModel):
@@ -350,6 +360,15 @@ class RiskdConfig(FrozenModel):
     gateway: GatewayConfig = GatewayConfig()
     budgets: BudgetPlanConfig = BudgetPlanConfig()
     sim: SimConfig = SimConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _database_from_its_file(cls, data: Any) -> Any:
+        """Validate the database table even when absent, so that the default SQLite file, too,
+        lies beside the config file, not in whatever folder a process runs in."""
+        if isinstance(data, dict) and "database" not in data:
+            return {**data, "database": {}}
+        return data
 
     @field_validator("accounts")
     @classmethod

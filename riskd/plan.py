@@ -35,6 +35,7 @@ class JobKind(Enum):
     ORDER_REAPER = "order_reaper"
     STOP_LADDER = "stop_ladder"
     HEARTBEAT = "heartbeat"
+    LEDGER = "ledger"
 
 
 class JobConfig(FrozenModel):
@@ -67,6 +68,9 @@ class AccountJobsConfig(FrozenModel):
     order_reaper: JobConfig = JobConfig(interval_ms=20_000, jitter_ms=1_000, weight_per_minute=300)
     # openAlgoOrders (40) per pass, woken by every position change; placements weigh 0.
     stop_ladder: JobConfig = JobConfig(interval_ms=5_000, jitter_ms=500, weight_per_minute=600)
+    # GET /fapi/v1/income costs 30: a page every 10 s is 180 weight/min; catching up after a
+    # restart pages faster, up to the budget. Fills come from the stream between passes.
+    ledger: JobConfig = JobConfig(interval_ms=10_000, jitter_ms=500, weight_per_minute=240)
     # Optional dead-man's switch: openOrders (40) + countdownCancelAll (10) per armed symbol.
     heartbeat: JobConfig = JobConfig(
         enabled=False, interval_ms=30_000, jitter_ms=1_000, weight_per_minute=300

@@ -40,12 +40,25 @@ def _error(path: Path | None, env: dict[str, str] | None = None) -> str:
     return str(excinfo.value)
 
 
+def test_relative_sqlite_path_names_a_file_beside_the_config(tmp_path: Path) -> None:
+    path = tmp_path / "riskd.toml"
+    path.write_text('[database]\nurl = "sqlite:///data/riskd.db"\n')
+    config = load_config(path, env={})
+    assert config.database.resolved_url.reveal() == f"sqlite:///{tmp_path / 'data' / 'riskd.db'}"
+
+
+def test_absolute_sqlite_path_is_kept(tmp_path: Path) -> None:
+    path = tmp_path / "riskd.toml"
+    path.write_text('[database]\nurl = "sqlite:////var/lib/riskd.db"\n')
+    assert load_config(path, env={}).database.resolved_url.reveal() == "sqlite:////var/lib/riskd.db"
+
+
 def test_defaults_without_a_file() -> None:
     config = load_config(env={})
 
     assert config == RiskdConfig()
     assert config.deployment.name == "riskd"
-    assert config.database.resolved_url.reveal() == "sqlite:///riskd.db"
+    assert config.database.resolved_url.reveal() == f"sqlite:///{Path.cwd() / 'riskd.db'}"
     assert config.exchange.network == "sim"
     assert config.exchange.base_url is None
     assert config.accounts == ()

@@ -29,10 +29,12 @@ def test_every_account_gets_each_enabled_job() -> None:
         "user_stream:a",
         "order_reaper:a",
         "stop_ladder:a",
+        "ledger:a",
         "account_reader:b",
         "user_stream:b",
         "order_reaper:b",
         "stop_ladder:b",
+        "ledger:b",
     ]
 
 

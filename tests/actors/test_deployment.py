@@ -59,6 +59,7 @@ def test_jobs_report_health_each_from_its_own_ip_within_budget(deploy, simulator
         "user_stream",
         "order_reaper",
         "stop_ladder",
+        "ledger",
     }
 
 

@@ -1,0 +1,188 @@
+"""Ledger: books every cash flow of an account, turns losses into locks, publishes the ban list.
+
+Fills arrive from the UserStream (ORDER_TRADE_UPDATE) and are booked at once; each pass pages
+GET /fapi/v1/income (weight 30) from the cursor in SQL, so funding and every other flow are
+booked too and the fills are reconciled. After every booking and on every pass the rules
+(``riskd.rules``) are evaluated, the locks reconciled in SQL (``riskd.locks``) and a new
+ban-list version sent to the gateway, valid for ``validity_ms`` only while the income
+source and the PositionBook are fresh.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+
+from actors.base import Job
+from actors.context import GATEWAY_NAME, ConfigSource, NamedActor
+from riskd.banlist import BanList, build_banlist, next_valid_until_ms
+from riskd.exchange.parse import PayloadError
+from riskd.exchange.parse_income import parse_income
+from riskd.exchange.parse_orders import parse_order_update
+from riskd.ledger import advance_income_cursor, fill_from_order_update, next_income_request
+from riskd.locks import LockRequest, TradingState, reconcile
+from riskd.plan import JobSpec
+from riskd.rules import EquityPoint, StopOut, evaluate
+from riskd.store import SqlRunner, init_schema, ledger_store, lock_store, make_engine
+from riskd.userstream import StreamEvent
+
+STOP_ORDER_TYPES = frozenset({"STOP_MARKET", "STOP"})
+RULES_ACTOR = "rules"
+
+
+class Ledger(Job):
+    """One account's ledger, rules and ban list; all state is in SQL and the exchange."""
+
+    def __init__(self, spec: JobSpec, source: ConfigSource) -> None:
+        super().__init__(spec, source)
+        config = source.load(secrets={"database"})
+        account = next(a for a in config.accounts if a.name == spec.account)
+        self.ledger_config = account.ledger
+        self.rules = account.rules
+        self.engine = make_engine(config.database.resolved_url.reveal())
+        self.sql = SqlRunner(self.engine)
+        self.gateway = NamedActor(GATEWAY_NAME, self.deployment)
+        self.stop_outs: deque[StopOut] = deque(maxlen=10_000)
+        self.equity: deque[EquityPoint] = deque(maxlen=10_000)
+        self.cursor_ms: int | None = None
+        self.income_ok_ms = 0  # when the income source last answered in full
+        self.published: BanList | None = None
+        self._evaluating = asyncio.Lock()
+
+    async def recover(self) -> None:
+        await super().recover()
+        now_ms = self.clock.now_ms()
+        await asyncio.to_thread(init_schema, self.engine, now_ms)
+        stored = await self.sql.run(ledger_store.income_cursor, self.spec.account)
+        longest_ms = max((r.window_ms for r in self.rules.rules if r.enabled), default=0)
+        self.cursor_ms = stored if stored is not None else now_ms - longest_ms
+
+    # ------------------------------------------------------------ fills, at once
+
+    async def on_stream_event(self, event: dict) -> None:
+        """An ORDER_TRADE_UPDATE: its fill is booked and the rules run at once."""
+        if StreamEvent.of(event) is not StreamEvent.ORDER_TRADE_UPDATE:
+            return
+        try:
+            update = parse_order_update(event)
+        except PayloadError as exc:  # the income poll books the flow anyway
+            self.health.failed(str(exc), self.clock.now_ms())
+            return
+        fill = fill_from_order_update(update)
+        now_ms = self.clock.now_ms()
+        await self.sql.run(ledger_store.upsert_order, self.spec.account, update)
+        if fill is None:
+            return
+        await self.sql.run(ledger_store.book_fills, self.spec.account, [fill], now_ms)
+        if fill.order_type in STOP_ORDER_TYPES:
+            position = (
+                "long"
+                if (fill.position_side, fill.side)
+                in {
+                    ("LONG", "SELL"),
+                    ("BOTH", "SELL"),
+                }
+                else "short"
+            )
+            self.stop_outs.append(StopOut(fill.time_ms, fill.symbol, position))
+        await self._evaluate_and_publish()
+
+    # ------------------------------------------------------------ one pass
+
+    async def step(self) -> None:
+        await self._poll_income()
+        view = await self.position_book.current.remote()
+        usdt = next((b for b in view.balances if b.asset == "USDT"), None)
+        if usdt is not None:
+            self.equity.append(
+                EquityPoint(self.clock.now_ms(), usdt.wallet_balance + usdt.unrealized_pnl)
+            )
+        await self._evaluate_and_publish()
+        self.health.extra = {
+            "income_cursor_ms": self.cursor_ms,
+            "version": self.published.version if self.published else 0,
+            "locks": len(self.published.locks) if self.published else 0,
+        }
+
+    async def _poll_income(self) -> None:
+        """Page income from the cursor up to now (each page booked with its cursor)."""
+        assert self.cursor_ms is not None
+        while True:
+            now_ms = self.clock.now_ms()
+            request = next_income_request(self.cursor_ms, now_ms, self.ledger_config.income)
+            params = request.params()
+            body = await self.access.read(
+                "GET",
+                "/fapi/v1/income",
+                lambda params=params: self.access.client.futures_income_history(**params),
+                params,
+            )
+            records = parse_income(body)
+            outcome = advance_income_cursor(request, records, now_ms, self.ledger_config.income)
+            await self.sql.run(
+                ledger_store.book_income_page,
+                self.spec.account,
+                records,
+                outcome.next_cursor_ms,
+                now_ms,
+            )
+            self.cursor_ms = outcome.next_cursor_ms
+            if outcome.caught_up:
+                self.income_ok_ms = now_ms
+                return
+
+    async def _evaluate_and_publish(self) -> None:
+        async with self._evaluating:
+            now_ms = self.clock.now_ms()
+            longest_ms = max((r.window_ms for r in self.rules.rules if r.enabled), default=0)
+            entries = await self.sql.run(
+                ledger_store.ledger_entries, self.spec.account, now_ms - longest_ms
+            )
+            evaluation = evaluate(self.rules, entries, self.stop_outs, self.equity, now_ms)
+            state = await self.sql.run(self._apply, evaluation.locks, evaluation.state, now_ms)
+            book_fresh = await self.position_book.complete_and_fresh.remote()
+            self.published = await self.sql.run(self._publish, state, book_fresh, now_ms)
+            self.gateway.notify("publish_banlist", self.published.to_json())
+
+    def _apply(
+        self,
+        connection,
+        wanted: tuple[LockRequest, ...],
+        rule_state: TradingState | None,
+        now_ms: int,
+    ) -> TradingState:
+        active = lock_store.active_locks(connection, self.spec.account)
+        changes = reconcile(active, wanted, now_ms)
+        if changes:
+            lock_store.apply_lock_changes(
+                connection, self.spec.account, changes, now_ms, RULES_ACTOR
+            )
+        current = lock_store.trading_state(connection, self.spec.account)
+        if rule_state is not None and current.state == TradingState.ACTIVE:
+            lock_store.set_trading_state(
+                connection, self.spec.account, rule_state, "a rule breaches", RULES_ACTOR, now_ms
+            )
+            return rule_state
+        return current.state
+
+    def _publish(self, connection, state: TradingState, book_fresh: bool, now_ms: int) -> BanList:
+        locks = lock_store.active_locks(connection, self.spec.account)
+        version = lock_store.latest_banlist_version(connection, self.spec.account) + 1
+        income_fresh = now_ms - self.income_ok_ms <= 3 * self.spec.config.interval_ms
+        previous = self.published.valid_until_ms if self.published else now_ms
+        valid_until = next_valid_until_ms(
+            now_ms,
+            previous,
+            fresh=income_fresh and book_fresh,
+            validity_ms=self.ledger_config.banlist_valid_ms,
+        )
+        banlist = build_banlist(self.spec.account, version, now_ms, valid_until, state, locks)
+        lock_store.save_banlist_version(
+            connection,
+            self.spec.account,
+            version,
+            now_ms,
+            banlist.valid_until_ms,
+            banlist.to_json().decode(),
+        )
+        return banlist

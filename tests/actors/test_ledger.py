@@ -1,0 +1,65 @@
+"""The Ledger on Ray against the simulator: losing fills become locks in the published list."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from actors import launcher
+from riskd.client import BanListClient, BanListClientConfig
+from riskd.sim import SimServer
+from riskd.store import make_engine
+from riskd.store.schema import lock_events
+from tests.actors.conftest import LOOPBACK_JOBS, deployment_toml
+from tests.actors.test_deployment import READY_S, _get, _post, _wait_for
+from tests.sim_fixtures import binance_client
+
+
+async def _round_trip(server: SimServer, symbol: str, qty: str, entry: str, exit: str) -> None:
+    sim_url = server.url
+    client = binance_client(server)
+    try:
+        _post(f"{sim_url}/_sim/mark", {"symbol": symbol, "price": entry})
+        await client.futures_create_order(symbol=symbol, side="BUY", type="MARKET", quantity=qty)
+        _post(f"{sim_url}/_sim/mark", {"symbol": symbol, "price": exit})
+        await client.futures_create_order(symbol=symbol, side="SELL", type="MARKET", quantity=qty)
+    finally:
+        await client.close_connection()
+
+
+def _banlist(gateway: str) -> dict | None:
+    status, body = _get(f"{gateway}/v1/banlist?account=sim")
+    return body if status == 200 else None
+
+
+def _locked(gateway: str) -> list[tuple[str, str]]:
+    body = _banlist(gateway)
+    return sorted((lock["symbol"], lock["source"]) for lock in body["locks"]) if body else []
+
+
+async def test_losing_fills_lock_the_symbol_and_a_profitable_one_stays_open(
+    deploy, simulator, tmp_path
+) -> None:
+    controller, info = deploy(deployment_toml(simulator.server.url, LOOPBACK_JOBS))
+    launcher.wait_ready(controller, READY_S)
+    gateway = info["gateway"]
+    first = _wait_for(lambda: _banlist(gateway), timeout_s=30)
+    assert first is not None and first["locks"] == [] and first["state"] == "ACTIVE"
+
+    config = BanListClientConfig(url=gateway, account="sim")
+    with BanListClient(config) as strategy:
+        assert strategy.wait_for_version(first["version"], timeout_s=10)
+        assert not strategy.is_banned("BTCUSDT", "long")
+        # BTCUSDT: 0.1 bought at 60 000, sold at 58 000: -200 USDT (< -150 over 4 h).
+        await _round_trip(simulator.server, "BTCUSDT", "0.100", "60000", "58000")
+        # ETHUSDT: a profit.
+        await _round_trip(simulator.server, "ETHUSDT", "1.000", "3000", "3100")
+        locked = _wait_for(lambda: _locked(gateway), timeout_s=15)
+        assert locked == [("BTCUSDT", "rule:symbol_4h")]
+        assert _wait_for(lambda: strategy.is_banned("BTCUSDT", "long"), timeout_s=10)
+        assert not strategy.is_banned("ETHUSDT", "long")
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'riskd.db'}")
+    with engine.connect() as connection:
+        actions = connection.execute(select(lock_events.c.action, lock_events.c.actor)).all()
+    engine.dispose()
+    assert [tuple(row) for row in actions] == [("created", "rules")]
