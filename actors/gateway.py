@@ -8,7 +8,7 @@ import json
 import ray
 from aiohttp import web
 
-from actors.context import CONTROLLER_NAME, ConfigSource, position_book_name
+from actors.context import CONTROLLER_NAME, ConfigSource, ledger_name, position_book_name
 from riskd.banlist import BanList, BanListHub
 from riskd.banlist_http import add_banlist_routes
 from riskd.config import Secret, is_loopback
@@ -20,6 +20,11 @@ def _json(body: object, status: int = 200) -> web.Response:
     return web.Response(
         text=json.dumps(body, separators=(",", ":")), status=status, content_type="application/json"
     )
+
+
+def _message(exc: Exception) -> str:
+    """The message of an error raised in another actor, without Ray's traceback."""
+    return str(getattr(exc, "cause", exc))
 
 
 class Gateway:
@@ -50,6 +55,9 @@ class Gateway:
             app = web.Application(middlewares=[self._auth])
             app.router.add_get("/v1/health", self._health)
             app.router.add_get("/v1/positions", self._positions)
+            app.router.add_get("/v1/locks", self._locks)
+            app.router.add_post("/v1/locks", self._add_lock)
+            app.router.add_delete("/v1/locks/{id}", self._unlock)
             add_banlist_routes(app, self.banlists, self.accounts)
             self._runner = web.AppRunner(app, access_log=None)
             await self._runner.setup()
@@ -61,11 +69,60 @@ class Gateway:
 
     @web.middleware
     async def _auth(self, request: web.Request, handler) -> web.StreamResponse:
-        if self._read_token is not None:
-            given = request.headers.get("Authorization", "").removeprefix("Bearer ")
-            if not hmac.compare_digest(given.encode(), self._read_token.reveal().encode()):
-                return _json({"error": "missing or wrong bearer token"}, 401)
+        """Reads need the read or the operator token, changes the operator token (when
+        configured; without one the gateway is on loopback, where changes are allowed)."""
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ").encode()
+        operator = self.config.operator_token
+        is_operator = operator is not None and hmac.compare_digest(
+            given, operator.reveal().encode()
+        )
+        if request.method not in ("GET", "HEAD"):
+            if operator is not None and not is_operator:
+                return _json({"error": "changes need the operator's bearer token"}, 401)
+        elif self._read_token is not None and not (
+            is_operator or hmac.compare_digest(given, self._read_token.reveal().encode())
+        ):
+            return _json({"error": "missing or wrong bearer token"}, 401)
         return await handler(request)
+
+    def _ledger(self, request: web.Request, account: str | None = None):
+        """The Ledger of the request's account (``?account=``, or the only one)."""
+        wanted = account or request.query.get("account")
+        if wanted is None and len(self.accounts) == 1:
+            wanted = self.accounts[0]
+        if wanted not in self.accounts:
+            error = {"error": f"unknown account {wanted!r}", "accounts": self.accounts}
+            raise web.HTTPNotFound(text=json.dumps(error), content_type="application/json")
+        return ray.get_actor(ledger_name(wanted), namespace=self.namespace)
+
+    async def _locks(self, request: web.Request) -> web.Response:
+        return _json({"locks": await self._ledger(request).active_locks.remote()})
+
+    async def _add_lock(self, request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+        except ValueError:
+            return _json({"error": "the body is not JSON"}, 400)
+        account = body.get("account") if isinstance(body, dict) else None
+        try:
+            lock = await self._ledger(request, account).add_lock.remote(body)
+        except ValueError as exc:
+            return _json({"error": _message(exc)}, 400)
+        return _json(lock, 201)
+
+    async def _unlock(self, request: web.Request) -> web.Response:
+        operator = request.query.get("operator", "")
+        reason = request.query.get("reason", "")
+        if not request.match_info["id"].isdigit():
+            return _json({"error": f"lock id {request.match_info['id']!r} is not a number"}, 400)
+        lock_id = int(request.match_info["id"])
+        try:
+            lock = await self._ledger(request).unlock.remote(lock_id, operator, reason)
+        except LookupError as exc:
+            return _json({"error": _message(exc)}, 404)
+        except ValueError as exc:
+            return _json({"error": _message(exc)}, 400)
+        return _json(lock)
 
     async def _health(self, _request: web.Request) -> web.Response:
         controller = ray.get_actor(CONTROLLER_NAME, namespace=self.namespace)

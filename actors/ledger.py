@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from dataclasses import asdict
 
 from actors.base import Job
 from actors.context import GATEWAY_NAME, ConfigSource, NamedActor
@@ -20,7 +21,7 @@ from riskd.exchange.parse import PayloadError
 from riskd.exchange.parse_income import parse_income
 from riskd.exchange.parse_orders import parse_order_update
 from riskd.ledger import advance_income_cursor, fill_from_order_update, next_income_request
-from riskd.locks import LockRequest, TradingState, reconcile
+from riskd.locks import LockRequest, TradingState, operator_lock_request, reconcile
 from riskd.plan import JobSpec
 from riskd.rules import EquityPoint, StopOut, evaluate
 from riskd.store import SqlRunner, init_schema, ledger_store, lock_store, make_engine
@@ -86,6 +87,31 @@ class Ledger(Job):
             )
             self.stop_outs.append(StopOut(fill.time_ms, fill.symbol, position))
         await self._evaluate_and_publish()
+
+    # ------------------------------------------------------------ operators (via the gateway)
+
+    async def active_locks(self) -> list[dict]:
+        """The account's active locks, as the ban list shows them."""
+        locks = await self.sql.run(lock_store.active_locks, self.spec.account)
+        return [asdict(lock) for lock in locks]
+
+    async def add_lock(self, body: object) -> dict:
+        """An operator's lock (audited under their name); the list is republished at once.
+        ValueError names what is wrong with *body*."""
+        request = operator_lock_request(body)
+        now_ms = self.clock.now_ms()
+        lock = await self.sql.run(lock_store.add_operator_lock, self.spec.account, request, now_ms)
+        await self._evaluate_and_publish()
+        return asdict(lock)
+
+    async def unlock(self, lock_id: int, operator: str, reason: str) -> dict:
+        """End a lock now: an audited act. LookupError: no such lock; ValueError: ended."""
+        now_ms = self.clock.now_ms()
+        lock = await self.sql.run(
+            lock_store.unlock, self.spec.account, lock_id, f"operator:{operator}", reason, now_ms
+        )
+        await self._evaluate_and_publish()
+        return asdict(lock)
 
     # ------------------------------------------------------------ one pass
 

@@ -1,13 +1,18 @@
-"""The ``riskd`` command: run, status, stop, db init, backfill, config check, the simulator."""
+"""The ``riskd`` command: run, status, stop, db init, backfill, locks, lock, unlock, config
+check, and the simulator."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import sys
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -332,6 +337,65 @@ def _progress_bar(done_ms: int, total_ms: int, width: int = 40) -> None:
     sys.stderr.flush()
 
 
+def _gateway_call(args: argparse.Namespace, method: str, path: str, body: dict | None = None):
+    """One request to a running riskd's gateway; its JSON answer, or SystemExit with why."""
+    config = _load(args.config)
+    url = args.url or f"http://{config.gateway.host}:{config.gateway.port}"
+    token = config.gateway.operator_token or config.gateway.read_token
+    request = urllib.request.Request(
+        url.rstrip("/") + path,
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"}
+        | ({"Authorization": f"Bearer {token.reveal()}"} if token else {}),
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.load(response)
+    except urllib.error.HTTPError as exc:
+        raise SystemExit(
+            _fail(f"{method} {path}: {exc.code} {json.load(exc).get('error')}")
+        ) from None
+    except OSError as exc:
+        raise SystemExit(_fail(f"no riskd gateway at {url}: {exc}")) from None
+
+
+def _query(**params: str | None) -> str:
+    given = {k: v for k, v in params.items() if v is not None}
+    return "?" + urllib.parse.urlencode(given) if given else ""
+
+
+def _print_locks(locks: list[dict]) -> None:
+    print(f"{'id':>5}  {'symbol':<12} {'side':<5}  {'until':<13}  source / reason")
+    for lock in locks:
+        until = lock["until_ms"] if lock["until_ms"] is not None else "unlocked"
+        print(
+            f"{lock['id']:>5}  {lock['symbol']:<12} {lock['side']:<5}  {until!s:<13}  "
+            f"{lock['source']}: {lock['reason_text']}"
+        )
+
+
+def _locks(args: argparse.Namespace) -> int:
+    _print_locks(_gateway_call(args, "GET", "/v1/locks" + _query(account=args.account))["locks"])
+    return 0
+
+
+def _lock(args: argparse.Namespace) -> int:
+    body = {"symbol": args.symbol, "side": args.side, "reason": args.reason}
+    body |= {"operator": args.operator, "account": args.account}
+    if args.minutes is not None:
+        body["until_ms"] = wall_ms() + round(args.minutes * 60_000)
+    _print_locks([_gateway_call(args, "POST", "/v1/locks", body)])
+    return 0
+
+
+def _unlock(args: argparse.Namespace) -> int:
+    query = _query(account=args.account, operator=args.operator, reason=args.reason)
+    lock = _gateway_call(args, "DELETE", f"/v1/locks/{args.id}{query}")
+    print(f"unlocked {lock['id']} ({lock['symbol']} {lock['side']})")
+    return 0
+
+
 # ---------------------------------------------------------------- parser
 
 
@@ -376,6 +440,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="REQUEST_WEIGHT budget (each page weighs 30); leave room for a running riskd",
     )
     fill.set_defaults(func=_backfill)
+
+    def gateway_command(name: str, func, text: str) -> argparse.ArgumentParser:
+        command = commands.add_parser(name, help=text)
+        command.add_argument("--config", metavar="PATH", help="riskd.toml (gateway and tokens)")
+        command.add_argument("--url", help="the gateway, if not at the config's host and port")
+        command.add_argument("--account", metavar="NAME", help="needed with several accounts")
+        command.set_defaults(func=func)
+        return command
+
+    gateway_command("locks", _locks, "list the active locks of an account")
+    lock = gateway_command("lock", _lock, "lock a symbol (or ALL) as an operator")
+    lock.add_argument("symbol", help="a symbol, or ALL")
+    lock.add_argument("--side", choices=("long", "short", "both"), default="both")
+    lock.add_argument("--minutes", type=float, help="how long (default: until unlocked)")
+    unlock = gateway_command("unlock", _unlock, "end a lock now (audited)")
+    unlock.add_argument("id", type=int)
+    for command in (lock, unlock):
+        command.add_argument("--operator", required=True, help="who: kept in the audit")
+        command.add_argument("--reason", required=True, help="why: kept in the audit")
 
     config = commands.add_parser("config", help="config commands")
     config_commands = config.add_subparsers(dest="config_command", required=True)

@@ -155,3 +155,35 @@ def is_banned(locks: Iterable[BanningLock], symbol: str, side: LockSide, now_ms:
         if "both" in (lock.side, side) or lock.side == side:
             return True
     return False
+
+
+OPERATOR_REASON_CODE: Final = "operator"
+
+
+def operator_lock_request(body: object) -> LockRequest:
+    """An operator's lock from a JSON body: ``{"symbol", "side"?, "reason", "operator",
+    "until_ms"?}`` (side defaults to both; no until_ms: until unlocked). ValueError names the
+    field that is wrong."""
+    if not isinstance(body, dict):
+        raise ValueError("the body must be a JSON object")
+    unknown = sorted(set(body) - {"account", "symbol", "side", "reason", "operator", "until_ms"})
+    if unknown:
+        raise ValueError(f"unknown fields: {unknown}")
+    texts = {}
+    for name in ("symbol", "reason", "operator"):
+        value = body.get(name)
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError(f"{name}: must be a non-empty string")
+        texts[name] = value.strip()
+    side = body.get("side", "both")
+    until_ms = body.get("until_ms")
+    if until_ms is not None and (not isinstance(until_ms, int) or isinstance(until_ms, bool)):
+        raise ValueError("until_ms: must be an integer (epoch ms) or null")
+    return LockRequest(
+        symbol=texts["symbol"].upper(),
+        side=side,
+        reason_code=OPERATOR_REASON_CODE,
+        reason_text=texts["reason"],
+        source=f"operator:{texts['operator']}",
+        until_ms=until_ms,
+    )

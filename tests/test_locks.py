@@ -1,6 +1,17 @@
+import re
+
 import pytest
 
-from riskd.locks import ALL, Lock, LockChanges, LockRequest, LockSide, is_banned, reconcile
+from riskd.locks import (
+    ALL,
+    Lock,
+    LockChanges,
+    LockRequest,
+    LockSide,
+    is_banned,
+    operator_lock_request,
+    reconcile,
+)
 
 NOW = 1_000_000
 
@@ -162,3 +173,40 @@ def test_is_banned_until_the_lock_ends_and_forever_without_an_end() -> None:
 def test_an_inactive_lock_bans_nothing_and_a_request_bans_like_a_lock() -> None:
     assert not is_banned([_lock(None, active=False)], "BTCUSDT", "long", NOW)
     assert is_banned([_request(None)], "BTCUSDT", "long", NOW)
+
+
+# --- operator requests ------------------------------------------------------------------------
+
+
+def test_operator_request_defaults_to_both_sides_until_unlocked() -> None:
+    request = operator_lock_request({"symbol": "dogeusdt", "reason": "news", "operator": "alice"})
+    assert request == LockRequest(
+        symbol="DOGEUSDT",
+        side="both",
+        reason_code="operator",
+        reason_text="news",
+        source="operator:alice",
+        until_ms=None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ([], "the body must be a JSON object"),
+        ({"symbol": "X", "reason": "r"}, "operator: must be a non-empty string"),
+        ({"symbol": " ", "reason": "r", "operator": "a"}, "symbol: must be a non-empty string"),
+        (
+            {"symbol": "X", "reason": "r", "operator": "a", "until_ms": "soon"},
+            "until_ms: must be an integer (epoch ms) or null",
+        ),
+        (
+            {"symbol": "X", "reason": "r", "operator": "a", "side": "up"},
+            "lock side must be long, short or both, not 'up'",
+        ),
+        ({"symbol": "X", "reason": "r", "operator": "a", "pwd": 1}, "unknown fields: ['pwd']"),
+    ],
+)
+def test_operator_request_names_what_is_wrong(body: object, error: str) -> None:
+    with pytest.raises(ValueError, match=f"^{re.escape(error)}$"):
+        operator_lock_request(body)

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+
 from sqlalchemy import select
 
 from actors import launcher
@@ -63,3 +69,81 @@ async def test_losing_fills_lock_the_symbol_and_a_profitable_one_stays_open(
         actions = connection.execute(select(lock_events.c.action, lock_events.c.actor)).all()
     engine.dispose()
     assert [tuple(row) for row in actions] == [("created", "rules")]
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "riskd.cli", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60)
+
+
+def test_an_operator_lock_and_its_unlock_are_published_and_audited(
+    deploy, simulator, tmp_path
+) -> None:
+    controller, info = deploy(deployment_toml(simulator.server.url, LOOPBACK_JOBS))
+    launcher.wait_ready(controller, READY_S)
+    gateway = info["gateway"]
+    assert _wait_for(lambda: _banlist(gateway), timeout_s=30)
+
+    locked = _cli(
+        "lock",
+        "DOGEUSDT",
+        "--side",
+        "long",
+        "--operator",
+        "alice",
+        "--reason",
+        "news",
+        "--url",
+        gateway,
+    )
+    assert locked.returncode == 0, locked.stderr
+    (row,) = locked.stdout.splitlines()[1:]
+    lock_id = int(row.split()[0])
+    assert _wait_for(lambda: _locked(gateway) == [("DOGEUSDT", "operator:alice")], timeout_s=10)
+    listed = _cli("locks", "--url", gateway)
+    assert "DOGEUSDT" in listed.stdout and "operator:alice: news" in listed.stdout
+
+    refused = _cli(
+        "unlock", str(lock_id + 99), "--operator", "bob", "--reason", "x", "--url", gateway
+    )
+    assert refused.returncode == 2
+    assert f"404 account 'sim' has no lock {lock_id + 99}" in refused.stderr
+    unlocked = _cli(
+        "unlock", str(lock_id), "--operator", "bob", "--reason", "news priced in", "--url", gateway
+    )
+    assert unlocked.stdout == f"unlocked {lock_id} (DOGEUSDT long)\n", unlocked.stderr
+    assert _wait_for(lambda: _locked(gateway) == [], timeout_s=10)
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'riskd.db'}")
+    with engine.connect() as connection:
+        audit = connection.execute(
+            select(lock_events.c.action, lock_events.c.actor, lock_events.c.detail).order_by(
+                lock_events.c.id
+            )
+        ).all()
+    engine.dispose()
+    assert [tuple(row) for row in audit] == [
+        ("created", "operator:alice", "news"),
+        ("unlocked", "operator:bob", "news priced in"),
+    ]
+
+
+def test_a_bad_operator_lock_gets_a_precise_400(deploy, simulator) -> None:
+    controller, info = deploy(deployment_toml(simulator.server.url, LOOPBACK_JOBS))
+    launcher.wait_ready(controller, READY_S)
+    status, body = _post_json(f"{info['gateway']}/v1/locks", {"symbol": "BTCUSDT"})
+    assert (status, body) == (400, {"error": "reason: must be a non-empty string"})
+
+
+def _post_json(url: str, body: dict) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.load(exc)
