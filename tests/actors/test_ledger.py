@@ -147,3 +147,34 @@ def _post_json(url: str, body: dict) -> tuple[int, dict]:
             return response.status, json.load(response)
     except urllib.error.HTTPError as exc:
         return exc.code, json.load(exc)
+
+
+FAST_LEDGER = """
+[accounts.ledger]
+banlist_valid_ms = 3000
+
+[accounts.jobs.ledger]
+interval_ms = 1000
+"""
+
+
+def test_a_stalled_income_source_lets_the_list_expire_and_the_client_answer_banned(
+    deploy, simulator
+) -> None:
+    toml = deployment_toml(simulator.server.url, LOOPBACK_JOBS + FAST_LEDGER)
+    controller, info = deploy(toml)
+    launcher.wait_ready(controller, READY_S)
+    gateway = info["gateway"]
+    first = _wait_for(lambda: _banlist(gateway), timeout_s=30)
+    assert first is not None
+    with BanListClient(BanListClientConfig(url=gateway, account="sim")) as strategy:
+        assert strategy.wait_for_version(first["version"], timeout_s=10)
+        assert _wait_for(lambda: not strategy.is_banned("ETHUSDT", "long"), timeout_s=10)
+        _post(
+            f"{simulator.server.url}/_sim/fault",
+            {"path": "/fapi/v1/income", "kind": "delay", "ms": 5000, "count": 1000},
+        )
+        assert _wait_for(lambda: strategy.is_banned("ETHUSDT", "long"), timeout_s=30)
+        snapshot = strategy.snapshot
+        assert snapshot is not None and snapshot.locks == ()  # banned because it expired
+        assert snapshot.expired(simulator.server.clock.now_ms())
