@@ -54,7 +54,7 @@ def _trade_event(**order: object) -> dict:
     return event
 
 
-def _fill(trade_id: int = 1, pnl: str = "-10", fee: str = "0.5", time_ms: int = 1000) -> Fill:
+def make_fill(trade_id: int = 1, pnl: str = "-10", fee: str = "0.5", time_ms: int = 1000) -> Fill:
     return Fill(
         symbol="BTCUSDT",
         trade_id=trade_id,
@@ -136,19 +136,19 @@ def test_income_rows_become_signed_entries_by_kind() -> None:
 
 
 def test_unreconciled_fill_counts_pnl_and_commission_as_negative() -> None:
-    assert entries_from_fills([_fill()], set()) == [
+    assert entries_from_fills([make_fill()], set()) == [
         LedgerEntry(1000, "BTCUSDT", "realized_pnl", Decimal("-10"), "USDT", "1"),
         LedgerEntry(1000, "BTCUSDT", "commission", Decimal("-0.5"), "USDT", "1"),
     ]
 
 
 def test_opening_fill_with_zero_pnl_makes_only_a_commission_entry() -> None:
-    entries = entries_from_fills([_fill(pnl="0")], set())
+    entries = entries_from_fills([make_fill(pnl="0")], set())
     assert [e.kind for e in entries] == ["commission"]
 
 
 def test_fill_commission_in_bnb_keeps_its_asset_and_pnl_settles_in_the_quote() -> None:
-    fill = dataclasses.replace(_fill(), commission_asset="BNB")
+    fill = dataclasses.replace(make_fill(), commission_asset="BNB")
     assert [(e.kind, e.asset) for e in entries_from_fills([fill], set())] == [
         ("realized_pnl", "USDT"),
         ("commission", "BNB"),
@@ -157,13 +157,17 @@ def test_fill_commission_in_bnb_keeps_its_asset_and_pnl_settles_in_the_quote() -
 
 def test_fill_booked_as_income_counts_once() -> None:
     records = [_income(1, "REALIZED_PNL", "-10"), _income(1, "COMMISSION", "-0.5")]
-    entries = entries_from_income(records) + entries_from_fills([_fill()], reconcile_keys(records))
+    entries = entries_from_income(records) + entries_from_fills(
+        [make_fill()], reconcile_keys(records)
+    )
     assert sum(e.amount for e in entries) == Decimal("-10.5")
 
 
 def test_fill_whose_commission_is_booked_but_not_yet_its_pnl_keeps_the_pnl() -> None:
     records = [_income(1, "COMMISSION", "-0.5")]
-    entries = entries_from_income(records) + entries_from_fills([_fill()], reconcile_keys(records))
+    entries = entries_from_income(records) + entries_from_fills(
+        [make_fill()], reconcile_keys(records)
+    )
     assert sorted((e.kind, e.amount) for e in entries) == [
         ("commission", Decimal("-0.5")),
         ("realized_pnl", Decimal("-10")),
@@ -172,7 +176,7 @@ def test_fill_whose_commission_is_booked_but_not_yet_its_pnl_keeps_the_pnl() -> 
 
 def test_income_of_another_symbol_with_the_same_trade_id_does_not_reconcile() -> None:
     other = IncomeRecord(1, "REALIZED_PNL", "ETHUSDT", "USDT", Decimal("-1"), 1000, "1", "")
-    assert len(entries_from_fills([_fill()], reconcile_keys([other]))) == 2
+    assert len(entries_from_fills([make_fill()], reconcile_keys([other]))) == 2
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, select
 from riskd.exchange.filters import SymbolFilters
 from riskd.exchange.parse_income import IncomeRecord
 from riskd.exchange.parse_orders import OrderUpdate
-from riskd.ledger import Fill, IncomePagerConfig, advance_income_cursor, next_income_request
+from riskd.ledger import IncomePagerConfig, advance_income_cursor, next_income_request
 from riskd.positions import PositionRecord
 from riskd.store.ledger_store import (
     book_fills,
@@ -25,6 +25,7 @@ from riskd.store.ledger_store import (
     upsert_symbols,
 )
 from riskd.store.schema import income, init_schema, orders, position_snapshots, symbols
+from tests.test_ledger import make_fill
 
 T = TypeVar("T")
 ACCOUNT = "main"
@@ -63,25 +64,6 @@ def _income(
     )
 
 
-def _fill(trade_id: int, pnl: str = "-10", fee: str = "0.5", time_ms: int = 1000) -> Fill:
-    return Fill(
-        symbol="BTCUSDT",
-        trade_id=trade_id,
-        order_id=7,
-        client_order_id="c-1",
-        side="SELL",
-        position_side="BOTH",
-        order_type="STOP_MARKET",
-        price=Decimal("60000.1"),
-        qty=Decimal("0.010"),
-        realized_pnl=Decimal(pnl),
-        commission=Decimal(fee),
-        commission_asset="USDT",
-        maker=True,
-        time_ms=time_ms,
-    )
-
-
 def _stored_tran_ids(engine: Engine) -> list[tuple[int, str]]:
     with engine.connect() as conn:
         rows = conn.execute(
@@ -96,18 +78,18 @@ def _stored_tran_ids(engine: Engine) -> list[tuple[int, str]]:
 
 
 def test_fills_are_booked_once_and_counted(engine: Engine) -> None:
-    assert _run(engine, book_fills, ACCOUNT, [_fill(1), _fill(2)], NOW_MS) == 2
-    assert _run(engine, book_fills, ACCOUNT, [_fill(2), _fill(3)], NOW_MS) == 1
-    assert _run(engine, book_fills, ACCOUNT, [_fill(3)], NOW_MS) == 0
+    assert _run(engine, book_fills, ACCOUNT, [make_fill(1), make_fill(2)], NOW_MS) == 2
+    assert _run(engine, book_fills, ACCOUNT, [make_fill(2), make_fill(3)], NOW_MS) == 1
+    assert _run(engine, book_fills, ACCOUNT, [make_fill(3)], NOW_MS) == 0
 
 
 def test_same_fill_twice_in_one_batch_is_one_row(engine: Engine) -> None:
-    assert _run(engine, book_fills, ACCOUNT, [_fill(1), _fill(1)], NOW_MS) == 1
+    assert _run(engine, book_fills, ACCOUNT, [make_fill(1), make_fill(1)], NOW_MS) == 1
 
 
 def test_fills_of_other_accounts_are_apart(engine: Engine) -> None:
-    _run(engine, book_fills, ACCOUNT, [_fill(1)], NOW_MS)
-    assert _run(engine, book_fills, "other", [_fill(1)], NOW_MS) == 1
+    _run(engine, book_fills, ACCOUNT, [make_fill(1)], NOW_MS)
+    assert _run(engine, book_fills, "other", [make_fill(1)], NOW_MS) == 1
 
 
 def test_empty_batches_book_nothing(engine: Engine) -> None:
@@ -198,7 +180,13 @@ def test_restart_in_the_middle_of_a_page_books_no_duplicates_and_no_gaps(engine:
 
 
 def test_fills_then_income_count_each_trade_once(engine: Engine) -> None:
-    _run(engine, book_fills, ACCOUNT, [_fill(11, time_ms=1000), _fill(12, time_ms=2000)], NOW_MS)
+    _run(
+        engine,
+        book_fills,
+        ACCOUNT,
+        [make_fill(11, time_ms=1000), make_fill(12, time_ms=2000)],
+        NOW_MS,
+    )
     before = _run(engine, ledger_entries, ACCOUNT, 0)
     assert sum(e.amount for e in before) == Decimal("-21")
     page = [
@@ -218,7 +206,9 @@ def test_fills_then_income_count_each_trade_once(engine: Engine) -> None:
 
 
 def test_entries_start_at_since_inclusive(engine: Engine) -> None:
-    _run(engine, book_fills, ACCOUNT, [_fill(1, time_ms=999), _fill(2, time_ms=1000)], NOW_MS)
+    _run(
+        engine, book_fills, ACCOUNT, [make_fill(1, time_ms=999), make_fill(2, time_ms=1000)], NOW_MS
+    )
     page = [_income(1, time_ms=999), _income(2, time_ms=1000)]
     _run(engine, book_income_page, ACCOUNT, page, 1001, NOW_MS)
     entries = _run(engine, ledger_entries, ACCOUNT, 1000)
@@ -227,7 +217,7 @@ def test_entries_start_at_since_inclusive(engine: Engine) -> None:
 
 
 def test_entries_of_other_accounts_are_not_listed(engine: Engine) -> None:
-    _run(engine, book_fills, "other", [_fill(1)], NOW_MS)
+    _run(engine, book_fills, "other", [make_fill(1)], NOW_MS)
     assert _run(engine, ledger_entries, ACCOUNT, 0) == []
 
 
