@@ -127,11 +127,7 @@ class Gateway:
     async def _health(self, _request: web.Request) -> web.Response:
         controller = ray.get_actor(CONTROLLER_NAME, namespace=self.namespace)
         rows: list[JobStatus] = await controller.status.remote()
-        problems = [
-            f"{r.job}:{r.account} {r.state}" + (f" ({r.note})" if r.note else "")
-            for r in rows
-            if not r.healthy()
-        ]
+        problems = [r.problem() for r in rows if not r.healthy()]
         for account in self.accounts:
             book = ray.get_actor(position_book_name(account), namespace=self.namespace)
             health = await book.health.remote()

@@ -61,6 +61,15 @@ class JobStatus:
     def healthy(self) -> bool:
         return self.state == "running" and self.health is not None and not self.health["late"]
 
+    def problem(self) -> str:
+        """Why the job is not healthy, in one line: its state, note, lag and last error."""
+        text = f"{self.job}:{self.account} {self.state}" + (f" ({self.note})" if self.note else "")
+        if self.health is not None and self.health["late"]:
+            text += f", late by {self.health['lag_ms'] / 1000:.1f} s"
+            if self.health["last_error"]:
+                text += f": {self.health['last_error']}"
+        return text
+
 
 def _ago(now_ms: int, at_ms: int | None) -> str:
     return "never" if at_ms is None else f"{(now_ms - at_ms) / 1000:.1f}s ago"

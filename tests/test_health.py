@@ -43,6 +43,20 @@ def test_only_running_and_fresh_jobs_are_healthy() -> None:
     assert not JobStatus("account_reader", "main", "pending", 0, None, "no node").healthy()
 
 
+def test_problem_of_a_late_job_says_how_late_and_its_last_error() -> None:
+    health = _health(last_success_ms=1_000)
+    health.failed("GET /fapi/v3/account: timed out after 2000 ms", 9_000)
+    row = JobStatus("account_reader", "main", "running", 0, health.to_dict(10_000))
+    assert row.problem() == (
+        "account_reader:main running, late by 8.0 s: GET /fapi/v3/account: timed out after 2000 ms"
+    )
+
+
+def test_problem_of_a_pending_job_gives_its_note() -> None:
+    row = JobStatus("account_reader", "main", "pending", 0, None, "no node has egress=ip-c")
+    assert row.problem() == "account_reader:main pending (no node has egress=ip-c)"
+
+
 def test_status_table_has_a_row_per_job_with_its_figures() -> None:
     rows = [
         JobStatus(

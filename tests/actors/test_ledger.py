@@ -178,3 +178,12 @@ def test_a_stalled_income_source_lets_the_list_expire_and_the_client_answer_bann
         snapshot = strategy.snapshot
         assert snapshot is not None and snapshot.locks == ()  # banned because it expired
         assert snapshot.expired(simulator.server.clock.now_ms())
+
+    def ledger_problems() -> list[str]:
+        status, health = _get(f"{gateway}/v1/health")
+        return (
+            [p for p in health["problems"] if p.startswith("ledger:sim")] if status == 503 else []
+        )
+
+    (problem,) = _wait_for(ledger_problems, timeout_s=15)
+    assert problem.startswith("ledger:sim running, late by ")  # health says it cannot vouch
