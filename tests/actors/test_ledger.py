@@ -71,6 +71,24 @@ async def test_losing_fills_lock_the_symbol_and_a_profitable_one_stays_open(
     assert [tuple(row) for row in actions] == [("created", "rules")]
 
 
+async def test_losses_over_the_account_limit_lock_all(deploy, simulator) -> None:
+    controller, info = deploy(deployment_toml(simulator.server.url, LOOPBACK_JOBS))
+    launcher.wait_ready(controller, READY_S)
+    gateway = info["gateway"]
+    assert _wait_for(lambda: _banlist(gateway), timeout_s=30)
+    # 0.5 BTC bought at 60 000, sold at 53 000: -3 500 USDT (< -3 000 over 24 h).
+    await _round_trip(simulator.server, "BTCUSDT", "0.500", "60000", "53000")
+    locked = _wait_for(lambda: ("ALL", "rule:account_24h") in _locked(gateway), timeout_s=15)
+    assert locked
+    banlist = _banlist(gateway)
+    assert banlist is not None and banlist["all"] is True
+    assert _locked(gateway) == [
+        ("ALL", "rule:account_24h"),
+        ("BTCUSDT", "rule:symbol_24h"),
+        ("BTCUSDT", "rule:symbol_4h"),
+    ]
+
+
 def _cli(*args: str) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "riskd.cli", *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=60)
