@@ -7,6 +7,7 @@ addresses 127.0.0.x work from any of them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -86,7 +87,8 @@ egress = "127.0.0.4"
 
 @pytest.fixture
 def deploy(ray_cluster: Cluster, tmp_path) -> Iterator[Callable[[str], tuple]]:
-    """``deploy(toml)`` → (controller, info); every deployment is stopped afterwards."""
+    """``deploy(toml)`` → (controller, info); every deployment still running is stopped
+    afterwards (a test may stop one itself)."""
     controllers = []
 
     def start(toml: str) -> tuple:
@@ -97,4 +99,5 @@ def deploy(ray_cluster: Cluster, tmp_path) -> Iterator[Callable[[str], tuple]]:
 
     yield start
     for controller in controllers:
-        launcher.stop(controller)
+        with contextlib.suppress(ray.exceptions.ActorDiedError):
+            launcher.stop(controller)

@@ -89,6 +89,22 @@ async def test_losses_over_the_account_limit_lock_all(deploy, simulator) -> None
     ]
 
 
+async def test_after_a_restart_riskd_publishes_the_same_locks(deploy, simulator) -> None:
+    controller, info = deploy(deployment_toml(simulator.server.url, LOOPBACK_JOBS))
+    launcher.wait_ready(controller, READY_S)
+    assert _wait_for(lambda: _banlist(info["gateway"]), timeout_s=30)
+    await _round_trip(simulator.server, "BTCUSDT", "0.100", "60000", "58000")
+    before = _wait_for(lambda: _banlist(info["gateway"]) if _locked(info["gateway"]) else None)
+    assert before is not None
+    launcher.stop(controller)
+
+    controller, info = deploy(deployment_toml(simulator.server.url, LOOPBACK_JOBS))
+    launcher.wait_ready(controller, READY_S)
+    after = _wait_for(lambda: _banlist(info["gateway"]), timeout_s=30)
+    assert after is not None and after["version"] > before["version"]
+    assert after["locks"] == before["locks"]  # the same ids, sources and ends, from SQL
+
+
 def _cli(*args: str) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "riskd.cli", *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=60)
