@@ -5,29 +5,43 @@ GET /fapi/v1/income (weight 30) from the cursor in SQL, so funding and every oth
 booked too and the fills are reconciled. After every booking and on every pass the rules
 (``riskd.rules``) are evaluated, the locks reconciled in SQL (``riskd.locks``) and a new
 ban-list version sent to the gateway, valid for ``validity_ms`` only while the income
-source and the PositionBook are fresh.
+source and the PositionBook are fresh. Each pass also records the book's positions and
+balances once a minute (the equity curve of the drawdown rule) and, hourly, the symbols from
+exchangeInfo. The rules read only SQL (fills, income, snapshots, unlocks) and the live equity,
+so a restarted Ledger decides exactly as the one before it.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from dataclasses import asdict
+from decimal import Decimal
 
 from actors.base import Job
 from actors.context import GATEWAY_NAME, ConfigSource, NamedActor
 from riskd.banlist import BanList, build_banlist, next_valid_until_ms
+from riskd.exchange.filters import parse_exchange_info
 from riskd.exchange.parse import PayloadError
 from riskd.exchange.parse_income import parse_income
 from riskd.exchange.parse_orders import parse_order_update
-from riskd.ledger import advance_income_cursor, fill_from_order_update, next_income_request
-from riskd.locks import LockRequest, TradingState, operator_lock_request, reconcile
+from riskd.ledger import (
+    advance_income_cursor,
+    fill_from_order_update,
+    next_income_request,
+)
+from riskd.locks import (
+    LockRequest,
+    TradingState,
+    not_overruled,
+    operator_lock_request,
+    reconcile,
+)
 from riskd.plan import JobSpec
-from riskd.rules import EquityPoint, StopOut, evaluate
+from riskd.positions import BookView
+from riskd.rules import MINUTE_MS, EquityPoint, evaluate
 from riskd.store import SqlRunner, init_schema, ledger_store, lock_store, make_engine
 from riskd.userstream import StreamEvent
 
-STOP_ORDER_TYPES = frozenset({"STOP_MARKET", "STOP"})
 RULES_ACTOR = "rules"
 
 
@@ -43,10 +57,11 @@ class Ledger(Job):
         self.engine = make_engine(config.database.resolved_url.reveal())
         self.sql = SqlRunner(self.engine)
         self.gateway = NamedActor(GATEWAY_NAME, self.deployment)
-        self.stop_outs: deque[StopOut] = deque(maxlen=10_000)
-        self.equity: deque[EquityPoint] = deque(maxlen=10_000)
         self.cursor_ms: int | None = None
         self.income_ok_ms = 0  # when the income source last answered in full
+        self.live_equity: EquityPoint | None = None  # from the latest fresh book
+        self.snapshot_minute_ms: int | None = None  # the latest minute recorded
+        self.symbols_refreshed_ms: int | None = None
         self.published: BanList | None = None
         self._evaluating = asyncio.Lock()
 
@@ -55,8 +70,7 @@ class Ledger(Job):
         now_ms = self.clock.now_ms()
         await asyncio.to_thread(init_schema, self.engine, now_ms)
         stored = await self.sql.run(ledger_store.income_cursor, self.spec.account)
-        longest_ms = max((r.window_ms for r in self.rules.rules if r.enabled), default=0)
-        self.cursor_ms = stored if stored is not None else now_ms - longest_ms
+        self.cursor_ms = stored if stored is not None else now_ms - self.rules.lookback_ms()
 
     # ------------------------------------------------------------ fills, at once
 
@@ -75,17 +89,6 @@ class Ledger(Job):
         if fill is None:
             return
         await self.sql.run(ledger_store.book_fills, self.spec.account, [fill], now_ms)
-        if fill.order_type in STOP_ORDER_TYPES:
-            position = (
-                "long"
-                if (fill.position_side, fill.side)
-                in {
-                    ("LONG", "SELL"),
-                    ("BOTH", "SELL"),
-                }
-                else "short"
-            )
-            self.stop_outs.append(StopOut(fill.time_ms, fill.symbol, position))
         await self._evaluate_and_publish()
 
     # ------------------------------------------------------------ operators (via the gateway)
@@ -117,18 +120,57 @@ class Ledger(Job):
 
     async def step(self) -> None:
         await self._poll_income()
-        view = await self.position_book.current.remote()
-        usdt = next((b for b in view.balances if b.asset == "USDT"), None)
-        if usdt is not None:
-            self.equity.append(
-                EquityPoint(self.clock.now_ms(), usdt.wallet_balance + usdt.unrealized_pnl)
-            )
+        view: BookView = await self.position_book.current.remote()
+        book_fresh = await self.position_book.complete_and_fresh.remote()
+        if book_fresh:
+            self.live_equity = self._equity(view)
         await self._evaluate_and_publish()
+        if book_fresh:
+            await self._record_snapshot(view)
+        await self._refresh_symbols()
         self.health.extra = {
             "income_cursor_ms": self.cursor_ms,
             "version": self.published.version if self.published else 0,
             "locks": len(self.published.locks) if self.published else 0,
         }
+
+    def _equity(self, view: BookView) -> EquityPoint | None:
+        """Wallet + unrealized PnL in the rules' assets; None unless every one is known."""
+        balances = [b for b in view.balances if b.asset in self.rules.assets]
+        if not balances or any(b.unrealized_pnl is None for b in balances):
+            return None
+        return EquityPoint(
+            view.now_ms, sum((b.wallet_balance + b.unrealized_pnl for b in balances), Decimal(0))
+        )
+
+    async def _record_snapshot(self, view: BookView) -> None:
+        """The book's positions and balances, once a minute (the first fresh view of it)."""
+        minute_ms = view.now_ms - view.now_ms % MINUTE_MS
+        if minute_ms == self.snapshot_minute_ms:
+            return
+        await self.sql.run(
+            ledger_store.record_book_snapshot,
+            self.spec.account,
+            minute_ms,
+            view.positions,
+            view.balances,
+        )
+        self.snapshot_minute_ms = minute_ms
+
+    async def _refresh_symbols(self) -> None:
+        """Store every symbol's status and filters from exchangeInfo (weight 1), hourly."""
+        now_ms = self.clock.now_ms()
+        refreshed_ms = self.symbols_refreshed_ms
+        if (
+            refreshed_ms is not None
+            and now_ms - refreshed_ms < self.ledger_config.symbols_refresh_ms
+        ):
+            return
+        info = await self.access.read(
+            "GET", "/fapi/v1/exchangeInfo", self.access.client.futures_exchange_info
+        )
+        await self.sql.run(ledger_store.upsert_symbols, parse_exchange_info(info), now_ms)
+        self.symbols_refreshed_ms = now_ms
 
     async def _poll_income(self) -> None:
         """Page income from the cursor up to now (each page booked with its cursor)."""
@@ -160,11 +202,11 @@ class Ledger(Job):
     async def _evaluate_and_publish(self) -> None:
         async with self._evaluating:
             now_ms = self.clock.now_ms()
-            longest_ms = max((r.window_ms for r in self.rules.rules if r.enabled), default=0)
-            entries = await self.sql.run(
-                ledger_store.ledger_entries, self.spec.account, now_ms - longest_ms
+            history = await self.sql.run(
+                ledger_store.rule_history, self.spec.account, self.rules, now_ms
             )
-            evaluation = evaluate(self.rules, entries, self.stop_outs, self.equity, now_ms)
+            equity = history.equity + ([self.live_equity] if self.live_equity else [])
+            evaluation = evaluate(self.rules, history.entries, history.stop_outs, equity, now_ms)
             state = await self.sql.run(self._apply, evaluation.locks, evaluation.state, now_ms)
             book_fresh = await self.position_book.complete_and_fresh.remote()
             self.published = await self.sql.run(self._publish, state, book_fresh, now_ms)
@@ -177,8 +219,12 @@ class Ledger(Job):
         rule_state: TradingState | None,
         now_ms: int,
     ) -> TradingState:
-        active = lock_store.active_locks(connection, self.spec.account)
-        changes = reconcile(active, wanted, now_ms)
+        account = self.spec.account
+        active = lock_store.active_locks(connection, account)
+        unlocked = lock_store.operator_unlocks(
+            connection, account, now_ms - self.rules.lookback_ms()
+        )
+        changes = reconcile(active, not_overruled(wanted, unlocked), now_ms)
         if changes:
             lock_store.apply_lock_changes(
                 connection, self.spec.account, changes, now_ms, RULES_ACTOR

@@ -30,6 +30,7 @@ from riskd.exchange.parse import PayloadError
 from riskd.exchange.parse_income import INCOME, IncomeRecord
 from riskd.exchange.parse_orders import OrderUpdate
 from riskd.frozen import FrozenModel
+from riskd.rules import StopOut
 
 DAY_MS: Final = 86_400_000
 MAX_INCOME_LIMIT: Final = 1000
@@ -74,6 +75,7 @@ class LedgerEntry:
     trade_id: str  # "" when not from a trade
 
 
+STOP_ORDER_TYPES: Final = frozenset({"STOP_MARKET", "STOP"})
 _SETTLEMENT_ASSETS: Final = ("USDT", "USDC", "FDUSD", "BUSD")
 ReconcileKey = tuple[str, str, EntryKind]  # (symbol, trade_id, kind)
 
@@ -98,6 +100,23 @@ def fill_from_order_update(update: OrderUpdate) -> Fill | None:
         maker=update.maker,
         time_ms=update.transaction_time_ms,
     )
+
+
+def stop_out(fill: Fill) -> StopOut | None:
+    """The stop-out a fill is: a stop order's fill that reduced a position; else None.
+
+    In hedge mode the position side says which position the fill reduced (a LONG position is
+    reduced by selling). In one-way mode (BOTH) a fill that realized no PnL opened a position.
+    """
+    if fill.order_type not in STOP_ORDER_TYPES:
+        return None
+    position: Literal["long", "short"] = "long" if fill.side == "SELL" else "short"
+    reduced = (
+        fill.realized_pnl != 0
+        if fill.position_side == "BOTH"
+        else fill.position_side == position.upper()
+    )
+    return StopOut(fill.time_ms, fill.symbol, position) if reduced else None
 
 
 def entry_kind(income_type: str) -> EntryKind:
@@ -238,9 +257,11 @@ def advance_income_cursor(
 
 
 class LedgerConfig(FrozenModel):
-    """An account's Ledger (``[accounts.ledger]``): how its income history is paged, and how
-    long each ban-list version is vouched for while the income source and the PositionBook are
-    fresh (a stale account's list then expires on its own and clients fail closed)."""
+    """An account's Ledger (``[accounts.ledger]``): how its income history is paged, how long
+    each ban-list version is vouched for while the income source and the PositionBook are
+    fresh (a stale account's list then expires on its own and clients fail closed), and how
+    often the symbols table is refreshed from exchangeInfo."""
 
     income: IncomePagerConfig = IncomePagerConfig()
     banlist_valid_ms: int = Field(30_000, gt=0)
+    symbols_refresh_ms: int = Field(3_600_000, gt=0)

@@ -9,7 +9,7 @@ the caller passes in the time in epoch milliseconds.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final, Literal, Protocol, get_args
@@ -17,6 +17,7 @@ from typing import Final, Literal, Protocol, get_args
 LockSide = Literal["long", "short", "both"]
 ALL: Final = "ALL"
 _SIDES: Final = frozenset(get_args(LockSide))
+LockKey = tuple[str, str, str]  # (source, symbol, side): which locks are "the same"
 
 
 class TradingState(StrEnum):
@@ -37,6 +38,9 @@ class LockRequest:
     reason_text: str
     source: str
     until_ms: int | None  # None: until an operator unlocks it
+    # A rule's latest loss (or stop-out, or new equity low) behind the request: an operator's
+    # unlock of the rule's lock holds until a newer one. None for an operator's request.
+    evidence_ms: int | None = None
 
     def __post_init__(self) -> None:
         if not self.symbol:
@@ -63,7 +67,7 @@ class Lock:
     active: bool
 
     @property
-    def key(self) -> tuple[str, str, str]:
+    def key(self) -> LockKey:
         """(source, symbol, side): the lock a request with the same key would extend."""
         return (self.source, self.symbol, self.side)
 
@@ -97,7 +101,7 @@ def reconcile(active: Sequence[Lock], wanted: Sequence[LockRequest], now_ms: int
     or before *now_ms* are ignored. Active locks no longer wanted stay until their end.
     Several requests with the same key count as the one ending last.
     """
-    live: dict[tuple[str, str, str], Lock] = {}
+    live: dict[LockKey, Lock] = {}
     expire: list[Lock] = []
     for lock in active:
         if not lock.active:
@@ -106,7 +110,7 @@ def reconcile(active: Sequence[Lock], wanted: Sequence[LockRequest], now_ms: int
             expire.append(lock)
         else:
             live[lock.key] = lock
-    latest: dict[tuple[str, str, str], LockRequest] = {}
+    latest: dict[LockKey, LockRequest] = {}
     for request in wanted:
         if request.until_ms is not None and request.until_ms <= now_ms:
             continue
@@ -123,6 +127,23 @@ def reconcile(active: Sequence[Lock], wanted: Sequence[LockRequest], now_ms: int
         elif _later(request.until_ms, lock.until_ms):
             extend.append((lock, request.until_ms))
     return LockChanges(create=tuple(create), extend=tuple(extend), expire=tuple(expire))
+
+
+def not_overruled(
+    wanted: Iterable[LockRequest], unlocked_ms: Mapping[LockKey, int]
+) -> tuple[LockRequest, ...]:
+    """The requests an operator's unlock does not overrule.
+
+    *unlocked_ms* maps (source, symbol, side) to when an operator last unlocked such a lock.
+    A request with that key stands only on evidence newer than the unlock: a rule whose window
+    still breaches on the same losses does not lock again, but a new loss does.
+    """
+    return tuple(
+        request
+        for request in wanted
+        if (key := (request.source, request.symbol, request.side)) not in unlocked_ms
+        or (request.evidence_ms is not None and request.evidence_ms > unlocked_ms[key])
+    )
 
 
 class BanningLock(Protocol):

@@ -18,7 +18,9 @@ of positions on that side.
 Until when: with ``lock_ms`` unset, until the window stops breaching if nothing new happens
 (entries age out of the window one by one): the lock then lengthens by itself with new losses
 and ends by itself. With ``lock_ms`` set, until ``lock_ms`` after the latest event the rule
-counted, and in any case until the window stops breaching. Pure: the caller passes the time.
+counted, and in any case until the window stops breaching. Each lock wanted carries its
+evidence (the latest loss, stop-out or equity low), so an operator's unlock holds until there
+is newer evidence (``riskd.locks.not_overruled``). Pure: the caller passes the time.
 """
 
 from __future__ import annotations
@@ -110,6 +112,17 @@ class RulesConfig(FrozenModel):
     assets: tuple[str, ...] = Field(("USDT",), min_length=1)
     rules: tuple[RuleConfig, ...] = DEFAULT_RULES
 
+    def lookback_ms(self, *kinds: RuleKind) -> int:
+        """The longest window of the enabled rules (of *kinds*, if given); 0 if none."""
+        return max(
+            (
+                rule.window_ms
+                for rule in self.rules
+                if rule.enabled and (not kinds or rule.kind in kinds)
+            ),
+            default=0,
+        )
+
     @model_validator(mode="after")
     def _unique_ids(self) -> RulesConfig:
         seen: set[str] = set()
@@ -182,29 +195,40 @@ def _until(rule: RuleConfig, clear_ms: int, last_event_ms: int) -> int:
     return clear_ms if rule.lock_ms is None else max(clear_ms, last_event_ms + rule.lock_ms)
 
 
+class _Breach(NamedTuple):
+    """A breaching window: when it stops breaching, and its latest loss (the evidence)."""
+
+    clear_ms: int
+    evidence_ms: int
+
+
 def _pnl_breach(
     series: _Series, rule: RuleConfig, threshold: Decimal, now_ms: int
-) -> tuple[Decimal, int] | None:
-    """(PnL over the window, when it stops breaching) if it breaches now, else None."""
+) -> tuple[Decimal, _Breach] | None:
+    """(PnL over the window, the breach) if it breaches now, else None."""
     times, amounts = series.times, series.values
     first = bisect_right(times, now_ms - rule.window_ms)
     total = sum(amounts[first:], Decimal(0))
     if total > threshold:
         return None
+    last_loss_ms = max(
+        at_ms for at_ms, amount in zip(times[first:], amounts[first:], strict=True) if amount < 0
+    )
     running = total
     for index in range(first, len(times)):
         running -= amounts[index]
         at_ms = times[index]
         last_at_time = index + 1 == len(times) or times[index + 1] != at_ms
         if last_at_time and running > threshold:
-            return total, at_ms + rule.window_ms
+            return total, _Breach(at_ms + rule.window_ms, last_loss_ms)
     raise AssertionError("an empty window cannot breach a negative threshold")
 
 
 def _drawdown_breach(
     series: _Series, rule: RuleConfig, threshold: Decimal, now_ms: int
-) -> tuple[Decimal, Decimal, int] | None:
-    """(latest equity, its peak over the window, when it stops breaching), or None."""
+) -> tuple[Decimal, Decimal, _Breach] | None:
+    """(latest equity, its peak over the window, the breach), or None. The evidence is when
+    the equity first fell to its lowest since the peak."""
     if not series.times:
         return None
     first = min(bisect_right(series.times, now_ms - rule.window_ms), len(series.times) - 1)
@@ -215,22 +239,26 @@ def _drawdown_breach(
         peaks[index] = max(peaks[index], peaks[index + 1])
     if latest - peaks[0] > threshold:
         return None
+    since_peak = values.index(peaks[0])
+    low = min(values[since_peak:])
+    low_ms = times[since_peak + values[since_peak:].index(low)]
     for index in range(len(times) - 1):
         if index + 2 < len(times) and times[index + 1] == times[index]:
             continue
         if latest - peaks[index + 1] > threshold:
-            return latest, peaks[0], times[index] + rule.window_ms
+            return latest, peaks[0], _Breach(times[index] + rule.window_ms, low_ms)
     raise AssertionError("the latest equity alone cannot breach a negative threshold")
 
 
 def _streak_breach(
     times: list[int], rule: RuleConfig, count: int, now_ms: int
-) -> tuple[int, int] | None:
-    """(stop-outs in the window, when fewer than *count* remain) if *count* are in it now."""
+) -> tuple[int, _Breach] | None:
+    """(stop-outs in the window, the breach: until fewer than *count* remain; the latest
+    stop-out) if *count* are in it now."""
     window = times[bisect_right(times, now_ms - rule.window_ms) :]
     if len(window) < count:
         return None
-    return len(window), window[len(window) - count] + rule.window_ms
+    return len(window), _Breach(window[len(window) - count] + rule.window_ms, window[-1])
 
 
 def _series(pairs: Iterable[tuple[int, Decimal]]) -> _Series:
@@ -257,7 +285,7 @@ def evaluate(
     rules = [rule for rule in config.rules if rule.enabled]
     if not rules:
         return Evaluation(locks=(), state=None, reasons=())
-    since_ms = now_ms - max(rule.window_ms for rule in rules)
+    since_ms = now_ms - config.lookback_ms()
     kinds = {"realized_pnl"}
     if config.include_commission:
         kinds.add("commission")
@@ -282,7 +310,7 @@ def evaluate(
     states: list[TradingState] = []
     reasons: list[str] = []
 
-    def want(rule: RuleConfig, symbol: str, clear_ms: int, last_ms: int, text: str) -> None:
+    def want(rule: RuleConfig, symbol: str, breach: _Breach, last_ms: int, text: str) -> None:
         locks.append(
             LockRequest(
                 symbol=symbol,
@@ -290,7 +318,8 @@ def evaluate(
                 reason_code=rule.kind,
                 reason_text=text,
                 source=f"rule:{rule.id}",
-                until_ms=_until(rule, clear_ms, last_ms),
+                until_ms=_until(rule, breach.clear_ms, last_ms),
+                evidence_ms=breach.evidence_ms,
             )
         )
         reasons.append(f"{rule.id}: {text}")
@@ -314,12 +343,12 @@ def evaluate(
         elif rule.kind == "drawdown" and threshold is not None:
             drop = _drawdown_breach(equity_curve, rule, threshold, now_ms)
             if drop is not None:
-                latest, peak, clear_ms = drop
+                latest, peak, breach = drop
                 text = (
                     f"equity {latest} USDT is {latest - peak} from its {window} peak {peak}"
                     f" ≤ {threshold}"
                 )
-                want(rule, ALL, clear_ms, equity_curve.times[-1], text)
+                want(rule, ALL, breach, equity_curve.times[-1], text)
         elif rule.kind in _STOP_KINDS:
             count = rule.count or 1
             by_stopped: dict[str, list[int]] = defaultdict(list)

@@ -1,5 +1,14 @@
 -- Generated from riskd/store/schema.py by `python -m riskd.store.ddl > sql/schema.mysql.sql`.
--- Do not edit by hand. Schema version 2.
+-- Do not edit by hand. Schema version 3.
+
+CREATE TABLE balance_snapshots (
+	account VARCHAR(64) NOT NULL,
+	minute_ms BIGINT NOT NULL,
+	asset VARCHAR(16) NOT NULL,
+	wallet_balance NUMERIC(36, 18) NOT NULL,
+	unrealized_pnl NUMERIC(36, 18),
+	CONSTRAINT pk_balance_snapshots PRIMARY KEY (account, minute_ms, asset)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
 
 CREATE TABLE banlist_versions (
 	account VARCHAR(64) NOT NULL,

@@ -149,7 +149,9 @@ def test_db_init_creates_the_schema_then_finds_it_current(tmp_path) -> None:
     config.write_text(f'[database]\nurl = "sqlite:///{tmp_path}/riskd.db"\n')
     first = _cli("db", "init", "--config", str(config))
     assert first.returncode == 0, first.stderr
-    assert first.stdout.startswith("schema ready; created: banlist_versions, fills, income,")
+    assert first.stdout.startswith(
+        "schema ready; created: balance_snapshots, banlist_versions, fills, income,"
+    )
     again = _cli("db", "init", "--config", str(config))
     assert "already current" in again.stdout
 

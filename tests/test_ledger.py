@@ -25,7 +25,9 @@ from riskd.ledger import (
     next_income_request,
     reconcile_keys,
     settlement_asset,
+    stop_out,
 )
+from riskd.rules import StopOut
 from tests.exchange.test_parse import load
 
 NOW_MS = 1_800_000_000_000
@@ -286,3 +288,29 @@ def test_page_limit_must_be_what_binance_accepts(limit: int) -> None:
 def test_window_must_outlast_the_settle_lag() -> None:
     with pytest.raises(ValidationError, match="max_window_ms must be longer than settle_ms"):
         IncomePagerConfig(max_window_ms=60_000, settle_ms=60_000)
+
+
+@pytest.mark.parametrize(
+    ("order_type", "side", "position_side", "pnl", "expected"),
+    [
+        ("STOP_MARKET", "SELL", "LONG", "-10", "long"),
+        ("STOP_MARKET", "BUY", "SHORT", "-10", "short"),
+        ("STOP", "SELL", "BOTH", "-10", "long"),
+        ("STOP_MARKET", "BUY", "BOTH", "5", "short"),
+        ("STOP_MARKET", "BUY", "LONG", "0", None),  # a stop entry opens a long
+        ("STOP_MARKET", "SELL", "BOTH", "0", None),  # one-way: no PnL, it opened a short
+        ("MARKET", "SELL", "LONG", "-10", None),
+        ("TAKE_PROFIT_MARKET", "SELL", "LONG", "10", None),
+    ],
+)
+def test_a_stop_out_is_a_stop_orders_fill_that_reduced_a_position(
+    order_type: str, side: str, position_side: str, pnl: str, expected: str | None
+) -> None:
+    fill = dataclasses.replace(
+        make_fill(pnl=pnl, time_ms=5000),
+        order_type=order_type,
+        side=side,
+        position_side=position_side,
+    )
+
+    assert stop_out(fill) == (None if expected is None else StopOut(5000, "BTCUSDT", expected))

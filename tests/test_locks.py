@@ -9,6 +9,7 @@ from riskd.locks import (
     LockRequest,
     LockSide,
     is_banned,
+    not_overruled,
     operator_lock_request,
     reconcile,
 )
@@ -210,3 +211,29 @@ def test_operator_request_defaults_to_both_sides_until_unlocked() -> None:
 def test_operator_request_names_what_is_wrong(body: object, error: str) -> None:
     with pytest.raises(ValueError, match=f"^{re.escape(error)}$"):
         operator_lock_request(body)
+
+
+def _evidenced(evidence_ms: int | None, symbol: str = "BTCUSDT") -> LockRequest:
+    return LockRequest(
+        symbol, "both", "symbol_pnl", "lost too much", "rule:symbol_4h", NOW + 1000, evidence_ms
+    )
+
+
+def test_an_unlock_overrules_a_rule_until_it_has_newer_evidence() -> None:
+    unlocked = {("rule:symbol_4h", "BTCUSDT", "both"): NOW}
+    same_losses = _evidenced(NOW - 5)
+    losses_at_the_unlock = _evidenced(NOW)
+    a_new_loss = _evidenced(NOW + 1)
+    another_symbol = _evidenced(NOW - 5, symbol="ETHUSDT")
+
+    kept = not_overruled([same_losses, losses_at_the_unlock, a_new_loss, another_symbol], unlocked)
+
+    assert kept == (a_new_loss, another_symbol)
+
+
+def test_an_unlock_overrules_only_its_own_source_and_side() -> None:
+    unlocked = {("rule:symbol_4h", "BTCUSDT", "long"): NOW}
+    both_sides = _evidenced(NOW - 5)
+    by_an_operator = _request(None, source="operator:alice")
+
+    assert not_overruled([both_sides, by_an_operator], unlocked) == (both_sides, by_an_operator)

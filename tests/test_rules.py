@@ -73,6 +73,7 @@ def test_losing_trades_on_a_symbol_lock_that_symbol_until_the_window_clears() ->
             reason_text="BTCUSDT PnL -160 USDT over 4h ≤ -150",
             source="rule:symbol_4h",
             until_ms=NOW + HOUR_MS,
+            evidence_ms=NOW - HOUR_MS,
         ),
     )
     assert result.state is None
@@ -185,6 +186,40 @@ def test_lock_ms_holds_the_lock_after_the_latest_event_but_never_less_than_the_b
 
     assert evaluate(short, entries, [], [], NOW).locks[0].until_ms == NOW + HOUR_MS
     assert evaluate(long, entries, [], [], NOW).locks[0].until_ms == NOW + 11 * HOUR_MS
+
+
+def test_the_evidence_is_the_latest_loss_not_a_later_profit() -> None:
+    entries = [
+        _pnl(NOW - 3 * HOUR_MS, "BTCUSDT", "-200"),
+        _pnl(NOW - 2 * HOUR_MS, "BTCUSDT", "-30"),
+        _pnl(NOW - HOUR_MS, "BTCUSDT", "10"),
+    ]
+
+    (lock,) = evaluate(DEFAULTS, entries, [], [], NOW).locks
+
+    assert lock.evidence_ms == NOW - 2 * HOUR_MS
+
+
+def test_the_drawdown_evidence_is_when_equity_first_fell_to_its_low_since_the_peak() -> None:
+    equity = [
+        EquityPoint(NOW - 6 * HOUR_MS, Decimal(9_000)),  # a lower point, before the peak
+        EquityPoint(NOW - 5 * HOUR_MS, Decimal(12_000)),
+        EquityPoint(NOW - 4 * HOUR_MS, Decimal(8_500)),
+        EquityPoint(NOW - 3 * HOUR_MS, Decimal(8_500)),
+        EquityPoint(NOW - HOUR_MS, Decimal(8_800)),
+    ]
+
+    (lock,) = evaluate(_only("drawdown_24h"), [], [], equity, NOW).locks
+
+    assert lock.evidence_ms == NOW - 4 * HOUR_MS
+
+
+def test_the_stop_streak_evidence_is_the_latest_stop_out() -> None:
+    stops = [StopOut(NOW - i * MINUTE_MS, "BTCUSDT", "long") for i in (30, 20, 10)]
+
+    (lock,) = evaluate(_only("stop_streak_1h"), [], stops, [], NOW).locks
+
+    assert lock.evidence_ms == NOW - 10 * MINUTE_MS
 
 
 def test_a_per_side_loss_rule_locks_that_side_and_sets_its_state() -> None:

@@ -8,8 +8,10 @@ depends on client flags, SQLite's does not, and neither is what a caller means.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Final
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from decimal import Decimal
+from itertools import groupby
+from typing import Any, Final, NamedTuple
 
 from sqlalchemy import Connection, Table, bindparam, func, select, tuple_, update
 
@@ -17,15 +19,19 @@ from riskd.exchange.filters import SymbolFilters
 from riskd.exchange.parse_income import IncomeRecord
 from riskd.exchange.parse_orders import OrderUpdate
 from riskd.ledger import (
+    STOP_ORDER_TYPES,
     Fill,
     LedgerEntry,
     entries_from_fills,
     entries_from_income,
     reconcile_keys,
+    stop_out,
 )
-from riskd.positions import PositionRecord
+from riskd.positions import BalanceRecord, PositionRecord
+from riskd.rules import EquityPoint, RulesConfig, StopOut
 from riskd.store.dml import insert_ignore
 from riskd.store.schema import (
+    balance_snapshots,
     fills,
     income,
     ledger_cursors,
@@ -200,16 +206,19 @@ def upsert_order(conn: Connection, account: str, order_update: OrderUpdate) -> N
     )
 
 
-def record_position_snapshot(
-    conn: Connection, account: str, minute_ms: int, positions: Iterable[PositionRecord]
+def record_book_snapshot(
+    conn: Connection,
+    account: str,
+    minute_ms: int,
+    positions: Iterable[PositionRecord],
+    balances: Iterable[BalanceRecord],
 ) -> int:
-    """Store the account's positions for the minute starting at *minute_ms*; return rows new.
-
-    The first snapshot of a minute is kept: recording the minute again changes nothing.
-    """
+    """Store the account's positions and balances for the minute starting at *minute_ms*;
+    return how many rows are new. The first snapshot of a minute is kept: recording the minute
+    again changes nothing."""
     if minute_ms % MINUTE_MS:
         raise ValueError(f"minute_ms {minute_ms} is not a whole minute")
-    rows = [
+    position_rows = [
         {
             "account": account,
             "minute_ms": minute_ms,
@@ -222,8 +231,82 @@ def record_position_snapshot(
         }
         for position in positions
     ]
-    key = ("account", "minute_ms", "symbol", "position_side")
-    return _insert_counted(conn, position_snapshots, rows, key)
+    balance_rows = [
+        {
+            "account": account,
+            "minute_ms": minute_ms,
+            "asset": balance.asset,
+            "wallet_balance": balance.wallet_balance,
+            "unrealized_pnl": balance.unrealized_pnl,
+        }
+        for balance in balances
+    ]
+    return _insert_counted(
+        conn, position_snapshots, position_rows, ("account", "minute_ms", "symbol", "position_side")
+    ) + _insert_counted(conn, balance_snapshots, balance_rows, ("account", "minute_ms", "asset"))
+
+
+def equity_points(
+    conn: Connection, account: str, since_ms: int, assets: Collection[str]
+) -> list[EquityPoint]:
+    """The account's equity (wallet + unrealized PnL of *assets*, summed) per recorded minute
+    from *since_ms* (inclusive) on, in time order. A minute in which one of them lacks its
+    unrealized PnL is left out: its equity is not known."""
+    rows = conn.execute(
+        select(
+            balance_snapshots.c.minute_ms,
+            balance_snapshots.c.wallet_balance,
+            balance_snapshots.c.unrealized_pnl,
+        )
+        .where(
+            balance_snapshots.c.account == account,
+            balance_snapshots.c.minute_ms >= since_ms,
+            balance_snapshots.c.asset.in_(sorted(assets)),
+        )
+        .order_by(balance_snapshots.c.minute_ms)
+    )
+    points: list[EquityPoint] = []
+    for minute_ms, minute_rows in groupby(rows, key=lambda row: row.minute_ms):
+        values = [(row.wallet_balance, row.unrealized_pnl) for row in minute_rows]
+        if all(upnl is not None for _, upnl in values):
+            points.append(EquityPoint(minute_ms, sum((w + u for w, u in values), Decimal(0))))
+    return points
+
+
+def stop_fills(conn: Connection, account: str, since_ms: int) -> list[Fill]:
+    """The account's fills of stop orders from *since_ms* (inclusive) on, in time order."""
+    return [
+        _fill(row)
+        for row in conn.execute(
+            select(fills)
+            .where(
+                fills.c.account == account,
+                fills.c.time_ms >= since_ms,
+                fills.c.order_type.in_(sorted(STOP_ORDER_TYPES)),
+            )
+            .order_by(fills.c.time_ms, fills.c.symbol, fills.c.trade_id)
+        ).mappings()
+    ]
+
+
+class RuleHistory(NamedTuple):
+    """What the loss rules read from SQL: ledger entries, stop-outs and the equity per minute,
+    each over the longest window of the enabled rules that read it."""
+
+    entries: list[LedgerEntry]
+    stop_outs: list[StopOut]
+    equity: list[EquityPoint]
+
+
+def rule_history(conn: Connection, account: str, rules: RulesConfig, now_ms: int) -> RuleHistory:
+    """Everything *rules* read at *now_ms*, from SQL alone: a restarted Ledger decides alike."""
+    entries = ledger_entries(conn, account, now_ms - rules.lookback_ms())
+    stops_ms = rules.lookback_ms("stop_streak", "cooldown")
+    fills = stop_fills(conn, account, now_ms - stops_ms) if stops_ms else []
+    drawdown_ms = rules.lookback_ms("drawdown")
+    equity = equity_points(conn, account, now_ms - drawdown_ms, rules.assets) if drawdown_ms else []
+    stop_outs = [stop for stop in map(stop_out, fills) if stop is not None]
+    return RuleHistory(entries, stop_outs, equity)
 
 
 def _insert_counted(

@@ -14,11 +14,12 @@ from typing import Any, Final, Literal, NamedTuple
 
 from sqlalchemy import Connection, and_, func, insert, select, update
 
-from riskd.locks import Lock, LockChanges, LockRequest, TradingState
+from riskd.locks import Lock, LockChanges, LockKey, LockRequest, TradingState
 from riskd.store.schema import banlist_versions, lock_events, locks, trading_states
 
 LockAction = Literal["created", "extended", "expired", "unlocked"]
 OPERATOR_PREFIX: Final = "operator:"
+RULE_PREFIX: Final = "rule:"
 # Column widths in riskd.store.schema.
 _WIDTHS: Final = {"symbol": 32, "reason_code": 32, "reason_text": 512, "source": 96}
 _ACTOR_WIDTH: Final = 96
@@ -195,6 +196,22 @@ def unlock(
     )
     _event(conn, lock_id, account, "unlocked", operator, row["until_ms"], reason, now_ms)
     return _lock({**row, "active": False})
+
+
+def operator_unlocks(conn: Connection, account: str, since_ms: int) -> dict[LockKey, int]:
+    """When an operator last unlocked each rule's lock (by key), for unlocks after *since_ms*."""
+    rows = conn.execute(
+        select(locks.c.source, locks.c.symbol, locks.c.side, func.max(lock_events.c.at_ms))
+        .join(lock_events, lock_events.c.lock_id == locks.c.id)
+        .where(
+            locks.c.account == account,
+            locks.c.source.startswith(RULE_PREFIX),
+            lock_events.c.action == "unlocked",
+            lock_events.c.at_ms > since_ms,
+        )
+        .group_by(locks.c.source, locks.c.symbol, locks.c.side)
+    )
+    return {(source, symbol, side): at_ms for source, symbol, side, at_ms in rows}
 
 
 def lock_history(conn: Connection, account: str, limit: int) -> list[LockEvent]:

@@ -31,7 +31,7 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from riskd.store.dml import insert_ignore
 
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 
 metadata = MetaData(
     naming_convention={
@@ -175,6 +175,17 @@ position_snapshots = Table(
     Column("entry_price", Money, nullable=False),
     Column("mark_price", Money, nullable=True),
     Column("unrealized_pnl", Money, nullable=True),
+    **_MYSQL_OPTIONS,
+)
+
+balance_snapshots = Table(
+    "balance_snapshots",
+    metadata,
+    Column("account", String(64), primary_key=True),
+    Column("minute_ms", BigInteger, primary_key=True, autoincrement=False),
+    Column("asset", String(16), primary_key=True),
+    Column("wallet_balance", Money, nullable=False),
+    Column("unrealized_pnl", Money, nullable=True),  # None: no source reported it
     **_MYSQL_OPTIONS,
 )
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from decimal import Decimal
 
 from sqlalchemy import select
 
@@ -14,7 +15,7 @@ from actors import launcher
 from riskd.client import BanListClient, BanListClientConfig
 from riskd.sim import SimServer
 from riskd.store import make_engine
-from riskd.store.schema import lock_events
+from riskd.store.schema import balance_snapshots, lock_events, symbols
 from tests.actors.conftest import LOOPBACK_JOBS, deployment_toml
 from tests.actors.test_deployment import READY_S, _get, _post, _wait_for
 from tests.sim_fixtures import binance_client
@@ -67,8 +68,14 @@ async def test_losing_fills_lock_the_symbol_and_a_profitable_one_stays_open(
     engine = make_engine(f"sqlite:///{tmp_path / 'riskd.db'}")
     with engine.connect() as connection:
         actions = connection.execute(select(lock_events.c.action, lock_events.c.actor)).all()
+        btc = connection.execute(
+            select(symbols.c.status, symbols.c.tick_size).where(symbols.c.symbol == "BTCUSDT")
+        ).one()
+        assets = connection.scalars(select(balance_snapshots.c.asset).distinct()).all()
     engine.dispose()
     assert [tuple(row) for row in actions] == [("created", "rules")]
+    assert tuple(btc) == ("TRADING", Decimal("0.10"))  # from exchangeInfo
+    assert "USDT" in assets  # the book's balances, once a minute
 
 
 async def test_losses_over_the_account_limit_lock_all(deploy, simulator) -> None:
@@ -221,3 +228,29 @@ def test_a_stalled_income_source_lets_the_list_expire_and_the_client_answer_bann
 
     (problem,) = _wait_for(ledger_problems, timeout_s=15)
     assert problem.startswith("ledger:sim running, late by ")  # health says it cannot vouch
+
+
+async def test_an_unlocked_rule_lock_stays_unlocked_until_a_new_loss(deploy, simulator) -> None:
+    toml = deployment_toml(simulator.server.url, LOOPBACK_JOBS + FAST_LEDGER)
+    controller, info = deploy(toml)
+    launcher.wait_ready(controller, READY_S)
+    gateway = info["gateway"]
+    assert _wait_for(lambda: _banlist(gateway), timeout_s=30)
+    await _round_trip(simulator.server, "BTCUSDT", "0.100", "60000", "58000")  # -200 USDT
+    assert _wait_for(lambda: _locked(gateway) == [("BTCUSDT", "rule:symbol_4h")], timeout_s=15)
+    (lock,) = _banlist(gateway)["locks"]
+
+    unlocked = _cli(
+        "unlock", str(lock["id"]), "--operator", "bob", "--reason", "checked", "--url", gateway
+    )
+    assert unlocked.returncode == 0, unlocked.stderr
+    assert _wait_for(lambda: _locked(gateway) == [], timeout_s=10)
+    after_unlock = _banlist(gateway)["version"]
+    # The rule still breaches on the same losses; three more passes (1 s each) leave it unlocked.
+    later = _wait_for(lambda: _banlist(gateway)["version"] >= after_unlock + 3, timeout_s=15)
+    assert later and _locked(gateway) == []
+
+    await _round_trip(simulator.server, "BTCUSDT", "0.010", "60000", "58000")  # -20 more
+    assert _wait_for(lambda: _locked(gateway) == [("BTCUSDT", "rule:symbol_4h")], timeout_s=15)
+    (relocked,) = _banlist(gateway)["locks"]
+    assert relocked["id"] != lock["id"]

@@ -14,13 +14,17 @@ from riskd.exchange.filters import SymbolFilters
 from riskd.exchange.parse_income import IncomeRecord
 from riskd.exchange.parse_orders import OrderUpdate
 from riskd.ledger import IncomePagerConfig, advance_income_cursor, next_income_request
-from riskd.positions import PositionRecord
+from riskd.positions import BalanceRecord, PositionRecord
+from riskd.rules import HOUR_MS, EquityPoint, RulesConfig, StopOut, evaluate
 from riskd.store.ledger_store import (
     book_fills,
     book_income_page,
+    equity_points,
     income_cursor,
     ledger_entries,
-    record_position_snapshot,
+    record_book_snapshot,
+    rule_history,
+    stop_fills,
     upsert_order,
     upsert_symbols,
 )
@@ -330,16 +334,23 @@ def _position(amount: str, mark: str | None = "61000") -> PositionRecord:
     )
 
 
-def test_position_snapshot_is_kept_once_per_minute(engine: Engine) -> None:
-    minute_ms = 60_000 * 1000
-    assert _run(engine, record_position_snapshot, ACCOUNT, minute_ms, [_position("0.5")]) == 1
-    assert _run(engine, record_position_snapshot, ACCOUNT, minute_ms, [_position("0.7")]) == 0
-    assert (
-        _run(
-            engine, record_position_snapshot, ACCOUNT, minute_ms + 60_000, [_position("0.7", None)]
-        )
-        == 1
+def _balance(asset: str, wallet: str, upnl: str | None) -> BalanceRecord:
+    return BalanceRecord(
+        asset=asset,
+        wallet_balance=Decimal(wallet),
+        update_time_ms=1,
+        unrealized_pnl=None if upnl is None else Decimal(upnl),
     )
+
+
+def test_book_snapshot_is_kept_once_per_minute(engine: Engine) -> None:
+    minute_ms = 60_000 * 1000
+    first = ([_position("0.5")], [_balance("USDT", "1000", "500")])
+    assert _run(engine, record_book_snapshot, ACCOUNT, minute_ms, *first) == 2
+    again = ([_position("0.7")], [_balance("USDT", "900", "0")])
+    assert _run(engine, record_book_snapshot, ACCOUNT, minute_ms, *again) == 0
+    later = ([_position("0.7", None)], [])
+    assert _run(engine, record_book_snapshot, ACCOUNT, minute_ms + 60_000, *later) == 1
     with engine.connect() as conn:
         rows = conn.execute(
             select(
@@ -352,14 +363,82 @@ def test_position_snapshot_is_kept_once_per_minute(engine: Engine) -> None:
         (minute_ms, Decimal("0.5"), Decimal("61000")),
         (minute_ms + 60_000, Decimal("0.7"), None),
     ]
+    assert _run(engine, equity_points, ACCOUNT, 0, ["USDT"]) == [
+        EquityPoint(minute_ms, Decimal("1500"))
+    ]
 
 
-def test_position_snapshot_needs_a_whole_minute(engine: Engine) -> None:
+def test_book_snapshot_needs_a_whole_minute(engine: Engine) -> None:
     with pytest.raises(ValueError, match="not a whole minute"):
-        _run(engine, record_position_snapshot, ACCOUNT, 60_001, [_position("1")])
+        _run(engine, record_book_snapshot, ACCOUNT, 60_001, [_position("1")], [])
+
+
+def test_equity_sums_the_assets_and_skips_minutes_without_unrealized_pnl(engine: Engine) -> None:
+    snapshots = {
+        60_000: [
+            _balance("USDT", "1000", "-10"),
+            _balance("USDC", "500", "5"),
+            _balance("BNB", "9", "0"),
+        ],
+        120_000: [_balance("USDT", "1000", None), _balance("USDC", "500", "5")],
+        180_000: [_balance("USDT", "990", "0")],
+        240_000: [_balance("USDT", "980", "1")],
+    }
+    for minute_ms, balances in snapshots.items():
+        _run(engine, record_book_snapshot, ACCOUNT, minute_ms, [], balances)
+    _run(engine, record_book_snapshot, "other", 60_000, [], [_balance("USDT", "1", "1")])
+
+    assert _run(engine, equity_points, ACCOUNT, 60_000, ["USDT", "USDC"]) == [
+        EquityPoint(60_000, Decimal("1495")),
+        EquityPoint(180_000, Decimal("990")),
+        EquityPoint(240_000, Decimal("981")),
+    ]
+    assert _run(engine, equity_points, ACCOUNT, 180_001, ["USDT"]) == [
+        EquityPoint(240_000, Decimal("981"))
+    ]
+
+
+def test_stop_fills_are_the_stop_orders_fills_in_time_order(engine: Engine) -> None:
+    stop = dataclasses.replace(make_fill(3, time_ms=3000), order_type="STOP_MARKET")
+    early_stop = dataclasses.replace(make_fill(1, time_ms=1000), order_type="STOP")
+    booked = [stop, make_fill(2, time_ms=2000), early_stop]
+    _run(engine, book_fills, ACCOUNT, booked, NOW_MS)
+    _run(engine, book_fills, "other", [stop], NOW_MS)
+
+    assert _run(engine, stop_fills, ACCOUNT, 0) == [early_stop, stop]
+    assert _run(engine, stop_fills, ACCOUNT, 1001) == [stop]
 
 
 def test_many_rows_in_one_page_are_booked_in_chunks(engine: Engine) -> None:
     page = [_income(i, time_ms=1000 + i) for i in range(1000)]
     assert _run(engine, book_income_page, ACCOUNT, page, 2000, NOW_MS) == 1000
     assert _run(engine, book_income_page, ACCOUNT, page[500:], 2000, NOW_MS) == 0
+
+
+def test_rule_history_rebuilds_stop_outs_and_equity_from_sql_alone(engine: Engine) -> None:
+    rules = RulesConfig().model_copy(
+        update={
+            "rules": tuple(
+                rule.model_copy(update={"enabled": rule.id in {"cooldown", "drawdown_24h"}})
+                for rule in RulesConfig().rules
+            )
+        }
+    )
+    now_ms = 100 * HOUR_MS
+    stop = dataclasses.replace(
+        make_fill(1, time_ms=now_ms - 60_000), order_type="STOP_MARKET", position_side="LONG"
+    )
+    old_stop = dataclasses.replace(stop, trade_id=2, time_ms=now_ms - 2 * HOUR_MS)
+    _run(engine, book_fills, ACCOUNT, [stop, old_stop, make_fill(3, time_ms=now_ms)], NOW_MS)
+    for minute_ms, wallet in ((now_ms - 3 * HOUR_MS, "12000"), (now_ms - HOUR_MS, "8000")):
+        _run(engine, record_book_snapshot, ACCOUNT, minute_ms, [], [_balance("USDT", wallet, "0")])
+
+    history = _run(engine, rule_history, ACCOUNT, rules, now_ms)  # a new transaction: a restart
+
+    assert history.stop_outs == [StopOut(now_ms - 60_000, "BTCUSDT", "long")]  # 15 min window
+    assert history.equity == [
+        EquityPoint(now_ms - 3 * HOUR_MS, Decimal(12000)),
+        EquityPoint(now_ms - HOUR_MS, Decimal(8000)),
+    ]
+    locks = evaluate(rules, history.entries, history.stop_outs, history.equity, now_ms).locks
+    assert sorted(lock.source for lock in locks) == ["rule:cooldown", "rule:drawdown_24h"]

@@ -13,6 +13,7 @@ from riskd.store.lock_store import (
     apply_lock_changes,
     latest_banlist_version,
     lock_history,
+    operator_unlocks,
     save_banlist_version,
     set_trading_state,
     trading_state,
@@ -199,3 +200,29 @@ def test_banlist_versions_are_stored_once_and_the_latest_is_known(engine: Engine
         assert latest_banlist_version(conn, ACCOUNT) == 2
     with pytest.raises(IntegrityError), engine.begin() as conn:
         save_banlist_version(conn, ACCOUNT, 2, NOW + 2, NOW + 5002, "{}")
+
+
+def test_operator_unlocks_name_each_rule_locks_latest_unlock(engine: Engine) -> None:
+    first, other = _sync(
+        engine, [_rule_lock(NOW + 10_000), _rule_lock(NOW + 10_000, "ETHUSDT")], NOW
+    )
+    with engine.begin() as conn:
+        unlock(conn, ACCOUNT, first.id, "operator:alice", "checked", NOW + 100)
+        operator = add_operator_lock(conn, ACCOUNT, _operator_lock(), NOW + 150)
+        unlock(conn, ACCOUNT, operator.id, "operator:alice", "over", NOW + 160)
+    (again,) = [
+        lock
+        for lock in _sync(engine, [_rule_lock(NOW + 20_000)], NOW + 200)
+        if lock.symbol == "BTCUSDT"
+    ]
+    with engine.begin() as conn:
+        unlock(conn, ACCOUNT, again.id, "operator:bob", "checked again", NOW + 300)
+    _sync(engine, [], NOW + 10_000)  # the ETHUSDT lock expires: not an unlock
+
+    with engine.connect() as conn:
+        assert operator_unlocks(conn, ACCOUNT, NOW) == {
+            ("rule:symbol_4h", "BTCUSDT", "both"): NOW + 300
+        }
+        assert operator_unlocks(conn, ACCOUNT, NOW + 300) == {}
+        assert operator_unlocks(conn, "other", NOW) == {}
+    assert other.symbol == "ETHUSDT"

@@ -14,6 +14,7 @@ from riskd.store.schema import (
 
 TABLES = sorted(
     [
+        "balance_snapshots",
         "banlist_versions",
         "fills",
         "income",
@@ -75,6 +76,20 @@ def test_upgrades_a_version_1_database_by_adding_the_new_tables(sql_engine: Engi
 
     assert sorted(created) == [t for t in TABLES if t != "schema_meta"]
     assert _version_row(sql_engine) == (str(SCHEMA_VERSION), 2_000)
+
+
+def test_upgrades_a_version_2_database_by_adding_the_balance_snapshots(
+    sql_engine: Engine,
+) -> None:
+    version_2 = [table for table in metadata.sorted_tables if table.name != "balance_snapshots"]
+    metadata.create_all(sql_engine, tables=version_2)
+    with sql_engine.begin() as connection:
+        connection.execute(
+            insert(schema_meta).values(key="schema_version", value="2", updated_at_ms=1_000)
+        )
+
+    assert init_schema(sql_engine, now_ms=2_000) == ["balance_snapshots"]
+    assert _version_row(sql_engine) == ("3", 2_000)
 
 
 @pytest.mark.parametrize("text", ["0.000000000000000001", "-123456789012345678.5", "60000.10"])
