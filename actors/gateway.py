@@ -58,6 +58,8 @@ class Gateway:
             app.router.add_get("/v1/locks", self._locks)
             app.router.add_post("/v1/locks", self._add_lock)
             app.router.add_delete("/v1/locks/{id}", self._unlock)
+            app.router.add_get("/v1/state", self._state)
+            app.router.add_post("/v1/state", self._set_state)
             add_banlist_routes(app, self.banlists, self.accounts)
             self._runner = web.AppRunner(app, access_log=None)
             await self._runner.setup()
@@ -99,16 +101,26 @@ class Gateway:
         return _json({"locks": await self._ledger(request).active_locks.remote()})
 
     async def _add_lock(self, request: web.Request) -> web.Response:
+        return await self._operator_change(request, "add_lock", 201)
+
+    async def _state(self, request: web.Request) -> web.Response:
+        return _json(await self._ledger(request).trading_state.remote())
+
+    async def _set_state(self, request: web.Request) -> web.Response:
+        return await self._operator_change(request, "set_trading_state", 200)
+
+    async def _operator_change(self, request: web.Request, method: str, status: int):
+        """POST a JSON body to the account's Ledger *method*; its ValueError is a 400."""
         try:
             body = await request.json()
         except ValueError:
             return _json({"error": "the body is not JSON"}, 400)
         account = body.get("account") if isinstance(body, dict) else None
         try:
-            lock = await self._ledger(request, account).add_lock.remote(body)
+            result = await getattr(self._ledger(request, account), method).remote(body)
         except ValueError as exc:
             return _json({"error": _message(exc)}, 400)
-        return _json(lock, 201)
+        return _json(result, status)
 
     async def _unlock(self, request: web.Request) -> web.Response:
         operator = request.query.get("operator", "")

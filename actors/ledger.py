@@ -30,19 +30,21 @@ from riskd.ledger import (
     next_income_request,
 )
 from riskd.locks import (
-    LockRequest,
     TradingState,
+    next_trading_state,
     not_overruled,
     operator_lock_request,
+    operator_state_request,
     reconcile,
 )
 from riskd.plan import JobSpec
 from riskd.positions import BookView
-from riskd.rules import MINUTE_MS, EquityPoint, evaluate
+from riskd.rules import MINUTE_MS, EquityPoint, Evaluation, evaluate
 from riskd.store import SqlRunner, init_schema, ledger_store, lock_store, make_engine
 from riskd.userstream import StreamEvent
 
 RULES_ACTOR = "rules"
+STATE_REASON_CHARS = 512  # trading_states.reason
 
 
 class Ledger(Job):
@@ -115,6 +117,29 @@ class Ledger(Job):
         )
         await self._evaluate_and_publish()
         return asdict(lock)
+
+    async def trading_state(self) -> dict:
+        """The account's trading state: state, reason, actor, at_ms."""
+        record = await self.sql.run(lock_store.trading_state, self.spec.account)
+        return record._asdict()
+
+    async def set_trading_state(self, body: object) -> dict:
+        """An operator's trading state (audited under their name); the list is republished at
+        once. It holds until an operator changes it, or rules escalate it on new evidence.
+        ValueError names what is wrong with *body*."""
+        request = operator_state_request(body)
+        now_ms = self.clock.now_ms()
+        actor = f"{lock_store.OPERATOR_PREFIX}{request.operator}"
+        await self.sql.run(
+            lock_store.set_trading_state,
+            self.spec.account,
+            request.state,
+            request.reason,
+            actor,
+            now_ms,
+        )
+        await self._evaluate_and_publish()
+        return await self.trading_state()
 
     # ------------------------------------------------------------ one pass
 
@@ -207,35 +232,35 @@ class Ledger(Job):
             )
             equity = history.equity + ([self.live_equity] if self.live_equity else [])
             evaluation = evaluate(self.rules, history.entries, history.stop_outs, equity, now_ms)
-            state = await self.sql.run(self._apply, evaluation.locks, evaluation.state, now_ms)
+            state = await self.sql.run(self._apply, evaluation, now_ms)
             book_fresh = await self.position_book.complete_and_fresh.remote()
             self.published = await self.sql.run(self._publish, state, book_fresh, now_ms)
             self.gateway.notify("publish_banlist", self.published.to_json())
 
-    def _apply(
-        self,
-        connection,
-        wanted: tuple[LockRequest, ...],
-        rule_state: TradingState | None,
-        now_ms: int,
-    ) -> TradingState:
+    def _apply(self, connection, evaluation: Evaluation, now_ms: int) -> TradingState:
         account = self.spec.account
         active = lock_store.active_locks(connection, account)
         unlocked = lock_store.operator_unlocks(
             connection, account, now_ms - self.rules.lookback_ms()
         )
-        changes = reconcile(active, not_overruled(wanted, unlocked), now_ms)
+        changes = reconcile(active, not_overruled(evaluation.locks, unlocked), now_ms)
         if changes:
-            lock_store.apply_lock_changes(
-                connection, self.spec.account, changes, now_ms, RULES_ACTOR
-            )
-        current = lock_store.trading_state(connection, self.spec.account)
-        if rule_state is not None and current.state == TradingState.ACTIVE:
-            lock_store.set_trading_state(
-                connection, self.spec.account, rule_state, "a rule breaches", RULES_ACTOR, now_ms
-            )
-            return rule_state
-        return current.state
+            lock_store.apply_lock_changes(connection, account, changes, now_ms, RULES_ACTOR)
+        current = lock_store.trading_state(connection, account)
+        state = next_trading_state(
+            current.state,
+            current.actor.startswith(lock_store.OPERATOR_PREFIX),
+            current.at_ms,
+            evaluation.state,
+            evaluation.state_evidence_ms,
+        )
+        if state is None:
+            return current.state
+        reason = "; ".join(evaluation.reasons) if evaluation.state else "no rule sets a state"
+        lock_store.set_trading_state(
+            connection, account, state, reason[:STATE_REASON_CHARS], RULES_ACTOR, now_ms
+        )
+        return state
 
     def _publish(self, connection, state: TradingState, book_fresh: bool, now_ms: int) -> BanList:
         locks = lock_store.active_locks(connection, self.spec.account)

@@ -1,5 +1,5 @@
-"""The ``riskd`` command: run, status, stop, db init, backfill, locks, lock, unlock, config
-check, and the simulator."""
+"""The ``riskd`` command: run, status, stop, db init, backfill, locks, lock, unlock, state,
+config check, and the simulator."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from riskd.backfill import MAX_BACKFILL_DAYS, BackfillResult, backfill
@@ -396,6 +397,23 @@ def _unlock(args: argparse.Namespace) -> int:
     return 0
 
 
+def _state(args: argparse.Namespace) -> int:
+    if args.state is None:
+        record = _gateway_call(args, "GET", "/v1/state" + _query(account=args.account))
+    else:
+        if not (args.operator and args.reason):
+            return _fail("setting a state needs --operator and --reason")
+        body = {"state": args.state, "operator": args.operator, "reason": args.reason}
+        body |= {"account": args.account}
+        record = _gateway_call(args, "POST", "/v1/state", body)
+    if record["actor"]:
+        at = datetime.fromtimestamp(record["at_ms"] / 1000, UTC).isoformat(timespec="seconds")
+        print(f"{record['state']} since {at} by {record['actor']}: {record['reason']}")
+    else:
+        print(f"{record['state']} (never changed)")
+    return 0
+
+
 # ---------------------------------------------------------------- parser
 
 
@@ -459,6 +477,10 @@ def build_parser() -> argparse.ArgumentParser:
     for command in (lock, unlock):
         command.add_argument("--operator", required=True, help="who: kept in the audit")
         command.add_argument("--reason", required=True, help="why: kept in the audit")
+    state = gateway_command("state", _state, "show or set the account's trading state")
+    state.add_argument("state", nargs="?", choices=("ACTIVE", "REDUCING", "HALTED"))
+    state.add_argument("--operator", help="who (to set a state): kept in the audit")
+    state.add_argument("--reason", help="why (to set a state): kept in the audit")
 
     config = commands.add_parser("config", help="config commands")
     config_commands = config.add_subparsers(dest="config_command", required=True)

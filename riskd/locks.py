@@ -28,6 +28,31 @@ class TradingState(StrEnum):
     HALTED = "HALTED"
 
 
+SEVERITY: Final = {TradingState.ACTIVE: 0, TradingState.REDUCING: 1, TradingState.HALTED: 2}
+
+
+def next_trading_state(
+    current: TradingState,
+    set_by_operator: bool,
+    set_at_ms: int,
+    wanted: TradingState | None,
+    evidence_ms: int | None,
+) -> TradingState | None:
+    """The trading state to set now, or None to leave *current* as it is.
+
+    A state the rules set follows what they want (*wanted*; None: ACTIVE, no rule sets one).
+    An operator's state holds until an operator changes it, except that rules wanting a more
+    severe state on evidence newer than the operator's act (at *set_at_ms*) escalate it.
+    """
+    target = wanted or TradingState.ACTIVE
+    if target == current:
+        return None
+    if not set_by_operator:
+        return target
+    newer = evidence_ms is not None and evidence_ms > set_at_ms
+    return target if newer and SEVERITY[target] > SEVERITY[current] else None
+
+
 @dataclass(frozen=True, slots=True)
 class LockRequest:
     """A lock someone wants: a rule (source ``rule:<id>``) or an operator (``operator:<name>``)."""
@@ -181,21 +206,54 @@ def is_banned(locks: Iterable[BanningLock], symbol: str, side: LockSide, now_ms:
 OPERATOR_REASON_CODE: Final = "operator"
 
 
-def operator_lock_request(body: object) -> LockRequest:
-    """An operator's lock from a JSON body: ``{"symbol", "side"?, "reason", "operator",
-    "until_ms"?}`` (side defaults to both; no until_ms: until unlocked). ValueError names the
-    field that is wrong."""
-    if not isinstance(body, dict):
-        raise ValueError("the body must be a JSON object")
-    unknown = sorted(set(body) - {"account", "symbol", "side", "reason", "operator", "until_ms"})
-    if unknown:
-        raise ValueError(f"unknown fields: {unknown}")
+@dataclass(frozen=True, slots=True)
+class StateRequest:
+    """An operator's trading state for an account, with who and why."""
+
+    state: TradingState
+    operator: str
+    reason: str
+
+
+def _texts(body: dict, names: tuple[str, ...]) -> dict[str, str]:
     texts = {}
-    for name in ("symbol", "reason", "operator"):
+    for name in names:
         value = body.get(name)
         if not isinstance(value, str) or not value.strip():
             raise ValueError(f"{name}: must be a non-empty string")
         texts[name] = value.strip()
+    return texts
+
+
+def _object(body: object, fields: set[str]) -> dict:
+    if not isinstance(body, dict):
+        raise ValueError("the body must be a JSON object")
+    unknown = sorted(set(body) - fields)
+    if unknown:
+        raise ValueError(f"unknown fields: {unknown}")
+    return body
+
+
+def operator_state_request(body: object) -> StateRequest:
+    """An operator's trading state from a JSON body: ``{"state", "reason", "operator"}``.
+    ValueError names the field that is wrong."""
+    fields = _object(body, {"account", "state", "reason", "operator"})
+    texts = _texts(fields, ("state", "reason", "operator"))
+    try:
+        state = TradingState(texts["state"].upper())
+    except ValueError:
+        raise ValueError(
+            f"state: must be ACTIVE, REDUCING or HALTED, not {texts['state']!r}"
+        ) from None
+    return StateRequest(state, texts["operator"], texts["reason"])
+
+
+def operator_lock_request(body: object) -> LockRequest:
+    """An operator's lock from a JSON body: ``{"symbol", "side"?, "reason", "operator",
+    "until_ms"?}`` (side defaults to both; no until_ms: until unlocked). ValueError names the
+    field that is wrong."""
+    body = _object(body, {"account", "symbol", "side", "reason", "operator", "until_ms"})
+    texts = _texts(body, ("symbol", "reason", "operator"))
     side = body.get("side", "both")
     until_ms = body.get("until_ms")
     if until_ms is not None and (not isinstance(until_ms, int) or isinstance(until_ms, bool)):

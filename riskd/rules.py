@@ -35,14 +35,13 @@ from typing import Final, Literal, NamedTuple, Protocol
 from pydantic import Field, model_validator
 
 from riskd.frozen import FrozenModel
-from riskd.locks import ALL, LockRequest, LockSide, TradingState
+from riskd.locks import ALL, SEVERITY, LockRequest, LockSide, TradingState
 
 RuleKind = Literal["symbol_pnl", "account_pnl", "drawdown", "stop_streak", "cooldown"]
 MINUTE_MS: Final = 60_000
 HOUR_MS: Final = 60 * MINUTE_MS
 _LOSS_KINDS: Final = frozenset({"symbol_pnl", "account_pnl", "drawdown"})
 _STOP_KINDS: Final = frozenset({"stop_streak", "cooldown"})
-_SEVERITY: Final = {TradingState.REDUCING: 1, TradingState.HALTED: 2}
 
 
 class RuleConfig(FrozenModel):
@@ -169,11 +168,13 @@ class EquityPoint(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class Evaluation:
-    """The locks the rules want now, the most severe state they set (None: none), and why."""
+    """The locks the rules want now, the most severe state they set (None: none) with the
+    latest evidence of the rules setting it, and why."""
 
     locks: tuple[LockRequest, ...]
     state: TradingState | None
     reasons: tuple[str, ...]
+    state_evidence_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,7 +308,7 @@ def evaluate(
     equity_curve = _series(sorted((p for p in equity if p[0] <= now_ms), key=lambda p: p[0]))
 
     locks: list[LockRequest] = []
-    states: list[TradingState] = []
+    states: list[tuple[TradingState, int]] = []
     reasons: list[str] = []
 
     def want(rule: RuleConfig, symbol: str, breach: _Breach, last_ms: int, text: str) -> None:
@@ -324,7 +325,7 @@ def evaluate(
         )
         reasons.append(f"{rule.id}: {text}")
         if rule.state is not None:
-            states.append(rule.state)
+            states.append((rule.state, breach.evidence_ms))
 
     for rule in rules:
         window = _duration(rule.window_ms)
@@ -365,5 +366,10 @@ def evaluate(
                 else:
                     text = f"{symbol} {streak[0]} {sides}stop-outs in {window} ≥ {count}"
                 want(rule, symbol, streak[1], times[-1], text)
-    state = max(states, key=_SEVERITY.__getitem__) if states else None
-    return Evaluation(locks=tuple(locks), state=state, reasons=tuple(reasons))
+    state = max((s for s, _ in states), key=SEVERITY.__getitem__) if states else None
+    return Evaluation(
+        locks=tuple(locks),
+        state=state,
+        reasons=tuple(reasons),
+        state_evidence_ms=max((at_ms for _, at_ms in states), default=None),
+    )

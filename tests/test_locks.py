@@ -8,9 +8,13 @@ from riskd.locks import (
     LockChanges,
     LockRequest,
     LockSide,
+    StateRequest,
+    TradingState,
     is_banned,
+    next_trading_state,
     not_overruled,
     operator_lock_request,
+    operator_state_request,
     reconcile,
 )
 
@@ -237,3 +241,70 @@ def test_an_unlock_overrules_only_its_own_source_and_side() -> None:
     by_an_operator = _request(None, source="operator:alice")
 
     assert not_overruled([both_sides, by_an_operator], unlocked) == (both_sides, by_an_operator)
+
+
+ACTIVE, REDUCING, HALTED = TradingState.ACTIVE, TradingState.REDUCING, TradingState.HALTED
+
+
+@pytest.mark.parametrize(
+    ("current", "wanted", "expected"),
+    [
+        (ACTIVE, REDUCING, REDUCING),
+        (REDUCING, HALTED, HALTED),
+        (HALTED, REDUCING, REDUCING),  # the rules de-escalate a state they set
+        (REDUCING, None, ACTIVE),  # and lift it when no rule sets one
+        (REDUCING, REDUCING, None),
+        (ACTIVE, None, None),
+    ],
+)
+def test_a_state_the_rules_set_follows_what_they_want(
+    current: TradingState, wanted: TradingState | None, expected: TradingState | None
+) -> None:
+    assert next_trading_state(current, False, NOW - 10, wanted, NOW - 5) == expected
+
+
+@pytest.mark.parametrize(
+    ("current", "wanted", "evidence_ms", "expected"),
+    [
+        (ACTIVE, REDUCING, NOW - 20, None),  # the losses the operator saw
+        (ACTIVE, REDUCING, NOW - 10, None),
+        (ACTIVE, REDUCING, NOW - 5, REDUCING),  # a newer loss escalates
+        (REDUCING, HALTED, NOW - 5, HALTED),
+        (HALTED, REDUCING, NOW - 5, None),  # never de-escalated by the rules
+        (HALTED, None, None, None),
+    ],
+)
+def test_an_operators_state_holds_until_rules_escalate_on_newer_evidence(
+    current: TradingState,
+    wanted: TradingState | None,
+    evidence_ms: int | None,
+    expected: TradingState | None,
+) -> None:
+    assert next_trading_state(current, True, NOW - 10, wanted, evidence_ms) == expected
+
+
+def test_an_operator_state_request_reads_the_body() -> None:
+    body = {"account": "main", "state": "halted", "operator": " alice ", "reason": "exchange down"}
+
+    assert operator_state_request(body) == StateRequest(HALTED, "alice", "exchange down")
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ([], "the body must be a JSON object"),
+        (
+            {"state": "HALTED", "operator": "a", "reason": "r", "until": 1},
+            "unknown fields: ['until']",
+        ),
+        (
+            {"state": "PAUSED", "operator": "a", "reason": "r"},
+            "state: must be ACTIVE, REDUCING or HALTED, not 'PAUSED'",
+        ),
+        ({"state": "HALTED", "operator": "a", "reason": " "}, "reason: must be a non-empty string"),
+        ({"state": "HALTED", "reason": "r"}, "operator: must be a non-empty string"),
+    ],
+)
+def test_a_bad_operator_state_request_names_the_field(body: object, error: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(error)):
+        operator_state_request(body)

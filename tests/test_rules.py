@@ -253,6 +253,16 @@ def test_the_most_severe_state_wins() -> None:
     assert evaluate(RulesConfig(rules=rules), entries, [], [], NOW).state is TradingState.HALTED
 
 
+def test_the_state_evidence_is_the_latest_of_the_rules_setting_a_state() -> None:
+    halting = _only("symbol_4h", state=TradingState.HALTED)
+    entries = [_pnl(NOW - 2 * HOUR_MS, "BTCUSDT", "-200"), _pnl(NOW - HOUR_MS, "ETHUSDT", "-300")]
+
+    result = evaluate(halting, entries, [], [], NOW)
+
+    assert (result.state, result.state_evidence_ms) == (TradingState.HALTED, NOW - HOUR_MS)
+    assert evaluate(DEFAULTS, entries, [], [], NOW).state_evidence_ms is None
+
+
 def test_disabled_rules_never_fire() -> None:
     stops = [StopOut(NOW - i * MINUTE_MS, "BTCUSDT", "long") for i in range(5)]
     equity = [EquityPoint(NOW - HOUR_MS, Decimal(100_000)), EquityPoint(NOW, Decimal(1))]

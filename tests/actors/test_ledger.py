@@ -15,7 +15,7 @@ from actors import launcher
 from riskd.client import BanListClient, BanListClientConfig
 from riskd.sim import SimServer
 from riskd.store import make_engine
-from riskd.store.schema import balance_snapshots, lock_events, symbols
+from riskd.store.schema import balance_snapshots, lock_events, symbols, trading_states
 from tests.actors.conftest import LOOPBACK_JOBS, deployment_toml
 from tests.actors.test_deployment import READY_S, _get, _post, _wait_for
 from tests.sim_fixtures import binance_client
@@ -254,3 +254,34 @@ async def test_an_unlocked_rule_lock_stays_unlocked_until_a_new_loss(deploy, sim
     assert _wait_for(lambda: _locked(gateway) == [("BTCUSDT", "rule:symbol_4h")], timeout_s=15)
     (relocked,) = _banlist(gateway)["locks"]
     assert relocked["id"] != lock["id"]
+
+
+def test_an_operator_sets_the_trading_state_and_the_list_shows_it(deploy, simulator, tmp_path):
+    controller, info = deploy(deployment_toml(simulator.server.url, LOOPBACK_JOBS))
+    launcher.wait_ready(controller, READY_S)
+    gateway = info["gateway"]
+    assert _wait_for(lambda: _banlist(gateway), timeout_s=30)
+    assert _cli("state", "--url", gateway).stdout == "ACTIVE (never changed)\n"
+
+    halted = _cli("state", "HALTED", "--operator", "alice", "--reason", "venue", "--url", gateway)
+    assert halted.returncode == 0, halted.stderr
+    assert halted.stdout.startswith("HALTED since ") and "by operator:alice: venue" in halted.stdout
+    assert _wait_for(lambda: _banlist(gateway)["state"] == "HALTED", timeout_s=10)
+    with BanListClient(BanListClientConfig(url=gateway, account="sim")) as strategy:
+        assert _wait_for(lambda: strategy.is_banned("ETHUSDT", "long"), timeout_s=10)
+    refused = _post_json(f"{gateway}/v1/state", {"state": "PAUSED", "operator": "a", "reason": "r"})
+    assert refused == (400, {"error": "state: must be ACTIVE, REDUCING or HALTED, not 'PAUSED'"})
+    resumed = _cli("state", "ACTIVE", "--operator", "bob", "--reason", "back", "--url", gateway)
+    assert resumed.returncode == 0, resumed.stderr
+    assert _wait_for(lambda: _banlist(gateway)["state"] == "ACTIVE", timeout_s=10)
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'riskd.db'}")
+    with engine.connect() as connection:
+        history = connection.execute(
+            select(trading_states.c.state, trading_states.c.actor).order_by(trading_states.c.id)
+        ).all()
+    engine.dispose()
+    assert [tuple(row) for row in history] == [
+        ("HALTED", "operator:alice"),
+        ("ACTIVE", "operator:bob"),
+    ]
