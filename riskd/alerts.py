@@ -1,0 +1,376 @@
+"""Alerts as Prometheus Alertmanager treats them: identity, grouping, repeat, resolve,
+inhibition and silences. Pure: the caller passes the time in epoch milliseconds.
+
+Jobs report :class:`AlertEvent` s: an alert (a name and labels) firing or resolved. An alert's
+identity is the fingerprint of its labels (the name is the ``alertname`` label). The
+:class:`Dispatcher` keeps every alert and groups them by ``group_by`` labels; a group is
+looked at ``group_wait_ms`` after its first alert and then every ``group_interval_ms``; it is
+notified when what it would show changed (an alert fired or resolved, a silence or an
+inhibition began or ended) or, while anything in it fires, when ``repeat_interval_ms`` (by its
+most severe firing alert) has passed since it was last notified. A notification lists the
+group's firing alerts and those resolved since the last one; alerts that are silenced or
+inhibited are left out. A group whose alerts have all resolved is forgotten once told.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Final, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from riskd.frozen import FrozenModel
+
+Labels = tuple[tuple[str, str], ...]  # sorted (name, value) pairs
+ALERTNAME: Final = "alertname"
+_LABEL_NAME: Final = re.compile(r"^[a-z_][a-z0-9_]{0,31}$")
+
+
+class Severity(StrEnum):
+    """How urgent: decides the repeat interval and the card's colour."""
+
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+_RANK: Final = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
+
+
+def labels_of(name: str, labels: Mapping[str, str]) -> Labels:
+    """The sorted label pairs of an alert called *name*; ValueError names a bad label."""
+    if ALERTNAME in labels:
+        raise ValueError(f"label {ALERTNAME!r} is the alert's name; do not set it")
+    for key, value in labels.items():
+        if not _LABEL_NAME.match(key):
+            raise ValueError(f"label name {key!r}: lower-case letters, digits and _ only")
+        if not isinstance(value, str):
+            raise ValueError(f"label {key!r}: the value must be a string, not {value!r}")
+    return tuple(sorted({ALERTNAME: name, **labels}.items()))
+
+
+def fingerprint(labels: Labels) -> str:
+    """A stable id of an alert: the SHA-256 of its sorted labels, 16 hex digits."""
+    text = "\x1f".join(f"{key}\x1e{value}" for key, value in labels)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class AlertEvent:
+    """What a job reports: alert *name* with *labels* fires (or resolves) at ``at_ms``.
+
+    ``figures`` are the facts a card shows (PnL, retry-after, …) and ``action`` what riskd did
+    about it, both rendered only through the alert catalogue's whitelist.
+    """
+
+    name: str
+    labels: Labels
+    severity: Severity
+    firing: bool
+    at_ms: int
+    figures: Labels = ()
+    action: str = ""
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.labels)
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """The Dispatcher's view of one alert: ``ends_ms`` is None while it fires."""
+
+    name: str
+    labels: Labels
+    severity: Severity
+    starts_ms: int
+    updated_ms: int
+    ends_ms: int | None = None
+    figures: Labels = ()
+    action: str = ""
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.labels)
+
+    @property
+    def firing(self) -> bool:
+        return self.ends_ms is None
+
+    def label(self, name: str) -> str:
+        """The value of label *name*, "" when the alert has none."""
+        return dict(self.labels).get(name, "")
+
+
+# ---------------------------------------------------------------- matchers, silences, inhibition
+
+MatchOp = Literal["=", "!=", "=~", "!~"]
+_MATCHER: Final = re.compile(r"^\s*([a-z_][a-z0-9_]*)\s*(=~|!~|!=|=)\s*\"?(.*?)\"?\s*$")
+
+
+class Matcher(FrozenModel):
+    """``label op value``: ``=``/``!=`` compare, ``=~``/``!~`` match the whole value by regex.
+    A missing label's value is ""."""
+
+    label: str = Field(pattern=r"^[a-z_][a-z0-9_]{0,31}$")
+    op: MatchOp = "="
+    value: str = Field("", max_length=256)
+
+    @model_validator(mode="after")
+    def _regex_compiles(self) -> Matcher:
+        if self.op in ("=~", "!~"):
+            try:
+                re.compile(self.value)
+            except re.error as exc:
+                raise ValueError(f"{self.value!r} is not a regular expression: {exc}") from None
+        return self
+
+    @classmethod
+    def parse(cls, text: str) -> Matcher:
+        """``symbol=BTCUSDT``, ``alertname=~"Symbol.*"``; ValueError names what is wrong."""
+        found = _MATCHER.match(text)
+        if found is None:
+            raise ValueError(f"matcher {text!r}: expected label=value, !=, =~ or !~")
+        return cls(label=found[1], op=found[2], value=found[3])
+
+    def matches(self, labels: Labels) -> bool:
+        value = dict(labels).get(self.label, "")
+        if self.op == "=":
+            return value == self.value
+        if self.op == "!=":
+            return value != self.value
+        found = re.fullmatch(self.value, value) is not None
+        return found if self.op == "=~" else not found
+
+    def __str__(self) -> str:
+        return f'{self.label}{self.op}"{self.value}"'
+
+
+def matches_all(matchers: Iterable[Matcher], labels: Labels) -> bool:
+    """Whether every matcher matches *labels*."""
+    return all(matcher.matches(labels) for matcher in matchers)
+
+
+@dataclass(frozen=True, slots=True)
+class Silence:
+    """Mutes the alerts its matchers all match, from ``starts_ms`` until ``ends_ms``."""
+
+    id: int
+    matchers: tuple[Matcher, ...]
+    starts_ms: int
+    ends_ms: int
+    created_by: str
+    comment: str
+
+    def __post_init__(self) -> None:
+        if not self.matchers:
+            raise ValueError("a silence needs at least one matcher")
+        if self.ends_ms <= self.starts_ms:
+            raise ValueError(f"a silence must end after it starts ({self.starts_ms})")
+        if not self.created_by.strip() or not self.comment.strip():
+            raise ValueError("a silence needs its creator and a comment")
+
+    def active(self, now_ms: int) -> bool:
+        return self.starts_ms <= now_ms < self.ends_ms
+
+    def mutes(self, alert: Alert, now_ms: int) -> bool:
+        return self.active(now_ms) and matches_all(self.matchers, alert.labels)
+
+
+class InhibitRule(FrozenModel):
+    """While an alert matching ``source`` fires, alerts matching ``target`` with the same
+    values of the ``equal`` labels are muted (e.g. ALL locked mutes that account's symbol
+    bans). An alert never inhibits itself."""
+
+    source: tuple[Matcher, ...] = Field(min_length=1)
+    target: tuple[Matcher, ...] = Field(min_length=1)
+    equal: tuple[str, ...] = ()
+
+
+# ---------------------------------------------------------------- routing and the dispatcher
+
+
+class RouteConfig(FrozenModel):
+    """How alerts are grouped and how often a group is told (Alertmanager's route)."""
+
+    group_by: tuple[str, ...] = (ALERTNAME, "account")
+    group_wait_ms: int = Field(30_000, ge=0)
+    group_interval_ms: int = Field(300_000, gt=0)
+    repeat_interval_ms: Mapping[Severity, int] = Field(
+        default_factory=lambda: {
+            Severity.CRITICAL: 3_600_000,
+            Severity.WARNING: 4 * 3_600_000,
+            Severity.INFO: 24 * 3_600_000,
+        }
+    )
+
+    @field_validator("repeat_interval_ms")
+    @classmethod
+    def _every_severity(cls, value: Mapping[Severity, int]) -> Mapping[Severity, int]:
+        missing = sorted(set(Severity) - set(value))
+        if missing:
+            raise ValueError(f"no repeat interval for {', '.join(missing)}")
+        if any(ms <= 0 for ms in value.values()):
+            raise ValueError("repeat intervals must be positive")
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """What a receiver is told about one group: its firing alerts and those resolved since."""
+
+    group_key: str
+    group_labels: Labels
+    firing: tuple[Alert, ...]
+    resolved: tuple[Alert, ...]
+    at_ms: int
+
+    @property
+    def severity(self) -> Severity:
+        alerts = self.firing or self.resolved
+        return max((a.severity for a in alerts), key=_RANK.__getitem__)
+
+
+@dataclass(slots=True)
+class GroupState:
+    """A group's notification log: what it was last told, and when it is due next."""
+
+    labels: Labels
+    due_ms: int  # the earliest time it may be flushed
+    sent_firing: frozenset[str] = frozenset()  # fingerprints in the last notification
+    sent_ms: int | None = None
+    pending_resolved: set[str] = field(default_factory=set)
+
+
+@dataclass(slots=True)
+class Dispatcher:
+    """Every alert by fingerprint and every group's notification log. Feed it events with
+    :meth:`observe`; :meth:`flush` returns the notifications due at a time."""
+
+    route: RouteConfig
+    inhibit_rules: tuple[InhibitRule, ...] = ()
+    alerts: dict[str, Alert] = field(default_factory=dict)
+    groups: dict[str, GroupState] = field(default_factory=dict)
+
+    def group_labels(self, alert: Alert) -> Labels:
+        return tuple((name, alert.label(name)) for name in self.route.group_by)
+
+    def observe(self, event: AlertEvent) -> Alert:
+        """Record *event*; return the alert as it now stands."""
+        known = self.alerts.get(event.fingerprint)
+        if event.firing:
+            starts_ms = known.starts_ms if known is not None and known.firing else event.at_ms
+            alert = Alert(
+                event.name,
+                event.labels,
+                event.severity,
+                starts_ms,
+                event.at_ms,
+                None,
+                event.figures,
+                event.action,
+            )
+        elif known is None or not known.firing:
+            return known or Alert(
+                event.name, event.labels, event.severity, event.at_ms, event.at_ms, event.at_ms
+            )
+        else:
+            figures = event.figures or known.figures
+            alert = replace(
+                known,
+                updated_ms=event.at_ms,
+                ends_ms=event.at_ms,
+                figures=figures,
+                action=event.action,
+            )
+        self.alerts[alert.fingerprint] = alert
+        self._touch(alert)
+        return alert
+
+    def _touch(self, alert: Alert) -> None:
+        labels = self.group_labels(alert)
+        key = fingerprint(labels)
+        group = self.groups.get(key)
+        if group is None:
+            group = GroupState(labels, due_ms=alert.updated_ms + self.route.group_wait_ms)
+            self.groups[key] = group
+        if not alert.firing:
+            group.pending_resolved.add(alert.fingerprint)
+
+    def muted(self, alert: Alert, silences: Iterable[Silence], now_ms: int) -> bool:
+        """Whether *alert* is silenced or inhibited now."""
+        if any(silence.mutes(alert, now_ms) for silence in silences):
+            return True
+        for rule in self.inhibit_rules:
+            if not matches_all(rule.target, alert.labels):
+                continue
+            for source in self.alerts.values():
+                if (
+                    source.firing
+                    and source.fingerprint != alert.fingerprint
+                    and matches_all(rule.source, source.labels)
+                    and all(source.label(name) == alert.label(name) for name in rule.equal)
+                ):
+                    return True
+        return False
+
+    def next_due_ms(self) -> int | None:
+        """When the next group may be due; None with no groups."""
+        return min((group.due_ms for group in self.groups.values()), default=None)
+
+    def flush(self, now_ms: int, silences: Iterable[Silence] = ()) -> list[Notification]:
+        """The notifications due at *now_ms*, in group-key order; their groups are marked sent.
+
+        A group is due when its time has come and its visible firing set differs from the one
+        last sent, an alert of it resolved since, or its repeat interval has passed.
+        """
+        silences = tuple(silences)
+        notifications: list[Notification] = []
+        for key in sorted(self.groups):
+            group = self.groups[key]
+            if group.due_ms > now_ms:
+                continue
+            members = [a for a in self.alerts.values() if self.group_labels(a) == group.labels]
+            visible = [a for a in members if not self.muted(a, silences, now_ms)]
+            firing = tuple(sorted((a for a in visible if a.firing), key=_order))
+            firing_keys = frozenset(a.fingerprint for a in firing)
+            resolved = tuple(
+                sorted(
+                    (a for a in visible if a.fingerprint in group.pending_resolved),
+                    key=_order,
+                )
+            )
+            repeat_ms = self._repeat_ms(firing)
+            changed = firing_keys != group.sent_firing or bool(resolved)
+            repeat = (
+                bool(firing) and group.sent_ms is not None and now_ms >= group.sent_ms + repeat_ms
+            )
+            if changed or repeat:
+                notifications.append(Notification(key, group.labels, firing, resolved, now_ms))
+                group.sent_firing, group.sent_ms = firing_keys, now_ms
+            group.pending_resolved.clear()
+            self._forget_resolved(members)
+            if not any(a.firing for a in members):
+                del self.groups[key]
+                continue
+            group.due_ms = now_ms + self.route.group_interval_ms
+        return notifications
+
+    def _repeat_ms(self, firing: tuple[Alert, ...]) -> int:
+        intervals = self.route.repeat_interval_ms
+        if not firing:
+            return intervals[Severity.INFO]
+        return intervals[max((a.severity for a in firing), key=_RANK.__getitem__)]
+
+    def _forget_resolved(self, members: Iterable[Alert]) -> None:
+        for alert in members:
+            if not alert.firing:
+                del self.alerts[alert.fingerprint]
+
+
+def _order(alert: Alert) -> tuple[int, str]:
+    return (-_RANK[alert.severity], alert.fingerprint)
