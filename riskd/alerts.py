@@ -246,6 +246,18 @@ class GroupState:
     pending_resolved: set[str] = field(default_factory=set)
 
 
+@dataclass(frozen=True, slots=True)
+class DispatcherChanges:
+    """What changed since the last :meth:`Dispatcher.take_changes`, by key, as it now stands
+    (None: forgotten): what a store must write to keep the dispatcher's state."""
+
+    alerts: dict[str, Alert | None]
+    groups: dict[str, GroupState | None]
+
+    def __bool__(self) -> bool:
+        return bool(self.alerts or self.groups)
+
+
 @dataclass(slots=True)
 class Dispatcher:
     """Every alert by fingerprint and every group's notification log. Feed it events with
@@ -255,6 +267,18 @@ class Dispatcher:
     inhibit_rules: tuple[InhibitRule, ...] = ()
     alerts: dict[str, Alert] = field(default_factory=dict)
     groups: dict[str, GroupState] = field(default_factory=dict)
+    _changed_alerts: set[str] = field(default_factory=set)
+    _changed_groups: set[str] = field(default_factory=set)
+
+    def take_changes(self) -> DispatcherChanges:
+        """The alerts and groups changed since the last call, and forget that they were."""
+        changes = DispatcherChanges(
+            {key: self.alerts.get(key) for key in sorted(self._changed_alerts)},
+            {key: self.groups.get(key) for key in sorted(self._changed_groups)},
+        )
+        self._changed_alerts.clear()
+        self._changed_groups.clear()
+        return changes
 
     def group_labels(self, alert: Alert) -> Labels:
         return tuple((name, alert.label(name)) for name in self.route.group_by)
@@ -288,12 +312,14 @@ class Dispatcher:
                 action=event.action,
             )
         self.alerts[alert.fingerprint] = alert
+        self._changed_alerts.add(alert.fingerprint)
         self._touch(alert)
         return alert
 
     def _touch(self, alert: Alert) -> None:
         labels = self.group_labels(alert)
         key = fingerprint(labels)
+        self._changed_groups.add(key)
         group = self.groups.get(key)
         if group is None:
             group = GroupState(labels, due_ms=alert.updated_ms + self.route.group_wait_ms)
@@ -334,6 +360,7 @@ class Dispatcher:
             group = self.groups[key]
             if group.due_ms > now_ms:
                 continue
+            self._changed_groups.add(key)
             members = [a for a in self.alerts.values() if self.group_labels(a) == group.labels]
             visible = [a for a in members if not self.muted(a, silences, now_ms)]
             firing = tuple(sorted((a for a in visible if a.firing), key=_order))
@@ -370,6 +397,7 @@ class Dispatcher:
         for alert in members:
             if not alert.firing:
                 del self.alerts[alert.fingerprint]
+                self._changed_alerts.add(alert.fingerprint)
 
 
 def _order(alert: Alert) -> tuple[int, str]:

@@ -1,6 +1,37 @@
 -- Generated from riskd/store/schema.py by `python -m riskd.store.ddl > sql/schema.mysql.sql`.
 -- Do not edit by hand. Schema version 3.
 
+CREATE TABLE alert_groups (
+	group_key VARCHAR(16) NOT NULL,
+	body TEXT NOT NULL,
+	due_ms BIGINT NOT NULL,
+	CONSTRAINT pk_alert_groups PRIMARY KEY (group_key)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
+
+CREATE TABLE alert_outbox (
+	id BIGINT NOT NULL AUTO_INCREMENT,
+	receiver VARCHAR(32) NOT NULL,
+	created_ms BIGINT NOT NULL,
+	notification TEXT NOT NULL,
+	status VARCHAR(8) NOT NULL,
+	batch_uuid VARCHAR(64),
+	attempts INTEGER NOT NULL,
+	next_attempt_ms BIGINT NOT NULL,
+	sent_ms BIGINT,
+	last_error VARCHAR(512) NOT NULL,
+	CONSTRAINT pk_alert_outbox PRIMARY KEY (id)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
+
+CREATE INDEX ix_alert_outbox_receiver_status_id ON alert_outbox (receiver, status, id);
+
+CREATE TABLE alerts (
+	fingerprint VARCHAR(16) NOT NULL,
+	name VARCHAR(64) NOT NULL,
+	body TEXT NOT NULL,
+	updated_ms BIGINT NOT NULL,
+	CONSTRAINT pk_alerts PRIMARY KEY (fingerprint)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
+
 CREATE TABLE balance_snapshots (
 	account VARCHAR(64) NOT NULL,
 	minute_ms BIGINT NOT NULL,
@@ -131,6 +162,20 @@ CREATE TABLE schema_meta (
 	updated_at_ms BIGINT NOT NULL,
 	CONSTRAINT pk_schema_meta PRIMARY KEY (`key`)
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
+
+CREATE TABLE silences (
+	id BIGINT NOT NULL AUTO_INCREMENT,
+	matchers TEXT NOT NULL,
+	starts_ms BIGINT NOT NULL,
+	ends_ms BIGINT NOT NULL,
+	created_by VARCHAR(96) NOT NULL,
+	comment VARCHAR(512) NOT NULL,
+	created_ms BIGINT NOT NULL,
+	expired_by VARCHAR(96),
+	CONSTRAINT pk_silences PRIMARY KEY (id)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
+
+CREATE INDEX ix_silences_ends_ms ON silences (ends_ms);
 
 CREATE TABLE symbols (
 	symbol VARCHAR(32) NOT NULL,

@@ -150,7 +150,7 @@ def test_db_init_creates_the_schema_then_finds_it_current(tmp_path) -> None:
     first = _cli("db", "init", "--config", str(config))
     assert first.returncode == 0, first.stderr
     assert first.stdout.startswith(
-        "schema ready; created: balance_snapshots, banlist_versions, fills, income,"
+        "schema ready; created: alert_groups, alert_outbox, alerts, balance_snapshots,"
     )
     again = _cli("db", "init", "--config", str(config))
     assert "already current" in again.stdout

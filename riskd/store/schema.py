@@ -258,6 +258,59 @@ banlist_versions = Table(
     **_MYSQL_OPTIONS,
 )
 
+# --- alerts: the Alerter's state, its notification log and outbox, and silences ---------------
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("fingerprint", String(16), primary_key=True),
+    Column("name", String(64), nullable=False),
+    Column("body", Text, nullable=False),  # the alert as JSON (riskd.store.alert_store)
+    Column("updated_ms", BigInteger, nullable=False),
+    **_MYSQL_OPTIONS,
+)
+
+alert_groups = Table(
+    "alert_groups",
+    metadata,
+    Column("group_key", String(16), primary_key=True),
+    Column("body", Text, nullable=False),  # the group's notification log as JSON
+    Column("due_ms", BigInteger, nullable=False),
+    **_MYSQL_OPTIONS,
+)
+
+alert_outbox = Table(
+    "alert_outbox",
+    metadata,
+    _id(),
+    Column("receiver", String(32), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("notification", Text, nullable=False),  # JSON
+    Column("status", String(8), nullable=False),  # pending | sent | failed
+    Column("batch_uuid", String(64), nullable=True),  # set before the first send attempt
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_ms", BigInteger, nullable=False),
+    Column("sent_ms", BigInteger, nullable=True),
+    Column("last_error", String(512), nullable=False),
+    Index(None, "receiver", "status", "id"),
+    **_MYSQL_OPTIONS,
+)
+
+silences = Table(
+    "silences",
+    metadata,
+    _id(),
+    Column("matchers", Text, nullable=False),  # JSON list of {label, op, value}
+    Column("starts_ms", BigInteger, nullable=False),
+    Column("ends_ms", BigInteger, nullable=False),
+    Column("created_by", String(96), nullable=False),
+    Column("comment", String(512), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("expired_by", String(96), nullable=True),  # who ended it early
+    Index(None, "ends_ms"),
+    **_MYSQL_OPTIONS,
+)
+
 _VERSION_KEY: Final = "schema_version"
 
 

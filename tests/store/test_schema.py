@@ -14,6 +14,9 @@ from riskd.store.schema import (
 
 TABLES = sorted(
     [
+        "alert_groups",
+        "alert_outbox",
+        "alerts",
         "balance_snapshots",
         "banlist_versions",
         "fills",
@@ -24,6 +27,7 @@ TABLES = sorted(
         "orders",
         "position_snapshots",
         "schema_meta",
+        "silences",
         "symbols",
         "trading_states",
     ]
@@ -78,17 +82,18 @@ def test_upgrades_a_version_1_database_by_adding_the_new_tables(sql_engine: Engi
     assert _version_row(sql_engine) == (str(SCHEMA_VERSION), 2_000)
 
 
-def test_upgrades_a_version_2_database_by_adding_the_balance_snapshots(
-    sql_engine: Engine,
-) -> None:
-    version_2 = [table for table in metadata.sorted_tables if table.name != "balance_snapshots"]
+VERSION_3_TABLES = ["alert_groups", "alert_outbox", "alerts", "balance_snapshots", "silences"]
+
+
+def test_upgrades_a_version_2_database_by_adding_the_new_tables(sql_engine: Engine) -> None:
+    version_2 = [t for t in metadata.sorted_tables if t.name not in VERSION_3_TABLES]
     metadata.create_all(sql_engine, tables=version_2)
     with sql_engine.begin() as connection:
         connection.execute(
             insert(schema_meta).values(key="schema_version", value="2", updated_at_ms=1_000)
         )
 
-    assert init_schema(sql_engine, now_ms=2_000) == ["balance_snapshots"]
+    assert sorted(init_schema(sql_engine, now_ms=2_000)) == VERSION_3_TABLES
     assert _version_row(sql_engine) == ("3", 2_000)
 
 
