@@ -12,8 +12,10 @@ import random
 import ray
 from ray.actor import ActorHandle
 
-from actors.context import ConfigSource, position_book_name
+from actors.context import ALERTER_NAME, ConfigSource, NamedActor, position_book_name
 from actors.metrics import JobMetrics
+from riskd.alert_events import ip_alert
+from riskd.alerts import AlertEvent
 from riskd.exchange.access import BinanceAccess
 from riskd.exchange.budget import WeightBudget
 from riskd.exchange.client import make_client
@@ -45,7 +47,8 @@ class Job:
         self.deployment = config.deployment.name
         self.clock = ServerClock()
         self.ip_events: list[IpEvent] = []
-        self.guards = IpGuards(listeners=[self.ip_events.append])
+        self.alerts = NamedActor(ALERTER_NAME, self.deployment)
+        self.guards = IpGuards(listeners=[self.ip_events.append, self._report_ip_event])
         client = make_client(
             config.exchange, account.api_key, account.api_secret, local_addr=spec.local_addr
         )
@@ -69,6 +72,15 @@ class Job:
         self._metrics = JobMetrics(self.deployment, spec.kind.value, spec.account)
         self._rng = random.Random()
         self._loop = asyncio.get_running_loop().create_task(self._run())
+
+    def report(self, events: list[AlertEvent]) -> None:
+        """Alert events for the Alerter (fire-and-forget: a missing Alerter loses nothing that
+        matters, since level-triggered alerts are reported again on the next pass)."""
+        if events:
+            self.alerts.notify("report", events)
+
+    def _report_ip_event(self, ip_event: IpEvent) -> None:
+        self.report([ip_alert(ip_event, self.spec.account)])
 
     @functools.cached_property
     def position_book(self) -> ActorHandle:

@@ -14,6 +14,7 @@ from riskd.config import RiskdConfig, load_config_text
 
 CONTROLLER_NAME = "controller"
 GATEWAY_NAME = "gateway"
+ALERTER_NAME = "alerter"
 
 
 def position_book_name(account: str) -> str:

@@ -1,6 +1,7 @@
-"""Controller: the one authoritative actor of a deployment. It carries out the plan (books,
-jobs, gateway), places each job on its egress, and supervises: restarts dead jobs and says
-which ones are pending because no node can take them."""
+"""Controller: the one authoritative actor of a deployment. It carries out the plan (alerter,
+books, jobs, gateway), places each job on its egress, and supervises: restarts dead jobs, says
+which ones are pending because no node can take them, and reports unhealthy and restarted jobs
+to the Alerter."""
 
 from __future__ import annotations
 
@@ -14,8 +15,15 @@ from ray.exceptions import GetTimeoutError, RayActorError
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from actors.account_reader import AccountReader
+from actors.alerter import Alerter
 from actors.base import Job
-from actors.context import GATEWAY_NAME, ConfigSource, position_book_name
+from actors.context import (
+    ALERTER_NAME,
+    GATEWAY_NAME,
+    ConfigSource,
+    NamedActor,
+    position_book_name,
+)
 from actors.gateway import Gateway
 from actors.heartbeat import Heartbeat
 from actors.ledger import Ledger
@@ -24,6 +32,8 @@ from actors.position_book import PositionBookActor
 from actors.position_risk_reader import PositionRiskReader
 from actors.stop_ladder import StopLadder
 from actors.user_stream import UserStream
+from riskd.alert_events import health_alerts, one_shot, restart_alerts
+from riskd.alerts import AlertEvent, Severity
 from riskd.exchange.clock import wall_ms
 from riskd.health import JobStatus
 from riskd.plan import EGRESS_LABEL_KEY, JobKind, JobSpec
@@ -71,6 +81,10 @@ class Controller:
         self._jobs: dict[str, ActorHandle] = {}
         self._books: dict[str, ActorHandle] = {}
         self._gateway: ActorHandle | None = None
+        self._alerter: ActorHandle | None = None
+        self._alerts = NamedActor(ALERTER_NAME, self.namespace)
+        self._unhealthy: set[str] = set()  # jobs reported unhealthy to the Alerter
+        self._restarts_reported: dict[str, int] = {}
         self._created_ms: dict[str, int] = {}
         self._last_pid: dict[str, int] = {}
         self._restarts: dict[str, int] = {}
@@ -79,6 +93,11 @@ class Controller:
 
     async def start(self) -> dict:
         """Create every actor of the plan (idempotent: existing named actors are adopted)."""
+        self._alerter = (
+            ray.remote(Alerter).options(**self._on_head(ALERTER_NAME)).remote(self.source)
+        )
+        await self._alerter.ready.remote()
+        self._report(one_shot("RiskdStarted", Severity.INFO, wall_ms(), {}, "none"))
         for account in self.config.accounts:
             self._books[account.name] = (
                 ray.remote(PositionBookActor)
@@ -96,17 +115,22 @@ class Controller:
         for spec in self.plan.jobs:
             self._spawn(spec)
         self._gateway = (
-            ray.remote(Gateway)
-            .options(
-                **actor_options(GATEWAY_NAME, self.namespace),
-                scheduling_strategy=NodeAffinitySchedulingStrategy(self.head_node_id, soft=False),
-            )
-            .remote(self.source)
+            ray.remote(Gateway).options(**self._on_head(GATEWAY_NAME)).remote(self.source)
         )
         gateway_url = await self._gateway.url.remote()
         if self._supervisor is None:
             self._supervisor = asyncio.get_running_loop().create_task(self._supervise())
         return {"jobs": [spec.name for spec in self.plan.jobs], "gateway": gateway_url}
+
+    def _on_head(self, name: str) -> dict:
+        return {
+            **actor_options(name, self.namespace),
+            "scheduling_strategy": NodeAffinitySchedulingStrategy(self.head_node_id, soft=False),
+        }
+
+    def _report(self, events: list[AlertEvent]) -> None:
+        if events:
+            self._alerts.notify("report", events)
 
     def _source_max_age_ms(self, account: str) -> dict[str, int]:
         """How old each REST source of an account's book may get before it counts as silent:
@@ -178,13 +202,25 @@ class Controller:
         while True:
             await asyncio.sleep(SUPERVISE_INTERVAL_S)
             try:
-                for spec, row in zip(self.plan.jobs, await self.status(), strict=True):
+                rows = await self.status()
+                for spec, row in zip(self.plan.jobs, rows, strict=True):
                     if row.state == "dead":
                         log.warning("%s is dead (%s): recreating it", spec.name, row.note)
                         self._restarts[spec.name] = row.restarts + 1
                         self._spawn(spec)
+                self._report_health(rows)
             except Exception:  # supervision must outlive any single failure
                 log.exception("supervision pass failed")
+
+    def _report_health(self, rows: list[JobStatus]) -> None:
+        """Unhealthy jobs fire (again) each pass, recovered ones resolve, restarts fire once.
+        Jobs still starting are not reported."""
+        now_ms = wall_ms()
+        settled = [row for row in rows if row.state != "starting"]
+        events, self._unhealthy = health_alerts(settled, self._unhealthy, now_ms)
+        events += restart_alerts(settled, self._restarts_reported, now_ms)
+        self._restarts_reported = {f"{row.job}:{row.account}": row.restarts for row in rows}
+        self._report(events)
 
     async def positions(self, account: str) -> dict:
         return await self._books[account].view.remote()
@@ -193,7 +229,11 @@ class Controller:
         """Kill every actor of the deployment, this one last (by the caller)."""
         if self._supervisor is not None:
             self._supervisor.cancel()
-        for handle in [*self._jobs.values(), *self._books.values(), self._gateway]:
+        if self._alerter is not None:
+            with contextlib.suppress(Exception):
+                await self._alerter.stop.remote()
+        handles = [*self._jobs.values(), *self._books.values(), self._gateway, self._alerter]
+        for handle in handles:
             if handle is not None:
                 with contextlib.suppress(Exception):
                     ray.kill(handle, no_restart=True)

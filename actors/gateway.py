@@ -7,8 +7,15 @@ import json
 
 import ray
 from aiohttp import web
+from ray.actor import ActorHandle
 
-from actors.context import CONTROLLER_NAME, ConfigSource, ledger_name, position_book_name
+from actors.context import (
+    ALERTER_NAME,
+    CONTROLLER_NAME,
+    ConfigSource,
+    ledger_name,
+    position_book_name,
+)
 from riskd.banlist import BanList, BanListHub
 from riskd.banlist_http import add_banlist_routes
 from riskd.config import Secret, is_loopback
@@ -60,6 +67,10 @@ class Gateway:
             app.router.add_delete("/v1/locks/{id}", self._unlock)
             app.router.add_get("/v1/state", self._state)
             app.router.add_post("/v1/state", self._set_state)
+            app.router.add_get("/v1/alerts", self._alerts)
+            app.router.add_get("/v1/silences", self._silences)
+            app.router.add_post("/v1/silences", self._add_silence)
+            app.router.add_delete("/v1/silences/{id}", self._expire_silence)
             add_banlist_routes(app, self.banlists, self.accounts)
             self._runner = web.AppRunner(app, access_log=None)
             await self._runner.setup()
@@ -109,18 +120,48 @@ class Gateway:
     async def _set_state(self, request: web.Request) -> web.Response:
         return await self._operator_change(request, "set_trading_state", 200)
 
-    async def _operator_change(self, request: web.Request, method: str, status: int):
-        """POST a JSON body to the account's Ledger *method*; its ValueError is a 400."""
+    async def _operator_change(
+        self, request: web.Request, method: str, status: int, actor: ActorHandle | None = None
+    ) -> web.Response:
+        """POST a JSON body to *actor*'s *method* (the account's Ledger unless given); its
+        ValueError is a 400."""
         try:
             body = await request.json()
         except ValueError:
             return _json({"error": "the body is not JSON"}, 400)
-        account = body.get("account") if isinstance(body, dict) else None
+        if actor is None:
+            account = body.get("account") if isinstance(body, dict) else None
+            actor = self._ledger(request, account)
         try:
-            result = await getattr(self._ledger(request, account), method).remote(body)
+            result = await getattr(actor, method).remote(body)
         except ValueError as exc:
             return _json({"error": _message(exc)}, 400)
         return _json(result, status)
+
+    def _alerter(self) -> ActorHandle:
+        return ray.get_actor(ALERTER_NAME, namespace=self.namespace)
+
+    async def _alerts(self, _request: web.Request) -> web.Response:
+        return _json({"alerts": await self._alerter().alerts.remote()})
+
+    async def _silences(self, _request: web.Request) -> web.Response:
+        return _json({"silences": await self._alerter().silences.remote()})
+
+    async def _add_silence(self, request: web.Request) -> web.Response:
+        return await self._operator_change(request, "add_silence", 201, self._alerter())
+
+    async def _expire_silence(self, request: web.Request) -> web.Response:
+        if not request.match_info["id"].isdigit():
+            return _json({"error": f"silence id {request.match_info['id']!r} is not a number"}, 400)
+        silence_id = int(request.match_info["id"])
+        operator = request.query.get("operator", "")
+        try:
+            silence = await self._alerter().expire_silence.remote(silence_id, operator)
+        except LookupError as exc:
+            return _json({"error": _message(exc)}, 404)
+        except ValueError as exc:
+            return _json({"error": _message(exc)}, 400)
+        return _json(silence)
 
     async def _unlock(self, request: web.Request) -> web.Response:
         operator = request.query.get("operator", "")

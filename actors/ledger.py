@@ -19,7 +19,8 @@ from decimal import Decimal
 
 from actors.base import Job
 from actors.context import GATEWAY_NAME, ConfigSource, NamedActor
-from riskd.banlist import BanList, build_banlist, next_valid_until_ms
+from riskd.alert_events import lock_alerts, state_alert
+from riskd.banlist import BanList, BanListLock, build_banlist, next_valid_until_ms
 from riskd.exchange.filters import parse_exchange_info
 from riskd.exchange.parse import PayloadError
 from riskd.exchange.parse_income import parse_income
@@ -65,6 +66,7 @@ class Ledger(Job):
         self.snapshot_minute_ms: int | None = None  # the latest minute recorded
         self.symbols_refreshed_ms: int | None = None
         self.published: BanList | None = None
+        self.reported_locks: tuple[BanListLock, ...] = ()  # to the Alerter
         self._evaluating = asyncio.Lock()
 
     async def recover(self) -> None:
@@ -236,6 +238,16 @@ class Ledger(Job):
             book_fresh = await self.position_book.complete_and_fresh.remote()
             self.published = await self.sql.run(self._publish, state, book_fresh, now_ms)
             self.gateway.notify("publish_banlist", self.published.to_json())
+            self._report_locks(state, now_ms)
+
+    def _report_locks(self, state: TradingState, now_ms: int) -> None:
+        """Every active lock and the trading state to the Alerter; ended locks resolve."""
+        assert self.published is not None
+        account = self.spec.account
+        locks = self.published.locks
+        events = lock_alerts(account, self.reported_locks, locks, now_ms)
+        self.report([*events, state_alert(account, state, now_ms)])
+        self.reported_locks = locks
 
     def _apply(self, connection, evaluation: Evaluation, now_ms: int) -> TradingState:
         account = self.spec.account

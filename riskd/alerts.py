@@ -9,7 +9,9 @@ notified when what it would show changed (an alert fired or resolved, a silence 
 inhibition began or ended) or, while anything in it fires, when ``repeat_interval_ms`` (by its
 most severe firing alert) has passed since it was last notified. A notification lists the
 group's firing alerts and those resolved since the last one; alerts that are silenced or
-inhibited are left out. A group whose alerts have all resolved is forgotten once told.
+inhibited are left out. A group whose alerts have all resolved is forgotten once told. As in
+Alertmanager, a firing alert that is not reported again within ``resolve_timeout_ms`` resolves
+by itself (:meth:`Dispatcher.resolve_stale`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Final, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from riskd.frozen import FrozenModel
 
@@ -135,7 +137,11 @@ class Matcher(FrozenModel):
         found = _MATCHER.match(text)
         if found is None:
             raise ValueError(f"matcher {text!r}: expected label=value, !=, =~ or !~")
-        return cls(label=found[1], op=found[2], value=found[3])
+        try:
+            return cls(label=found[1], op=found[2], value=found[3])
+        except ValidationError as exc:  # a plain ValueError: it crosses Ray intact
+            reasons = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
+            raise ValueError(f"matcher {text!r}: {reasons}") from None
 
     def matches(self, labels: Labels) -> bool:
         value = dict(labels).get(self.label, "")
@@ -181,6 +187,42 @@ class Silence:
         return self.active(now_ms) and matches_all(self.matchers, alert.labels)
 
 
+MAX_SILENCE_MS: Final = 30 * 86_400_000
+
+
+def silence_request(body: object, now_ms: int) -> tuple[list[Matcher], int, int, str, str]:
+    """(matchers, starts_ms, ends_ms, created_by, comment) from a JSON body
+    ``{"matchers": ["symbol=BTCUSDT", …], "minutes": 60, "created_by", "comment"}``
+    (or ``ends_ms`` instead of minutes). ValueError names the field that is wrong."""
+    if not isinstance(body, dict):
+        raise ValueError("the body must be a JSON object")
+    unknown = sorted(set(body) - {"matchers", "minutes", "ends_ms", "created_by", "comment"})
+    if unknown:
+        raise ValueError(f"unknown fields: {unknown}")
+    texts = body.get("matchers")
+    if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
+        raise ValueError("matchers: must be a non-empty list of strings like symbol=BTCUSDT")
+    matchers = [Matcher.parse(text) for text in texts]
+    minutes, ends_ms = body.get("minutes"), body.get("ends_ms")
+    if (minutes is None) == (ends_ms is None):
+        raise ValueError("give exactly one of minutes and ends_ms")
+    if minutes is not None:
+        if not isinstance(minutes, int | float) or isinstance(minutes, bool) or minutes <= 0:
+            raise ValueError("minutes: must be a positive number")
+        ends_ms = now_ms + round(minutes * 60_000)
+    if not isinstance(ends_ms, int) or isinstance(ends_ms, bool) or ends_ms <= now_ms:
+        raise ValueError("ends_ms: must be an epoch-ms integer after now")
+    if ends_ms - now_ms > MAX_SILENCE_MS:
+        raise ValueError("a silence lasts at most 30 days")
+    fields = []
+    for name in ("created_by", "comment"):
+        value = body.get(name)
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError(f"{name}: must be a non-empty string")
+        fields.append(value.strip())
+    return matchers, now_ms, ends_ms, fields[0], fields[1]
+
+
 class InhibitRule(FrozenModel):
     """While an alert matching ``source`` fires, alerts matching ``target`` with the same
     values of the ``equal`` labels are muted (e.g. ALL locked mutes that account's symbol
@@ -198,6 +240,7 @@ class RouteConfig(FrozenModel):
     """How alerts are grouped and how often a group is told (Alertmanager's route)."""
 
     group_by: tuple[str, ...] = (ALERTNAME, "account")
+    resolve_timeout_ms: int = Field(300_000, gt=0)  # a firing alert not reported again resolves
     group_wait_ms: int = Field(30_000, ge=0)
     group_interval_ms: int = Field(300_000, gt=0)
     repeat_interval_ms: Mapping[Severity, int] = Field(
@@ -280,6 +323,11 @@ class Dispatcher:
         self._changed_groups.clear()
         return changes
 
+    def keep_changes(self, changes: DispatcherChanges) -> None:
+        """*changes* were not stored after all: the next :meth:`take_changes` has them again."""
+        self._changed_alerts.update(changes.alerts)
+        self._changed_groups.update(changes.groups)
+
     def group_labels(self, alert: Alert) -> Labels:
         return tuple((name, alert.label(name)) for name in self.route.group_by)
 
@@ -327,6 +375,30 @@ class Dispatcher:
         if not alert.firing:
             group.pending_resolved.add(alert.fingerprint)
 
+    def resolve_stale(self, now_ms: int) -> list[Alert]:
+        """Resolve firing alerts not reported again within ``resolve_timeout_ms``, as of when
+        the timeout ran out; return them. Jobs report what still fires on every pass, so a
+        resolve that never came (its job died) cannot keep an alert firing forever, and a
+        one-off event (a restart, a 429) resolves by itself."""
+        timeout_ms = self.route.resolve_timeout_ms
+        stale = [
+            a for a in self.alerts.values() if a.firing and a.updated_ms + timeout_ms <= now_ms
+        ]
+        resolved = []
+        for alert in stale:
+            ends_ms = alert.updated_ms + timeout_ms
+            event = AlertEvent(
+                alert.name,
+                alert.labels,
+                alert.severity,
+                False,
+                ends_ms,
+                alert.figures,
+                alert.action,
+            )
+            resolved.append(self.observe(event))
+        return resolved
+
     def muted(self, alert: Alert, silences: Iterable[Silence], now_ms: int) -> bool:
         """Whether *alert* is silenced or inhibited now."""
         if any(silence.mutes(alert, now_ms) for silence in silences):
@@ -348,17 +420,20 @@ class Dispatcher:
         """When the next group may be due; None with no groups."""
         return min((group.due_ms for group in self.groups.values()), default=None)
 
-    def flush(self, now_ms: int, silences: Iterable[Silence] = ()) -> list[Notification]:
+    def flush(
+        self, now_ms: int, silences: Iterable[Silence] = (), *, every_group: bool = False
+    ) -> list[Notification]:
         """The notifications due at *now_ms*, in group-key order; their groups are marked sent.
 
-        A group is due when its time has come and its visible firing set differs from the one
-        last sent, an alert of it resolved since, or its repeat interval has passed.
+        A group is looked at when its time has come (every group with *every_group*: riskd is
+        stopping) and told when its visible firing set differs from the one last sent, an
+        alert of it resolved since, or its repeat interval has passed.
         """
         silences = tuple(silences)
         notifications: list[Notification] = []
         for key in sorted(self.groups):
             group = self.groups[key]
-            if group.due_ms > now_ms:
+            if group.due_ms > now_ms and not every_group:
                 continue
             self._changed_groups.add(key)
             members = [a for a in self.alerts.values() if self.group_labels(a) == group.labels]
@@ -402,3 +477,29 @@ class Dispatcher:
 
 def _order(alert: Alert) -> tuple[int, str]:
     return (-_RANK[alert.severity], alert.fingerprint)
+
+
+def _is(label: str, value: str) -> Matcher:
+    return Matcher(label=label, value=value)
+
+
+DEFAULT_INHIBIT_RULES: Final = (
+    # ALL locked says more than each symbol's ban.
+    InhibitRule(
+        source=(_is(ALERTNAME, "AllLocked"),),
+        target=(_is(ALERTNAME, "SymbolLocked"),),
+        equal=("account",),
+    ),
+    # A halted account: its bans say nothing new.
+    InhibitRule(
+        source=(_is(ALERTNAME, "TradingState"), _is("state", "HALTED")),
+        target=(Matcher(label=ALERTNAME, op="=~", value="SymbolLocked|AllLocked"),),
+        equal=("account",),
+    ),
+    # An IP ban explains why every job on that IP is late.
+    InhibitRule(
+        source=(_is(ALERTNAME, "IpBanned"),),
+        target=(_is(ALERTNAME, "JobUnhealthy"),),
+        equal=("ip",),
+    ),
+)

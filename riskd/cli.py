@@ -1,5 +1,5 @@
 """The ``riskd`` command: run, status, stop, db init, backfill, locks, lock, unlock, state,
-config check, and the simulator."""
+silences, silence, unsilence, config check, and the simulator."""
 
 from __future__ import annotations
 
@@ -414,6 +414,36 @@ def _state(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_silences(silences: list[dict]) -> None:
+    print(f"{'id':>5}  {'ends (UTC)':<20}  {'by':<12} matchers / comment")
+    for silence in silences:
+        ends = datetime.fromtimestamp(silence["ends_ms"] / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+        matchers = ", ".join(silence["matchers"])
+        print(
+            f"{silence['id']:>5}  {ends:<20}  {silence['created_by']:<12} "
+            f"{matchers}: {silence['comment']}"
+        )
+
+
+def _silences(args: argparse.Namespace) -> int:
+    _print_silences(_gateway_call(args, "GET", "/v1/silences")["silences"])
+    return 0
+
+
+def _silence(args: argparse.Namespace) -> int:
+    body = {"matchers": args.matchers, "minutes": args.minutes}
+    body |= {"created_by": args.operator, "comment": args.comment}
+    _print_silences([_gateway_call(args, "POST", "/v1/silences", body)])
+    return 0
+
+
+def _unsilence(args: argparse.Namespace) -> int:
+    query = _query(operator=args.operator)
+    silence = _gateway_call(args, "DELETE", f"/v1/silences/{args.id}{query}")
+    print(f"expired silence {silence['id']}")
+    return 0
+
+
 # ---------------------------------------------------------------- parser
 
 
@@ -477,6 +507,15 @@ def build_parser() -> argparse.ArgumentParser:
     for command in (lock, unlock):
         command.add_argument("--operator", required=True, help="who: kept in the audit")
         command.add_argument("--reason", required=True, help="why: kept in the audit")
+    gateway_command("silences", _silences, "list the current alert silences")
+    silence = gateway_command("silence", _silence, "mute the alerts the matchers all match")
+    silence.add_argument("matchers", nargs="+", help='label=value, !=, =~ or !~ ("symbol=~BTC.*")')
+    silence.add_argument("--minutes", type=float, required=True, help="how long")
+    silence.add_argument("--operator", required=True, help="who: kept with the silence")
+    silence.add_argument("--comment", required=True, help="why: kept with the silence")
+    unsilence = gateway_command("unsilence", _unsilence, "end a silence now")
+    unsilence.add_argument("id", type=int)
+    unsilence.add_argument("--operator", required=True, help="who: kept with the silence")
     state = gateway_command("state", _state, "show or set the account's trading state")
     state.add_argument("state", nargs="?", choices=("ACTIVE", "REDUCING", "HALTED"))
     state.add_argument("--operator", help="who (to set a state): kept in the audit")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from pydantic import ValidationError
 
@@ -16,6 +18,7 @@ from riskd.alerts import (
     Silence,
     fingerprint,
     labels_of,
+    silence_request,
 )
 
 T0 = 1_700_000_000_000
@@ -284,3 +287,51 @@ def test_a_bad_silence_is_refused(changes: dict, error: str) -> None:
 def test_a_route_needs_a_repeat_interval_per_severity() -> None:
     with pytest.raises(ValidationError, match="no repeat interval for info"):
         RouteConfig(repeat_interval_ms={Severity.CRITICAL: 1, Severity.WARNING: 1})
+
+
+def test_an_alert_not_reported_again_resolves_after_the_resolve_timeout() -> None:
+    dispatcher = Dispatcher(ROUTE)  # resolve_timeout_ms: 5 minutes
+    dispatcher.observe(_event(symbol="BTCUSDT"))
+    dispatcher.observe(_event(symbol="ETHUSDT"))
+    dispatcher.flush(T0 + 30_000)
+    dispatcher.observe(_event(at_ms=T0 + 240_000, symbol="ETHUSDT"))  # still firing
+
+    assert dispatcher.resolve_stale(T0 + 299_999) == []
+    (stale,) = dispatcher.resolve_stale(T0 + 300_000)
+    assert (stale.label("symbol"), stale.ends_ms) == ("BTCUSDT", T0 + 300_000)
+    (told,) = dispatcher.flush(T0 + 330_000)
+    assert _symbols(told) == (["ETHUSDT"], ["BTCUSDT"])
+
+
+def test_a_silence_request_reads_matchers_and_minutes() -> None:
+    body = {
+        "matchers": ["symbol=BTCUSDT", "account!=test"],
+        "minutes": 30,
+        "created_by": " alice ",
+        "comment": "known",
+    }
+
+    matchers, starts_ms, ends_ms, by, comment = silence_request(body, T0)
+
+    assert [str(m) for m in matchers] == ['symbol="BTCUSDT"', 'account!="test"']
+    assert (starts_ms, ends_ms, by, comment) == (T0, T0 + 1_800_000, "alice", "known")
+
+
+@pytest.mark.parametrize(
+    ("changes", "error"),
+    [
+        ({"matchers": []}, "matchers: must be a non-empty list"),
+        ({"matchers": ["symbol~BTC"]}, "expected label=value"),
+        ({"minutes": None}, "give exactly one of minutes and ends_ms"),
+        ({"ends_ms": T0 + 1}, "give exactly one of minutes and ends_ms"),
+        ({"minutes": -1}, "minutes: must be a positive number"),
+        ({"minutes": 31 * 24 * 60}, "at most 30 days"),
+        ({"comment": ""}, "comment: must be a non-empty string"),
+        ({"until": 1}, "unknown fields: ['until']"),
+    ],
+)
+def test_a_bad_silence_request_names_the_field(changes: dict, error: str) -> None:
+    body = {"matchers": ["symbol=BTCUSDT"], "minutes": 5, "created_by": "a", "comment": "c"}
+    body = {key: value for key, value in (body | changes).items() if value is not None}
+    with pytest.raises(ValueError, match=re.escape(error)):
+        silence_request(body, T0)

@@ -77,6 +77,7 @@ def test_example_config_loads(tmp_path: Path) -> None:
         "RISKD_DATABASE_URL": "mysql+pymysql://riskd:pw@10.0.0.2:3306/riskd",
         "RISKD_READ_TOKEN": "read-token-value",
         "RISKD_OPERATOR_TOKEN": "operator-token-value",
+        "RISKD_FEISHU_APP_SECRET": "feishu-secret-value",
     }
 
     config = load_config(path, env=env)
@@ -93,6 +94,8 @@ def test_example_config_loads(tmp_path: Path) -> None:
     assert config.gateway.host == "0.0.0.0"
     assert config.gateway.read_token == Secret("read-token-value")
     assert config.gateway.operator_token == Secret("operator-token-value")
+    assert config.alerts.feishu is not None
+    assert config.alerts.feishu.app_secret == Secret("feishu-secret-value")
 
 
 def test_sim_section_is_the_simulator_config(write: Write) -> None:
@@ -366,3 +369,44 @@ api_secret_env = "B_SECRET"
         config.accounts[1].api_key  # noqa: B018
     with pytest.raises(ConfigError, match="B_KEY is not set"):
         load_config_text(text, "t.toml", tmp_path, env=env)
+
+
+FEISHU_APP = """
+[alerts.feishu]
+mode = "app"
+app_id = "cli_a1b2c3d4"
+chat_id = "oc_0123456789"
+app_secret_env = "RISKD_FEISHU_SECRET"
+"""
+
+
+def test_feishu_app_secret_comes_from_the_environment_and_stays_hidden(write: Write) -> None:
+    config = load_config(write(FEISHU_APP), env={"RISKD_FEISHU_SECRET": "very-secret-1"})
+
+    feishu = config.alerts.feishu
+    assert feishu is not None and feishu.app_secret.reveal() == "very-secret-1"
+    assert "very-secret-1" not in repr(config) and "very-secret-1" not in str(config.model_dump())
+    assert config.alerts.to_console is False  # Feishu only, unless console = true
+
+
+def test_feishu_app_needs_its_app_id_and_chat(write: Write) -> None:
+    path = write('[alerts.feishu]\nmode = "app"\napp_secret_env = "S"\n')
+
+    assert _error(path, {"S": "x"}) == f"{path}: alerts.feishu: mode app needs app_id and chat_id"
+
+
+def test_feishu_webhook_url_is_a_secret_from_a_file(write: Write, tmp_path: Path) -> None:
+    (tmp_path / "hook").write_text("https://open.feishu.cn/open-apis/bot/v2/hook/tok\n")
+    path = write(
+        '[alerts]\nconsole = true\n[alerts.feishu]\nmode = "webhook"\nwebhook_url_file = "hook"\n'
+    )
+
+    config = load_config(path, env={})
+
+    feishu = config.alerts.feishu
+    assert feishu is not None and feishu.webhook_url.reveal().endswith("/hook/tok")
+    assert feishu.webhook_secret is None and config.alerts.to_console is True
+
+
+def test_without_feishu_alerts_go_to_the_console() -> None:
+    assert load_config(None, env={}).alerts.to_console is True

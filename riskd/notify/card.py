@@ -50,7 +50,7 @@ LABELS: Final[dict[str, tuple[str, str, re.Pattern[str]]]] = {
     "ip": ("IP", "IP", re.compile(r"[0-9a-fA-F.:]{3,45}")),
     "job": ("任务", "Job", re.compile(rf"[a-z_]{{1,32}}(:{_NAME})?")),
     "source": ("来源", "Source", re.compile(rf"[a-z_]{{1,32}}|(rule|operator):{_NAME}")),
-    "receiver": ("接收方", "Receiver", re.compile(r"[a-z_]{1,32}")),
+    "receiver": ("接收方", "Receiver", re.compile(r"[a-z_-]{1,32}")),
 }
 FigureKind = Literal["usdt", "number", "seconds", "duration", "status", "time"]
 _FIGURE_PATTERNS: Final[dict[FigureKind, re.Pattern[str]]] = {

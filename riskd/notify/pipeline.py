@@ -1,0 +1,232 @@
+"""The Alerter's work, one tick at a time: events in, due groups to the SQL outbox, the outbox
+out to every receiver within its limits. Every step's state is in SQL before it acts, so a
+receiver's outage or a restart neither loses nor repeats a notification.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection
+
+from riskd.alert_events import event
+from riskd.alerts import (
+    Alert,
+    AlertEvent,
+    Dispatcher,
+    DispatcherChanges,
+    Matcher,
+    Notification,
+    Severity,
+    Silence,
+)
+from riskd.config import AlertsConfig
+from riskd.notify.card import render
+from riskd.notify.outbound import OutboundConfig, OutboundLimiter, retry_delay_ms
+from riskd.notify.receiver import DeliveryError, Receiver
+from riskd.store import SqlRunner, alert_store
+
+log = logging.getLogger(__name__)
+PRUNE_INTERVAL_MS = 3_600_000
+
+
+@dataclass(slots=True)
+class ReceiverSlot:
+    """A receiver, its limiter, and how many sends in a row have failed."""
+
+    receiver: Receiver
+    outbound: OutboundConfig
+    limiter: OutboundLimiter = field(init=False)
+    failures: int = 0
+    last_error: str = ""
+
+    def __post_init__(self) -> None:
+        self.limiter = OutboundLimiter(self.outbound)
+
+
+class AlertPipeline:
+    """Alertmanager for riskd, with its state in SQL (``riskd.store.alert_store``).
+
+    ``report`` records an event; ``tick`` resolves stale alerts, queues the notifications that
+    are due for every receiver, and sends what each receiver's limiter allows, coalescing
+    when many wait. When a receiver keeps failing, ``on_failing`` is told (the Alerter logs it
+    and writes it to the console), and again when it recovers.
+    """
+
+    def __init__(
+        self,
+        config: AlertsConfig,
+        deployment: str,
+        sql: SqlRunner,
+        receivers: Sequence[ReceiverSlot],
+        clock: Callable[[], int],
+        on_failing: Callable[[str, bool, str], None] = lambda name, failing, error: None,
+    ) -> None:
+        self.config = config
+        self.deployment = deployment
+        self.sql = sql
+        self.slots = list(receivers)
+        self.clock = clock
+        self.on_failing = on_failing
+        self.dispatcher = Dispatcher(config.route, config.inhibit_rules)
+        self.silences: list[Silence] = []
+        self.unqueued: list[Notification] = []  # flushed while SQL was down
+        self.last_heartbeat_ms: int | None = None
+        self.last_prune_ms = 0
+        self.sent_messages = 0
+
+    async def start(self) -> None:
+        """Load the dispatcher's state and the silences from SQL."""
+        alerts, groups = await self.sql.run(alert_store.load_state)
+        self.dispatcher.alerts, self.dispatcher.groups = alerts, groups
+        self.silences = await self.sql.run(alert_store.current_silences, self.clock())
+
+    async def report(self, events: Sequence[AlertEvent]) -> None:
+        """Record *events*, and store them unless SQL fails (then the next tick stores them)."""
+        for reported in events:
+            self.dispatcher.observe(reported)
+        changes = self.dispatcher.take_changes()
+        try:
+            await self.sql.run(alert_store.save_state, changes)
+        except Exception:
+            self.dispatcher.keep_changes(changes)
+            log.exception("alert state not stored; kept in memory until SQL answers")
+
+    async def tick(self, *, every_group: bool = False) -> None:
+        """One round: resolve stale alerts, queue what is due, deliver what the limits allow.
+        *every_group*: tell every group that has news now (riskd is stopping)."""
+        now_ms = self.clock()
+        self.dispatcher.resolve_stale(now_ms)
+        notifications = self.unqueued + self.dispatcher.flush(
+            now_ms, self.silences, every_group=every_group
+        )
+        notifications += self._heartbeat(now_ms)
+        changes = self.dispatcher.take_changes()
+        try:
+            await self.sql.run(self._queue, changes, notifications, now_ms)
+        except Exception:  # SQL is down: nothing is lost, it is queued on a later tick
+            self.dispatcher.keep_changes(changes)
+            self.unqueued = notifications
+            raise
+        self.unqueued = []
+        self.silences = await self.sql.run(alert_store.current_silences, now_ms)
+        for slot in self.slots:
+            await self._deliver(slot)
+
+    def _queue(
+        self,
+        connection: Connection,
+        changes: DispatcherChanges,
+        notifications: list[Notification],
+        now_ms: int,
+    ) -> None:
+        alert_store.save_state(connection, changes)
+        names = [slot.receiver.name for slot in self.slots]
+        alert_store.enqueue(connection, notifications, names, now_ms)
+        if now_ms >= self.last_prune_ms + PRUNE_INTERVAL_MS:
+            alert_store.prune_sent(connection, now_ms - self.config.retention_ms)
+            self.last_prune_ms = now_ms
+
+    def _heartbeat(self, now_ms: int) -> list[Notification]:
+        """An info card every ``heartbeat_interval_ms``: proof that alerts still get out."""
+        interval_ms = self.config.heartbeat_interval_ms
+        if not interval_ms:
+            return []
+        if self.last_heartbeat_ms is None:
+            self.last_heartbeat_ms = now_ms  # the first one after a full interval
+            return []
+        if now_ms < self.last_heartbeat_ms + interval_ms:
+            return []
+        self.last_heartbeat_ms = now_ms
+        labels = (("alertname", "AlerterHeartbeat"),)
+        figures = (("count", str(self.sent_messages)),)
+        beat = Alert(
+            "AlerterHeartbeat", labels, Severity.INFO, now_ms, now_ms, None, figures, "none"
+        )
+        return [Notification("heartbeat", labels, (beat,), (), now_ms)]
+
+    async def _deliver(self, slot: ReceiverSlot) -> None:
+        """Send *slot*'s due messages while its limiter allows."""
+        name = slot.receiver.name
+        while True:
+            now_ms = self.clock()
+            if slot.limiter.wait_ms(now_ms):
+                return
+            pending = await self.sql.run(alert_store.pending_count, name)
+            size = slot.limiter.batch_size(pending, now_ms)
+            batch = await self.sql.run(
+                alert_store.claim_batch, name, max(size, 1), f"{self.deployment}-{name}", now_ms
+            )
+            if batch is None:
+                return
+            message = render(batch.notifications, batch.uuid, self.deployment, self.config.language)
+            slot.limiter.record(now_ms)
+            try:
+                await slot.receiver.send(message)
+            except DeliveryError as exc:
+                await self._failed(slot, batch, exc)
+                return
+            await self.sql.run(alert_store.mark_sent, batch, self.clock())
+            self.sent_messages += 1
+            if slot.failures >= self.config.failing_after:
+                self._receiver_failing(slot, False)
+            slot.failures = 0
+
+    async def _failed(
+        self, slot: ReceiverSlot, batch: alert_store.Batch, exc: DeliveryError
+    ) -> None:
+        attempts = batch.attempts + 1
+        delay_ms = (
+            retry_delay_ms(attempts, slot.outbound, exc.retry_after_ms)
+            if exc.retryable
+            else slot.outbound.retry_max_ms
+        )
+        error = str(exc)
+        await self.sql.run(alert_store.mark_failed, batch, error, self.clock() + delay_ms)
+        slot.failures += 1
+        slot.last_error = error
+        log.warning(
+            "%s: message %s failed (attempt %d): %s",
+            slot.receiver.name,
+            batch.uuid,
+            attempts,
+            error,
+        )
+        if slot.failures == self.config.failing_after:
+            self._receiver_failing(slot, True)
+
+    def _receiver_failing(self, slot: ReceiverSlot, failing: bool) -> None:
+        """FeishuFailing fires (or resolves) for *slot*; ``on_failing`` is told at once, since
+        the alert itself may have no working receiver."""
+        labels = {"receiver": slot.receiver.name}
+        figures = {"failures": str(slot.failures)} if failing else {}
+        action = "retrying" if failing else "none"
+        self.dispatcher.observe(
+            event(
+                "FeishuFailing", Severity.CRITICAL, failing, self.clock(), labels, figures, action
+            )
+        )
+        self.on_failing(slot.receiver.name, failing, slot.last_error)
+
+    # ------------------------------------------------------------ silences
+
+    async def add_silence(
+        self,
+        matchers: Sequence[Matcher],
+        starts_ms: int,
+        ends_ms: int,
+        created_by: str,
+        comment: str,
+    ) -> Silence:
+        silence = await self.sql.run(
+            alert_store.add_silence, matchers, starts_ms, ends_ms, created_by, comment, self.clock()
+        )
+        self.silences = await self.sql.run(alert_store.current_silences, self.clock())
+        return silence
+
+    async def expire_silence(self, silence_id: int, by: str) -> Silence:
+        silence = await self.sql.run(alert_store.expire_silence, silence_id, by, self.clock())
+        self.silences = await self.sql.run(alert_store.current_silences, self.clock())
+        return silence

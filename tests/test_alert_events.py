@@ -1,0 +1,100 @@
+"""riskd's facts as alert events: IP bans, locks, trading state, job health and restarts."""
+
+from __future__ import annotations
+
+from riskd.alert_events import (
+    health_alerts,
+    ip_alert,
+    lock_alerts,
+    one_shot,
+    restart_alerts,
+    state_alert,
+)
+from riskd.alerts import Severity
+from riskd.banlist import BanListLock
+from riskd.exchange.guard import IpEvent, IpEventKind
+from riskd.health import JobStatus
+from riskd.locks import TradingState
+
+T0 = 1_700_000_000_000
+
+
+def test_a_418_fires_ip_banned_with_its_wait_and_its_end_resolves_it() -> None:
+    banned = ip_alert(IpEvent(IpEventKind.BANNED, "10.0.0.5", T0, T0 + 120_000), "main")
+    ended = ip_alert(IpEvent(IpEventKind.BAN_ENDED, "10.0.0.5", T0 + 120_000, T0 + 120_000), "main")
+
+    assert (banned.name, banned.severity, banned.firing) == ("IpBanned", Severity.CRITICAL, True)
+    assert dict(banned.figures) == {"retry_after_s": "120"}
+    assert banned.action == "paused_ip"
+    assert (ended.fingerprint, ended.firing) == (banned.fingerprint, False)
+
+
+def _lock(lock_id: int, symbol: str, until_ms: int | None = T0 + 60_000) -> BanListLock:
+    return BanListLock(
+        lock_id, symbol, "both", "symbol_pnl", "text", "rule:symbol_4h", T0, until_ms
+    )
+
+
+def test_published_locks_fire_again_and_ended_ones_resolve() -> None:
+    before = [_lock(1, "BTCUSDT"), _lock(2, "ETHUSDT")]
+    now = [_lock(2, "ETHUSDT"), _lock(3, "ALL", None)]
+
+    events = lock_alerts("main", before, now, T0)
+
+    assert [(e.name, dict(e.labels).get("symbol"), e.firing) for e in events] == [
+        ("SymbolLocked", "BTCUSDT", False),
+        ("SymbolLocked", "ETHUSDT", True),
+        ("AllLocked", None, True),
+    ]
+    assert dict(events[1].figures) == {"until_ms": str(T0 + 60_000)}
+    assert events[2].severity is Severity.CRITICAL and events[2].figures == ()
+
+
+def test_the_trading_state_fires_unless_active() -> None:
+    halted = state_alert("main", TradingState.HALTED, T0)
+    active = state_alert("main", TradingState.ACTIVE, T0)
+
+    assert (halted.firing, dict(halted.labels)["state"], halted.action) == (
+        True,
+        "HALTED",
+        "halted",
+    )
+    assert active.firing is False and "state" not in dict(active.labels)
+
+
+def _row(job: str, late: bool, restarts: int = 0, state: str = "running") -> JobStatus:
+    health = {"late": late, "lag_ms": 12_500, "egress": "10.0.0.5", "last_error": "boom"}
+    return JobStatus(job, "main", state, restarts, health)
+
+
+def test_unhealthy_jobs_fire_and_recovered_ones_resolve() -> None:
+    events, unhealthy = health_alerts(
+        [_row("ledger", late=True), _row("stop_ladder", late=False)], {"stop_ladder:main"}, T0
+    )
+
+    assert unhealthy == {"ledger:main"}
+    assert [(dict(e.labels)["job"], e.firing) for e in events] == [
+        ("ledger", True),
+        ("stop_ladder", False),
+    ]
+    assert dict(events[0].figures) == {"lag_s": "12.5", "status": "RUNNING"}
+    assert dict(events[0].labels)["ip"] == "10.0.0.5"
+
+
+def test_a_restart_is_reported_once_fired_and_resolved() -> None:
+    rows = [_row("ledger", late=False, restarts=2), _row("heartbeat", late=False, restarts=1)]
+
+    events = restart_alerts(rows, {"ledger:main": 1, "heartbeat:main": 1}, T0)
+
+    assert [(e.name, dict(e.labels)["job"], e.firing) for e in events] == [
+        ("ActorRestarted", "ledger", True),
+        ("ActorRestarted", "ledger", False),
+    ]
+    assert restart_alerts(rows, {}, T0) == []  # first sight: nothing to compare with
+
+
+def test_a_one_shot_fires_and_resolves_at_the_same_time() -> None:
+    fired, resolved = one_shot("RiskdStarted", Severity.INFO, T0, {"account": ""})
+
+    assert (fired.firing, resolved.firing, fired.at_ms, resolved.at_ms) == (True, False, T0, T0)
+    assert fired.labels == (("alertname", "RiskdStarted"),)
