@@ -25,6 +25,7 @@ from typing import Final, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from riskd.bodies import json_object, required_texts
 from riskd.frozen import FrozenModel
 
 Labels = tuple[tuple[str, str], ...]  # sorted (name, value) pairs
@@ -194,11 +195,7 @@ def silence_request(body: object, now_ms: int) -> tuple[list[Matcher], int, int,
     """(matchers, starts_ms, ends_ms, created_by, comment) from a JSON body
     ``{"matchers": ["symbol=BTCUSDT", …], "minutes": 60, "created_by", "comment"}``
     (or ``ends_ms`` instead of minutes). ValueError names the field that is wrong."""
-    if not isinstance(body, dict):
-        raise ValueError("the body must be a JSON object")
-    unknown = sorted(set(body) - {"matchers", "minutes", "ends_ms", "created_by", "comment"})
-    if unknown:
-        raise ValueError(f"unknown fields: {unknown}")
+    body = json_object(body, {"matchers", "minutes", "ends_ms", "created_by", "comment"})
     texts = body.get("matchers")
     if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
         raise ValueError("matchers: must be a non-empty list of strings like symbol=BTCUSDT")
@@ -214,13 +211,8 @@ def silence_request(body: object, now_ms: int) -> tuple[list[Matcher], int, int,
         raise ValueError("ends_ms: must be an epoch-ms integer after now")
     if ends_ms - now_ms > MAX_SILENCE_MS:
         raise ValueError("a silence lasts at most 30 days")
-    fields = []
-    for name in ("created_by", "comment"):
-        value = body.get(name)
-        if not isinstance(value, str) or not value.strip():
-            raise ValueError(f"{name}: must be a non-empty string")
-        fields.append(value.strip())
-    return matchers, now_ms, ends_ms, fields[0], fields[1]
+    who = required_texts(body, ("created_by", "comment"))
+    return matchers, now_ms, ends_ms, who["created_by"], who["comment"]
 
 
 class InhibitRule(FrozenModel):

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final, Literal, Protocol, get_args
 
+from riskd.bodies import json_object, required_texts
+
 LockSide = Literal["long", "short", "both"]
 ALL: Final = "ALL"
 _SIDES: Final = frozenset(get_args(LockSide))
@@ -215,30 +217,11 @@ class StateRequest:
     reason: str
 
 
-def _texts(body: dict, names: tuple[str, ...]) -> dict[str, str]:
-    texts = {}
-    for name in names:
-        value = body.get(name)
-        if not isinstance(value, str) or not value.strip():
-            raise ValueError(f"{name}: must be a non-empty string")
-        texts[name] = value.strip()
-    return texts
-
-
-def _object(body: object, fields: set[str]) -> dict:
-    if not isinstance(body, dict):
-        raise ValueError("the body must be a JSON object")
-    unknown = sorted(set(body) - fields)
-    if unknown:
-        raise ValueError(f"unknown fields: {unknown}")
-    return body
-
-
 def operator_state_request(body: object) -> StateRequest:
     """An operator's trading state from a JSON body: ``{"state", "reason", "operator"}``.
     ValueError names the field that is wrong."""
-    fields = _object(body, {"account", "state", "reason", "operator"})
-    texts = _texts(fields, ("state", "reason", "operator"))
+    fields = json_object(body, {"account", "state", "reason", "operator"})
+    texts = required_texts(fields, ("state", "reason", "operator"))
     try:
         state = TradingState(texts["state"].upper())
     except ValueError:
@@ -252,8 +235,8 @@ def operator_lock_request(body: object) -> LockRequest:
     """An operator's lock from a JSON body: ``{"symbol", "side"?, "reason", "operator",
     "until_ms"?}`` (side defaults to both; no until_ms: until unlocked). ValueError names the
     field that is wrong."""
-    body = _object(body, {"account", "symbol", "side", "reason", "operator", "until_ms"})
-    texts = _texts(body, ("symbol", "reason", "operator"))
+    body = json_object(body, {"account", "symbol", "side", "reason", "operator", "until_ms"})
+    texts = required_texts(body, ("symbol", "reason", "operator"))
     side = body.get("side", "both")
     until_ms = body.get("until_ms")
     if until_ms is not None and (not isinstance(until_ms, int) or isinstance(until_ms, bool)):
