@@ -47,7 +47,7 @@ class Job:
         self.deployment = config.deployment.name
         self.clock = ServerClock()
         self.ip_events: list[IpEvent] = []
-        self.alerts = NamedActor(ALERTER_NAME, self.deployment)
+        self.alerter = NamedActor(ALERTER_NAME, self.deployment)
         self.guards = IpGuards(listeners=[self.ip_events.append, self._report_ip_event])
         client = make_client(
             config.exchange, account.api_key, account.api_secret, local_addr=spec.local_addr
@@ -77,7 +77,7 @@ class Job:
         """Alert events for the Alerter (fire-and-forget: a missing Alerter loses nothing that
         matters, since level-triggered alerts are reported again on the next pass)."""
         if events:
-            self.alerts.notify("report", events)
+            self.alerter.notify("report", events)
 
     def _report_ip_event(self, ip_event: IpEvent) -> None:
         self.report([ip_alert(ip_event, self.spec.account)])

@@ -32,7 +32,13 @@ from actors.position_book import PositionBookActor
 from actors.position_risk_reader import PositionRiskReader
 from actors.stop_ladder import StopLadder
 from actors.user_stream import UserStream
-from riskd.alert_events import health_alerts, one_shot, restart_alerts
+from riskd.alert_events import (
+    book_alerts,
+    health_alerts,
+    one_shot,
+    restart_alerts,
+    still_firing,
+)
 from riskd.alerts import AlertEvent, Severity
 from riskd.exchange.clock import wall_ms
 from riskd.health import JobStatus
@@ -83,7 +89,7 @@ class Controller:
         self._gateway: ActorHandle | None = None
         self._alerter: ActorHandle | None = None
         self._alerts = NamedActor(ALERTER_NAME, self.namespace)
-        self._unhealthy: set[str] = set()  # jobs reported unhealthy to the Alerter
+        self._firing: dict[str, AlertEvent] = {}  # reported to the Alerter as firing
         self._restarts_reported: dict[str, int] = {}
         self._created_ms: dict[str, int] = {}
         self._last_pid: dict[str, int] = {}
@@ -208,16 +214,23 @@ class Controller:
                         log.warning("%s is dead (%s): recreating it", spec.name, row.note)
                         self._restarts[spec.name] = row.restarts + 1
                         self._spawn(spec)
-                self._report_health(rows)
+                await self._report_health(rows)
             except Exception:  # supervision must outlive any single failure
                 log.exception("supervision pass failed")
 
-    def _report_health(self, rows: list[JobStatus]) -> None:
-        """Unhealthy jobs fire (again) each pass, recovered ones resolve, restarts fire once.
-        Jobs still starting are not reported."""
+    async def _report_health(self, rows: list[JobStatus]) -> None:
+        """Unhealthy jobs and what the books cannot vouch for fire (again) each pass and
+        resolve when they recover; restarts fire once. Jobs still starting are left out."""
         now_ms = wall_ms()
         settled = [row for row in rows if row.state != "starting"]
-        events, self._unhealthy = health_alerts(settled, self._unhealthy, now_ms)
+        firing = health_alerts(settled, now_ms)
+        for account, book in self._books.items():
+            try:
+                health = await asyncio.wait_for(book.health.remote(), HEALTH_TIMEOUT_S)
+            except (GetTimeoutError, TimeoutError, RayActorError):
+                continue  # its jobs' health says what matters
+            firing += book_alerts(account, health, now_ms)
+        events, self._firing = still_firing(firing, self._firing, now_ms)
         events += restart_alerts(settled, self._restarts_reported, now_ms)
         self._restarts_reported = {f"{row.job}:{row.account}": row.restarts for row in rows}
         self._report(events)

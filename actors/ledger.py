@@ -17,6 +17,8 @@ import asyncio
 from dataclasses import asdict
 from decimal import Decimal
 
+from sqlalchemy import Connection
+
 from actors.base import Job
 from actors.context import GATEWAY_NAME, ConfigSource, NamedActor
 from riskd.alert_events import lock_alerts, state_alert
@@ -24,8 +26,9 @@ from riskd.banlist import BanList, BanListLock, build_banlist, next_valid_until_
 from riskd.exchange.filters import parse_exchange_info
 from riskd.exchange.parse import PayloadError
 from riskd.exchange.parse_income import parse_income
-from riskd.exchange.parse_orders import parse_order_update
+from riskd.exchange.parse_orders import OrderUpdate, parse_order_update
 from riskd.ledger import (
+    Fill,
     advance_income_cursor,
     fill_from_order_update,
     next_income_request,
@@ -88,12 +91,18 @@ class Ledger(Job):
             self.health.failed(str(exc), self.clock.now_ms())
             return
         fill = fill_from_order_update(update)
-        now_ms = self.clock.now_ms()
-        await self.sql.run(ledger_store.upsert_order, self.spec.account, update)
         if fill is None:
+            await self.sql.run(ledger_store.upsert_order, self.spec.account, update)
             return
-        await self.sql.run(ledger_store.book_fills, self.spec.account, [fill], now_ms)
-        await self._evaluate_and_publish()
+        book_fresh = self.position_book.complete_and_fresh.remote()  # asked while booking
+        await self.sql.run(self._book_fill, update, fill, self.clock.now_ms())
+        await self._evaluate_and_publish(await book_fresh)
+
+    def _book_fill(
+        self, connection: Connection, update: OrderUpdate, fill: Fill, now_ms: int
+    ) -> None:
+        ledger_store.upsert_order(connection, self.spec.account, update)
+        ledger_store.book_fills(connection, self.spec.account, [fill], now_ms)
 
     # ------------------------------------------------------------ operators (via the gateway)
 
@@ -151,7 +160,7 @@ class Ledger(Job):
         book_fresh = await self.position_book.complete_and_fresh.remote()
         if book_fresh:
             self.live_equity = self._equity(view)
-        await self._evaluate_and_publish()
+        await self._evaluate_and_publish(book_fresh)
         if book_fresh:
             await self._record_snapshot(view)
         await self._refresh_symbols()
@@ -226,19 +235,25 @@ class Ledger(Job):
                 self.income_ok_ms = now_ms
                 return
 
-    async def _evaluate_and_publish(self) -> None:
+    async def _evaluate_and_publish(self, book_fresh: bool | None = None) -> None:
+        """Evaluate the rules, reconcile the locks and publish a new version: one transaction.
+        *book_fresh*: the PositionBook's freshness if the caller asked already."""
+        if book_fresh is None:
+            book_fresh = await self.position_book.complete_and_fresh.remote()
         async with self._evaluating:
             now_ms = self.clock.now_ms()
-            history = await self.sql.run(
-                ledger_store.rule_history, self.spec.account, self.rules, now_ms
-            )
-            equity = history.equity + ([self.live_equity] if self.live_equity else [])
-            evaluation = evaluate(self.rules, history.entries, history.stop_outs, equity, now_ms)
-            state = await self.sql.run(self._apply, evaluation, now_ms)
-            book_fresh = await self.position_book.complete_and_fresh.remote()
-            self.published = await self.sql.run(self._publish, state, book_fresh, now_ms)
+            self.published, state = await self.sql.run(self._decide, book_fresh, now_ms)
             self.gateway.notify("publish_banlist", self.published.to_json())
             self._report_locks(state, now_ms)
+
+    def _decide(
+        self, connection: Connection, book_fresh: bool, now_ms: int
+    ) -> tuple[BanList, TradingState]:
+        history = ledger_store.rule_history(connection, self.spec.account, self.rules, now_ms)
+        equity = history.equity + ([self.live_equity] if self.live_equity else [])
+        evaluation = evaluate(self.rules, history.entries, history.stop_outs, equity, now_ms)
+        state = self._apply(connection, evaluation, now_ms)
+        return self._publish(connection, state, book_fresh, now_ms), state
 
     def _report_locks(self, state: TradingState, now_ms: int) -> None:
         """Every active lock and the trading state to the Alerter; ended locks resolve."""
@@ -249,7 +264,7 @@ class Ledger(Job):
         self.report([*events, state_alert(account, state, now_ms)])
         self.reported_locks = locks
 
-    def _apply(self, connection, evaluation: Evaluation, now_ms: int) -> TradingState:
+    def _apply(self, connection: Connection, evaluation: Evaluation, now_ms: int) -> TradingState:
         account = self.spec.account
         active = lock_store.active_locks(connection, account)
         unlocked = lock_store.operator_unlocks(
@@ -274,7 +289,9 @@ class Ledger(Job):
         )
         return state
 
-    def _publish(self, connection, state: TradingState, book_fresh: bool, now_ms: int) -> BanList:
+    def _publish(
+        self, connection: Connection, state: TradingState, book_fresh: bool, now_ms: int
+    ) -> BanList:
         locks = lock_store.active_locks(connection, self.spec.account)
         version = lock_store.latest_banlist_version(connection, self.spec.account) + 1
         income_fresh = now_ms - self.income_ok_ms <= 3 * self.spec.config.interval_ms

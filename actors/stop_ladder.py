@@ -15,6 +15,7 @@ import contextlib
 
 from actors.base import Job
 from actors.context import ConfigSource
+from riskd.alert_events import ladder_failed_alert, market_reduce_alerts
 from riskd.exchange.clock import wall_ms
 from riskd.exchange.errors import Rejected
 from riskd.exchange.filters import SymbolFilters, parse_exchange_info
@@ -169,11 +170,19 @@ class StopLadder(Job):
         except Rejected as exc:
             if exc.code != WOULD_IMMEDIATELY_TRIGGER:
                 self.alerts.append(f"{ladder.symbol} rung {rung.index}: {exc.message}")
+                self.report(
+                    [ladder_failed_alert(self.spec.account, ladder.symbol, exc.code, wall_ms())]
+                )
                 raise
             reduce = on_would_trigger(ladder, rung, position)
             if reduce is not None:
                 self.alerts.append(reduce.alert)
                 await self.access.place_order(reduce.order_params(filters))
+                self.report(
+                    market_reduce_alerts(
+                        self.spec.account, ladder.symbol, reduce.quantity, wall_ms()
+                    )
+                )
 
     async def _cancel(self, order: OpenAlgoOrder) -> None:
         try:

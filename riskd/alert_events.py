@@ -1,15 +1,18 @@
 """What each job reports to the Alerter: riskd's facts turned into alert events. Pure.
 
-Level-triggered facts (a lock, a trading state, an unhealthy job) are reported on every pass
-while they hold and resolved when they end; an alert not reported again resolves by itself
-after the route's ``resolve_timeout_ms``. One-off facts (a restart, riskd starting) are
-reported as firing and resolved at once, so their card says when it happened.
+Level-triggered facts (a lock, a trading state, an unhealthy job, a silent source) are reported
+on every pass while they hold and resolved when they end (``still_firing`` keeps track); an
+alert not reported again resolves by itself after the route's ``resolve_timeout_ms``. One-off
+facts (a restart, riskd starting) are reported as firing and resolved at once, so their card
+says when it happened.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from decimal import Decimal
+from typing import Any
 
 from riskd.alerts import AlertEvent, Severity, labels_of
 from riskd.banlist import BanListLock
@@ -102,33 +105,58 @@ def _job_labels(row: JobStatus) -> dict[str, str]:
     return {"account": row.account, "job": row.job, "ip": str(egress)}
 
 
-def health_alerts(
-    rows: Iterable[JobStatus], unhealthy_before: Iterable[str], at_ms: int
-) -> tuple[list[AlertEvent], set[str]]:
-    """JobUnhealthy for every job that cannot vouch for its data (firing again while it
-    cannot), resolved for those in *unhealthy_before* that recovered; and the unhealthy
-    jobs' names now (``job:account``)."""
+def still_firing(
+    firing: Iterable[AlertEvent], before: Mapping[str, AlertEvent], at_ms: int
+) -> tuple[list[AlertEvent], dict[str, AlertEvent]]:
+    """*firing* (what fires now, reported again) plus a resolve for each alert of *before*
+    that no longer fires; and what fires now, by fingerprint, for the next call."""
+    now = {alert.fingerprint: alert for alert in firing}
+    resolved = [
+        replace(alert, firing=False, at_ms=at_ms, figures=(), action="none")
+        for key, alert in before.items()
+        if key not in now
+    ]
+    return [*now.values(), *resolved], now
+
+
+def health_alerts(rows: Iterable[JobStatus], at_ms: int) -> list[AlertEvent]:
+    """JobUnhealthy for every job that cannot vouch for its data."""
     events: list[AlertEvent] = []
-    unhealthy: set[str] = set()
-    recovered = set(unhealthy_before)
     for row in rows:
-        name = f"{row.job}:{row.account}"
         if row.healthy():
-            if name in recovered:
-                events.append(
-                    event("JobUnhealthy", Severity.WARNING, False, at_ms, _job_labels(row))
-                )
             continue
-        unhealthy.add(name)
         lag_ms = (row.health or {}).get("lag_ms")
         figures = {"lag_s": _seconds(lag_ms)} if isinstance(lag_ms, int) else {}
         figures["status"] = row.state.upper()
+        labels = _job_labels(row)
         events.append(
-            event(
-                "JobUnhealthy", Severity.WARNING, True, at_ms, _job_labels(row), figures, "retrying"
-            )
+            event("JobUnhealthy", Severity.WARNING, True, at_ms, labels, figures, "retrying")
         )
-    return events, unhealthy
+    return events
+
+
+def book_alerts(account: str, health: Mapping[str, Any], at_ms: int) -> list[AlertEvent]:
+    """What an account's PositionBook cannot vouch for (``PositionBookActor.health``): each
+    silent source, recent disagreements between sources, changes the user stream missed."""
+    events = [
+        event(
+            "SourceStale",
+            Severity.WARNING,
+            True,
+            at_ms,
+            {"account": account, "source": source},
+            action="ban_list_expiring",
+        )
+        for source in health.get("silent", ())
+    ]
+    for name, key in (("SourceDisagree", "disagreements"), ("StreamMissed", "stream_missed")):
+        problems = health.get(key) or ()
+        if problems:
+            figures = {"count": str(len(problems))}
+            events.append(
+                event(name, Severity.WARNING, True, at_ms, {"account": account}, figures, "none")
+            )
+    return events
 
 
 def restart_alerts(
@@ -141,3 +169,22 @@ def restart_alerts(
             labels = {"account": row.account, "job": row.job}
             events += one_shot("ActorRestarted", Severity.WARNING, at_ms, labels, "restarted")
     return events
+
+
+def ladder_failed_alert(account: str, symbol: str, code: int, at_ms: int) -> AlertEvent:
+    """A stop rung Binance refused: the position may lack its stop until a pass succeeds."""
+    labels = {"account": account, "symbol": symbol}
+    figures = {"code": str(code)}
+    return event("StopLadderFailed", Severity.CRITICAL, True, at_ms, labels, figures, "retrying")
+
+
+def market_reduce_alerts(
+    account: str, symbol: str, quantity: Decimal, at_ms: int
+) -> list[AlertEvent]:
+    """A rung refused with −2021 (the price is past it), reduced at market instead: once."""
+    labels = {"account": account, "symbol": symbol}
+    figures = {"qty": f"{quantity:f}"}
+    return [
+        event("MarketReduce", Severity.WARNING, firing, at_ms, labels, figures, "market_reduced")
+        for firing in (True, False)
+    ]

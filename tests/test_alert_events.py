@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from riskd.alert_events import (
+    book_alerts,
     health_alerts,
     ip_alert,
+    ladder_failed_alert,
     lock_alerts,
+    market_reduce_alerts,
     one_shot,
     restart_alerts,
     state_alert,
+    still_firing,
 )
 from riskd.alerts import Severity
 from riskd.banlist import BanListLock
@@ -68,17 +74,44 @@ def _row(job: str, late: bool, restarts: int = 0, state: str = "running") -> Job
 
 
 def test_unhealthy_jobs_fire_and_recovered_ones_resolve() -> None:
-    events, unhealthy = health_alerts(
-        [_row("ledger", late=True), _row("stop_ladder", late=False)], {"stop_ladder:main"}, T0
-    )
-
-    assert unhealthy == {"ledger:main"}
-    assert [(dict(e.labels)["job"], e.firing) for e in events] == [
-        ("ledger", True),
-        ("stop_ladder", False),
-    ]
+    first = health_alerts([_row("ledger", late=True), _row("stop_ladder", late=True)], T0)
+    events, firing = still_firing(first, {}, T0)
+    assert [dict(e.labels)["job"] for e in events] == ["ledger", "stop_ladder"]
     assert dict(events[0].figures) == {"lag_s": "12.5", "status": "RUNNING"}
     assert dict(events[0].labels)["ip"] == "10.0.0.5"
+
+    later = health_alerts([_row("ledger", late=True), _row("stop_ladder", late=False)], T0 + 1)
+    events, firing = still_firing(later, firing, T0 + 1)
+
+    assert [(dict(e.labels)["job"], e.firing, e.at_ms) for e in events] == [
+        ("ledger", True, T0 + 1),
+        ("stop_ladder", False, T0 + 1),
+    ]
+    assert list(firing) == [events[0].fingerprint]
+
+
+def test_a_books_silent_source_disagreement_and_missed_change_fire() -> None:
+    health = {"silent": ["position_risk"], "disagreements": ["a", "b"], "stream_missed": []}
+
+    events = book_alerts("main", health, T0)
+
+    assert [(e.name, dict(e.labels).get("source"), dict(e.figures)) for e in events] == [
+        ("SourceStale", "position_risk", {}),
+        ("SourceDisagree", None, {"count": "2"}),
+    ]
+    assert book_alerts("main", {"silent": [], "disagreements": []}, T0) == []
+
+
+def test_a_refused_rung_fires_and_a_market_reduce_is_told_once() -> None:
+    failed = ladder_failed_alert("main", "BTCUSDT", -4045, T0)
+    fired, resolved = market_reduce_alerts("main", "BTCUSDT", Decimal("0.010"), T0)
+
+    assert (failed.severity, dict(failed.figures), failed.action) == (
+        Severity.CRITICAL,
+        {"code": "-4045"},
+        "retrying",
+    )
+    assert (fired.firing, resolved.firing, dict(fired.figures)) == (True, False, {"qty": "0.010"})
 
 
 def test_a_restart_is_reported_once_fired_and_resolved() -> None:

@@ -70,8 +70,12 @@ async def test_reaper_cancels_stale_orders_by_prefix_and_replaces_stale_makers(
         )
     await client.close_connection()
     assert _until(lambda: set(_open_orders(simulator)) == {"keep_1"}), _open_orders(simulator)
-    positions = simulator.server.exchange.state()["accounts"]["sim"]["positions"]
-    assert [(p["symbol"], p["positionAmt"]) for p in positions] == [("BTCUSDT", "0.002")]
+
+    def positions() -> list[tuple[str, str]]:  # the maker's taker replacement fills after
+        state = simulator.server.exchange.state()["accounts"]["sim"]["positions"]
+        return [(p["symbol"], p["positionAmt"]) for p in state]
+
+    assert _until(lambda: positions() == [("BTCUSDT", "0.002")]), positions()
 
 
 async def test_heartbeat_fires_the_countdown_when_riskd_is_stopped(

@@ -175,8 +175,12 @@ first_offset_pct = 1
 
     assert _until(flat), simulator.server.exchange.state()["accounts"]["sim"]["positions"]
     assert not _rungs(simulator)
-    row = {r.job: r for r in launcher.status(controller)}["stop_ladder"]
-    assert any("−2021" in alert for alert in row.health["extra"]["alerts"])
+
+    def reduce_alerted() -> bool:  # the pass that reduced reports once it has finished
+        row = {r.job: r for r in launcher.status(controller)}["stop_ladder"]
+        return any("−2021" in alert for alert in row.health["extra"]["alerts"])
+
+    assert _until(reduce_alerted)
 
 
 async def test_a_killed_ladder_comes_back_to_exactly_one_ladder(deploy, simulator) -> None:
