@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 
 import ray
 from aiohttp import web
 from ray.actor import ActorHandle
+from ray.exceptions import RayActorError
 
 from actors.context import (
     ALERTER_NAME,
@@ -21,6 +23,8 @@ from riskd.banlist_http import add_banlist_routes
 from riskd.config import Secret, is_loopback
 from riskd.exchange.clock import wall_ms
 from riskd.health import JobStatus
+
+ALERTER_TIMEOUT_S = 2.0
 
 
 def _json(body: object, status: int = 200) -> web.Response:
@@ -193,6 +197,7 @@ class Gateway:
             "ok": not problems,
             "time": wall_ms(),
             "problems": problems,
+            "alerting": await self._alerting_health(),
             "jobs": [
                 {
                     "job": r.job,
@@ -205,6 +210,25 @@ class Gateway:
             ],
         }
         return _json(body, 200 if not problems else 503)
+
+    async def _alerting_health(self) -> dict:
+        """Whether alerts get out. Not a reason for 503: a Feishu outage does not make the
+        data wrong, and the Alerter keeps every alert until it can send it."""
+        try:
+            health = await asyncio.wait_for(self._alerter().health.remote(), ALERTER_TIMEOUT_S)
+        except (ValueError, TimeoutError, RayActorError) as exc:  # ValueError: no such actor
+            return {
+                "ok": False,
+                "problems": [f"the alerter does not answer ({type(exc).__name__})"],
+            }
+        problems = [
+            f"receiver {name} failed {state['failures']} times in a row: {state['last_error']}"
+            for name, state in health["receivers"].items()
+            if state["failures"]
+        ]
+        if health["last_error"]:
+            problems.append(f"the alerter's last round failed: {health['last_error']}")
+        return {"ok": not problems, "problems": problems, "last_round_ms": health["last_tick_ms"]}
 
     async def _positions(self, request: web.Request) -> web.Response:
         wanted = request.query.get("account")

@@ -14,6 +14,7 @@ so a restarted Ledger decides exactly as the one before it.
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import asdict
 from decimal import Decimal
 
@@ -47,6 +48,7 @@ from riskd.rules import MINUTE_MS, EquityPoint, Evaluation, evaluate
 from riskd.store import SqlRunner, init_schema, ledger_store, lock_store, make_engine
 from riskd.userstream import StreamEvent
 
+log = logging.getLogger(__name__)
 RULES_ACTOR = "rules"
 STATE_REASON_CHARS = 512  # trading_states.reason
 
@@ -70,6 +72,7 @@ class Ledger(Job):
         self.symbols_refreshed_ms: int | None = None
         self.published: BanList | None = None
         self.reported_locks: tuple[BanListLock, ...] = ()  # to the Alerter
+        self.rule_figures = {f"rule:{rule.id}": rule.figures() for rule in self.rules.rules}
         self._evaluating = asyncio.Lock()
 
     async def recover(self) -> None:
@@ -94,15 +97,28 @@ class Ledger(Job):
         if fill is None:
             await self.sql.run(ledger_store.upsert_order, self.spec.account, update)
             return
-        book_fresh = self.position_book.complete_and_fresh.remote()  # asked while booking
-        await self.sql.run(self._book_fill, update, fill, self.clock.now_ms())
-        await self._evaluate_and_publish(await book_fresh)
+        async with self._evaluating:
+            now_ms = self.clock.now_ms()
+            decided = await self.sql.run(self._book_and_decide, update, fill, now_ms)
+            if decided is None:
+                self.health.failed("deciding after a fill failed (see the log)", now_ms)
+            else:
+                self._announce(*decided, now_ms)
 
-    def _book_fill(
+    def _book_and_decide(
         self, connection: Connection, update: OrderUpdate, fill: Fill, now_ms: int
-    ) -> None:
+    ) -> tuple[BanList, TradingState] | None:
+        """Book the fill, then decide in the same transaction. The decision does not vouch
+        anew (the previous valid_until stands: only a pass that found every source fresh
+        extends it), and if it fails the fill stays booked and the next pass decides."""
         ledger_store.upsert_order(connection, self.spec.account, update)
         ledger_store.book_fills(connection, self.spec.account, [fill], now_ms)
+        try:
+            with connection.begin_nested():
+                return self._decide(connection, False, now_ms)
+        except Exception:
+            log.exception("deciding after a fill failed; the next pass decides")
+            return None
 
     # ------------------------------------------------------------ operators (via the gateway)
 
@@ -239,12 +255,16 @@ class Ledger(Job):
         """Evaluate the rules, reconcile the locks and publish a new version: one transaction.
         *book_fresh*: the PositionBook's freshness if the caller asked already."""
         if book_fresh is None:
-            book_fresh = await self.position_book.complete_and_fresh.remote()
+            book_fresh = bool(await self.position_book.complete_and_fresh.remote())
         async with self._evaluating:
             now_ms = self.clock.now_ms()
-            self.published, state = await self.sql.run(self._decide, book_fresh, now_ms)
-            self.gateway.notify("publish_banlist", self.published.to_json())
-            self._report_locks(state, now_ms)
+            self._announce(*await self.sql.run(self._decide, book_fresh, now_ms), now_ms)
+
+    def _announce(self, banlist: BanList, state: TradingState, now_ms: int) -> None:
+        """The new version to the gateway; the locks and the state to the Alerter."""
+        self.published = banlist
+        self.gateway.notify("publish_banlist", banlist.to_json())
+        self._report_locks(state, now_ms)
 
     def _decide(
         self, connection: Connection, book_fresh: bool, now_ms: int
@@ -260,7 +280,7 @@ class Ledger(Job):
         assert self.published is not None
         account = self.spec.account
         locks = self.published.locks
-        events = lock_alerts(account, self.reported_locks, locks, now_ms)
+        events = lock_alerts(account, self.reported_locks, locks, now_ms, self.rule_figures)
         self.report([*events, state_alert(account, state, now_ms)])
         self.reported_locks = locks
 

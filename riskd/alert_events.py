@@ -69,25 +69,38 @@ def ip_alert(ip_event: IpEvent, account: str) -> AlertEvent:
     return event(name, severity, firing, ip_event.at_ms, labels, figures, action)
 
 
-def _lock_alert(account: str, lock: BanListLock, firing: bool, at_ms: int) -> AlertEvent:
+def _lock_alert(
+    account: str, lock: BanListLock, firing: bool, at_ms: int, figures: Mapping[str, str]
+) -> AlertEvent:
     labels = {"account": account, "side": lock.side, "source": lock.source}
     if lock.symbol == ALL:
         name, severity = "AllLocked", Severity.CRITICAL
     else:
         name, severity = "SymbolLocked", Severity.WARNING
         labels["symbol"] = lock.symbol
-    figures = {"until_ms": str(lock.until_ms)} if lock.until_ms is not None and firing else {}
-    return event(name, severity, firing, at_ms, labels, figures, "locked" if firing else "unlocked")
+    shown = dict(figures)
+    if lock.until_ms is not None and firing:
+        shown["until_ms"] = str(lock.until_ms)
+    return event(name, severity, firing, at_ms, labels, shown, "locked" if firing else "unlocked")
 
 
 def lock_alerts(
-    account: str, before: Iterable[BanListLock], now: Iterable[BanListLock], at_ms: int
+    account: str,
+    before: Iterable[BanListLock],
+    now: Iterable[BanListLock],
+    at_ms: int,
+    figures_by_source: Mapping[str, Mapping[str, str]] | None = None,
 ) -> list[AlertEvent]:
-    """Every published lock (firing again), and every lock in *before* no longer published."""
+    """Every published lock (firing again), and every lock in *before* no longer published;
+    a lock's card shows the figures of its source (a rule's window and threshold)."""
+    figures = figures_by_source or {}
     current = {lock.id: lock for lock in now}
     ended = [lock for lock in before if lock.id not in current]
-    return [_lock_alert(account, lock, False, at_ms) for lock in ended] + [
-        _lock_alert(account, lock, True, at_ms) for lock in current.values()
+    return [
+        _lock_alert(account, lock, False, at_ms, figures.get(lock.source, {})) for lock in ended
+    ] + [
+        _lock_alert(account, lock, True, at_ms, figures.get(lock.source, {}))
+        for lock in current.values()
     ]
 
 

@@ -57,6 +57,15 @@ class RuleConfig(FrozenModel):
     lock_ms: int | None = Field(None, gt=0)  # None: until the window no longer breaches
     state: TradingState | None = None  # set while the rule breaches
 
+    def figures(self) -> dict[str, str]:
+        """What an alert card shows of the rule: its window, and its threshold if it has one."""
+        shown = {"window": _duration(self.window_ms)}
+        if self.threshold_usdt is not None:
+            shown["threshold_usdt"] = str(self.threshold_usdt)
+        if self.count is not None:
+            shown["count"] = str(self.count)
+        return shown
+
     @model_validator(mode="after")
     def _fields_fit_kind(self) -> RuleConfig:
         name = f"rule {self.id!r} ({self.kind})"

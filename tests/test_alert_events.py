@@ -45,15 +45,21 @@ def test_published_locks_fire_again_and_ended_ones_resolve() -> None:
     before = [_lock(1, "BTCUSDT"), _lock(2, "ETHUSDT")]
     now = [_lock(2, "ETHUSDT"), _lock(3, "ALL", None)]
 
-    events = lock_alerts("main", before, now, T0)
+    figures = {"rule:symbol_4h": {"window": "4h", "threshold_usdt": "-150"}}
+    events = lock_alerts("main", before, now, T0, figures)
 
     assert [(e.name, dict(e.labels).get("symbol"), e.firing) for e in events] == [
         ("SymbolLocked", "BTCUSDT", False),
         ("SymbolLocked", "ETHUSDT", True),
         ("AllLocked", None, True),
     ]
-    assert dict(events[1].figures) == {"until_ms": str(T0 + 60_000)}
-    assert events[2].severity is Severity.CRITICAL and events[2].figures == ()
+    assert dict(events[1].figures) == {
+        "until_ms": str(T0 + 60_000),
+        "window": "4h",
+        "threshold_usdt": "-150",
+    }
+    assert events[2].severity is Severity.CRITICAL
+    assert dict(events[2].figures) == {"window": "4h", "threshold_usdt": "-150"}  # no end
 
 
 def test_the_trading_state_fires_unless_active() -> None:

@@ -252,9 +252,11 @@ async def test_the_app_secret_and_tokens_never_leak(
 
 
 def test_only_the_lark_app_receiver_imports_lark_oapi() -> None:
+    # Every actor class (the Controller imports them all), the CLI and the pipeline: only the
+    # Alerter, building an app receiver, imports riskd.notify.lark_app.
     probe = (
-        "import sys, riskd.notify.receiver, riskd.notify.webhook, riskd.notify.console;"
-        "print('lark_oapi' in sys.modules)"
+        "import sys, actors.controller, actors.alerter, riskd.cli, riskd.notify.pipeline,"
+        " riskd.notify.webhook, riskd.notify.console; print('lark_oapi' in sys.modules)"
     )
     result = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
