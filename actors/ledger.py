@@ -72,6 +72,7 @@ class Ledger(Job):
         self.symbols_refreshed_ms: int | None = None
         self.published: BanList | None = None
         self.reported_locks: tuple[BanListLock, ...] = ()  # to the Alerter
+        self.history: ledger_store.RuleHistory | None = None  # the last read, plus new fills
         self.rule_figures = {f"rule:{rule.id}": rule.figures() for rule in self.rules.rules}
         self._evaluating = asyncio.Lock()
 
@@ -112,7 +113,11 @@ class Ledger(Job):
         anew (the previous valid_until stands: only a pass that found every source fresh
         extends it), and if it fails the fill stays booked and the next pass decides."""
         ledger_store.upsert_order(connection, self.spec.account, update)
-        ledger_store.book_fills(connection, self.spec.account, [fill], now_ms)
+        new = ledger_store.book_fills(connection, self.spec.account, [fill], now_ms)
+        if self.history is not None and new:
+            self.history = self.history.with_fill(fill)
+        elif new:
+            self.history = None  # read it all from SQL
         try:
             with connection.begin_nested():
                 return self._decide(connection, False, now_ms)
@@ -258,6 +263,7 @@ class Ledger(Job):
             book_fresh = bool(await self.position_book.complete_and_fresh.remote())
         async with self._evaluating:
             now_ms = self.clock.now_ms()
+            self.history = None  # a pass reads everything from SQL again
             self._announce(*await self.sql.run(self._decide, book_fresh, now_ms), now_ms)
 
     def _announce(self, banlist: BanList, state: TradingState, now_ms: int) -> None:
@@ -269,7 +275,14 @@ class Ledger(Job):
     def _decide(
         self, connection: Connection, book_fresh: bool, now_ms: int
     ) -> tuple[BanList, TradingState]:
-        history = ledger_store.rule_history(connection, self.spec.account, self.rules, now_ms)
+        """Evaluate, reconcile the locks, publish. The history is read from SQL, except right
+        after a fill: then it is the last pass's plus that fill (a pass reads it all again, so
+        the fill path costs the same however busy the account is)."""
+        if self.history is None:
+            self.history = ledger_store.rule_history(
+                connection, self.spec.account, self.rules, now_ms
+            )
+        history = self.history
         equity = history.equity + ([self.live_equity] if self.live_equity else [])
         evaluation = evaluate(self.rules, history.entries, history.stop_outs, equity, now_ms)
         state = self._apply(connection, evaluation, now_ms)

@@ -297,6 +297,16 @@ class RuleHistory(NamedTuple):
     stop_outs: list[StopOut]
     equity: list[EquityPoint]
 
+    def with_fill(self, fill: Fill) -> RuleHistory:
+        """This history and a fill just booked (no income books it yet): what reading it all
+        again from SQL would give, without reading it."""
+        stop = stop_out(fill)
+        return RuleHistory(
+            [*self.entries, *entries_from_fills([fill], ())],
+            [*self.stop_outs, stop] if stop is not None else self.stop_outs,
+            self.equity,
+        )
+
 
 def rule_history(conn: Connection, account: str, rules: RulesConfig, now_ms: int) -> RuleHistory:
     """Everything *rules* read at *now_ms*, from SQL alone: a restarted Ledger decides alike."""

@@ -442,3 +442,26 @@ def test_rule_history_rebuilds_stop_outs_and_equity_from_sql_alone(engine: Engin
     ]
     locks = evaluate(rules, history.entries, history.stop_outs, history.equity, now_ms).locks
     assert sorted(lock.source for lock in locks) == ["rule:cooldown", "rule:drawdown_24h"]
+
+
+def test_a_history_with_a_new_fill_equals_reading_it_again(engine: Engine) -> None:
+    rules = RulesConfig().model_copy(
+        update={
+            "rules": tuple(
+                rule.model_copy(update={"enabled": True}) for rule in RulesConfig().rules
+            )
+        }
+    )
+    now_ms = 100 * HOUR_MS
+    _run(engine, book_fills, ACCOUNT, [make_fill(1, time_ms=now_ms - 5_000)], NOW_MS)
+    before = _run(engine, rule_history, ACCOUNT, rules, now_ms)
+    stop = dataclasses.replace(
+        make_fill(2, time_ms=now_ms - 1_000), order_type="STOP_MARKET", position_side="LONG"
+    )
+
+    _run(engine, book_fills, ACCOUNT, [stop], NOW_MS)
+    again = _run(engine, rule_history, ACCOUNT, rules, now_ms)
+
+    updated = before.with_fill(stop)
+    assert sorted(updated.entries, key=repr) == sorted(again.entries, key=repr)
+    assert updated.stop_outs == again.stop_outs == [StopOut(now_ms - 1_000, "BTCUSDT", "long")]
