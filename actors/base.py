@@ -11,10 +11,11 @@ import random
 
 import ray
 from ray.actor import ActorHandle
+from sqlalchemy.exc import SQLAlchemyError
 
 from actors.context import ALERTER_NAME, ConfigSource, NamedActor, position_book_name
 from actors.metrics import JobMetrics
-from riskd.alert_events import ip_alert
+from riskd.alert_events import database_alert, ip_alert
 from riskd.alerts import AlertEvent
 from riskd.exchange.access import BinanceAccess
 from riskd.exchange.budget import WeightBudget
@@ -79,6 +80,10 @@ class Job:
         if events:
             self.alerter.notify("report", events)
 
+    def _report_database(self, failing: bool, failures: int) -> None:
+        job, account = self.spec.kind.value, self.spec.account
+        self.report([database_alert(account, job, failing, failures, wall_ms())])
+
     def _report_ip_event(self, ip_event: IpEvent) -> None:
         self.report([ip_alert(ip_event, self.spec.account)])
 
@@ -105,6 +110,7 @@ class Job:
     async def _run(self) -> None:
         recovered = False
         failures = 0
+        database_failing = False
         while True:
             started = wall_ms()
             try:
@@ -113,6 +119,9 @@ class Job:
                     recovered = True
                 await self.step()
                 self.health.succeeded(wall_ms())
+                if database_failing:
+                    database_failing = False
+                    self._report_database(False, failures)
                 failures = 0
                 delay_ms = self.spec.config.interval_ms - (wall_ms() - started)
             except Exception as exc:
@@ -122,6 +131,9 @@ class Job:
                 else:  # a bug must not kill the loop; it is reported
                     log.exception("%s: pass failed", self.spec.name)
                     self.health.failed(f"{type(exc).__name__}: {exc}", wall_ms())
+                if isinstance(exc, SQLAlchemyError):
+                    database_failing = True
+                    self._report_database(True, failures)
                 delay_ms = MIN_RETRY_DELAY_MS * 2 ** min(failures - 1, 5)
             self._metrics.update(
                 self.access.stats,

@@ -201,3 +201,11 @@ def market_reduce_alerts(
         event("MarketReduce", Severity.WARNING, firing, at_ms, labels, figures, "market_reduced")
         for firing in (True, False)
     ]
+
+
+def database_alert(account: str, job: str, failing: bool, failures: int, at_ms: int) -> AlertEvent:
+    """A job's pass failed on SQL (firing, with the failures in a row), or works again."""
+    labels = {"account": account, "job": job}
+    figures = {"failures": str(failures)} if failing else {}
+    action = "retrying" if failing else "none"
+    return event("DatabaseError", Severity.CRITICAL, failing, at_ms, labels, figures, action)

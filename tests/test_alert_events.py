@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from riskd.alert_events import (
     book_alerts,
+    database_alert,
     health_alerts,
     ip_alert,
     ladder_failed_alert,
@@ -137,3 +138,15 @@ def test_a_one_shot_fires_and_resolves_at_the_same_time() -> None:
 
     assert (fired.firing, resolved.firing, fired.at_ms, resolved.at_ms) == (True, False, T0, T0)
     assert fired.labels == (("alertname", "RiskdStarted"),)
+
+
+def test_a_database_failure_fires_with_its_count_and_resolves_when_a_pass_works() -> None:
+    failing = database_alert("main", "ledger", True, 3, T0)
+    works = database_alert("main", "ledger", False, 3, T0 + 1)
+
+    assert (failing.name, failing.severity, dict(failing.figures)) == (
+        "DatabaseError",
+        Severity.CRITICAL,
+        {"failures": "3"},
+    )
+    assert (works.fingerprint, works.firing) == (failing.fingerprint, False)
