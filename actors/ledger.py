@@ -35,6 +35,7 @@ from riskd.ledger import (
     next_income_request,
 )
 from riskd.locks import (
+    LockKey,
     TradingState,
     next_trading_state,
     not_overruled,
@@ -74,6 +75,7 @@ class Ledger(Job):
         self.reported_locks: tuple[BanListLock, ...] = ()  # to the Alerter
         self.history: ledger_store.RuleHistory | None = None  # the last read, plus new fills
         self.rule_figures = {f"rule:{rule.id}": rule.figures() for rule in self.rules.rules}
+        self.lock_pnl: dict[LockKey, Decimal] = {}  # by the latest evaluation
         self._evaluating = asyncio.Lock()
 
     async def recover(self) -> None:
@@ -285,15 +287,28 @@ class Ledger(Job):
         history = self.history
         equity = history.equity + ([self.live_equity] if self.live_equity else [])
         evaluation = evaluate(self.rules, history.entries, history.stop_outs, equity, now_ms)
+        self.lock_pnl = {
+            (r.source, r.symbol, r.side): r.pnl_usdt
+            for r in evaluation.locks
+            if r.pnl_usdt is not None
+        }
         state = self._apply(connection, evaluation, now_ms)
         return self._publish(connection, state, book_fresh, now_ms), state
+
+    def _lock_figures(self, lock: BanListLock) -> dict[str, str]:
+        """A lock's card: its rule's window and threshold, and the loss behind it."""
+        figures = dict(self.rule_figures.get(lock.source, {}))
+        pnl_usdt = self.lock_pnl.get((lock.source, lock.symbol, lock.side))
+        if pnl_usdt is not None:
+            figures["pnl_usdt"] = str(pnl_usdt)
+        return figures
 
     def _report_locks(self, state: TradingState, now_ms: int) -> None:
         """Every active lock and the trading state to the Alerter; ended locks resolve."""
         assert self.published is not None
         account = self.spec.account
         locks = self.published.locks
-        events = lock_alerts(account, self.reported_locks, locks, now_ms, self.rule_figures)
+        events = lock_alerts(account, self.reported_locks, locks, now_ms, self._lock_figures)
         self.report([*events, state_alert(account, state, now_ms)])
         self.reported_locks = locks
 

@@ -9,7 +9,7 @@ says when it happened.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
@@ -89,18 +89,14 @@ def lock_alerts(
     before: Iterable[BanListLock],
     now: Iterable[BanListLock],
     at_ms: int,
-    figures_by_source: Mapping[str, Mapping[str, str]] | None = None,
+    figures_of: Callable[[BanListLock], Mapping[str, str]] = lambda lock: {},
 ) -> list[AlertEvent]:
     """Every published lock (firing again), and every lock in *before* no longer published;
-    a lock's card shows the figures of its source (a rule's window and threshold)."""
-    figures = figures_by_source or {}
+    a lock's card shows ``figures_of(lock)`` (its rule's window, threshold, the loss)."""
     current = {lock.id: lock for lock in now}
     ended = [lock for lock in before if lock.id not in current]
-    return [
-        _lock_alert(account, lock, False, at_ms, figures.get(lock.source, {})) for lock in ended
-    ] + [
-        _lock_alert(account, lock, True, at_ms, figures.get(lock.source, {}))
-        for lock in current.values()
+    return [_lock_alert(account, lock, False, at_ms, figures_of(lock)) for lock in ended] + [
+        _lock_alert(account, lock, True, at_ms, figures_of(lock)) for lock in current.values()
     ]
 
 

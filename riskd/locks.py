@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
 from typing import Final, Literal, Protocol, get_args
 
@@ -68,6 +69,9 @@ class LockRequest:
     # A rule's latest loss (or stop-out, or new equity low) behind the request: an operator's
     # unlock of the rule's lock holds until a newer one. None for an operator's request.
     evidence_ms: int | None = None
+    # The loss behind a loss rule's request (the window's PnL, or equity's drop from its
+    # peak), for alert cards; not stored with the lock.
+    pnl_usdt: Decimal | None = None
 
     def __post_init__(self) -> None:
         if not self.symbol:

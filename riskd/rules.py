@@ -320,7 +320,14 @@ def evaluate(
     states: list[tuple[TradingState, int]] = []
     reasons: list[str] = []
 
-    def want(rule: RuleConfig, symbol: str, breach: _Breach, last_ms: int, text: str) -> None:
+    def want(
+        rule: RuleConfig,
+        symbol: str,
+        breach: _Breach,
+        last_ms: int,
+        text: str,
+        pnl_usdt: Decimal | None = None,
+    ) -> None:
         locks.append(
             LockRequest(
                 symbol=symbol,
@@ -330,6 +337,7 @@ def evaluate(
                 source=f"rule:{rule.id}",
                 until_ms=_until(rule, breach.clear_ms, last_ms),
                 evidence_ms=breach.evidence_ms,
+                pnl_usdt=pnl_usdt,
             )
         )
         reasons.append(f"{rule.id}: {text}")
@@ -344,12 +352,12 @@ def evaluate(
                 pnl = _pnl_breach(series, rule, threshold, now_ms)
                 if pnl is not None:
                     text = f"{symbol} PnL {pnl[0]} USDT over {window} ≤ {threshold}"
-                    want(rule, symbol, pnl[1], series.times[-1], text)
+                    want(rule, symbol, pnl[1], series.times[-1], text, pnl[0])
         elif rule.kind == "account_pnl" and threshold is not None:
             pnl = _pnl_breach(account, rule, threshold, now_ms)
             if pnl is not None:
                 text = f"account PnL {pnl[0]} USDT over {window} ≤ {threshold}"
-                want(rule, ALL, pnl[1], account.times[-1], text)
+                want(rule, ALL, pnl[1], account.times[-1], text, pnl[0])
         elif rule.kind == "drawdown" and threshold is not None:
             drop = _drawdown_breach(equity_curve, rule, threshold, now_ms)
             if drop is not None:
@@ -358,7 +366,7 @@ def evaluate(
                     f"equity {latest} USDT is {latest - peak} from its {window} peak {peak}"
                     f" ≤ {threshold}"
                 )
-                want(rule, ALL, breach, equity_curve.times[-1], text)
+                want(rule, ALL, breach, equity_curve.times[-1], text, latest - peak)
         elif rule.kind in _STOP_KINDS:
             count = rule.count or 1
             by_stopped: dict[str, list[int]] = defaultdict(list)

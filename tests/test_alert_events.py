@@ -46,7 +46,9 @@ def test_published_locks_fire_again_and_ended_ones_resolve() -> None:
     before = [_lock(1, "BTCUSDT"), _lock(2, "ETHUSDT")]
     now = [_lock(2, "ETHUSDT"), _lock(3, "ALL", None)]
 
-    figures = {"rule:symbol_4h": {"window": "4h", "threshold_usdt": "-150"}}
+    def figures(lock: BanListLock) -> dict[str, str]:
+        return {"window": "4h", "threshold_usdt": "-150"}
+
     events = lock_alerts("main", before, now, T0, figures)
 
     assert [(e.name, dict(e.labels).get("symbol"), e.firing) for e in events] == [

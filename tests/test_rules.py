@@ -74,6 +74,7 @@ def test_losing_trades_on_a_symbol_lock_that_symbol_until_the_window_clears() ->
             source="rule:symbol_4h",
             until_ms=NOW + HOUR_MS,
             evidence_ms=NOW - HOUR_MS,
+            pnl_usdt=Decimal(-160),
         ),
     )
     assert result.state is None
@@ -281,10 +282,11 @@ def test_drawdown_from_the_peak_locks_all_until_the_peak_leaves_the_window() -> 
     result = evaluate(config, [], [], equity, NOW)
 
     (lock,) = result.locks
-    assert (lock.symbol, lock.reason_code, lock.until_ms) == (
+    assert (lock.symbol, lock.reason_code, lock.until_ms, lock.pnl_usdt) == (
         ALL,
         "drawdown",
         NOW - 3 * HOUR_MS + 24 * HOUR_MS,
+        Decimal(-3_100),  # the drop from the peak
     )
     assert result.state is TradingState.REDUCING
 
