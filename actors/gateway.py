@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+from collections.abc import Awaitable, Callable
 
 import ray
 from aiohttp import web
@@ -155,31 +156,36 @@ class Gateway:
         return await self._operator_change(request, "add_silence", 201, self._alerter())
 
     async def _expire_silence(self, request: web.Request) -> web.Response:
-        if not request.match_info["id"].isdigit():
-            return _json({"error": f"silence id {request.match_info['id']!r} is not a number"}, 400)
-        silence_id = int(request.match_info["id"])
         operator = request.query.get("operator", "")
-        try:
-            silence = await self._alerter().expire_silence.remote(silence_id, operator)
-        except LookupError as exc:
-            return _json({"error": _message(exc)}, 404)
-        except ValueError as exc:
-            return _json({"error": _message(exc)}, 400)
-        return _json(silence)
+        return await self._end(
+            request,
+            "silence",
+            lambda silence_id: self._alerter().expire_silence.remote(silence_id, operator),
+        )
 
     async def _unlock(self, request: web.Request) -> web.Response:
         operator = request.query.get("operator", "")
         reason = request.query.get("reason", "")
+        ledger = self._ledger(request)
+        return await self._end(
+            request, "lock", lambda lock_id: ledger.unlock.remote(lock_id, operator, reason)
+        )
+
+    @staticmethod
+    async def _end(
+        request: web.Request, what: str, call: Callable[[int], Awaitable[dict]]
+    ) -> web.Response:
+        """End the lock or silence the path's ``{id}`` names: 404 if there is none, 400 if
+        the call refuses (already ended, no operator, ...)."""
         if not request.match_info["id"].isdigit():
-            return _json({"error": f"lock id {request.match_info['id']!r} is not a number"}, 400)
-        lock_id = int(request.match_info["id"])
+            return _json({"error": f"{what} id {request.match_info['id']!r} is not a number"}, 400)
         try:
-            lock = await self._ledger(request).unlock.remote(lock_id, operator, reason)
+            ended = await call(int(request.match_info["id"]))
         except LookupError as exc:
             return _json({"error": _message(exc)}, 404)
         except ValueError as exc:
             return _json({"error": _message(exc)}, 400)
-        return _json(lock)
+        return _json(ended)
 
     async def _health(self, _request: web.Request) -> web.Response:
         controller = ray.get_actor(CONTROLLER_NAME, namespace=self.namespace)

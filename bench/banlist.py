@@ -119,11 +119,11 @@ from urllib.parse import parse_qs, urlparse
 import aiohttp
 import ray
 from aiohttp import web
+from deployment import local_deployment
 from reaction import API_KEY, API_SECRET, ENV, bench_client, ms, pct, table
 from simproc import CLIENT_CPU, SERVER_CPU
 from sqlalchemy import select
 
-from actors import launcher
 from actors.context import ConfigSource
 from actors.gateway import Gateway
 from riskd.banlist import BanList, BanListHub, build_banlist
@@ -138,7 +138,6 @@ from riskd.store.schema import fills, locks
 TARGET_FILL_P99_MS = 50.0
 TARGET_HTTP_RATIO = 0.80
 TARGET_PUSH_P99_MS = 100.0
-READY_S = 60.0
 START_S = 60.0
 ACCOUNT = "sim"
 RULE_ID = "symbol_bench"
@@ -434,35 +433,15 @@ def run_mode(mode: str, args: argparse.Namespace) -> ModeResult:
     )
     server = simulator.start()
     hook = FillHook(simulator)
-    controller = None
     with tempfile.TemporaryDirectory(prefix="bench-banlist-") as folder:
         try:
             toml = deployment_toml(server.url, mode, args.ledger_interval_ms, window_ms)
             source = ConfigSource(toml, f"<banlist {mode}>", folder)
-            ray.init(
-                address="local",
-                namespace=source.load().deployment.name,
-                include_dashboard=False,
-                logging_level=logging.WARNING,
-                configure_logging=False,
-            )
-            controller, info = launcher.start(source)
-            rows = launcher.wait_ready(controller, READY_S)
-            not_ready = [f"{r.job} {r.state} {r.note}" for r in rows if not r.health]
-            if not_ready:
-                raise RuntimeError("not ready: " + "; ".join(not_ready))
-            print(f"  {mode}: ready, jobs {sorted(r.job for r in rows)}", flush=True)
-            asyncio.run(drive(hook, server.url, info["gateway"], args, sample_count, result))
+            with local_deployment(source, mode, result.errors) as (_, info):
+                asyncio.run(drive(hook, server.url, info["gateway"], args, sample_count, result))
         except Exception as exc:
-            result.errors.append(f"{type(exc).__name__}: {exc}")
+            result.errors.insert(0, f"{type(exc).__name__}: {exc}")
         finally:
-            if ray.is_initialized():
-                if controller is not None:
-                    try:
-                        launcher.stop(controller)
-                    except Exception as exc:
-                        result.errors.append(f"launcher.stop: {type(exc).__name__}: {exc}")
-                ray.shutdown()
             simulator.stop()
         if mode == "stream" and result.done:
             sql_breakdown(Path(folder) / "riskd.db", result)

@@ -45,6 +45,7 @@ import logging
 import math
 import os
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -55,6 +56,7 @@ from pathlib import Path
 import aiohttp
 import ray
 from binance import AsyncClient
+from deployment import local_deployment
 
 from actors import launcher
 from actors.context import ConfigSource
@@ -70,7 +72,6 @@ API_KEY, API_SECRET = "bench-key", "bench-secret"
 ENV = {"RISKD_BENCH_API_KEY": API_KEY, "RISKD_BENCH_API_SECRET": API_SECRET}
 BENCH_IP = "127.0.0.9"
 BIG = 10_000_000  # weight/min and orders: far beyond any run
-READY_S = 60.0
 
 JOBS = {
     "stream": """
@@ -307,46 +308,16 @@ def run_mode(mode: str, changes: int, timeout_s: float, gap_s: float) -> ModeRes
     )
     server = simulator.start()
     tracker = Tracker(simulator)
-    controller = None
     try:
-        source = ConfigSource(deployment_toml(server.url, mode), f"<reaction {mode}>", ".")
-        config = source.load()
-        ray.init(
-            address="local",
-            namespace=config.deployment.name,
-            include_dashboard=False,
-            logging_level=logging.WARNING,
-            configure_logging=False,
-        )
-        controller, _ = launcher.start(source)
-        rows = launcher.wait_ready(controller, READY_S)
-        not_ready = [f"{r.job} {r.state} {r.note}" for r in rows if not r.health]
-        not_ready += [
-            f"{r.job}: no success" for r in rows if r.health and not r.health["last_success_ms"]
-        ]
-        if not_ready:
-            raise RuntimeError("not ready: " + "; ".join(not_ready))
-        print(f"  {mode}: ready, jobs {sorted(r.job for r in rows)}", flush=True)
-        waited = wait_ladder_armed(controller)
-        print(f"  {mode}: stop_ladder armed {waited:.1f} s after ready", flush=True)
-        asyncio.run(drive(tracker, server.url, changes, timeout_s, gap_s, result))
+        with tempfile.TemporaryDirectory(prefix="bench-reaction-") as folder:  # its SQLite
+            source = ConfigSource(deployment_toml(server.url, mode), f"<reaction {mode}>", folder)
+            with local_deployment(source, mode, result.errors) as (controller, _):
+                waited = wait_ladder_armed(controller)
+                print(f"  {mode}: stop_ladder armed {waited:.1f} s after ready", flush=True)
+                asyncio.run(drive(tracker, server.url, changes, timeout_s, gap_s, result))
     except Exception as exc:
-        result.errors.append(f"{type(exc).__name__}: {exc}")
-        if controller is not None:
-            try:
-                for r in launcher.status(controller):
-                    extra = r.health and r.health["extra"]
-                    result.errors.append(f"  at the error: {r.job} {r.state} {extra}")
-            except Exception as exc2:
-                result.errors.append(f"  status: {type(exc2).__name__}: {exc2}")
+        result.errors.insert(0, f"{type(exc).__name__}: {exc}")
     finally:
-        if ray.is_initialized():
-            if controller is not None:
-                try:
-                    launcher.stop(controller)
-                except Exception as exc:
-                    result.errors.append(f"launcher.stop: {type(exc).__name__}: {exc}")
-            ray.shutdown()
         simulator.stop()
     return result
 

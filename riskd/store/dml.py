@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Insert, Table
 from sqlalchemy.dialects import mysql, sqlite
+
+T = TypeVar("T")
 
 
 def insert_ignore(table: Table, rows: Sequence[Mapping[str, Any]], dialect: str) -> Insert:
@@ -23,3 +26,8 @@ def insert_ignore(table: Table, rows: Sequence[Mapping[str, Any]], dialect: str)
         key = table.primary_key.columns[0]
         return mysql.insert(table).values(rows).on_duplicate_key_update({key.name: key})
     raise ValueError(f"insert_ignore does not support the {dialect!r} dialect")
+
+
+def from_row(cls: type[T], row: Mapping[str, Any]) -> T:
+    """The dataclass *cls* from a result row whose columns include one per field (by name)."""
+    return cls(**{field.name: row[field.name] for field in dataclasses.fields(cls)})  # type: ignore[arg-type]

@@ -29,7 +29,7 @@ from riskd.ledger import (
 )
 from riskd.positions import BalanceRecord, PositionRecord
 from riskd.rules import EquityPoint, RulesConfig, StopOut
-from riskd.store.dml import insert_ignore
+from riskd.store.dml import from_row, insert_ignore
 from riskd.store.schema import (
     balance_snapshots,
     fills,
@@ -129,7 +129,7 @@ def ledger_entries(conn: Connection, account: str, since_ms: int) -> list[Ledger
     Every income row counts, and so does each fill flow that no income row books yet.
     """
     booked = [
-        _income_record(row)
+        from_row(IncomeRecord, row)
         for row in conn.execute(
             select(income)
             .where(income.c.account == account, income.c.time_ms >= since_ms - RECONCILE_SLACK_MS)
@@ -137,7 +137,7 @@ def ledger_entries(conn: Connection, account: str, since_ms: int) -> list[Ledger
         ).mappings()
     ]
     stored_fills = [
-        _fill(row)
+        from_row(Fill, row)
         for row in conn.execute(
             select(fills)
             .where(fills.c.account == account, fills.c.time_ms >= since_ms)
@@ -276,7 +276,7 @@ def equity_points(
 def stop_fills(conn: Connection, account: str, since_ms: int) -> list[Fill]:
     """The account's fills of stop orders from *since_ms* (inclusive) on, in time order."""
     return [
-        _fill(row)
+        from_row(Fill, row)
         for row in conn.execute(
             select(fills)
             .where(
@@ -342,35 +342,3 @@ def _count_keys(
 
 def _chunks(rows: Sequence[Mapping[str, Any]]) -> Iterable[Sequence[Mapping[str, Any]]]:
     return (rows[start : start + _CHUNK_ROWS] for start in range(0, len(rows), _CHUNK_ROWS))
-
-
-def _income_record(row: Mapping[str, Any]) -> IncomeRecord:
-    return IncomeRecord(
-        tran_id=row["tran_id"],
-        income_type=row["income_type"],
-        symbol=row["symbol"],
-        asset=row["asset"],
-        amount=row["amount"],
-        time_ms=row["time_ms"],
-        trade_id=row["trade_id"],
-        info=row["info"],
-    )
-
-
-def _fill(row: Mapping[str, Any]) -> Fill:
-    return Fill(
-        symbol=row["symbol"],
-        trade_id=row["trade_id"],
-        order_id=row["order_id"],
-        client_order_id=row["client_order_id"],
-        side=row["side"],
-        position_side=row["position_side"],
-        order_type=row["order_type"],
-        price=row["price"],
-        qty=row["qty"],
-        realized_pnl=row["realized_pnl"],
-        commission=row["commission"],
-        commission_asset=row["commission_asset"],
-        maker=row["maker"],
-        time_ms=row["time_ms"],
-    )

@@ -15,6 +15,7 @@ from typing import Any, Final, Literal, NamedTuple
 from sqlalchemy import Connection, and_, func, insert, select, update
 
 from riskd.locks import Lock, LockChanges, LockKey, LockRequest, TradingState
+from riskd.store.dml import from_row
 from riskd.store.schema import banlist_versions, lock_events, locks, trading_states
 
 LockAction = Literal["created", "extended", "expired", "unlocked"]
@@ -50,18 +51,7 @@ class StateRecord(NamedTuple):
 
 
 def _lock(row: Mapping[str, Any]) -> Lock:
-    return Lock(
-        id=row["id"],
-        account=row["account"],
-        symbol=row["symbol"],
-        side=row["side"],
-        reason_code=row["reason_code"],
-        reason_text=row["reason_text"],
-        source=row["source"],
-        until_ms=row["until_ms"],
-        created_ms=row["created_ms"],
-        active=bool(row["active"]),
-    )
+    return from_row(Lock, {**row, "active": bool(row["active"])})
 
 
 def _check_width(field: str, value: str, width: int) -> None:

@@ -130,24 +130,29 @@ def test_open_orders_body_that_is_not_a_list_is_refused() -> None:
 # --- GET /fapi/v1/openAlgoOrders --------------------------------------------------------------
 
 
+def _docs_take_profit(algo_id: int, client_algo_id: str, at_ms: int) -> OpenAlgoOrder:
+    """The BNBUSDT TAKE_PROFIT at 750 that the docs' algo-order examples show."""
+    return OpenAlgoOrder(
+        algo_id=algo_id,
+        client_algo_id=client_algo_id,
+        symbol="BNBUSDT",
+        side="SELL",
+        position_side="BOTH",
+        order_type="TAKE_PROFIT",
+        quantity=Decimal("0.01"),
+        trigger_price=Decimal("750.000"),
+        working_type="CONTRACT_PRICE",
+        reduce_only=False,
+        close_position=False,
+        price_protect=False,
+        create_time_ms=at_ms,
+        update_time_ms=at_ms,
+    )
+
+
 def test_docs_open_algo_orders_are_read_exactly() -> None:
     assert parse_open_algo_orders(load(OPEN_ALGOS_DOCS)) == (
-        OpenAlgoOrder(
-            algo_id=2148627,
-            client_algo_id="MRumok0dkhrP4kCm12AHaB",
-            symbol="BNBUSDT",
-            side="SELL",
-            position_side="BOTH",
-            order_type="TAKE_PROFIT",
-            quantity=Decimal("0.01"),
-            trigger_price=Decimal("750.000"),
-            working_type="CONTRACT_PRICE",
-            reduce_only=False,
-            close_position=False,
-            price_protect=False,
-            create_time_ms=1750514941540,
-            update_time_ms=1750514941540,
-        ),
+        _docs_take_profit(2148627, "MRumok0dkhrP4kCm12AHaB", 1750514941540),
     )
 
 
@@ -394,22 +399,7 @@ def test_order_update_event_time_is_read_from_the_root() -> None:
 def test_algo_order_placement_answer_is_its_status_and_the_open_order() -> None:
     status, order = parse_algo_order(load(ALGO_ORDER_POST_DOCS))
     assert status == "NEW"
-    assert order == OpenAlgoOrder(
-        algo_id=2146760,
-        client_algo_id="6B2I9XVcJpCjqPAJ4YoFX7",
-        symbol="BNBUSDT",
-        side="SELL",
-        position_side="BOTH",
-        order_type="TAKE_PROFIT",
-        quantity=Decimal("0.01"),
-        trigger_price=Decimal("750.000"),
-        working_type="CONTRACT_PRICE",
-        reduce_only=False,
-        close_position=False,
-        price_protect=False,
-        create_time_ms=1750485492076,
-        update_time_ms=1750485492076,
-    )
+    assert order == _docs_take_profit(2146760, "6B2I9XVcJpCjqPAJ4YoFX7", 1750485492076)
 
 
 def test_algo_order_lookup_reports_a_cancelled_order_by_its_status() -> None:

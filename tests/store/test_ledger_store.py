@@ -29,6 +29,7 @@ from riskd.store.ledger_store import (
     upsert_symbols,
 )
 from riskd.store.schema import income, init_schema, orders, position_snapshots, symbols
+from tests.exchange.test_filters import BTC as BTC_FILTERS
 from tests.test_ledger import make_fill
 
 T = TypeVar("T")
@@ -229,24 +230,7 @@ def test_entries_of_other_accounts_are_not_listed(engine: Engine) -> None:
 
 
 def _filters(status: str = "TRADING", tick: str = "0.10") -> SymbolFilters:
-    return SymbolFilters(
-        symbol="BTCUSDT",
-        status=status,
-        tick_size=Decimal(tick),
-        min_price=Decimal("0.1"),
-        max_price=Decimal("1000000"),
-        step_size=Decimal("0.001"),
-        min_qty=Decimal("0.001"),
-        max_qty=Decimal("1000"),
-        market_step_size=Decimal("0.001"),
-        market_min_qty=Decimal("0.001"),
-        market_max_qty=Decimal("120"),
-        min_notional=Decimal("100"),
-        multiplier_up=None,
-        multiplier_down=None,
-        price_precision=2,
-        quantity_precision=3,
-    )
+    return dataclasses.replace(BTC_FILTERS, status=status, tick_size=Decimal(tick))
 
 
 def _symbols(engine: Engine) -> list[tuple[Any, ...]]:
