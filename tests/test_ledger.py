@@ -28,14 +28,14 @@ from riskd.ledger import (
     stop_out,
 )
 from riskd.rules import StopOut
-from tests.exchange.test_parse import load
+from tests.fixtures import load_binance
 
 NOW_MS = 1_800_000_000_000
 CONFIG = IncomePagerConfig()
 
 
 def _trade_event(**order: object) -> dict:
-    event = load("docs/ws_ORDER_TRADE_UPDATE.docs.json")
+    event = load_binance("docs/ws_ORDER_TRADE_UPDATE.docs.json")
     event["o"].update(
         {
             "x": "TRADE",

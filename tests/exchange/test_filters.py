@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,8 +16,8 @@ from riskd.exchange.filters import (
     check_order,
     parse_exchange_info,
 )
+from tests.fixtures import load_binance
 
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "binance"
 REAL = "real/fapi_v1_exchangeInfo_excerpt.nautilus_recorded_2022-02-19.json"
 DOCS = "docs/fapi_v1_exchangeInfo_excerpt.docs.json"
 
@@ -56,22 +55,13 @@ DOGE = dataclasses.replace(
     price_precision=6,
     quantity_precision=0,
 )
+
 MARK = Decimal("60000")
-
-
-def _load(name: str, **decoding: Any) -> dict[str, Any]:
-    """A fixture file decoded with json.loads(text, **decoding)."""
-    path = FIXTURES / name
-    if not path.is_file():
-        pytest.fail(
-            f"fixture {path} is missing: the shared Binance fixtures must sit beside the repo"
-        )
-    return json.loads(path.read_text(encoding="utf-8"), **decoding)
 
 
 def _real_symbol() -> dict[str, Any]:
     """The recorded BTCUSDT entry, a fresh copy to break."""
-    return _load(REAL)["symbols"][0]
+    return load_binance(REAL)["symbols"][0]
 
 
 def _without_filter(entry: dict[str, Any], filter_type: str) -> dict[str, Any]:
@@ -106,7 +96,7 @@ def _violation(filters: SymbolFilters = BTC, **order: Any) -> FilterViolation:
 
 
 def test_parse_real_recorded_exchange_info() -> None:
-    filters = parse_exchange_info(_load(REAL))
+    filters = parse_exchange_info(load_binance(REAL))
 
     assert filters == {
         "BTCUSDT": SymbolFilters(
@@ -131,7 +121,7 @@ def test_parse_real_recorded_exchange_info() -> None:
 
 
 def test_parse_docs_example_despite_its_order_type_key_bug() -> None:
-    blz = parse_exchange_info(_load(DOCS))["BLZUSDT"]
+    blz = parse_exchange_info(load_binance(DOCS))["BLZUSDT"]
 
     assert (blz.tick_size, blz.min_price, blz.max_price) == (
         Decimal("0.0001"),
@@ -152,7 +142,7 @@ def test_parse_docs_example_despite_its_order_type_key_bug() -> None:
 
 
 def test_parse_reads_json_numbers_like_strings() -> None:
-    as_strings = _load(REAL)
+    as_strings = load_binance(REAL)
     as_numbers = json.loads(
         json.dumps(as_strings)
         .replace('"0.10"', "0.1")
@@ -166,7 +156,7 @@ def test_parse_reads_json_numbers_like_strings() -> None:
 
 
 def test_parse_reads_numbers_decoded_as_decimal() -> None:
-    body = _load(REAL, parse_float=Decimal)
+    body = load_binance(REAL, parse_float=Decimal)
     _filter(body["symbols"][0], "PERCENT_PRICE")["multiplierDown"] = Decimal("0.5454")
 
     assert parse_exchange_info(body)["BTCUSDT"].multiplier_down == Decimal("0.5454")

@@ -6,7 +6,6 @@ import copy
 import json
 from collections.abc import Callable
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,8 +23,8 @@ from riskd.positions import (
     PositionKey,
     PositionRecord,
 )
+from tests.fixtures import load_binance
 
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "binance"
 RISK_A = "real/fapi_v3_positionRisk.ccxt_real_2024-07-28_a.json"
 RISK_B = "real/fapi_v3_positionRisk.ccxt_real_2024-07-28_b.json"
 ACCOUNT_V3_REAL = "real/fapi_v3_account.ccxt_real_2024-07-28.json"
@@ -44,23 +43,11 @@ BTC_SHORT = PositionKey("BTCUSDT", "SHORT")
 UPDATED = 1722161166529  # the BTCUSDT position's updateTime in every 2024-07-28 recording
 
 
-def load(name: str, **decoding: Any) -> Any:
-    """A fixture by its path under shared/fixtures/binance; a missing one fails the test."""
-    path = FIXTURES / name
-    if not path.is_file():
-        pytest.fail(
-            f"Binance fixture {path} is missing: the shared/ checkout must sit beside the "
-            "repository (…/shared/fixtures/binance)",
-            pytrace=False,
-        )
-    return json.loads(path.read_text(encoding="utf-8"), **decoding)
-
-
 # --- GET /fapi/v3/positionRisk ----------------------------------------------------------------
 
 
 def test_real_v3_position_risk_is_read_exactly() -> None:
-    snapshot = parse_position_risk(load(RISK_A), taken_at_ms=1722161167000, complete=True)
+    snapshot = parse_position_risk(load_binance(RISK_A), taken_at_ms=1722161167000, complete=True)
     assert snapshot.source == "position_risk"
     assert snapshot.taken_at_ms == 1722161167000
     assert snapshot.complete
@@ -81,14 +68,16 @@ def test_real_v3_position_risk_is_read_exactly() -> None:
 
 
 def test_position_risk_for_one_symbol_is_incomplete() -> None:
-    snapshot = parse_position_risk(load(RISK_B), taken_at_ms=1, complete=False)
+    snapshot = parse_position_risk(load_binance(RISK_B), taken_at_ms=1, complete=False)
     assert not snapshot.complete
 
 
 def test_later_snapshot_of_an_unchanged_position_refreshes_mark_and_liquidation() -> None:
     book = PositionBook()
-    opened = book.apply(parse_position_risk(load(RISK_A), 1722161170000, complete=True), 1)
-    refreshed = book.apply(parse_position_risk(load(RISK_B), 1722161180000, complete=False), 2)
+    opened = book.apply(parse_position_risk(load_binance(RISK_A), 1722161170000, complete=True), 1)
+    refreshed = book.apply(
+        parse_position_risk(load_binance(RISK_B), 1722161180000, complete=False), 2
+    )
     assert opened == BookChanges(opened=(BTC,))
     assert refreshed.empty
     (position,) = book.view(now_ms=3).positions
@@ -101,15 +90,15 @@ def test_later_snapshot_of_an_unchanged_position_refreshes_mark_and_liquidation(
 
 def test_earlier_snapshot_arriving_last_keeps_the_fresher_mark() -> None:
     book = PositionBook()
-    book.apply(parse_position_risk(load(RISK_B), 1722161180000, complete=False), 1)
-    changes = book.apply(parse_position_risk(load(RISK_A), 1722161170000, complete=True), 2)
+    book.apply(parse_position_risk(load_binance(RISK_B), 1722161180000, complete=False), 1)
+    changes = book.apply(parse_position_risk(load_binance(RISK_A), 1722161170000, complete=True), 2)
     assert changes.empty
     (position,) = book.view(now_ms=3).positions
     assert position.mark_price == Decimal("67582.20000000")
 
 
 def test_docs_v3_position_risk_one_way_reads_int_fields_and_no_liquidation_price() -> None:
-    (position,) = parse_position_risk(load(RISK_V3_ONEWAY), 1, complete=True).positions
+    (position,) = parse_position_risk(load_binance(RISK_V3_ONEWAY), 1, complete=True).positions
     assert position == PositionRecord(
         symbol="ADAUSDT",
         position_side="BOTH",
@@ -124,7 +113,7 @@ def test_docs_v3_position_risk_one_way_reads_int_fields_and_no_liquidation_price
 
 
 def test_docs_v3_position_risk_hedge_mode_keeps_long_and_short() -> None:
-    positions = parse_position_risk(load(RISK_V3_HEDGE), 1, complete=True).positions
+    positions = parse_position_risk(load_binance(RISK_V3_HEDGE), 1, complete=True).positions
     assert [(p.key, p.amount, p.update_time_ms) for p in positions] == [
         (PositionKey("ADAUSDT", "LONG"), Decimal("30"), 1720736417660),
         (PositionKey("COMPUSDT", "SHORT"), Decimal("-1.000"), 1708943511656),
@@ -137,7 +126,7 @@ def test_docs_v3_position_risk_hedge_mode_keeps_long_and_short() -> None:
 
 
 def test_docs_v2_position_risk_one_way_flat_row_has_no_prices() -> None:
-    (position,) = parse_position_risk(load(RISK_V2_ONEWAY), 1, complete=True).positions
+    (position,) = parse_position_risk(load_binance(RISK_V2_ONEWAY), 1, complete=True).positions
     assert position == PositionRecord(
         symbol="BTCUSDT",
         position_side="BOTH",
@@ -152,7 +141,7 @@ def test_docs_v2_position_risk_one_way_flat_row_has_no_prices() -> None:
 
 
 def test_docs_v2_position_risk_hedge_lists_both_sides() -> None:
-    snapshot = parse_position_risk(load(RISK_V2_HEDGE), 1_700_000_000_000, complete=True)
+    snapshot = parse_position_risk(load_binance(RISK_V2_HEDGE), 1_700_000_000_000, complete=True)
     long, short = snapshot.positions
     assert (long.key, long.amount, long.entry_price) == (
         PositionKey("BTCUSDT", "LONG"),
@@ -175,7 +164,7 @@ def test_docs_v2_position_risk_hedge_lists_both_sides() -> None:
 
 
 def test_v2_position_risk_errors_name_the_v2_endpoint() -> None:
-    body = load(RISK_V2_HEDGE)
+    body = load_binance(RISK_V2_HEDGE)
     body[1]["markPrice"] = "?"
     with pytest.raises(PayloadError) as caught:
         parse_position_risk(body, 1, complete=True)
@@ -199,7 +188,7 @@ def test_numbers_decoded_as_decimal_and_ints_are_exact() -> None:
 
 
 def test_real_v3_account_derives_the_entry_price_from_notional_and_pnl() -> None:
-    snapshot = parse_account(load(ACCOUNT_V3_REAL), taken_at_ms=1722161167000)
+    snapshot = parse_account(load_binance(ACCOUNT_V3_REAL), taken_at_ms=1722161167000)
     assert (snapshot.source, snapshot.taken_at_ms, snapshot.complete) == (
         "account",
         1722161167000,
@@ -218,7 +207,7 @@ def test_real_v3_account_derives_the_entry_price_from_notional_and_pnl() -> None
 
 
 def test_real_v3_account_reads_every_asset_exactly() -> None:
-    balances = parse_account(load(ACCOUNT_V3_REAL), taken_at_ms=1).balances
+    balances = parse_account(load_binance(ACCOUNT_V3_REAL), taken_at_ms=1).balances
     assert balances is not None
     assert [(b.asset, b.update_time_ms) for b in balances] == [
         ("FDUSD", 0),
@@ -240,8 +229,8 @@ def test_real_v3_account_reads_every_asset_exactly() -> None:
 
 def test_real_account_and_position_risk_agree_and_merge() -> None:
     book = PositionBook()
-    book.apply(parse_position_risk(load(RISK_A), 1722161170000, complete=True), 1)
-    changes = book.apply(parse_account(load(ACCOUNT_V3_REAL), 1722161175000), 2)
+    book.apply(parse_position_risk(load_binance(RISK_A), 1722161170000, complete=True), 1)
+    changes = book.apply(parse_account(load_binance(ACCOUNT_V3_REAL), 1722161175000), 2)
     assert changes == BookChanges(balances_changed=("BNB", "BTC", "ETH", "FDUSD", "USDC", "USDT"))
     (position,) = book.view(now_ms=3).positions
     # Same updateTime: the account's fresher PnL, positionRisk's fields the account lacks.
@@ -253,7 +242,7 @@ def test_real_account_and_position_risk_agree_and_merge() -> None:
 
 
 def test_real_v2_account_with_no_positions_closes_older_ones() -> None:
-    snapshot = parse_account(load(ACCOUNT_V2_REAL), taken_at_ms=1701270050000)
+    snapshot = parse_account(load_binance(ACCOUNT_V2_REAL), taken_at_ms=1701270050000)
     assert snapshot.positions == ()
     assert snapshot.balances == (
         BalanceRecord(
@@ -266,7 +255,7 @@ def test_real_v2_account_with_no_positions_closes_older_ones() -> None:
         ),
     )
     book = PositionBook()
-    book.apply(parse_position_risk(load(RISK_V2_HEDGE), 1655217470000, complete=True), 1)
+    book.apply(parse_position_risk(load_binance(RISK_V2_HEDGE), 1655217470000, complete=True), 1)
     changes = book.apply(snapshot, received_at_ms=2)
     assert changes == BookChanges(
         closed=(PositionKey("BTCUSDT", "LONG"),), balances_changed=("USDT",)
@@ -274,7 +263,7 @@ def test_real_v2_account_with_no_positions_closes_older_ones() -> None:
 
 
 def test_docs_v2_account_reads_entry_price_and_flat_positions() -> None:
-    snapshot = parse_account(load(ACCOUNT_V2_DOCS), taken_at_ms=1)
+    snapshot = parse_account(load_binance(ACCOUNT_V2_DOCS), taken_at_ms=1)
     assert snapshot.positions == (
         PositionRecord(
             symbol="BTCUSDT",
@@ -291,7 +280,7 @@ def test_docs_v2_account_reads_entry_price_and_flat_positions() -> None:
 
 
 def test_docs_v3_account_position_reads_amount_and_int_times() -> None:
-    snapshot = parse_account(load(ACCOUNT_V3_DOCS), taken_at_ms=1)
+    snapshot = parse_account(load_binance(ACCOUNT_V3_DOCS), taken_at_ms=1)
     (position,) = snapshot.positions
     # The example's notional is "0", so the derived entry is 0 as well.
     assert (position.amount, position.entry_price, position.update_time_ms) == (
@@ -304,7 +293,7 @@ def test_docs_v3_account_position_reads_amount_and_int_times() -> None:
 
 
 def test_v3_account_short_position_entry_price_is_derived_with_its_sign() -> None:
-    body = load(ACCOUNT_V3_DOCS)
+    body = load_binance(ACCOUNT_V3_DOCS)
     body["positions"][0].update(
         {"positionAmt": "-1.000", "notional": "-49.72023376", "unrealizedProfit": "21.20817624"}
     )
@@ -313,7 +302,7 @@ def test_v3_account_short_position_entry_price_is_derived_with_its_sign() -> Non
 
 
 def test_v3_account_flat_position_gets_entry_zero_without_notional() -> None:
-    body = load(ACCOUNT_V3_DOCS)
+    body = load_binance(ACCOUNT_V3_DOCS)
     body["positions"][0]["positionAmt"] = "0.000"
     del body["positions"][0]["notional"]
     (position,) = parse_account(body, taken_at_ms=1).positions
@@ -326,12 +315,12 @@ DOCS_T = 1564745798938  # the docs example's transaction time (E is 156474579893
 
 
 def test_docs_account_update_is_an_incomplete_stream_snapshot_taken_at_t() -> None:
-    snapshot = parse_account_update(load(ACCOUNT_UPDATE_DOCS))
+    snapshot = parse_account_update(load_binance(ACCOUNT_UPDATE_DOCS))
     assert (snapshot.source, snapshot.taken_at_ms, snapshot.complete) == ("stream", DOCS_T, False)
 
 
 def test_docs_account_update_reads_every_position_exactly_at_t() -> None:
-    positions = parse_account_update(load(ACCOUNT_UPDATE_DOCS)).positions
+    positions = parse_account_update(load_binance(ACCOUNT_UPDATE_DOCS)).positions
     assert positions == (
         PositionRecord(
             symbol="BTCUSDT",
@@ -364,7 +353,7 @@ def test_docs_account_update_reads_every_position_exactly_at_t() -> None:
 
 
 def test_docs_account_update_reads_wallet_balances_at_t() -> None:
-    assert parse_account_update(load(ACCOUNT_UPDATE_DOCS)).balances == (
+    assert parse_account_update(load_binance(ACCOUNT_UPDATE_DOCS)).balances == (
         BalanceRecord(
             asset="USDT", wallet_balance=Decimal("122624.12345678"), update_time_ms=DOCS_T
         ),
@@ -393,7 +382,7 @@ def test_docs_account_update_zero_both_closes_that_key_and_opens_long_and_short(
         ),
         received_at_ms=DOCS_T - 29_900,
     )
-    changes = book.apply(parse_account_update(load(ACCOUNT_UPDATE_DOCS)), DOCS_T + 5)
+    changes = book.apply(parse_account_update(load_binance(ACCOUNT_UPDATE_DOCS)), DOCS_T + 5)
     assert changes == BookChanges(
         opened=(BTC_LONG, BTC_SHORT), closed=(BTC,), balances_changed=("BUSD", "USDT")
     )
@@ -434,7 +423,7 @@ def test_account_update_times_may_be_digit_strings() -> None:
 
 
 def test_account_update_numbers_decoded_as_decimal_or_int_are_exact() -> None:
-    event = load(ACCOUNT_UPDATE_DOCS)
+    event = load_binance(ACCOUNT_UPDATE_DOCS)
     event["a"]["P"][1].update(pa=Decimal("20.000"), up=2850)
     long = parse_account_update(event).positions[1]
     assert (f"{long.amount:f}", long.unrealized_pnl) == ("20.000", Decimal(2850))
@@ -442,7 +431,7 @@ def test_account_update_numbers_decoded_as_decimal_or_int_are_exact() -> None:
 
 def test_account_update_without_positions_or_balances_lists_nothing() -> None:
     # Funding on a cross position: only "B", no "P".
-    event = load(ACCOUNT_UPDATE_DOCS)
+    event = load_binance(ACCOUNT_UPDATE_DOCS)
     del event["a"]["P"]
     assert parse_account_update(event).positions == ()
     del event["a"]["B"]
@@ -450,7 +439,7 @@ def test_account_update_without_positions_or_balances_lists_nothing() -> None:
 
 
 def test_account_update_reason_and_missing_break_even_are_not_needed() -> None:
-    event = load(ACCOUNT_UPDATE_DOCS)
+    event = load_binance(ACCOUNT_UPDATE_DOCS)
     del event["a"]["m"]
     del event["a"]["P"][2]["bep"]
     assert parse_account_update(event).positions[2].break_even_price is None
@@ -498,7 +487,7 @@ def test_account_update_reason_and_missing_break_even_are_not_needed() -> None:
 def test_bad_account_update_names_the_event_and_the_field_path(
     edit: Callable[[Any], object], message: str
 ) -> None:
-    event = load(ACCOUNT_UPDATE_DOCS)
+    event = load_binance(ACCOUNT_UPDATE_DOCS)
     edit(event)
     with pytest.raises(PayloadError) as caught:
         parse_account_update(event)
@@ -541,7 +530,7 @@ def test_account_update_that_is_not_an_object_is_an_error(event: object, shown: 
 def test_bad_position_risk_field_names_endpoint_and_path(
     field: str, value: object, problem: str
 ) -> None:
-    body = load(RISK_A)
+    body = load_binance(RISK_A)
     body[0][field] = value
     with pytest.raises(PayloadError) as caught:
         parse_position_risk(body, 1, complete=True)
@@ -566,7 +555,7 @@ def test_bad_position_risk_field_names_endpoint_and_path(
     ],
 )
 def test_missing_position_risk_field_is_an_error(field: str) -> None:
-    body = load(RISK_A)
+    body = load_binance(RISK_A)
     del body[0][field]
     with pytest.raises(
         PayloadError, match=rf"^GET /fapi/v3/positionRisk: \[0\]\.{field}: is missing$"
@@ -575,14 +564,14 @@ def test_missing_position_risk_field_is_an_error(field: str) -> None:
 
 
 def test_missing_break_even_price_is_none() -> None:
-    body = load(RISK_A)
+    body = load_binance(RISK_A)
     del body[0]["breakEvenPrice"]
     (position,) = parse_position_risk(body, 1, complete=True).positions
     assert position.break_even_price is None
 
 
 def test_long_bad_value_is_cut_short_in_the_message() -> None:
-    body = load(RISK_A)
+    body = load_binance(RISK_A)
     body[0]["positionAmt"] = "9" * 30 + "x" * 1000
     with pytest.raises(PayloadError) as caught:
         parse_position_risk(body, 1, complete=True)
@@ -607,7 +596,7 @@ def test_position_risk_body_of_the_wrong_shape_is_an_error(body: object, message
 
 
 def test_position_listed_twice_is_an_error() -> None:
-    body = load(RISK_A)
+    body = load_binance(RISK_A)
     body.append(copy.deepcopy(body[0]))
     with pytest.raises(PayloadError) as caught:
         parse_position_risk(body, 1, complete=True)
@@ -664,7 +653,7 @@ def test_position_listed_twice_is_an_error() -> None:
 def test_bad_account_body_names_endpoint_and_path(
     name: str, edit: Callable[[Any], object], message: str
 ) -> None:
-    body = load(name)
+    body = load_binance(name)
     edit(body)
     with pytest.raises(PayloadError) as caught:
         parse_account(body, taken_at_ms=1)

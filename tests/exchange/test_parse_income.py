@@ -11,7 +11,7 @@ import pytest
 
 from riskd.exchange.parse import PayloadError
 from riskd.exchange.parse_income import IncomeRecord, parse_income
-from tests.exchange.test_parse import load
+from tests.fixtures import load_binance
 
 DOCS = "docs/fapi_v1_income.docs.json"
 SDK_DOCS = "docs/fapi_v1_income.sdk_docs.json"
@@ -19,7 +19,7 @@ FUNDING_REAL = "real/papi_v1_um_income_FUNDING_FEE.ccxt_real_2024-02-09.json"
 
 
 def _docs() -> list[dict[str, Any]]:
-    return load(DOCS)
+    return load_binance(DOCS)
 
 
 def test_docs_body_parses_account_wide_and_trade_rows() -> None:
@@ -48,11 +48,11 @@ def test_docs_body_parses_account_wide_and_trade_rows() -> None:
 
 
 def test_sdk_docs_body_parses() -> None:
-    assert [r.income_type for r in parse_income(load(SDK_DOCS))] == ["TRANSFER"]
+    assert [r.income_type for r in parse_income(load_binance(SDK_DOCS))] == ["TRANSFER"]
 
 
 def test_ccxt_recording_with_string_tran_id_and_time_keeps_every_digit() -> None:
-    (record,) = parse_income(load(FUNDING_REAL))
+    (record,) = parse_income(load_binance(FUNDING_REAL))
     assert record.tran_id == 8082457372019390060  # beyond a double's 2**53
     assert record.time_ms == 1707465600000
     assert record.amount == Decimal("-0.04618913")

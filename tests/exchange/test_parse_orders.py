@@ -20,7 +20,7 @@ from riskd.exchange.parse_orders import (
     parse_order_update,
 )
 from riskd.orders import OpenAlgoOrder, OpenOrder
-from tests.exchange.test_parse import load
+from tests.fixtures import load_binance
 
 OPEN_ORDERS_DOCS = "docs/fapi_v1_openOrders.docs.json"
 OPEN_ORDER_REAL = "real/fapi_v1_openOrder.ccxt_real_2024-02-14.json"
@@ -44,7 +44,7 @@ def raises(pattern: str) -> Any:
 
 
 def test_docs_open_orders_are_read_exactly() -> None:
-    assert parse_open_orders(load(OPEN_ORDERS_DOCS)) == (
+    assert parse_open_orders(load_binance(OPEN_ORDERS_DOCS)) == (
         OpenOrder(
             order_id=1917641,
             client_order_id="abc",
@@ -64,7 +64,7 @@ def test_docs_open_orders_are_read_exactly() -> None:
 
 
 def test_real_ccxt_open_order_with_stringified_ids_and_times_is_read_exactly() -> None:
-    (order,) = parse_open_orders([load(OPEN_ORDER_REAL)])
+    (order,) = parse_open_orders([load_binance(OPEN_ORDER_REAL)])
     assert order == OpenOrder(
         order_id=664082074,
         client_order_id="x-xcKtGhcu68f8383451844295b3e8b9",
@@ -88,7 +88,7 @@ def test_empty_open_orders_list_is_no_orders() -> None:
 
 
 def test_order_id_beyond_2_pow_53_is_kept_exactly() -> None:
-    body = load(OPEN_ORDERS_DOCS)
+    body = load_binance(OPEN_ORDERS_DOCS)
     body[0]["orderId"] = 8389765739703625592
     assert parse_open_orders(body)[0].order_id == 8389765739703625592
 
@@ -107,14 +107,14 @@ def test_order_id_beyond_2_pow_53_is_kept_exactly() -> None:
     ],
 )
 def test_bad_open_order_field_is_named_by_its_path(field: str, value: Any, message: str) -> None:
-    body = load(OPEN_ORDERS_DOCS)
+    body = load_binance(OPEN_ORDERS_DOCS)
     body[0][field] = value
     with raises(message):
         parse_open_orders(body)
 
 
 def test_missing_open_order_field_is_named() -> None:
-    body = load(OPEN_ORDERS_DOCS)
+    body = load_binance(OPEN_ORDERS_DOCS)
     del body[0]["executedQty"]
     with raises("GET /fapi/v1/openOrders: [0].executedQty: is missing"):
         parse_open_orders(body)
@@ -124,7 +124,7 @@ def test_open_orders_body_that_is_not_a_list_is_refused() -> None:
     with raises("GET /fapi/v1/openOrders: body: an object is not a list"):
         parse_open_orders({"code": -1000})  # type: ignore[arg-type]
     with raises("GET /fapi/v1/openOrders: [1]: null is not an object"):
-        parse_open_orders([load(OPEN_ORDER_REAL), None])
+        parse_open_orders([load_binance(OPEN_ORDER_REAL), None])
 
 
 # --- GET /fapi/v1/openAlgoOrders --------------------------------------------------------------
@@ -151,14 +151,14 @@ def _docs_take_profit(algo_id: int, client_algo_id: str, at_ms: int) -> OpenAlgo
 
 
 def test_docs_open_algo_orders_are_read_exactly() -> None:
-    assert parse_open_algo_orders(load(OPEN_ALGOS_DOCS)) == (
+    assert parse_open_algo_orders(load_binance(OPEN_ALGOS_DOCS)) == (
         _docs_take_profit(2148627, "MRumok0dkhrP4kCm12AHaB", 1750514941540),
     )
 
 
 @pytest.mark.parametrize("quantity", ["", "0"])
 def test_close_position_algo_order_has_quantity_zero(quantity: str) -> None:
-    body = load(OPEN_ALGOS_DOCS)
+    body = load_binance(OPEN_ALGOS_DOCS)
     body[0].update(closePosition=True, quantity=quantity, orderType="STOP_MARKET")
     (algo,) = parse_open_algo_orders(body)
     assert algo.quantity == Decimal(0)
@@ -166,14 +166,14 @@ def test_close_position_algo_order_has_quantity_zero(quantity: str) -> None:
 
 
 def test_empty_quantity_without_close_position_is_refused() -> None:
-    body = load(OPEN_ALGOS_DOCS)
+    body = load_binance(OPEN_ALGOS_DOCS)
     body[0]["quantity"] = ""
     with raises("GET /fapi/v1/openAlgoOrders: [0].quantity: '' is not a decimal"):
         parse_open_algo_orders(body)
 
 
 def test_bad_algo_order_field_is_named_by_its_path() -> None:
-    body = load(OPEN_ALGOS_DOCS)
+    body = load_binance(OPEN_ALGOS_DOCS)
     body[0]["triggerPrice"] = 750.0
     with raises("GET /fapi/v1/openAlgoOrders: [0].triggerPrice: 750.0 is a float"):
         parse_open_algo_orders(body)
@@ -214,11 +214,11 @@ def doge_update(status: str, transaction_ms: int, actual_order_id: str) -> AlgoU
     ],
 )
 def test_real_algo_updates_are_read_exactly(name: str, expected: AlgoUpdate) -> None:
-    assert parse_algo_update(load(name)) == expected
+    assert parse_algo_update(load_binance(name)) == expected
 
 
 def test_docs_cancelled_algo_update_carries_its_reject_reason() -> None:
-    assert parse_algo_update(load(ALGO_DOCS)) == AlgoUpdate(
+    assert parse_algo_update(load_binance(ALGO_DOCS)) == AlgoUpdate(
         event_time_ms=1750515742303,
         transaction_time_ms=1750515742297,
         algo_id=2148719,
@@ -240,7 +240,7 @@ def test_docs_cancelled_algo_update_carries_its_reject_reason() -> None:
 
 
 def test_algo_update_new_is_an_open_algo_order_placed_at_the_transaction_time() -> None:
-    event = load(ALGO_DOCS)
+    event = load_binance(ALGO_DOCS)
     event["o"].update(X="NEW", cp=True, q="", o="STOP_MARKET", R=True)
     del event["o"]["rm"]
     assert open_algo_from_update(parse_algo_update(event)) == OpenAlgoOrder(
@@ -263,16 +263,16 @@ def test_algo_update_new_is_an_open_algo_order_placed_at_the_transaction_time() 
 
 @pytest.mark.parametrize("name", [ALGO_TRIGGERING, ALGO_TRIGGERED, ALGO_FINISHED, ALGO_DOCS])
 def test_algo_update_past_new_is_not_an_open_algo_order(name: str) -> None:
-    assert open_algo_from_update(parse_algo_update(load(name))) is None
+    assert open_algo_from_update(parse_algo_update(load_binance(name))) is None
 
 
 def test_event_of_another_kind_is_refused_as_algo_update() -> None:
     with raises("ALGO_UPDATE: e: 'ORDER_TRADE_UPDATE' is not 'ALGO_UPDATE'"):
-        parse_algo_update(load(ORDER_UPDATE_REAL))
+        parse_algo_update(load_binance(ORDER_UPDATE_REAL))
 
 
 def test_bad_algo_update_field_is_named_by_its_path() -> None:
-    event = load(ALGO_FINISHED)
+    event = load_binance(ALGO_FINISHED)
     event["o"]["aid"] = "1e15"
     with raises("ALGO_UPDATE: o.aid: '1e15' is not an id"):
         parse_algo_update(event)
@@ -285,7 +285,7 @@ def test_bad_algo_update_field_is_named_by_its_path() -> None:
 
 
 def test_real_order_update_new_is_read_exactly() -> None:
-    assert parse_order_update(load(ORDER_UPDATE_REAL)) == OrderUpdate(
+    assert parse_order_update(load_binance(ORDER_UPDATE_REAL)) == OrderUpdate(
         event_time_ms=1779367929402,
         transaction_time_ms=1779367929401,
         symbol="SOLUSDT",
@@ -315,7 +315,7 @@ def test_real_order_update_new_is_read_exactly() -> None:
 
 
 def test_docs_order_update_is_read_exactly() -> None:
-    assert parse_order_update(load(ORDER_UPDATE_DOCS)) == OrderUpdate(
+    assert parse_order_update(load_binance(ORDER_UPDATE_DOCS)) == OrderUpdate(
         event_time_ms=1568879465651,
         transaction_time_ms=1568879465650,
         symbol="BTCUSDT",
@@ -345,7 +345,7 @@ def test_docs_order_update_is_read_exactly() -> None:
 
 
 def test_trade_update_reads_fill_commission_and_realized_pnl() -> None:
-    event = load(ORDER_UPDATE_REAL)
+    event = load_binance(ORDER_UPDATE_REAL)
     event["o"].update(
         x="TRADE", X="PARTIALLY_FILLED", l="5.00", L="85.67", z="5.00", ap="85.67",
         n="0.08567", N="USDT", rp="-1.25000000", t=987654321, m=True,
@@ -362,7 +362,7 @@ def test_trade_update_reads_fill_commission_and_realized_pnl() -> None:
 
 
 def test_order_update_without_commission_has_commission_zero_and_no_asset() -> None:
-    event = load(ORDER_UPDATE_REAL)
+    event = load_binance(ORDER_UPDATE_REAL)
     del event["o"]["n"], event["o"]["N"]
     update = parse_order_update(event)
     assert update.commission == Decimal(0)
@@ -380,14 +380,14 @@ def test_order_update_without_commission_has_commission_zero_and_no_asset() -> N
     ],
 )
 def test_bad_order_update_field_is_named_by_its_path(field: str, value: Any, message: str) -> None:
-    event = load(ORDER_UPDATE_REAL)
+    event = load_binance(ORDER_UPDATE_REAL)
     event["o"][field] = value
     with raises(message):
         parse_order_update(event)
 
 
 def test_order_update_event_time_is_read_from_the_root() -> None:
-    event = load(ORDER_UPDATE_REAL)
+    event = load_binance(ORDER_UPDATE_REAL)
     event["E"] = "soon"
     with raises("ORDER_TRADE_UPDATE: E: 'soon' is not a time in ms"):
         parse_order_update(event)
@@ -397,18 +397,18 @@ def test_order_update_event_time_is_read_from_the_root() -> None:
 
 
 def test_algo_order_placement_answer_is_its_status_and_the_open_order() -> None:
-    status, order = parse_algo_order(load(ALGO_ORDER_POST_DOCS))
+    status, order = parse_algo_order(load_binance(ALGO_ORDER_POST_DOCS))
     assert status == "NEW"
     assert order == _docs_take_profit(2146760, "6B2I9XVcJpCjqPAJ4YoFX7", 1750485492076)
 
 
 def test_algo_order_lookup_reports_a_cancelled_order_by_its_status() -> None:
-    status, order = parse_algo_order(load(ALGO_ORDER_GET_DOCS))
+    status, order = parse_algo_order(load_binance(ALGO_ORDER_GET_DOCS))
     assert (status, order.algo_id, order.update_time_ms) == ("CANCELED", 2146760, 1750514545091)
 
 
 def test_algo_order_answer_without_status_names_the_field() -> None:
-    body = load(ALGO_ORDER_POST_DOCS)
+    body = load_binance(ALGO_ORDER_POST_DOCS)
     del body["algoStatus"]
     with raises("/fapi/v1/algoOrder: algoStatus"):
         parse_algo_order(body)
@@ -416,4 +416,4 @@ def test_algo_order_answer_without_status_names_the_field() -> None:
 
 def test_algo_order_answer_that_is_not_an_object_is_refused() -> None:
     with raises("/fapi/v1/algoOrder: "):
-        parse_algo_order([load(ALGO_ORDER_POST_DOCS)])
+        parse_algo_order([load_binance(ALGO_ORDER_POST_DOCS)])

@@ -37,25 +37,11 @@ from binance.exceptions import BinanceAPIException
 from riskd.sim import SimServer
 from riskd.sim.auth import split_signature, verify_signature
 from riskd.sim.errors import BinanceError
+from tests.fixtures import load_binance
 from tests.sim_fixtures import binance_client
 
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "binance"
 WAIT_S = 5
 LOOPBACK = "127.0.0.1"
-
-
-def load(name: str) -> Any:
-    """A fixture by its path under shared/fixtures/binance; a missing one fails the test."""
-    if not FIXTURES.is_dir():
-        pytest.fail(
-            f"Binance fixture directory {FIXTURES} is missing: the shared/ checkout "
-            "must sit beside the repository (…/shared/fixtures/binance)",
-            pytrace=False,
-        )
-    path = FIXTURES / name
-    if not path.is_file():
-        pytest.fail(f"Binance fixture {path} is missing", pytrace=False)
-    return json.loads(path.read_text())
 
 
 def stringified_by_ccxt(name: str) -> bool:
@@ -610,7 +596,7 @@ def _case_id(case: RestCase) -> str:
 
 @pytest.mark.parametrize("case", REST_CASES, ids=_case_id)
 async def test_rest_answer_has_fixture_shape(case: RestCase, sim, client, control) -> None:
-    fixture = load(case.fixture)
+    fixture = load_binance(case.fixture)
     env = Env(sim, client, control)
     await case.setup(env)
     answer = case.fetch(env)
@@ -714,7 +700,7 @@ ERROR_CASES = [
 async def test_error_body_matches_real_error(
     fixture_name, status, provoke, sim, client, control
 ) -> None:
-    expected = load(fixture_name)
+    expected = load_binance(fixture_name)
     with pytest.raises(BinanceAPIException) as info:
         await provoke(Env(sim, client, control))
     error = info.value
@@ -731,7 +717,7 @@ def _mbx_header_names(headers: Mapping[str, str]) -> set[str]:
 
 
 async def test_order_answer_carries_the_recorded_x_mbx_headers(sim, client) -> None:
-    recorded = load("real/headers_fapi_order_response.real_2020-06-04.partial.json")
+    recorded = load_binance("real/headers_fapi_order_response.real_2020-06-04.partial.json")
     await client.futures_create_order(
         symbol="BTCUSDT",
         side="BUY",
@@ -747,7 +733,7 @@ async def test_order_answer_carries_the_recorded_x_mbx_headers(sim, client) -> N
 
 
 async def test_error_answer_carries_the_recorded_x_mbx_headers(sim, client) -> None:
-    recorded = load("real/errors/error_-2011_http400.real_testnet_2022-04-12.headers.json")
+    recorded = load_binance("real/errors/error_-2011_http400.real_testnet_2022-04-12.headers.json")
     with pytest.raises(BinanceAPIException) as info:
         await client.futures_cancel_order(symbol="BTCUSDT", orderId=123456789)
     headers = info.value.response.headers
@@ -777,7 +763,7 @@ def test_message_pattern_replaces_masked_ip_and_numbers() -> None:
     ("variant", "status"), [("too_many_requests_429", 429), ("ip_banned_418", 418)]
 )
 async def test_rate_limit_error_matches_real_message(variant, status, make_sim) -> None:
-    reported = load("real/errors/error_-1003_messages.real_reports.json")[variant]
+    reported = load_binance("real/errors/error_-1003_messages.real_reports.json")[variant]
     limited = await make_sim(
         limits={"weight_per_minute": 20, "requests_while_limited_before_ban": 2}
     )
@@ -951,7 +937,7 @@ STREAM_CASES = [
 
 @pytest.mark.parametrize("case", STREAM_CASES, ids=lambda c: c.id)
 async def test_user_stream_event_has_fixture_shape(case: StreamCase, sim, client, control) -> None:
-    fixture = load(case.fixture)
+    fixture = load_binance(case.fixture)
     env = Env(sim, client, control)
     async with aiohttp.ClientSession() as session:
         ws = await _open_stream(env, session)
@@ -977,14 +963,14 @@ def _signed_parts(vector: dict, signature: str) -> tuple[str, str]:
 
 
 def _vectors() -> list[dict]:
-    return load("docs/hmac_sha256_signature_vectors.docs.json")["vectors"]
+    return load_binance("docs/hmac_sha256_signature_vectors.docs.json")["vectors"]
 
 
 @pytest.mark.parametrize(
     "index", [0, 1, 2], ids=["query_string", "request_body", "mixed_query_and_body"]
 )
 def test_documented_hmac_vector_verifies(index: int) -> None:
-    doc = load("docs/hmac_sha256_signature_vectors.docs.json")
+    doc = load_binance("docs/hmac_sha256_signature_vectors.docs.json")
     vector = doc["vectors"][index]
     query, body = _signed_parts(vector, vector["signature"])
     assert split_signature(query, body) == (vector["totalParams"], vector["signature"])
@@ -1005,7 +991,7 @@ def test_vector_file_holds_the_three_documented_examples() -> None:
     "index", [0, 1, 2], ids=["query_string", "request_body", "mixed_query_and_body"]
 )
 def test_tampered_hmac_vector_is_rejected_with_1022(index: int, tamper: str) -> None:
-    doc = load("docs/hmac_sha256_signature_vectors.docs.json")
+    doc = load_binance("docs/hmac_sha256_signature_vectors.docs.json")
     vector = doc["vectors"][index]
     signature = vector["signature"]
     if tamper == "signature":
