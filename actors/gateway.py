@@ -1,11 +1,14 @@
-"""Gateway: the aiohttp server strategies and ops read: health, positions and the ban list."""
+"""Gateway: the aiohttp server strategies and ops read (health, positions, the ban list) and
+operators act through (locks, trading state, silences)."""
 
 from __future__ import annotations
 
 import asyncio
 import hmac
 import json
+import logging
 from collections.abc import Awaitable, Callable
+from typing import Final
 
 import ray
 from aiohttp import web
@@ -21,16 +24,58 @@ from actors.context import (
 )
 from riskd.banlist import BanList, BanListHub
 from riskd.banlist_http import add_banlist_routes
+from riskd.bodies import (
+    INT64_MAX,
+    MAX_BODY_BYTES,
+    parse_json,
+    same_ascii_word,
+    shown,
+    text,
+    whole_number,
+)
 from riskd.config import Secret, is_loopback
 from riskd.exchange.clock import wall_ms
 from riskd.health import JobStatus
+from riskd.locks import OPERATOR_CHARS, SymbolListUnavailable
 
 ALERTER_TIMEOUT_S = 2.0
+# aiohttp has no header timeout, but its keep-alive timer runs from the connection (or the
+# last response) until the next request's head is complete, whatever bytes arrive meanwhile:
+# a client that sends half a head is cut off this long after, and so is an idle connection.
+HEAD_AND_IDLE_TIMEOUT_S = 5.0
+BODY_TIMEOUT_S = 10.0
+_ERROR_CHARS = 300
+
+log = logging.getLogger(__name__)
 
 
-def _json(body: object, status: int = 200) -> web.Response:
+def _summary(exc: BaseException) -> str:
+    """``Type: message`` on one line, cut short (an actor's error without Ray's traceback)."""
+    message = " ".join(str(getattr(exc, "cause", exc)).split())[:_ERROR_CHARS]
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+class _OneLine(logging.Filter):
+    """aiohttp logs a request it cannot parse with its traceback: one line is enough."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            record.msg = f"{record.getMessage()}: {_summary(record.exc_info[1])}"
+            record.args = None
+            record.exc_info = record.exc_text = None
+        return True
+
+
+_HTTP_LOG = logging.getLogger(f"{__name__}.http")  # aiohttp's own: requests it cannot parse
+_HTTP_LOG.addFilter(_OneLine())
+
+
+def _json(body: object, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(
-        text=json.dumps(body, separators=(",", ":")), status=status, content_type="application/json"
+        text=json.dumps(body, separators=(",", ":")),
+        status=status,
+        headers=headers,
+        content_type="application/json",
     )
 
 
@@ -39,11 +84,108 @@ def _message(exc: Exception) -> str:
     return str(getattr(exc, "cause", exc))
 
 
+class Refused(Exception):
+    """A request the gateway refuses: the status, riskd's words for the JSON error and any
+    *extra* fields for it."""
+
+    def __init__(
+        self, status: int, message: str, headers: dict[str, str] | None = None, **extra: object
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.headers = headers
+        self.extra = extra
+
+    def response(self) -> web.Response:
+        return _json({"error": str(self), **self.extra}, self.status, self.headers)
+
+
+_CHALLENGE: Final = {"WWW-Authenticate": "Bearer"}
+
+
+@web.middleware
+async def json_errors(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Every error is JSON ``{"error": ...}``: a :class:`Refused` request, aiohttp's own (no
+    route, method not allowed), and, as the last line of defence, an unexpected exception: a
+    500 and one log line, no traceback."""
+    try:
+        return await handler(request)
+    except Refused as refused:
+        return refused.response()
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+        error = f"{exc.reason}: {request.method} {shown(request.path)}"
+        return _json({"error": error}, exc.status, allow)
+    except RayActorError as exc:
+        log.warning(
+            "%s %s: an actor is down: %s", request.method, shown(request.path), _summary(exc)
+        )
+        return _json({"error": "a riskd actor this needs is not running; try again"}, 503)
+    except Exception as exc:
+        log.error("%s %s failed: %s", request.method, shown(request.path), _summary(exc))
+        return _json({"error": f"the gateway failed ({type(exc).__name__}); see its log"}, 500)
+
+
+def gateway_runner(app: web.Application) -> web.AppRunner:
+    """The runner that serves *app* as the gateway does: timeouts, aiohttp's errors logged
+    on one line, bodies taken without a Content-Encoding (see :func:`json_body`)."""
+    return web.AppRunner(
+        app,
+        access_log=None,
+        logger=_HTTP_LOG,
+        keepalive_timeout=HEAD_AND_IDLE_TIMEOUT_S,
+        auto_decompress=False,
+    )
+
+
+async def json_body(request: web.Request) -> object:
+    """The request's body, JSON as :func:`riskd.bodies.parse_json` reads it: sent as
+    ``application/json`` (UTF-8), without a Content-Encoding, within BODY_TIMEOUT_S and at
+    most MAX_BODY_BYTES (the app's ``client_max_size``). :class:`Refused` says what is wrong."""
+    if request.content_type != "application/json":
+        raise Refused(
+            415, f"Content-Type: must be application/json, not {shown(request.content_type)}"
+        )
+    if request.charset is not None and not same_ascii_word(request.charset, "utf-8"):
+        raise Refused(415, f"Content-Type: charset must be utf-8, not {shown(request.charset)}")
+    encoding = request.headers.get("Content-Encoding", "identity")
+    if not same_ascii_word(encoding, "identity"):
+        raise Refused(415, f"Content-Encoding: send the JSON as it is, not {shown(encoding)}")
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT_S):
+            raw = await request.read()
+    except TimeoutError:
+        raise Refused(408, f"the body did not arrive within {BODY_TIMEOUT_S:g} s") from None
+    except web.HTTPRequestEntityTooLarge:
+        raise Refused(413, f"the body is larger than {request.client_max_size} bytes") from None
+    except web.RequestPayloadError:
+        raise Refused(400, "the body is cut short or malformed") from None
+    try:
+        return parse_json(raw)
+    except ValueError as exc:
+        raise Refused(400, str(exc)) from None
+
+
+def _bearer(header: str) -> bytes | None:
+    """The token of ``Authorization: Bearer <token>``, the scheme in any case (RFC 9110);
+    None without that scheme."""
+    scheme, _, token = header.strip().partition(" ")
+    token = token.strip(" ")
+    if not same_ascii_word(scheme, "Bearer") or not token:
+        return None
+    return token.encode("utf-8", "surrogateescape")  # the bytes the client sent
+
+
 class Gateway:
     """Serves ``GET /v1/health`` (503 when riskd cannot vouch for its data),
-    ``GET /v1/positions[?account=NAME]`` and the ban list each account's Ledger publishes
-    (``riskd.banlist_http``: ``/v1/banlist``, long-poll, ``/v1/banlist/stream``). Binds
-    127.0.0.1 unless configured otherwise, and then only with tokens."""
+    ``GET /v1/positions[?account=NAME]``, the operators' locks, trading state, alerts and
+    silences, and the ban list each account's Ledger publishes (``riskd.banlist_http``:
+    ``/v1/banlist``, long-poll, ``/v1/banlist/stream``). Binds 127.0.0.1 unless configured
+    otherwise, and then only with tokens. Every error is JSON ``{"error": ...}``."""
 
     def __init__(self, source: ConfigSource) -> None:
         config = source.load(secrets={"gateway"})
@@ -64,7 +206,9 @@ class Gateway:
     async def url(self) -> str:
         """Start serving (once) and return the base URL."""
         if self._runner is None:
-            app = web.Application(middlewares=[self._auth])
+            app = web.Application(
+                middlewares=[json_errors, self._auth], client_max_size=MAX_BODY_BYTES
+            )
             app.router.add_get("/v1/health", self._health)
             app.router.add_get("/v1/positions", self._positions)
             app.router.add_get("/v1/locks", self._locks)
@@ -77,7 +221,7 @@ class Gateway:
             app.router.add_post("/v1/silences", self._add_silence)
             app.router.add_delete("/v1/silences/{id}", self._expire_silence)
             add_banlist_routes(app, self.banlists, self.accounts)
-            self._runner = web.AppRunner(app, access_log=None)
+            self._runner = gateway_runner(app)
             await self._runner.setup()
             site = web.TCPSite(self._runner, self.config.host, self.config.port)
             await site.start()
@@ -85,42 +229,74 @@ class Gateway:
             self._url = f"http://{self.config.host}:{port}"
         return self._url
 
-    @web.middleware
-    async def _auth(self, request: web.Request, handler) -> web.StreamResponse:
-        """Reads need the read or the operator token, changes the operator token (when
-        configured; without one the gateway is on loopback, where changes are allowed)."""
-        given = request.headers.get("Authorization", "").removeprefix("Bearer ").encode()
-        operator = self.config.operator_token
-        is_operator = operator is not None and hmac.compare_digest(
-            given, operator.reveal().encode()
+    async def routes(self) -> list[str]:
+        """Every route served, as ``METHOD /path`` (what the ready line lists)."""
+        await self.url()
+        return sorted(
+            f"{route.method} {route.resource.canonical}"
+            for route in self._runner.app.router.routes()  # type: ignore[union-attr]
+            if route.method != "HEAD" and route.resource is not None
         )
-        if request.method not in ("GET", "HEAD"):
-            if operator is not None and not is_operator:
-                return _json({"error": "changes need the operator's bearer token"}, 401)
-        elif self._read_token is not None and not (
-            is_operator or hmac.compare_digest(given, self._read_token.reveal().encode())
+
+    @web.middleware
+    async def _auth(
+        self,
+        request: web.Request,
+        handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+    ) -> web.StreamResponse:
+        """Reads (GET, HEAD) need the read or the operator token, changes the operator token,
+        sent as ``Authorization: Bearer <token>`` (the scheme in any case). A kind of request
+        with no token configured is open: the gateway is then on loopback."""
+        change = request.method not in ("GET", "HEAD")
+        operator = self.config.operator_token
+        accepted = [operator] if change else [self._read_token, operator]
+        if accepted[0] is None:
+            return await handler(request)
+        given = _bearer(request.headers.get("Authorization", ""))
+        if given is None:
+            raise Refused(401, "Authorization: send 'Bearer <token>'", headers=_CHALLENGE)
+        if not any(
+            token is not None and hmac.compare_digest(given, token.reveal().encode())
+            for token in accepted
         ):
-            return _json({"error": "missing or wrong bearer token"}, 401)
+            wrong = "changes need the operator's token" if change else "wrong bearer token"
+            raise Refused(401, wrong, headers=_CHALLENGE)
         return await handler(request)
 
-    def _ledger(self, request: web.Request, account: str | None = None):
-        """The Ledger of the request's account (``?account=``, or the only one)."""
-        wanted = account or request.query.get("account")
-        if wanted is None and len(self.accounts) == 1:
-            wanted = self.accounts[0]
-        if wanted not in self.accounts:
-            error = {"error": f"unknown account {wanted!r}", "accounts": self.accounts}
-            raise web.HTTPNotFound(text=json.dumps(error), content_type="application/json")
-        return ray.get_actor(ledger_name(wanted), namespace=self.namespace)
+    def _actor(self, name: str) -> ActorHandle:
+        """The deployment's actor *name*; 503 when it does not exist (yet, or any more)."""
+        try:
+            return ray.get_actor(name, namespace=self.namespace)
+        except ValueError:
+            raise Refused(503, f"{name} is not running") from None
+
+    def _account(self, given: object) -> str:
+        """The account a request names (*given*), or the only one when it names none."""
+        if given is None:
+            if len(self.accounts) == 1:
+                return self.accounts[0]
+            raise Refused(
+                400, "account: required, this gateway serves several", accounts=self.accounts
+            )
+        if not isinstance(given, str) or given not in self.accounts:
+            raise Refused(404, f"account: unknown account {shown(given)}", accounts=self.accounts)
+        return given
+
+    def _ledger(self, account: object) -> ActorHandle:
+        return self._actor(ledger_name(self._account(account)))
+
+    def _alerter(self) -> ActorHandle:
+        return self._actor(ALERTER_NAME)
 
     async def _locks(self, request: web.Request) -> web.Response:
-        return _json({"locks": await self._ledger(request).active_locks.remote()})
+        ledger = self._ledger(request.query.get("account"))
+        return _json({"locks": await ledger.active_locks.remote()})
 
     async def _add_lock(self, request: web.Request) -> web.Response:
         return await self._operator_change(request, "add_lock", 201)
 
     async def _state(self, request: web.Request) -> web.Response:
-        return _json(await self._ledger(request).trading_state.remote())
+        return _json(await self._ledger(request.query.get("account")).trading_state.remote())
 
     async def _set_state(self, request: web.Request) -> web.Response:
         return await self._operator_change(request, "set_trading_state", 200)
@@ -128,23 +304,19 @@ class Gateway:
     async def _operator_change(
         self, request: web.Request, method: str, status: int, actor: ActorHandle | None = None
     ) -> web.Response:
-        """POST a JSON body to *actor*'s *method* (the account's Ledger unless given); its
-        ValueError is a 400."""
-        try:
-            body = await request.json()
-        except ValueError:
-            return _json({"error": "the body is not JSON"}, 400)
+        """POST the JSON body to *actor*'s *method* (unless given, the Ledger of the body's
+        account, else the query's); its ValueError is a 400, SymbolListUnavailable a 503."""
+        body = await json_body(request)
         if actor is None:
-            account = body.get("account") if isinstance(body, dict) else None
-            actor = self._ledger(request, account)
+            named = body.get("account") if isinstance(body, dict) else None
+            actor = self._ledger(request.query.get("account") if named is None else named)
         try:
             result = await getattr(actor, method).remote(body)
+        except SymbolListUnavailable as exc:
+            raise Refused(503, _message(exc)) from None
         except ValueError as exc:
-            return _json({"error": _message(exc)}, 400)
+            raise Refused(400, _message(exc)) from None
         return _json(result, status)
-
-    def _alerter(self) -> ActorHandle:
-        return ray.get_actor(ALERTER_NAME, namespace=self.namespace)
 
     async def _alerts(self, _request: web.Request) -> web.Response:
         return _json({"alerts": await self._alerter().alerts.remote()})
@@ -156,48 +328,45 @@ class Gateway:
         return await self._operator_change(request, "add_silence", 201, self._alerter())
 
     async def _expire_silence(self, request: web.Request) -> web.Response:
-        operator = request.query.get("operator", "")
-        return await self._end(
-            request,
-            "silence",
-            lambda silence_id: self._alerter().expire_silence.remote(silence_id, operator),
-        )
+        alerter = self._alerter()
+
+        async def expire(silence_id: int) -> dict:
+            operator = text("operator", request.query.get("operator"), OPERATOR_CHARS)
+            return await alerter.expire_silence.remote(silence_id, operator)
+
+        return await self._end(request, "silence", expire)
 
     async def _unlock(self, request: web.Request) -> web.Response:
+        ledger = self._ledger(request.query.get("account"))
         operator = request.query.get("operator", "")
         reason = request.query.get("reason", "")
-        ledger = self._ledger(request)
         return await self._end(
             request, "lock", lambda lock_id: ledger.unlock.remote(lock_id, operator, reason)
         )
 
     @staticmethod
     async def _end(
-        request: web.Request, what: str, call: Callable[[int], Awaitable[dict]]
+        request: web.Request, what: str, end: Callable[[int], Awaitable[dict]]
     ) -> web.Response:
         """End the lock or silence the path's ``{id}`` names: 404 if there is none, 400 if
-        the call refuses (already ended, no operator, ...)."""
-        if not request.match_info["id"].isdigit():
-            return _json({"error": f"{what} id {request.match_info['id']!r} is not a number"}, 400)
+        the id or what the call needs is wrong, or it ended already."""
         try:
-            ended = await call(int(request.match_info["id"]))
+            ended = await end(whole_number(f"{what} id", request.match_info["id"], 1, INT64_MAX))
         except LookupError as exc:
-            return _json({"error": _message(exc)}, 404)
+            raise Refused(404, _message(exc)) from None
         except ValueError as exc:
-            return _json({"error": _message(exc)}, 400)
+            raise Refused(400, _message(exc)) from None
         return _json(ended)
 
     async def _health(self, _request: web.Request) -> web.Response:
-        controller = ray.get_actor(CONTROLLER_NAME, namespace=self.namespace)
-        rows: list[JobStatus] = await controller.status.remote()
+        rows: list[JobStatus] = await self._actor(CONTROLLER_NAME).status.remote()
         problems = [r.problem() for r in rows if not r.healthy()]
         for account in self.accounts:
-            book = ray.get_actor(position_book_name(account), namespace=self.namespace)
-            health = await book.health.remote()
+            health = await self._actor(position_book_name(account)).health.remote()
             problems += [f"position book {account}: source {s} is silent" for s in health["silent"]]
             problems += [
-                f"position book {account}: the user stream missed a change: {text}"
-                for text in health["stream_missed"]
+                f"position book {account}: the user stream missed a change: {missed}"
+                for missed in health["stream_missed"]
             ]
         body = {
             "ok": not problems,
@@ -222,11 +391,8 @@ class Gateway:
         data wrong, and the Alerter keeps every alert until it can send it."""
         try:
             health = await asyncio.wait_for(self._alerter().health.remote(), ALERTER_TIMEOUT_S)
-        except (ValueError, TimeoutError, RayActorError) as exc:  # ValueError: no such actor
-            return {
-                "ok": False,
-                "problems": [f"the alerter does not answer ({type(exc).__name__})"],
-            }
+        except (Refused, TimeoutError, RayActorError) as exc:
+            return {"ok": False, "problems": [f"the alerter does not answer ({_summary(exc)})"]}
         problems = [
             f"receiver {name} failed {state['failures']} times in a row: {state['last_error']}"
             for name, state in health["receivers"].items()
@@ -238,10 +404,6 @@ class Gateway:
 
     async def _positions(self, request: web.Request) -> web.Response:
         wanted = request.query.get("account")
-        if wanted is not None and wanted not in self.accounts:
-            return _json({"error": f"unknown account {wanted!r}", "accounts": self.accounts}, 404)
-        views = []
-        for account in [wanted] if wanted else self.accounts:
-            book = ray.get_actor(position_book_name(account), namespace=self.namespace)
-            views.append(await book.view.remote())
-        return _json(views[0] if wanted else {"accounts": views})
+        accounts = self.accounts if wanted is None else [self._account(wanted)]
+        views = [await self._actor(position_book_name(a)).view.remote() for a in accounts]
+        return _json(views[0] if wanted is not None else {"accounts": views})

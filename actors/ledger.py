@@ -18,13 +18,14 @@ import logging
 from dataclasses import asdict
 from decimal import Decimal
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
 from actors.base import Job
-from actors.context import GATEWAY_NAME, ConfigSource, NamedActor
+from actors.context import GATEWAY_NAME, ConfigSource
 from riskd.alert_events import lock_alerts, state_alert
 from riskd.banlist import BanList, BanListLock, build_banlist, next_valid_until_ms
-from riskd.exchange.filters import parse_exchange_info
+from riskd.exchange.errors import ExchangeError
+from riskd.exchange.filters import ExchangeInfoError, parse_exchange_info
 from riskd.exchange.parse import PayloadError
 from riskd.exchange.parse_income import parse_income
 from riskd.exchange.parse_orders import OrderUpdate, parse_order_update
@@ -35,23 +36,35 @@ from riskd.ledger import (
     next_income_request,
 )
 from riskd.locks import (
+    ALL,
     LockKey,
+    SymbolListUnavailable,
     TradingState,
     next_trading_state,
     not_overruled,
     operator_lock_request,
     operator_state_request,
+    operator_unlock_request,
     reconcile,
 )
 from riskd.plan import JobSpec
 from riskd.positions import BookView
 from riskd.rules import MINUTE_MS, EquityPoint, Evaluation, evaluate
 from riskd.store import SqlRunner, init_schema, ledger_store, lock_store, make_engine
+from riskd.store.schema import symbols
 from riskd.userstream import StreamEvent
 
 log = logging.getLogger(__name__)
 RULES_ACTOR = "rules"
 STATE_REASON_CHARS = 512  # trading_states.reason
+SYMBOLS_RETRY_MS = 60_000
+
+
+def _listing(connection: Connection, symbol: str) -> tuple[bool, bool]:
+    """Whether the symbols table lists *symbol*, and whether it lists any symbol at all."""
+    if connection.scalar(select(symbols.c.symbol).where(symbols.c.symbol == symbol)) is not None:
+        return True, True
+    return False, connection.scalar(select(symbols.c.symbol).limit(1)) is not None
 
 
 class Ledger(Job):
@@ -65,12 +78,13 @@ class Ledger(Job):
         self.rules = account.rules
         self.engine = make_engine(config.database.resolved_url.reveal())
         self.sql = SqlRunner(self.engine)
-        self.gateway = NamedActor(GATEWAY_NAME, self.deployment)
+        self.gateway = self.peer(GATEWAY_NAME)
         self.cursor_ms: int | None = None
         self.income_ok_ms = 0  # when the income source last answered in full
         self.live_equity: EquityPoint | None = None  # from the latest fresh book
         self.snapshot_minute_ms: int | None = None  # the latest minute recorded
         self.symbols_refreshed_ms: int | None = None
+        self.symbols_tried_ms = 0  # when an operator's unknown symbol last asked for a refresh
         self.published: BanList | None = None
         self.reported_locks: tuple[BanListLock, ...] = ()  # to the Alerter
         self.history: ledger_store.RuleHistory | None = None  # the last read, plus new fills
@@ -136,21 +150,55 @@ class Ledger(Job):
 
     async def add_lock(self, body: object) -> dict:
         """An operator's lock (audited under their name); the list is republished at once.
-        ValueError names what is wrong with *body*."""
+        ValueError names what is wrong with *body*, or that the exchange does not list its
+        symbol; SymbolListUnavailable when riskd has no list of symbols to check it against."""
         request = operator_lock_request(body)
+        if request.symbol != ALL:
+            await self._require_listed(request.symbol)
         now_ms = self.clock.now_ms()
         lock = await self.sql.run(lock_store.add_operator_lock, self.spec.account, request, now_ms)
         await self._evaluate_and_publish()
         return asdict(lock)
 
     async def unlock(self, lock_id: int, operator: str, reason: str) -> dict:
-        """End a lock now: an audited act. LookupError: no such lock; ValueError: ended."""
+        """End a lock now: an audited act. LookupError: no such lock; ValueError: it ended
+        already, or names the argument that is wrong."""
+        request = operator_unlock_request(lock_id, operator, reason)
         now_ms = self.clock.now_ms()
         lock = await self.sql.run(
-            lock_store.unlock, self.spec.account, lock_id, f"operator:{operator}", reason, now_ms
+            lock_store.unlock,
+            self.spec.account,
+            request.lock_id,
+            f"{lock_store.OPERATOR_PREFIX}{request.operator}",
+            request.reason,
+            now_ms,
         )
         await self._evaluate_and_publish()
         return asdict(lock)
+
+    async def _require_listed(self, symbol: str) -> None:
+        """ValueError unless exchangeInfo lists *symbol*, as the symbols table knows it. An
+        unknown symbol first refreshes the table if a refresh is due (at most once per
+        SYMBOLS_RETRY_MS), so requests do not spend exchange weight each."""
+        listed, any_listed = await self.sql.run(_listing, symbol)
+        now_ms = self.clock.now_ms()
+        if not listed and now_ms - self.symbols_tried_ms >= SYMBOLS_RETRY_MS:
+            self.symbols_tried_ms = now_ms
+            try:
+                await self._refresh_symbols()
+            except (ExchangeError, ExchangeInfoError) as exc:
+                log.warning(
+                    "exchangeInfo failed, checking %s against the stored list: %s", symbol, exc
+                )
+            listed, any_listed = await self.sql.run(_listing, symbol)
+        if listed:
+            return
+        if not any_listed:
+            raise SymbolListUnavailable(
+                f"symbol: cannot check {symbol!r}: riskd has no list of symbols from the "
+                "exchange yet (lock ALL to cover every symbol)"
+            )
+        raise ValueError(f"symbol: the exchange does not list {symbol!r}")
 
     async def trading_state(self) -> dict:
         """The account's trading state: state, reason, actor, at_ms."""

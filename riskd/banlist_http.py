@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import re
 import weakref
 from collections.abc import Sequence
 from contextlib import aclosing
@@ -33,10 +34,12 @@ from typing import Final
 from aiohttp import WSCloseCode, web
 
 from riskd.banlist import BanList, BanListHub
+from riskd.bodies import INT64_MAX, shown, whole_number
 
 MAX_WAIT_S: Final = 60.0
 WS_HEARTBEAT_S: Final = 20.0
 _CACHE_CONTROL: Final = "no-cache"
+_SECONDS: Final = re.compile(r"[0-9]{1,3}(\.[0-9]{1,3})?")
 
 
 def _error(message: str, status: int, **extra: object) -> web.Response:
@@ -96,7 +99,7 @@ class _BanListRoutes:
             )
         if wanted not in self._accounts:
             raise _BadRequest(
-                _error(f"account: unknown account {wanted!r}", 404, accounts=self._accounts)
+                _error(f"account: unknown account {shown(wanted)}", 404, accounts=self._accounts)
             )
         return wanted
 
@@ -110,19 +113,15 @@ class _BanListRoutes:
                 raise _BadRequest(_error("wait: needs version=N (the version you hold)", 400))
             return None
         try:
-            version = int(raw_version)
-        except ValueError:
-            version = -1
-        if version < 0:
-            raise _BadRequest(_error(f"version: must be an integer >= 0, not {raw_version!r}", 400))
+            version = whole_number("version", raw_version, 0, INT64_MAX)
+        except ValueError as exc:
+            raise _BadRequest(_error(str(exc), 400)) from None
         if raw_wait is None:
             return version, 0.0
-        try:
-            wait_s = float(raw_wait)
-        except ValueError:
-            wait_s = math.nan
+        # ASCII digits only: float() also reads other scripts' digits, "1_0" and "inf".
+        wait_s = float(raw_wait) if _SECONDS.fullmatch(raw_wait) else math.nan
         if not 0 <= wait_s <= MAX_WAIT_S:
-            message = f"wait: must be seconds from 0 to {MAX_WAIT_S:g}, not {raw_wait!r}"
+            message = f"wait: must be seconds from 0 to {MAX_WAIT_S:g}, not {shown(raw_wait)}"
             raise _BadRequest(_error(message, 400))
         return version, wait_s
 

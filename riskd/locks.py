@@ -9,17 +9,26 @@ the caller passes in the time in epoch milliseconds.
 
 from __future__ import annotations
 
+import string
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
-from typing import Final, Literal, Protocol, get_args
+from typing import Final, Literal, Protocol, cast, get_args
 
-from riskd.bodies import json_object, required_texts
+from riskd.bodies import (
+    INT64_MAX,
+    MAX_EPOCH_MS,
+    choice,
+    integer,
+    json_object,
+    shown,
+    text,
+)
 
 LockSide = Literal["long", "short", "both"]
 ALL: Final = "ALL"
-_SIDES: Final = frozenset(get_args(LockSide))
+_SIDES: Final = get_args(LockSide)  # a tuple: `in` takes unhashable values too
 LockKey = tuple[str, str, str]  # (source, symbol, side): which locks are "the same"
 
 
@@ -77,7 +86,7 @@ class LockRequest:
         if not self.symbol:
             raise ValueError("a lock needs a symbol (or ALL)")
         if self.side not in _SIDES:
-            raise ValueError(f"lock side must be long, short or both, not {self.side!r}")
+            raise ValueError(f"lock side must be long, short or both, not {shown(self.side)}")
         if not self.source:
             raise ValueError("a lock needs a source (rule:<id> or operator:<name>)")
 
@@ -210,6 +219,16 @@ def is_banned(locks: Iterable[BanningLock], symbol: str, side: LockSide, now_ms:
 
 
 OPERATOR_REASON_CODE: Final = "operator"
+SYMBOL_CHARS: Final = 32  # locks.symbol
+# The name goes into a lock's source and an act's actor as "operator:<name>" (96 wide).
+OPERATOR_CHARS: Final = 64
+REASON_CHARS: Final = 512  # locks.reason_text, trading_states.reason, lock_events.detail
+_STATES: Final = tuple(TradingState)
+_SYMBOL_ASCII: Final = frozenset(string.ascii_uppercase + string.digits + "_")
+
+
+class SymbolListUnavailable(Exception):
+    """The exchange's list of symbols is not known, so a lock's symbol cannot be checked."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,35 +240,59 @@ class StateRequest:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class UnlockRequest:
+    """An operator's unlock of one lock, with who and why."""
+
+    lock_id: int
+    operator: str
+    reason: str
+
+
 def operator_state_request(body: object) -> StateRequest:
-    """An operator's trading state from a JSON body: ``{"state", "reason", "operator"}``.
-    ValueError names the field that is wrong."""
+    """An operator's trading state from a JSON body: ``{"state", "reason", "operator"}``,
+    the state exactly as it is named (``HALTED``). ValueError names the field that is wrong."""
     fields = json_object(body, {"account", "state", "reason", "operator"})
-    texts = required_texts(fields, ("state", "reason", "operator"))
-    try:
-        state = TradingState(texts["state"].upper())
-    except ValueError:
-        raise ValueError(
-            f"state: must be ACTIVE, REDUCING or HALTED, not {texts['state']!r}"
-        ) from None
-    return StateRequest(state, texts["operator"], texts["reason"])
+    return StateRequest(
+        TradingState(choice("state", fields.get("state"), _STATES)),
+        text("operator", fields.get("operator"), OPERATOR_CHARS),
+        text("reason", fields.get("reason"), REASON_CHARS),
+    )
 
 
 def operator_lock_request(body: object) -> LockRequest:
     """An operator's lock from a JSON body: ``{"symbol", "side"?, "reason", "operator",
     "until_ms"?}`` (side defaults to both; no until_ms: until unlocked). ValueError names the
-    field that is wrong."""
+    field that is wrong; whether the exchange lists the symbol is the caller's to check."""
     body = json_object(body, {"account", "symbol", "side", "reason", "operator", "until_ms"})
-    texts = required_texts(body, ("symbol", "reason", "operator"))
-    side = body.get("side", "both")
     until_ms = body.get("until_ms")
-    if until_ms is not None and (not isinstance(until_ms, int) or isinstance(until_ms, bool)):
-        raise ValueError("until_ms: must be an integer (epoch ms) or null")
     return LockRequest(
-        symbol=texts["symbol"].upper(),
-        side=side,
+        symbol=lock_symbol(body.get("symbol")),
+        side=cast(LockSide, choice("side", body.get("side", "both"), _SIDES)),
         reason_code=OPERATOR_REASON_CODE,
-        reason_text=texts["reason"],
-        source=f"operator:{texts['operator']}",
-        until_ms=until_ms,
+        reason_text=text("reason", body.get("reason"), REASON_CHARS),
+        source=f"operator:{text('operator', body.get('operator'), OPERATOR_CHARS)}",
+        until_ms=None if until_ms is None else integer("until_ms", until_ms, 1, MAX_EPOCH_MS),
     )
+
+
+def operator_unlock_request(lock_id: object, operator: object, reason: object) -> UnlockRequest:
+    """An operator's unlock of lock *lock_id*. ValueError names the field that is wrong."""
+    return UnlockRequest(
+        integer("lock id", lock_id, 1, INT64_MAX),
+        text("operator", operator, OPERATOR_CHARS),
+        text("reason", reason, REASON_CHARS),
+    )
+
+
+def lock_symbol(value: object) -> str:
+    """*value* as a lock's symbol: ALL, or a symbol spelled as exchangeInfo spells it (upper-case
+    ASCII letters, digits and ``_``, as in ``BTCUSDT_250926``; Binance also lists symbols in
+    other scripts, so letters and digits beyond ASCII pass too). Only the format is checked."""
+    symbol = text("symbol", value, SYMBOL_CHARS)
+    if not all(ch in _SYMBOL_ASCII if ch.isascii() else ch.isalnum() for ch in symbol):
+        raise ValueError(
+            f"symbol: {shown(symbol)} is not a symbol: upper-case letters, digits and _ "
+            "as the exchange lists it (BTCUSDT), or ALL"
+        )
+    return symbol

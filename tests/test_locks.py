@@ -10,11 +10,13 @@ from riskd.locks import (
     LockSide,
     StateRequest,
     TradingState,
+    UnlockRequest,
     is_banned,
     next_trading_state,
     not_overruled,
     operator_lock_request,
     operator_state_request,
+    operator_unlock_request,
     reconcile,
 )
 
@@ -184,7 +186,7 @@ def test_an_inactive_lock_bans_nothing_and_a_request_bans_like_a_lock() -> None:
 
 
 def test_operator_request_defaults_to_both_sides_until_unlocked() -> None:
-    request = operator_lock_request({"symbol": "dogeusdt", "reason": "news", "operator": "alice"})
+    request = operator_lock_request({"symbol": "DOGEUSDT", "reason": "news", "operator": "alice"})
     assert request == LockRequest(
         symbol="DOGEUSDT",
         side="both",
@@ -195,26 +197,82 @@ def test_operator_request_defaults_to_both_sides_until_unlocked() -> None:
     )
 
 
+def _body(**fields: object) -> dict:
+    return {"symbol": "BTCUSDT", "reason": "r", "operator": "a"} | fields
+
+
 @pytest.mark.parametrize(
     ("body", "error"),
     [
         ([], "the body must be a JSON object"),
         ({"symbol": "X", "reason": "r"}, "operator: must be a non-empty string"),
-        ({"symbol": " ", "reason": "r", "operator": "a"}, "symbol: must be a non-empty string"),
+        (_body(symbol=" "), "symbol: must be a non-empty string"),
+        (_body(symbol=["BTCUSDT"]), "symbol: must be a non-empty string"),
         (
-            {"symbol": "X", "reason": "r", "operator": "a", "until_ms": "soon"},
-            "until_ms: must be an integer (epoch ms) or null",
+            _body(until_ms="soon"),
+            "until_ms: must be an integer from 1 to 253402300799999, not 'soon'",
+        ),
+        (_body(until_ms=True), "until_ms: must be an integer from 1 to 253402300799999, not True"),
+        (_body(until_ms=1.5), "until_ms: must be an integer from 1 to 253402300799999, not 1.5"),
+        (_body(until_ms=0), "until_ms: must be an integer from 1 to 253402300799999, not 0"),
+        (
+            _body(until_ms=2**63 - 1),
+            "until_ms: must be an integer from 1 to 253402300799999, not 9223372036854775807",
         ),
         (
-            {"symbol": "X", "reason": "r", "operator": "a", "side": "up"},
-            "lock side must be long, short or both, not 'up'",
+            _body(until_ms=2**63),
+            "until_ms: must be a number from -9223372036854775807 to 9223372036854775807, "
+            "not 9223372036854775808",
         ),
-        ({"symbol": "X", "reason": "r", "operator": "a", "pwd": 1}, "unknown fields: ['pwd']"),
+        (_body(side="up"), "side: must be long, short or both, not 'up'"),
+        (_body(side="LONG"), "side: must be long, short or both, not 'LONG'"),
+        (_body(side=["long"]), "side: must be long, short or both, not ['long']"),
+        (_body(side={"long": 1}), "side: must be long, short or both, not {'long': 1}"),
+        (_body(pwd=1), "unknown fields: ['pwd']"),
+        (_body(operator="a" * 65), "operator: at most 64 characters, not 65"),
+        (_body(reason="r" * 513), "reason: at most 512 characters, not 513"),
+        (_body(reason="a\u202eb"), "reason: must not hold control characters, not 'a\\u202eb'"),
+        (_body(operator="al\x1b[2Jice"), "operator: must not hold control characters"),
     ],
 )
 def test_operator_request_names_what_is_wrong(body: object, error: str) -> None:
-    with pytest.raises(ValueError, match=f"^{re.escape(error)}$"):
+    with pytest.raises(ValueError, match=f"^{re.escape(error)}"):
         operator_lock_request(body)
+
+
+@pytest.mark.parametrize(
+    "symbol",
+    ["BTC\u0000USDT", "../../etc/passwd", "btc usdt", "btcusdt", "All", "BTC-USDT", "X" * 33],
+)
+def test_an_operator_lock_refuses_what_cannot_be_a_symbol(symbol: str) -> None:
+    with pytest.raises(ValueError, match=r"^symbol: "):
+        operator_lock_request(_body(symbol=symbol))
+
+
+@pytest.mark.parametrize(
+    "symbol", ["ALL", "BTCUSDT", "1000PEPEUSDT", "BTCUSDT_250926", "币安人生USDT"]
+)
+def test_an_operator_lock_takes_a_symbol_as_the_exchange_spells_it(symbol: str) -> None:
+    assert operator_lock_request(_body(symbol=symbol)).symbol == symbol
+
+
+def test_an_operator_unlock_reads_its_arguments() -> None:
+    assert operator_unlock_request(7, " bob ", "done") == UnlockRequest(7, "bob", "done")
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        ((True, "bob", "done"), "lock id: must be an integer from 1 to"),
+        ((0, "bob", "done"), "lock id: must be an integer from 1 to"),
+        ((2**63, "bob", "done"), "lock id: must be an integer from 1 to"),
+        ((7, "", "done"), "operator: must be a non-empty string"),
+        ((7, "bob", "a\nb"), "reason: must not hold control characters"),
+    ],
+)
+def test_an_operator_unlock_names_what_is_wrong(args: tuple, error: str) -> None:
+    with pytest.raises(ValueError, match=f"^{re.escape(error)}"):
+        operator_unlock_request(*args)
 
 
 def _evidenced(evidence_ms: int | None, symbol: str = "BTCUSDT") -> LockRequest:
@@ -284,7 +342,7 @@ def test_an_operators_state_holds_until_rules_escalate_on_newer_evidence(
 
 
 def test_an_operator_state_request_reads_the_body() -> None:
-    body = {"account": "main", "state": "halted", "operator": " alice ", "reason": "exchange down"}
+    body = {"account": "main", "state": "HALTED", "operator": " alice ", "reason": "exchange down"}
 
     assert operator_state_request(body) == StateRequest(HALTED, "alice", "exchange down")
 
@@ -303,6 +361,19 @@ def test_an_operator_state_request_reads_the_body() -> None:
         ),
         ({"state": "HALTED", "operator": "a", "reason": " "}, "reason: must be a non-empty string"),
         ({"state": "HALTED", "reason": "r"}, "operator: must be a non-empty string"),
+        # Exactly as named: no case folding, so no dotless ı or Kelvin sign slips through.
+        (
+            {"state": "halted", "operator": "a", "reason": "r"},
+            "state: must be ACTIVE, REDUCING or HALTED, not 'halted'",
+        ),
+        (
+            {"state": "act\u0131ve", "operator": "a", "reason": "r"},
+            "state: must be ACTIVE, REDUCING or HALTED, not 'actıve'",
+        ),
+        (
+            {"state": ["HALTED"], "operator": "a", "reason": "r"},
+            "state: must be ACTIVE, REDUCING or HALTED, not ['HALTED']",
+        ),
     ],
 )
 def test_a_bad_operator_state_request_names_the_field(body: object, error: str) -> None:
