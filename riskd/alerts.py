@@ -16,6 +16,7 @@ by itself (:meth:`Dispatcher.resolve_stale`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Iterable, Mapping
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Final, Literal
 
+import re2
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from riskd.bodies import json_object, required_texts
@@ -112,24 +114,53 @@ class Alert:
 # ---------------------------------------------------------------- matchers, silences, inhibition
 
 MatchOp = Literal["=", "!=", "=~", "!~"]
-_MATCHER: Final = re.compile(r"^\s*([a-z_][a-z0-9_]*)\s*(=~|!~|!=|=)\s*\"?(.*?)\"?\s*$")
+MAX_MATCHER_VALUE: Final = 256
+_RE2_OPTIONS: Final = re2.Options()
+_RE2_OPTIONS.log_errors = False  # the ValueError says what is wrong
+# RE2 here too: with a backtracking engine an operator's text could take seconds to parse.
+_MATCHER: Final = re2.compile(
+    r"^\s*([a-z_][a-z0-9_]*)\s*(=~|!~|!=|=)\s*\"?(.*?)\"?\s*$", _RE2_OPTIONS
+)
+_SHOWN_CHARS: Final = 60
+
+
+@functools.lru_cache(maxsize=1024)
+def _regex(pattern: str) -> re2._Regexp:
+    """*pattern* compiled by RE2, the dialect of Go's regexp and so of Alertmanager's matchers;
+    matching takes linear time whatever the pattern. ValueError says why RE2 refuses it."""
+    try:
+        return re2.compile(pattern, _RE2_OPTIONS)
+    except re2.error as exc:
+        reason = exc.args[0] if exc.args else "refused"
+        if isinstance(reason, bytes):
+            reason = reason.decode(errors="replace")
+        shown = _shown(pattern)
+        raise ValueError(f"{shown} is not a regular expression RE2 accepts: {reason}") from None
+
+
+def _shown(text: str) -> str:
+    """*text* quoted for an error message, cut short."""
+    if len(text) > _SHOWN_CHARS:
+        text = f"{text[: _SHOWN_CHARS - 1]}…"
+    return repr(text)
 
 
 class Matcher(FrozenModel):
-    """``label op value``: ``=``/``!=`` compare, ``=~``/``!~`` match the whole value by regex.
-    A missing label's value is ""."""
+    """``label op value``: ``=``/``!=`` compare, ``=~``/``!~`` match the whole value (as
+    Alertmanager does, ``^(?:value)$``) by an RE2 regex. A missing label's value is ""."""
 
     label: str = Field(pattern=r"^[a-z_][a-z0-9_]{0,31}$")
     op: MatchOp = "="
-    value: str = Field("", max_length=256)
+    value: str = ""
 
     @model_validator(mode="after")
-    def _regex_compiles(self) -> Matcher:
+    def _value_is_usable(self) -> Matcher:
+        if len(self.value) > MAX_MATCHER_VALUE:
+            raise ValueError(
+                f"the value has {len(self.value)} characters, at most {MAX_MATCHER_VALUE}"
+            )
         if self.op in ("=~", "!~"):
-            try:
-                re.compile(self.value)
-            except re.error as exc:
-                raise ValueError(f"{self.value!r} is not a regular expression: {exc}") from None
+            _regex(self.value)
         return self
 
     @classmethod
@@ -137,12 +168,12 @@ class Matcher(FrozenModel):
         """``symbol=BTCUSDT``, ``alertname=~"Symbol.*"``; ValueError names what is wrong."""
         found = _MATCHER.match(text)
         if found is None:
-            raise ValueError(f"matcher {text!r}: expected label=value, !=, =~ or !~")
+            raise ValueError(f"matcher {_shown(text)}: expected label=value, !=, =~ or !~")
         try:
             return cls(label=found[1], op=found[2], value=found[3])
         except ValidationError as exc:  # a plain ValueError: it crosses Ray intact
             reasons = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
-            raise ValueError(f"matcher {text!r}: {reasons}") from None
+            raise ValueError(f"matcher {_shown(text)}: {reasons}") from None
 
     def matches(self, labels: Labels) -> bool:
         value = dict(labels).get(self.label, "")
@@ -150,7 +181,7 @@ class Matcher(FrozenModel):
             return value == self.value
         if self.op == "!=":
             return value != self.value
-        found = re.fullmatch(self.value, value) is not None
+        found = _regex(self.value).fullmatch(value) is not None
         return found if self.op == "=~" else not found
 
     def __str__(self) -> str:

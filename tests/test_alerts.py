@@ -250,17 +250,61 @@ def test_matchers_compare_the_whole_value(text: str, labels: dict, matches: bool
     assert Matcher.parse(text).matches(labels_of("X", labels)) is matches
 
 
+def test_a_regex_matches_in_linear_time_whatever_the_pattern() -> None:
+    nested = Matcher.parse("symbol=~(A+)+")  # exponential for a backtracking engine
+    assert not nested.matches(labels_of("X", {"symbol": "A" * 27 + "!"}))
+    assert nested.matches(labels_of("X", {"symbol": "A" * 10_000}))
+
+
+def test_a_regex_is_anchored_at_both_ends_as_in_alertmanager() -> None:
+    either = Matcher.parse("symbol=~BTC|ETH")  # ^(?:BTC|ETH)$, not ^BTC or ETH$
+    assert not either.matches(labels_of("X", {"symbol": "BTCUSDT"}))
+    assert not either.matches(labels_of("X", {"symbol": "XETH"}))
+    assert either.matches(labels_of("X", {"symbol": "ETH"}))
+
+
 @pytest.mark.parametrize(
     ("text", "error"),
     [
-        ("BTCUSDT", "expected label=value"),
-        ("symbol=~[", "is not a regular expression"),
-        ("Symbol=x", "expected label=value"),
+        ("BTCUSDT", "matcher 'BTCUSDT': expected label=value"),
+        ("Symbol=x", "matcher 'Symbol=x': expected label=value"),
+        (
+            "symbol=~[",
+            "matcher 'symbol=~[': '[' is not a regular expression RE2 accepts: missing ]",
+        ),
+        (
+            r"symbol=~(A)\1",
+            r"matcher 'symbol=~(A)\\1': '(A)\\1' is not a regular expression RE2 accepts: "
+            r"invalid escape sequence: \1",
+        ),
+        ("symbol=~BTC(?=USDT)", "'BTC(?=USDT)' is not a regular expression RE2 accepts: invalid"),
+        ("symbol=~(?<=X)BTC", "'(?<=X)BTC' is not a regular expression RE2 accepts: invalid"),
+        ("symbol=~A{1001}", "RE2 accepts: invalid repetition size: {1001}"),
+        ("symbol=" + "A" * 257, "the value has 257 characters, at most 256"),
     ],
 )
 def test_a_bad_matcher_is_refused_with_a_precise_message(text: str, error: str) -> None:
-    with pytest.raises((ValueError, ValidationError), match=error):
+    with pytest.raises(ValueError, match=re.escape(error)):
         Matcher.parse(text)
+
+
+def test_an_over_long_regex_is_refused_naming_its_matcher_cut_short() -> None:
+    with pytest.raises(ValueError) as refused:
+        Matcher.parse("symbol=~" + "A" * 257)
+    message = str(refused.value)
+    assert message.startswith("matcher 'symbol=~AAA")
+    assert message.endswith("…': the value has 257 characters, at most 256")
+
+
+def test_a_long_matcher_text_is_parsed_in_linear_time() -> None:
+    text = "symbol=x" + " " * 50_000 + "\nx"  # quadratic for a backtracking parse
+    with pytest.raises(ValueError, match="expected label=value"):
+        Matcher.parse(text)
+
+
+def test_a_matcher_made_directly_is_checked_as_a_parsed_one() -> None:
+    with pytest.raises(ValidationError, match="is not a regular expression RE2 accepts"):
+        Matcher(label="symbol", op="!~", value="(?P<x>A)(?P=x)")
 
 
 @pytest.mark.parametrize(

@@ -564,15 +564,15 @@ def test_parsed_trading_status_drives_the_hold_back() -> None:
     [
         (
             lambda body: body["indicators"]["BTCUSDT"][2].update(value=True),
-            "GET /fapi/v1/apiTradingStatus: indicators.BTCUSDT[2].value: True is not a number",
+            "GET /fapi/v1/apiTradingStatus: indicators.BTCUSDT[2].value: a boolean is not a number",
         ),
         (
             lambda body: body["indicators"]["BTCUSDT"][2].update(triggerValue=float("nan")),
-            "GET /fapi/v1/apiTradingStatus: indicators.BTCUSDT[2].triggerValue: nan is not",
+            "GET /fapi/v1/apiTradingStatus: indicators.BTCUSDT[2].triggerValue: a float is not",
         ),
         (
             lambda body: body["indicators"]["ACCOUNT"][0].update(isLocked="true"),
-            "GET /fapi/v1/apiTradingStatus: indicators.ACCOUNT[0].isLocked: 'true' is not a bool",
+            "GET /fapi/v1/apiTradingStatus: indicators.ACCOUNT[0].isLocked: a string is not a bool",
         ),
         (
             lambda body: body["indicators"]["ACCOUNT"][0].pop("plannedRecoverTime"),

@@ -36,6 +36,7 @@ from riskd.exchange.errors import (
     ServerError,
     StatusUnknown,
     TransportError,
+    http_detail,
 )
 from riskd.exchange.guard import IpGuard
 from riskd.exchange.weights import endpoint_weight
@@ -186,11 +187,13 @@ class BinanceAccess:
             self.stats.errors += 1
             self._reconcile(meta, sent_ms)
             raise self._api_error(exc, endpoint, write) from None
-        except BinanceRequestException as exc:
+        except (BinanceRequestException, aiohttp.ContentTypeError):
             self.stats.errors += 1
             self._reconcile(meta, sent_ms)
-            error_type = StatusUnknown if write else MalformedResponse
-            raise error_type(endpoint, f"malformed response: {exc.message[:200]}") from None
+            detail = f"HTTP {meta.status}: the body is not the JSON promised"
+            if write:
+                raise StatusUnknown(endpoint, f"outcome unknown after {detail}") from None
+            raise MalformedResponse(endpoint, detail) from None
         except aiohttp.ClientConnectorError as exc:
             self.stats.errors += 1
             raise TransportError(endpoint, f"cannot connect: {exc.os_error}") from None
@@ -221,22 +224,23 @@ class BinanceAccess:
         now = self.clock.now_ms()
         retry_after = exc.response.headers.get("Retry-After", "") if exc.response else ""
         retry_after_ms = int(retry_after) * 1000 if retry_after.isdigit() else None
+        code, message = _binance_error(exc)
         if status == 418:
-            match = _BANNED_UNTIL.search(exc.message or "")
+            match = _BANNED_UNTIL.search(message)
             until = int(match.group(1)) if match else now + (retry_after_ms or 120_000)
             self.guard.on_banned(until, now, endpoint)
             return IpBanned(endpoint, self.guard.ip, until)
-        if status == 429 and exc.code == -1003:
+        if status == 429 and code == -1003:
             until = self.guard.on_rate_limited(retry_after_ms, now, endpoint)
             return RateLimited(endpoint, self.guard.ip, until - now)
         if status >= 500:
-            unknown = exc.code == -1000 or "Unknown error" in (exc.message or "")
-            if unknown or write:
-                return StatusUnknown(endpoint, f"HTTP {status}: outcome unknown")
-            return ServerError(endpoint, status, (exc.message or "")[:200])
-        if not exc.code:
-            return MalformedResponse(endpoint, f"HTTP {status} without a Binance error body")
-        return Rejected(endpoint, status, exc.code, exc.message or "")
+            if code == -1000 or "Unknown error" in message or write:
+                detail = http_detail(status, code, message)
+                return StatusUnknown(endpoint, f"outcome unknown after {detail}")
+            return ServerError(endpoint, status, code, message)
+        if code is None:
+            return MalformedResponse(endpoint, http_detail(status, None))
+        return Rejected(endpoint, status, code, message)
 
     # ------------------------------------------------------------ time
 
@@ -319,6 +323,15 @@ class BinanceAccess:
                 if exc.code != NO_SUCH_ORDER:
                     raise
         return await self.write("POST", path, place, params)
+
+
+def _binance_error(exc: BinanceAPIException) -> tuple[int | None, str]:
+    """The ``code`` and ``msg`` of Binance's JSON error body; (None, "") for any other body,
+    whose text python-binance puts in its message (with the request URL and signature)."""
+    code = exc.code
+    if not isinstance(code, int) or isinstance(code, bool) or code == 0:
+        return None, ""
+    return code, exc.message if isinstance(exc.message, str) else ""
 
 
 def _required(params: Mapping[str, Any], name: str) -> str:

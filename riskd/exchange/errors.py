@@ -1,15 +1,43 @@
 """What can go wrong talking to Binance, as a small typed hierarchy.
 
-Messages carry the endpoint and Binance's code and text, never parameters or credentials.
+Messages carry the endpoint, the HTTP status, Binance's code and at most a short Binance ``msg``,
+all through :func:`safe_text`: never parameters, signatures, credentials or a response body.
 """
 
 from __future__ import annotations
+
+import re
+from typing import Final
+
+MESSAGE_CHARS: Final = 120  # of a Binance msg
+ERROR_CHARS: Final = 300  # of a whole error text
+# C0, DEL, C1, and the invisible format characters that reorder or hide text.
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
+_URL_QUERY: Final = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s?#'\"<>]*)[?#][^\s'\"<>]*", re.I)
+
+
+def safe_text(text: str, limit: int = ERROR_CHARS) -> str:
+    """*text* fit for a status line: URLs without their query (it holds the signature and
+    listenKey), control characters escaped, at most *limit* characters."""
+    shown = _URL_QUERY.sub(r"\1?…", text[:limit])  # cut first: the regexes scan little
+    shown = _CONTROL.sub(lambda found: found[0].encode("unicode_escape").decode(), shown)
+    return shown if len(text) <= limit and len(shown) <= limit else f"{shown[: limit - 1]}…"
+
+
+def http_detail(http_status: int, code: int | None, message: str = "") -> str:
+    """``HTTP 400 code -2013: Order does not exist.`` from Binance's JSON error (its ``code``
+    and ``msg``, made safe), or ``HTTP 502 without a Binance error body`` (*code* None)."""
+    if code is None:
+        return f"HTTP {http_status} without a Binance error body"
+    text = f"HTTP {http_status} code {code}"
+    return f"{text}: {safe_text(message, MESSAGE_CHARS)}" if message else text
 
 
 class ExchangeError(Exception):
     """Base of every exchange-access error; ``endpoint`` is ``"GET /fapi/v2/account"``."""
 
     def __init__(self, endpoint: str, detail: str) -> None:
+        detail = safe_text(detail)
         super().__init__(f"{endpoint}: {detail}")
         self.endpoint = endpoint
         self.detail = detail
@@ -24,11 +52,13 @@ class MalformedResponse(ExchangeError):
 
 
 class ServerError(ExchangeError):
-    """HTTP 5xx other than "Unknown error" (gateway pages, maintenance)."""
+    """HTTP 5xx other than "Unknown error" (gateway pages, maintenance); ``code`` and
+    ``message`` are Binance's when the body was its JSON error."""
 
-    def __init__(self, endpoint: str, http_status: int, detail: str) -> None:
-        super().__init__(endpoint, f"HTTP {http_status}: {detail}")
+    def __init__(self, endpoint: str, http_status: int, code: int | None, message: str) -> None:
+        super().__init__(endpoint, http_detail(http_status, code, message))
         self.http_status = http_status
+        self.code = code
 
 
 class StatusUnknown(ExchangeError):
@@ -42,10 +72,10 @@ class Rejected(ExchangeError):
     """Binance refused the request with an error code (4xx); nothing was executed."""
 
     def __init__(self, endpoint: str, http_status: int, code: int, message: str) -> None:
-        super().__init__(endpoint, f"HTTP {http_status} code {code}: {message}")
+        super().__init__(endpoint, http_detail(http_status, code, message))
         self.http_status = http_status
         self.code = code
-        self.message = message
+        self.message = safe_text(message, MESSAGE_CHARS)
 
 
 class RateLimited(ExchangeError):

@@ -4,7 +4,8 @@ Numbers are read exactly. Decimal fields may be JSON strings ("0.009"), integers
 Decimals (a body decoded with ``parse_float=Decimal``); times may be JSON integers or strings
 of digits (ccxt's recordings stringify them). Floats are refused, because they have already
 lost the exchange's decimal text, and so are booleans, NaN and exponents. Every problem raises
-PayloadError naming the endpoint (or stream event) and the field path, never the payload.
+PayloadError naming the endpoint (or stream event), the field path and the kind of value found,
+never a value: it may be a balance, and the message ends up in health reports.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ POSITION_SIDES: Final = frozenset({"BOTH", "LONG", "SHORT"})
 _DECIMAL_TEXT: Final = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 _TIME_TEXT: Final = re.compile(r"[0-9]+")
 _DERIVED_ENTRY_QUANTUM: Final = Decimal("1E-8")  # Binance's notional and PnL decimals
-_SHOWN_CHARS: Final = 40
 
 
 class PayloadError(ValueError):
@@ -244,7 +244,7 @@ class _Object:
     def decimal(self, key: str) -> Decimal:
         value = self._get(key)
         if isinstance(value, float):
-            raise self.error(key, f"{value!r} is a float; decode with parse_float=Decimal")
+            raise self.error(key, "is a float; decode with parse_float=Decimal")
         if isinstance(value, int) and not isinstance(value, bool):
             return Decimal(value)
         if isinstance(value, Decimal) and value.is_finite():
@@ -287,12 +287,17 @@ def _snapshot(
 
 
 def _show(value: object) -> str:
-    """A short description of a bad value: scalars by repr (cut short), containers by kind."""
+    """What kind of value a bad one is (``a string``, ``null`` …), never the value itself."""
     if isinstance(value, Mapping):
         return "an object"
     if isinstance(value, list | tuple):
         return "a list"
     if value is None:
         return "null"
-    text = repr(value)
-    return text if len(text) <= _SHOWN_CHARS else f"{text[: _SHOWN_CHARS - 3]}..."
+    if isinstance(value, str):
+        return "a string" if value else "an empty string"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    return f"a {type(value).__name__}"

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from types import SimpleNamespace
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from riskd.exchange.errors import (
+    ExchangeError,
     IpBanned,
     MalformedResponse,
     RateLimited,
@@ -146,12 +150,52 @@ async def test_malformed_answers_are_retried_then_typed(sim, make_access, contro
     assert access.stats.retries == 4
 
 
+async def test_a_page_instead_of_json_is_a_malformed_response(make_access) -> None:
+    async def page(_: web.Request) -> web.Response:
+        return web.Response(text="<html>maintenance</html>", content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/fapi/v2/account", page)
+    async with TestServer(app, host="127.0.0.1") as server:
+        access = make_access(SimpleNamespace(url=str(server.make_url("")).rstrip("/")))
+        with pytest.raises(MalformedResponse) as info:
+            await _account(access)
+    assert str(info.value) == "GET /fapi/v2/account: HTTP 200: the body is not the JSON promised"
+
+
 async def test_html_503_on_a_read_is_a_server_error(sim, make_access, control) -> None:
     access = make_access(sim)
     await control("POST", "/_sim/fault", {"path": "*", "kind": "html503", "count": 4})
     with pytest.raises(ServerError) as info:
         await _account(access)
     assert info.value.http_status == 503
+
+
+@pytest.mark.parametrize(
+    ("kind", "shown"),
+    [
+        ("malformed", "GET /fapi/v2/account: HTTP 200: the body is not the JSON promised"),
+        ("html503", "GET /fapi/v2/account: HTTP 503 without a Binance error body"),
+        ("http5xx", "GET /fapi/v2/account: HTTP 502 without a Binance error body"),
+        (
+            "unknown503",
+            "GET /fapi/v2/account: outcome unknown after HTTP 503 code -1000: Unknown error, "
+            "please check your request or try again later.",
+        ),
+    ],
+)
+async def test_a_faulty_answer_shows_its_status_and_code_never_the_request_or_body(
+    sim, make_access, control, kind: str, shown: str
+) -> None:
+    access = make_access(sim)
+    balance = (await _account(access))["totalWalletBalance"].split(".")[0]
+    await control("POST", "/_sim/fault", {"path": "/fapi/v2/account", "kind": kind, "count": 4})
+    with pytest.raises(ExchangeError) as info:
+        await _account(access)
+    text = str(info.value)
+    assert text == shown
+    for secret in ("signature", "timestamp=", "recvWindow", "<bound method", "sim-key", balance):
+        assert secret not in text
 
 
 async def test_rejections_carry_binance_code_and_are_not_retried(sim, make_access) -> None:
@@ -164,6 +208,7 @@ async def test_rejections_carry_binance_code_and_are_not_retried(sim, make_acces
             {"symbol": "BTCUSDT"},
         )
     assert (info.value.code, info.value.http_status) == (-2013, 400)
+    assert str(info.value) == "GET /fapi/v1/order: HTTP 400 code -2013: Order does not exist."
     assert access.stats.calls == 1
 
 
@@ -220,7 +265,7 @@ async def test_unknown_status_algo_placement_is_found_by_client_algo_id(
         }
     )
     assert algo["clientAlgoId"] == "rung-1" and algo["algoStatus"] == "NEW"
-    algos = sim.exchange.state()["accounts"]["sim"]["algo_orders"]
+    algos = sim.exchange.state()["accounts"]["sim"]["open_algo_orders"]
     assert [a["clientAlgoId"] for a in algos] == ["rung-1"]
 
 
@@ -239,7 +284,7 @@ async def test_writes_without_client_id_are_refused(sim, make_access) -> None:
 async def test_a_write_whose_answer_is_lost_is_status_unknown(sim, make_access, control) -> None:
     access = make_access(sim)
     await control("POST", "/_sim/fault", {"path": "/fapi/v1/countdownCancelAll", "kind": "http5xx"})
-    with pytest.raises(StatusUnknown):
+    with pytest.raises(StatusUnknown, match="outcome unknown after HTTP 502 without a Binance"):
         await access.write(
             "POST",
             "/fapi/v1/countdownCancelAll",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import re
 from decimal import Decimal
 from typing import Any
 
@@ -90,14 +89,14 @@ def _error(body: object) -> str:
 @pytest.mark.parametrize(
     ("field", "value", "problem"),
     [
-        ("tranId", 9689322392.0, "9689322392.0 is not an int64 id"),
-        ("tranId", 2**63, f"{2**63} is not an int64 id"),
-        ("tranId", "-1", "'-1' is not an int64 id"),
-        ("tranId", True, "True is not an int64 id"),
-        ("income", -0.01, "-0.01 is a float; decode with parse_float=Decimal"),
-        ("income", "1e3", "'1e3' is not a decimal"),
-        ("time", 1570636800000.0, "1570636800000.0 is not a time in ms"),
-        ("incomeType", "", "'' is not a non-empty string"),
+        ("tranId", 9689322392.0, "a float is not an int64 id"),
+        ("tranId", 2**63, "an integer is not an int64 id"),
+        ("tranId", "-1", "a string is not an int64 id"),
+        ("tranId", True, "a boolean is not an int64 id"),
+        ("income", -0.01, "is a float; decode with parse_float=Decimal"),
+        ("income", "1e3", "a string is not a decimal"),
+        ("time", 1570636800000.0, "a float is not a time in ms"),
+        ("incomeType", "", "an empty string is not a non-empty string"),
         ("asset", None, "null is not a non-empty string"),
         ("symbol", None, "null is not a string"),
     ],
@@ -120,4 +119,4 @@ def test_body_that_is_not_a_list_is_refused() -> None:
 
 
 def test_row_that_is_not_an_object_is_refused() -> None:
-    assert re.fullmatch(r"GET /fapi/v1/income: \[0\]: 'x' is not an object", _error(["x"]))
+    assert _error(["x"]) == "GET /fapi/v1/income: [0]: a string is not an object"
