@@ -49,6 +49,7 @@ class Job:
         self.clock = ServerClock()
         self.ip_events: list[IpEvent] = []
         self.alerter = NamedActor(ALERTER_NAME, self.deployment)
+        self.peers = [self.alerter]  # the actors this job notifies, warmed before it is ready
         self.guards = IpGuards(listeners=[self.ip_events.append, self._report_ip_event])
         client = make_client(
             config.exchange, account.api_key, account.api_secret, local_addr=spec.local_addr
@@ -91,6 +92,18 @@ class Job:
     def position_book(self) -> ActorHandle:
         """The account's PositionBook actor (created by the Controller before any job)."""
         return ray.get_actor(position_book_name(self.spec.account), namespace=self.deployment)
+
+    def peer(self, name: str) -> NamedActor:
+        """An actor of the deployment this job notifies (see ``warm``)."""
+        self.peers.append(NamedActor(name, self.deployment))
+        return self.peers[-1]
+
+    async def warm(self) -> None:
+        """Connect to every actor this job calls, so its first event after start is as fast
+        as the next ones. The Controller calls this once all actors exist."""
+        await asyncio.gather(
+            self.position_book.__ray_ready__.remote(), *(peer.warm() for peer in self.peers)
+        )
 
     async def recover(self) -> None:
         """Rebuild this job's state from the exchange and SQL before its first pass."""

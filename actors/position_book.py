@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
 from collections.abc import Mapping
+
+import ray
 
 from actors.context import NamedActor, stop_ladder_name
 from riskd.exchange.clock import wall_ms
@@ -59,6 +62,11 @@ class PositionBookActor:
         if changes.opened or changes.changed or changes.closed:
             self.stop_ladder.notify("on_positions")
         return changes
+
+    def warm(self) -> None:
+        """Connect to the StopLadder now, so the first position change reaches it at once."""
+        with contextlib.suppress(ValueError):  # a plan without a StopLadder
+            ray.get(self.stop_ladder.warm())
 
     def current(self) -> BookView:
         return self.book.view(wall_ms())

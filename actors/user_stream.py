@@ -14,7 +14,7 @@ import logging
 import aiohttp
 
 from actors.base import Job
-from actors.context import ConfigSource, NamedActor, ledger_name, stop_ladder_name
+from actors.context import ConfigSource, ledger_name, stop_ladder_name
 from riskd.exchange.client import user_stream_url
 from riskd.exchange.clock import wall_ms
 from riskd.exchange.errors import Rejected
@@ -38,8 +38,8 @@ class UserStream(Job):
         self.events_received = 0
         self.reconnects = -1
         self._key_invalid = asyncio.Event()
-        self.stop_ladder = NamedActor(stop_ladder_name(spec.account), self.deployment)
-        self.ledger = NamedActor(ledger_name(spec.account), self.deployment)
+        self.stop_ladder = self.peer(stop_ladder_name(spec.account))
+        self.ledger = self.peer(ledger_name(spec.account))
 
     async def step(self) -> None:
         listen_key = await self._create_listen_key()
