@@ -1520,8 +1520,13 @@ class SimExchange:
                 "open_orders": [
                     o.query(self.market.specs[o.symbol]) for o in account.open_orders()
                 ],
-                "algo_orders": [
-                    a.query(self.market.specs[a.symbol]) for a in account.algo_orders.values()
+                "open_algo_orders": [
+                    a.query(self.market.specs[a.symbol]) for a in account.open_algo_orders()
+                ],
+                "done_algo_orders": [
+                    a.query(self.market.specs[a.symbol])
+                    for a in account.algo_orders.values()
+                    if a.algo_id not in account.open_algos
                 ],
                 "income": [dict(r, income=fixed(r["income"], 8)) for r in account.income],
                 "countdowns": {

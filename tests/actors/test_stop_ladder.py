@@ -22,7 +22,7 @@ egress = "127.0.0.7"
 
 
 def _rungs(simulator) -> list[dict]:
-    algos = simulator.server.exchange.state()["accounts"]["sim"]["algo_orders"]
+    algos = simulator.server.exchange.state()["accounts"]["sim"]["open_algo_orders"]
     return [a for a in algos if a["algoStatus"] == "NEW"]
 
 

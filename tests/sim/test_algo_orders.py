@@ -245,3 +245,15 @@ async def test_trailing_stop_fires_after_retrace_from_the_high(sim, client, cont
     assert len(await client.futures_position_information()) == 1
     await control("POST", "/_sim/mark", {"symbol": "BTCUSDT", "price": "61370"})
     assert await client.futures_position_information() == []
+
+
+async def test_state_lists_open_algo_orders_apart_from_done_ones(sim, client, control) -> None:
+    await _long(client)
+    kept = await client.futures_create_algo_order(**_stop("57000", clientAlgoId="kept"))
+    gone = await client.futures_create_algo_order(**_stop("56000", clientAlgoId="gone"))
+    await client.futures_cancel_algo_order(algoId=gone["algoId"])
+    account = (await control("GET", "/_sim/state"))["accounts"]["sim"]
+    assert [a["algoId"] for a in account["open_algo_orders"]] == [kept["algoId"]]
+    assert [(a["algoId"], a["algoStatus"]) for a in account["done_algo_orders"]] == [
+        (gone["algoId"], "CANCELED")
+    ]
