@@ -56,6 +56,7 @@ JOB_CLASSES: dict[JobKind, type[Job]] = {
     JobKind.LEDGER: Ledger,
 }
 HEALTH_TIMEOUT_S = 2.0
+WARM_TIMEOUT_S = 60.0
 SUPERVISE_INTERVAL_S = 2.0
 # A job that has not answered this long after its creation is reported as pending.
 PENDING_AFTER_MS = 10_000
@@ -87,6 +88,7 @@ class Controller:
         self._jobs: dict[str, ActorHandle] = {}
         self._books: dict[str, ActorHandle] = {}
         self._gateway: ActorHandle | None = None
+        self._gateway_url = ""
         self._alerter: ActorHandle | None = None
         self._alerts = NamedActor(ALERTER_NAME, self.namespace)
         self._firing: dict[str, AlertEvent] = {}  # reported to the Alerter as firing
@@ -123,10 +125,35 @@ class Controller:
         self._gateway = (
             ray.remote(Gateway).options(**self._on_head(GATEWAY_NAME)).remote(self.source)
         )
-        gateway_url = await self._gateway.url.remote()
+        self._gateway_url = await self._gateway.url.remote()
+        await self._warm()
         if self._supervisor is None:
             self._supervisor = asyncio.get_running_loop().create_task(self._supervise())
-        return {"jobs": [spec.name for spec in self.plan.jobs], "gateway": gateway_url}
+        return {
+            "jobs": [spec.name for spec in self.plan.jobs],
+            "gateway": self._gateway_url,
+            "routes": await self._gateway.routes.remote(),
+        }
+
+    async def describe(self) -> tuple[ConfigSource, str]:
+        """What an operator's command needs to reach this deployment: its config source
+        (no secrets) and the gateway's URL."""
+        return self.source, self._gateway_url
+
+    async def _warm(self) -> None:
+        """Have every job and book connect to the actors it notifies, now that all exist, so
+        the first position change or fill after ready is handled as fast as the next ones."""
+        handles = [*self._jobs.values(), *self._books.values()]
+        try:
+            results = await asyncio.wait_for(
+                asyncio.gather(*(h.warm.remote() for h in handles), return_exceptions=True),
+                WARM_TIMEOUT_S,
+            )
+        except TimeoutError:
+            log.warning("jobs did not warm their connections within %s s", WARM_TIMEOUT_S)
+            return
+        for error in (r for r in results if isinstance(r, Exception)):
+            log.warning("warming a job's connections failed: %s", error)
 
     def _on_head(self, name: str) -> dict:
         return {

@@ -7,17 +7,24 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
 import time
 from collections.abc import Callable
 
 import ray
 from ray.actor import ActorHandle
+from ray.exceptions import GetTimeoutError, RayActorError
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from actors.context import CONTROLLER_NAME, ConfigSource
 from actors.controller import Controller, actor_options
+from riskd import runs
 from riskd.health import JobStatus
+from riskd.runs import LocalRun
+
+LIVENESS_INTERVAL_S = 1.0
+LIVENESS_TIMEOUT_S = 10.0
 
 
 def start(source: ConfigSource) -> tuple[ActorHandle, dict]:
@@ -39,14 +46,23 @@ def start(source: ConfigSource) -> tuple[ActorHandle, dict]:
     return controller, ray.get(controller.start.remote())
 
 
-def wait_ready(controller: ActorHandle, timeout_s: float) -> list[JobStatus]:
-    """Wait until every job has succeeded once; returns the last status either way."""
+def wait_ready(
+    controller: ActorHandle,
+    timeout_s: float,
+    on_job_ready: Callable[[JobStatus], None] = lambda _row: None,
+) -> list[JobStatus]:
+    """Wait until every job has succeeded once, telling *on_job_ready* of each as it does;
+    returns the last status either way."""
     deadline = time.monotonic() + timeout_s
+    told: set[tuple[str, str]] = set()
     while True:
         rows: list[JobStatus] = ray.get(controller.status.remote())
-        if all(r.health and r.health["last_success_ms"] for r in rows):
-            return rows
-        if time.monotonic() > deadline:
+        ready = [r for r in rows if r.health and r.health["last_success_ms"]]
+        for row in ready:
+            if (row.job, row.account) not in told:
+                told.add((row.job, row.account))
+                on_job_ready(row)
+        if len(ready) == len(rows) or time.monotonic() > deadline:
             return rows
         time.sleep(0.2)
 
@@ -61,19 +77,23 @@ def run_foreground(
     source: ConfigSource,
     ready_timeout_s: float,
     on_ready: Callable[[list[JobStatus], dict], None],
+    progress: Callable[[str], None],
     *,
     local: bool,
 ) -> None:
-    """Start the deployment; block until Ctrl-C or SIGTERM; stop it all.
+    """Start the deployment, telling *progress* what comes up; block until Ctrl-C or
+    SIGTERM; stop it all.
 
     ``local``: always start a fresh single-node Ray; otherwise join the running cluster
-    (``ray up``, ``RAY_ADDRESS``) or start one if there is none.
+    (``ray up``, ``RAY_ADDRESS``) or start one.
     """
     namespace = source.load(secrets=()).deployment.name
 
     def interrupt(_signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
 
+    started = time.monotonic()
+    progress("starting a local Ray" if local else "joining the Ray cluster")
     context = ray.init(
         address="local" if local else None,
         namespace=namespace,
@@ -84,34 +104,86 @@ def run_foreground(
     # After ray.init, which installs its own SIGTERM handler: SIGTERM stops riskd cleanly.
     previous = signal.signal(signal.SIGTERM, interrupt)
     try:
+        progress(f"ray {context.address_info['address']} up ({_since(started)})")
         controller, info = start(source)
         info["ray_address"] = context.address_info["address"]
-        on_ready(wait_ready(controller, ready_timeout_s), info)
-        signal.pause()
+        runs.record(LocalRun(namespace, info["ray_address"], info["gateway"], os.getpid()))
+        progress(f"{len(info['jobs'])} jobs created; gateway {info['gateway']} ({_since(started)})")
+
+        def job_ready(row: JobStatus) -> None:
+            progress(f"  {row.job} {row.account}: first pass done ({_since(started)})")
+
+        on_ready(wait_ready(controller, ready_timeout_s, job_ready), info)
+        _wait_while_alive(controller)
+        progress("the deployment was stopped (riskd stop)")
     except KeyboardInterrupt:
         pass
     finally:
         with contextlib.suppress(ValueError):  # ValueError: it never started
             stop(ray.get_actor(CONTROLLER_NAME, namespace=namespace))
         ray.shutdown()
+        runs.forget(namespace, os.getpid())
         signal.signal(signal.SIGTERM, previous)
 
 
-def connect(namespace: str) -> ActorHandle:
-    """Join the running cluster and find the deployment's Controller (LookupError if none)."""
+def _wait_while_alive(controller: ActorHandle) -> None:
+    """Block until the Controller is gone (``riskd stop`` from another shell)."""
+    while True:
+        time.sleep(LIVENESS_INTERVAL_S)
+        try:
+            ray.get(controller.__ray_ready__.remote(), timeout=LIVENESS_TIMEOUT_S)
+        except RayActorError:
+            return
+        except GetTimeoutError:  # busy, not gone
+            continue
+
+
+def _since(started: float) -> str:
+    return f"{time.monotonic() - started:.1f} s"
+
+
+def connect(namespace: str | None = None, address: str = "auto") -> tuple[str, ActorHandle]:
+    """Join the cluster at *address* and find a deployment's Controller: the one named, or
+    the only one running. LookupError says why none was found (listing them when several
+    are)."""
     try:
         ray.init(
-            address="auto",
+            address=address,
             namespace=namespace,
             logging_level=logging.WARNING,
             configure_logging=False,
         )
-    except ConnectionError as exc:
-        raise LookupError(f"no running Ray cluster found ({exc})") from None
-    try:
-        return ray.get_actor(CONTROLLER_NAME, namespace=namespace)
-    except ValueError:
-        raise LookupError(f"no riskd deployment {namespace!r} is running") from None
+    except ConnectionError:
+        raise LookupError("no riskd is running here (no Ray cluster found)") from None
+    running = sorted(
+        {
+            actor["namespace"]
+            for actor in ray.util.list_named_actors(all_namespaces=True)
+            if actor["name"] == CONTROLLER_NAME
+        }
+    )
+    if namespace is None:
+        if not running:
+            raise LookupError("no riskd deployment is running on this Ray cluster")
+        if len(running) > 1:
+            raise LookupError(
+                f"{len(running)} riskd deployments are running ({', '.join(running)}): "
+                "name one with --namespace"
+            )
+        namespace = running[0]
+    if namespace not in running:
+        others = f" (running: {', '.join(running)})" if running else ""
+        raise LookupError(f"no riskd deployment {namespace!r} is running{others}")
+    return namespace, ray.get_actor(CONTROLLER_NAME, namespace=namespace)
+
+
+def describe(controller: ActorHandle) -> tuple[ConfigSource, str]:
+    """The running deployment's config source and its gateway's URL."""
+    return ray.get(controller.describe.remote())
+
+
+def disconnect() -> None:
+    ray.shutdown()
 
 
 def status(controller: ActorHandle) -> list[JobStatus]:

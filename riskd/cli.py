@@ -13,12 +13,22 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
+from riskd import runs
 from riskd.backfill import MAX_BACKFILL_DAYS, BackfillResult, backfill
-from riskd.config import AccountConfig, ConfigError, RiskdConfig, is_loopback, load_config
+from riskd.config import (
+    AccountConfig,
+    ConfigError,
+    GatewayConfig,
+    RiskdConfig,
+    is_loopback,
+    load_config,
+)
+from riskd.display import printable, printable_lines, since, table, until
 from riskd.exchange.access import BinanceAccess
 from riskd.exchange.budget import WeightBudget
 from riskd.exchange.client import make_client
@@ -34,6 +44,10 @@ from riskd.store import SqlRunner, init_schema, make_engine
 # `riskd run --sim`: the simulator's default account, and every job on its own loopback IP so
 # the simulator's per-IP counters show each job's weight apart.
 SIM_ENV = {"RISKD_SIM_API_KEY": "sim-key", "RISKD_SIM_API_SECRET": "sim-secret"}
+# Ray takes the loopback address for its node only when it runs no cluster (the mode meant
+# for laptops), and then binds every server of the --sim run to 127.0.0.1. Read when ray is
+# imported, so set before.
+RAY_LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 SIM_CONFIG_TOML = """\
 [deployment]
 name = "riskd-sim"
@@ -73,12 +87,20 @@ egress = "127.0.0.7"
 enabled = true
 egress = "127.0.0.6"
 """
+SIM_CONFIG_NAME = "<riskd run --sim>"
 READY_TIMEOUT_S = 60
+MAX_MINUTES = 10 * 365 * 24 * 60
 
 
 def _fail(message: str) -> int:
-    print(f"riskd: {message}", file=sys.stderr)
+    """Say what is wrong in one line on stderr; the exit code for a refused command."""
+    print(f"riskd: {printable(message)}", file=sys.stderr)
     return 2
+
+
+def _say(text: str = "") -> None:
+    """Print to stdout, every line made printable (reasons and names come from users)."""
+    print(printable_lines(text), flush=True)
 
 
 # ---------------------------------------------------------------- the simulator
@@ -121,8 +143,11 @@ def _sim(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         return _fail(str(exc))
     _warn_if_exposed(config)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve_forever(config, _print_sim_ready))
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(serve_forever(config, _print_sim_ready))
+    except OSError as exc:
+        return _fail(f"cannot serve on {config.host}:{config.port}: {exc.strerror}")
     return 0
 
 
@@ -131,11 +156,13 @@ def _sim(args: argparse.Namespace) -> int:
 
 
 def _config_source(args: argparse.Namespace):  # -> actors.context.ConfigSource
+    if args.sim:
+        # Before Ray is imported; inherited by the local Ray workers.
+        os.environ.update(SIM_ENV | RAY_LOOPBACK_ENV)
     from actors.context import ConfigSource
 
     if args.sim:
-        os.environ.update(SIM_ENV)  # inherited by the local Ray workers
-        return ConfigSource(SIM_CONFIG_TOML, "<riskd run --sim>", str(Path.cwd()))
+        return ConfigSource(SIM_CONFIG_TOML, SIM_CONFIG_NAME, str(Path.cwd()))
     if not args.config:
         raise ConfigError("give --config PATH, or --sim for the embedded defaults")
     try:
@@ -144,53 +171,69 @@ def _config_source(args: argparse.Namespace):  # -> actors.context.ConfigSource
         raise ConfigError(f"{args.config}: cannot read: {exc.strerror}") from None
 
 
+def _fresh_sim_database(config: RiskdConfig) -> None:
+    """``--sim`` starts a fresh exchange, so it starts a fresh database too: the last run's
+    fills and locks would belong to another exchange."""
+    path = Path(config.database.resolved_url.reveal().removeprefix("sqlite:///"))
+    removed = False
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        with contextlib.suppress(FileNotFoundError):
+            path.with_name(path.name + suffix).unlink()
+            removed = True
+    _say(f"database {path}: {'replaced by a fresh one' if removed else 'created'}")
+
+
 def _run(args: argparse.Namespace) -> int:
     try:
         source = _config_source(args)
         config = source.load()
         config.plan()
-        _init_schema(config)
     except (ConfigError, OverSubscribedError) as exc:
         return _fail(str(exc))
 
     from actors import launcher
 
     simulator = SimulatorThread(config.sim) if args.sim else None
-
-    def on_ready(rows: list[JobStatus], info: dict) -> None:
-        print(format_status(rows, wall_ms()), flush=True)
-        if simulator is not None:
-            url = simulator.server.url
-            print(
-                f"simulator {url}: REST {url}/fapi, key sim-key, secret sim-secret, "
-                f"state {url}/_sim/state",
-                flush=True,
-            )
-        namespace = config.deployment.name
-        print(
-            f"ray {info['ray_address']}: RAY_ADDRESS={info['ray_address']} riskd status "
-            f"--namespace {namespace}",
-            flush=True,
-        )
-        print(
-            f"riskd ready: gateway {info['gateway']} (GET /v1/health, /v1/positions); "
-            "Ctrl-C stops.",
-            flush=True,
-        )
-
     if simulator is not None:
         try:
             simulator.start()
         except OSError as exc:
             return _fail(
-                f"cannot start the simulator on {config.sim.host}:{config.sim.port}: {exc.strerror}"
+                f"cannot start the simulator on {config.sim.host}:{config.sim.port}: "
+                f"{exc.strerror} (is another riskd run --sim running?)"
             )
+        _say(f"simulator {simulator.server.url}: a fresh exchange (seed {config.sim.seed})")
+        _fresh_sim_database(config)
     try:
-        launcher.run_foreground(source, READY_TIMEOUT_S, on_ready, local=args.sim)
+        _init_schema(config)
+    except _DatabaseUnavailable as exc:
+        if simulator is not None:
+            simulator.stop()
+        return _fail(str(exc))
+
+    def on_ready(rows: list[JobStatus], info: dict) -> None:
+        _say(format_status(rows, wall_ms()))
+        if simulator is not None:
+            url = simulator.server.url
+            _say(
+                f"simulator {url}: REST {url}/fapi, key sim-key, secret sim-secret, "
+                f"state {url}/_sim/state"
+            )
+        _say(
+            f"ray {info['ray_address']}, namespace {config.deployment.name}: riskd status, "
+            "locks, lock, unlock, state, silences, backfill and stop find it without flags"
+        )
+        _say(f"gateway {info['gateway']} serves:")
+        for route in info["routes"]:
+            _say(f"  {route}")
+        _say(f"riskd ready: gateway {info['gateway']}; Ctrl-C stops riskd.")
+
+    try:
+        launcher.run_foreground(source, READY_TIMEOUT_S, on_ready, _say, local=args.sim)
     finally:
         if simulator is not None:
             simulator.stop()
-    print("riskd stopped.", flush=True)
+    _say("riskd stopped.")
     return 0
 
 
@@ -203,85 +246,129 @@ def _send_ray_token_when_joining() -> None:
         os.environ.setdefault("RAY_AUTH_MODE", "token")
 
 
-def _namespace(args: argparse.Namespace) -> str:
-    if args.namespace:
-        return args.namespace
-    return load_config(Path(args.config)).deployment.name if args.config else "riskd"
+def _connect(args: argparse.Namespace):  # -> tuple[str, ray.actor.ActorHandle]
+    """The running deployment's Controller: the one ``--namespace`` or ``--config`` names,
+    else the only one running. LookupError or ConfigError say why not."""
+    _send_ray_token_when_joining()
+    namespace = getattr(args, "namespace", None)
+    if namespace is None and args.config:
+        namespace = _load(args.config).deployment.name
+    run = None if os.environ.get("RAY_ADDRESS") else runs.find(namespace)
+    if run is not None and is_loopback(run.ray_address.rpartition(":")[0]):
+        os.environ.update(RAY_LOOPBACK_ENV)  # a --sim run's Ray, on loopback (before import)
+    from actors import launcher
+
+    if run is None:
+        return launcher.connect(namespace)
+    return launcher.connect(run.namespace, run.ray_address)
 
 
 def _status(args: argparse.Namespace) -> int:
-    _send_ray_token_when_joining()
-    from actors import launcher
-
     try:
-        rows = launcher.status(launcher.connect(_namespace(args)))
+        _namespace, controller = _connect(args)
+        from actors import launcher  # after _connect, which sets Ray's environment
+
+        rows = launcher.status(controller)
     except (LookupError, ConfigError) as exc:
         return _fail(str(exc))
-    print(format_status(rows, wall_ms()))
+    _say(format_status(rows, wall_ms()))
     return 0 if all(r.healthy() for r in rows) else 1
 
 
 def _stop(args: argparse.Namespace) -> int:
-    _send_ray_token_when_joining()
-    from actors import launcher
-
     try:
-        launcher.stop(launcher.connect(_namespace(args)))
+        namespace, controller = _connect(args)
+        from actors import launcher  # after _connect, which sets Ray's environment
+
+        launcher.stop(controller)
     except (LookupError, ConfigError) as exc:
         return _fail(str(exc))
-    print("riskd stopped.")
+    _say(f"riskd {namespace} stopped.")
     return 0
+
+
+def _running_config(
+    args: argparse.Namespace,
+) -> tuple[Callable[[Iterable[str]], RiskdConfig], str]:
+    """How to load the config of ``--config`` (resolving only the secrets named) and its
+    gateway's URL; without ``--config``, the running deployment's, as its Controller has it."""
+    if args.config:
+        path = Path(args.config)
+        gateway = load_config(path, secrets=()).gateway
+        url = f"http://{gateway.host}:{gateway.port}"
+        return lambda secrets: load_config(path, secrets=secrets), url
+    _namespace, controller = _connect(args)
+    from actors import launcher  # after _connect, which sets Ray's environment
+
+    source, gateway_url = launcher.describe(controller)
+    launcher.disconnect()
+    return source.load, gateway_url
 
 
 # ---------------------------------------------------------------- config and database
 
 
-def _load(path: str | None) -> RiskdConfig:
-    return load_config(Path(path)) if path else load_config()
+def _load(path: str) -> RiskdConfig:
+    """The config at *path* without its secrets: each command resolves only what it uses."""
+    return load_config(Path(path), secrets=())
 
 
 def _config_check(args: argparse.Namespace) -> int:
     try:
-        plan = load_config(Path(args.path)).plan()
+        plan = load_config(Path(args.path), secrets=()).plan()
     except (ConfigError, OverSubscribedError) as exc:
         return _fail(str(exc))
-    print(plan.describe())
+    _say(plan.describe())
     return 0
+
+
+class _DatabaseUnavailable(Exception):
+    """The database refused or could not be reached; the message is one safe line."""
 
 
 def _init_schema(config: RiskdConfig) -> list[str]:
     engine = make_engine(config.database.resolved_url.reveal())
     try:
         return init_schema(engine, wall_ms())
+    except SQLAlchemyError as exc:
+        where = engine.url.render_as_string(hide_password=True)
+        cause = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        raise _DatabaseUnavailable(f"database {where}: {cause}") from None
     finally:
         engine.dispose()
 
 
 def _db_init(args: argparse.Namespace) -> int:
     try:
-        created = _init_schema(_load(args.config))
-    except ConfigError as exc:
+        path = Path(args.config) if args.config else None
+        created = _init_schema(load_config(path, secrets={"database"}))
+    except (ConfigError, _DatabaseUnavailable) as exc:
         return _fail(str(exc))
-    print(f"schema ready; created: {', '.join(created) or 'nothing (already current)'}")
+    _say(f"schema ready; created: {', '.join(created) or 'nothing (already current)'}")
     return 0
 
 
 def _backfill(args: argparse.Namespace) -> int:
     try:
-        config = _load(args.config)
+        load, _gateway_url = _running_config(args)
+        config = load(())
+        if config.exchange.network == "sim":
+            for name, value in SIM_ENV.items():
+                os.environ.setdefault(name, value)
         names = [a.name for a in config.accounts]
-        account = next((a for a in config.accounts if a.name == args.account), None)
-        if account is None and args.account is None and len(names) == 1:
-            account = config.accounts[0]
-        if account is None:
-            return _fail(f"--account must name one of the config's accounts: {names}")
+        if args.account is None and len(names) == 1:
+            args.account = names[0]
+        if args.account not in names:
+            return _fail(f"--account must name one of the deployment's accounts: {names}")
+        config = load({"database", f"account:{args.account}"})
+        account = next(a for a in config.accounts if a.name == args.account)
         _init_schema(config)
         result = asyncio.run(_run_backfill(config, account, args.days, args.weight_per_minute))
-    except (ConfigError, ValueError) as exc:
+    except (ConfigError, LookupError, ValueError, _DatabaseUnavailable) as exc:
         return _fail(str(exc))
     except ExchangeError as exc:
         return _fail(f"backfill stopped (rerun it: rows booked so far stay): {exc}")
-    print(
+    _say(
         f"backfill {account.name}: {result.pages} pages, {result.rows_read} income rows read, "
         f"{result.rows_booked} new"
     )
@@ -321,13 +408,47 @@ async def _run_backfill(
         engine.dispose()
 
 
+def _ascii_int(text: str, what: str, low: int, high: int) -> int:
+    """*text* as an int in [low, high]: ASCII digits only (``int`` would take "٣" for 3)."""
+    if not (text.isascii() and text.lstrip("-").isdigit() and len(text) <= 20):
+        raise argparse.ArgumentTypeError(f"{what} must be a whole number, not {printable(text)!r}")
+    value = int(text)
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"{what} must be between {low} and {high}, not {value}")
+    return value
+
+
 def _backfill_days(text: str) -> int:
-    days = int(text)
-    if not 1 <= days <= MAX_BACKFILL_DAYS:
+    return _ascii_int(text, "days (Binance keeps 3 months)", 1, MAX_BACKFILL_DAYS)
+
+
+def _record_id(text: str) -> int:
+    return _ascii_int(text, "the id", 1, 2**63 - 1)
+
+
+def _positive_int(text: str) -> int:
+    return _ascii_int(text, "the value", 1, 2**31 - 1)
+
+
+def _non_negative_int(text: str) -> int:
+    return _ascii_int(text, "the value", 0, 2**31 - 1)
+
+
+def _port(text: str) -> int:
+    return _ascii_int(text, "the port", 0, 65535)
+
+
+def _minutes(text: str) -> float:
+    """A positive, finite number of minutes, at most ten years."""
+    try:
+        minutes = float(text)
+    except ValueError:
         raise argparse.ArgumentTypeError(
-            f"{days} is not between 1 and {MAX_BACKFILL_DAYS} (Binance keeps 3 months)"
-        )
-    return days
+            f"minutes must be a number, not {printable(text)!r}"
+        ) from None
+    if not 0 < minutes <= MAX_MINUTES:
+        raise argparse.ArgumentTypeError(f"minutes must be above 0 and at most {MAX_MINUTES}")
+    return minutes
 
 
 def _progress_bar(done_ms: int, total_ms: int, width: int = 40) -> None:
@@ -338,27 +459,60 @@ def _progress_bar(done_ms: int, total_ms: int, width: int = 40) -> None:
     sys.stderr.flush()
 
 
+def _token(gateway: GatewayConfig, change: bool) -> str | None:
+    """The bearer token a request needs: the operator's for a change; for a read the read
+    token, or the operator's. None when the gateway has no tokens (it is then on loopback)."""
+    names = (
+        [gateway.operator_token_env]
+        if change
+        else [
+            gateway.read_token_env,
+            gateway.operator_token_env,
+        ]
+    )
+    configured = [name for name in names if name]
+    for name in configured:
+        if os.environ.get(name):
+            return os.environ[name]
+    if configured:
+        what = "operator token (to change)" if change else "read or operator token"
+        raise ConfigError(f"set {' or '.join(configured)}: the gateway's {what}")
+    return None
+
+
 def _gateway_call(args: argparse.Namespace, method: str, path: str, body: dict | None = None):
     """One request to a running riskd's gateway; its JSON answer, or SystemExit with why."""
-    config = _load(args.config)
-    url = args.url or f"http://{config.gateway.host}:{config.gateway.port}"
-    token = config.gateway.operator_token or config.gateway.read_token
+    try:
+        if args.url and not args.config:  # a gateway named alone: on loopback, no token
+            url, token = args.url, None
+        else:
+            load, url = _running_config(args)
+            url = args.url or url
+            token = _token(load(()).gateway, change=method != "GET")
+    except (ConfigError, LookupError) as exc:
+        raise SystemExit(_fail(str(exc))) from None
     request = urllib.request.Request(
         url.rstrip("/") + path,
         method=method,
         data=None if body is None else json.dumps(body).encode(),
         headers={"Content-Type": "application/json"}
-        | ({"Authorization": f"Bearer {token.reveal()}"} if token else {}),
+        | ({"Authorization": f"Bearer {token}"} if token else {}),
     )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.load(response)
     except urllib.error.HTTPError as exc:
-        raise SystemExit(
-            _fail(f"{method} {path}: {exc.code} {json.load(exc).get('error')}")
-        ) from None
-    except OSError as exc:
-        raise SystemExit(_fail(f"no riskd gateway at {url}: {exc}")) from None
+        raise SystemExit(_fail(f"{method} {path}: {exc.code} {_error_of(exc)}")) from None
+    except (OSError, ValueError) as exc:  # ValueError: an answer that is not JSON
+        raise SystemExit(_fail(f"no riskd gateway answers at {url}: {exc}")) from None
+
+
+def _error_of(answer: urllib.error.HTTPError) -> str:
+    """The gateway's ``error`` text of a refused request (or the HTTP reason)."""
+    try:
+        return str(json.load(answer).get("error", answer.reason))
+    except (ValueError, AttributeError):
+        return str(answer.reason)
 
 
 def _query(**params: str | None) -> str:
@@ -367,22 +521,38 @@ def _query(**params: str | None) -> str:
 
 
 def _print_locks(locks: list[dict]) -> None:
-    print(f"{'id':>5}  {'symbol':<12} {'side':<5}  {'until':<13}  source / reason")
-    for lock in locks:
-        until = lock["until_ms"] if lock["until_ms"] is not None else "unlocked"
-        print(
-            f"{lock['id']:>5}  {lock['symbol']:<12} {lock['side']:<5}  {until!s:<13}  "
-            f"{lock['source']}: {lock['reason_text']}"
+    now_ms = wall_ms()
+    _say(
+        table(
+            ("id", "symbol", "side", "until (UTC)", "since (UTC)", "source", "reason"),
+            [
+                (
+                    lock["id"],
+                    lock["symbol"],
+                    lock["side"],
+                    until(lock["until_ms"], now_ms),
+                    since(lock["created_ms"], now_ms),
+                    lock["source"],
+                    lock["reason_text"],
+                )
+                for lock in locks
+            ],
         )
+    )
 
 
 def _locks(args: argparse.Namespace) -> int:
-    _print_locks(_gateway_call(args, "GET", "/v1/locks" + _query(account=args.account))["locks"])
+    locks = _gateway_call(args, "GET", "/v1/locks" + _query(account=args.account))["locks"]
+    if locks:
+        _print_locks(locks)
+    else:
+        _say("no active locks")
     return 0
 
 
 def _lock(args: argparse.Namespace) -> int:
-    body = {"symbol": args.symbol, "side": args.side, "reason": args.reason}
+    symbol = args.symbol.upper() if args.symbol.isascii() else args.symbol
+    body = {"symbol": symbol, "side": args.side, "reason": args.reason}
     body |= {"operator": args.operator, "account": args.account}
     if args.minutes is not None:
         body["until_ms"] = wall_ms() + round(args.minutes * 60_000)
@@ -393,7 +563,7 @@ def _lock(args: argparse.Namespace) -> int:
 def _unlock(args: argparse.Namespace) -> int:
     query = _query(account=args.account, operator=args.operator, reason=args.reason)
     lock = _gateway_call(args, "DELETE", f"/v1/locks/{args.id}{query}")
-    print(f"unlocked {lock['id']} ({lock['symbol']} {lock['side']})")
+    _say(f"unlocked {lock['id']} ({lock['symbol']} {lock['side']})")
     return 0
 
 
@@ -407,26 +577,38 @@ def _state(args: argparse.Namespace) -> int:
         body |= {"account": args.account}
         record = _gateway_call(args, "POST", "/v1/state", body)
     if record["actor"]:
-        at = datetime.fromtimestamp(record["at_ms"] / 1000, UTC).isoformat(timespec="seconds")
-        print(f"{record['state']} since {at} by {record['actor']}: {record['reason']}")
+        at = since(record["at_ms"], wall_ms())
+        _say(f"{record['state']} since {at} by {record['actor']}: {record['reason']}")
     else:
-        print(f"{record['state']} (never changed)")
+        _say(f"{record['state']} (never changed)")
     return 0
 
 
 def _print_silences(silences: list[dict]) -> None:
-    print(f"{'id':>5}  {'ends (UTC)':<20}  {'by':<12} matchers / comment")
-    for silence in silences:
-        ends = datetime.fromtimestamp(silence["ends_ms"] / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
-        matchers = ", ".join(silence["matchers"])
-        print(
-            f"{silence['id']:>5}  {ends:<20}  {silence['created_by']:<12} "
-            f"{matchers}: {silence['comment']}"
+    now_ms = wall_ms()
+    _say(
+        table(
+            ("id", "ends (UTC)", "by", "matchers", "comment"),
+            [
+                (
+                    silence["id"],
+                    until(silence["ends_ms"], now_ms),
+                    silence["created_by"],
+                    ", ".join(silence["matchers"]),
+                    silence["comment"],
+                )
+                for silence in silences
+            ],
         )
+    )
 
 
 def _silences(args: argparse.Namespace) -> int:
-    _print_silences(_gateway_call(args, "GET", "/v1/silences")["silences"])
+    silences = _gateway_call(args, "GET", "/v1/silences")["silences"]
+    if silences:
+        _print_silences(silences)
+    else:
+        _say("no silences")
     return 0
 
 
@@ -440,7 +622,7 @@ def _silence(args: argparse.Namespace) -> int:
 def _unsilence(args: argparse.Namespace) -> int:
     query = _query(operator=args.operator)
     silence = _gateway_call(args, "DELETE", f"/v1/silences/{args.id}{query}")
-    print(f"expired silence {silence['id']}")
+    _say(f"expired silence {silence['id']}")
     return 0
 
 
@@ -460,14 +642,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(func=_run)
 
-    for name, func, text in (
-        ("status", _status, "show every job's health"),
-        ("stop", _stop, "stop a running deployment"),
-    ):
+    def deployment_command(name: str, func, text: str) -> argparse.ArgumentParser:
+        """A command on a running deployment: the only one running, unless named."""
         command = commands.add_parser(name, help=text)
-        command.add_argument("--config", metavar="PATH", help="names the deployment")
-        command.add_argument("--namespace", help="the deployment name (default riskd)")
+        command.add_argument("--config", metavar="PATH", help="riskd.toml: names the deployment")
+        command.add_argument("--namespace", help="the deployment's name, when several are running")
         command.set_defaults(func=func)
+        return command
+
+    deployment_command("status", _status, "show every job's health")
+    deployment_command("stop", _stop, "stop a running deployment")
 
     db = commands.add_parser("db", help="database commands")
     db_commands = db.add_subparsers(dest="db_command", required=True)
@@ -475,46 +659,45 @@ def build_parser() -> argparse.ArgumentParser:
     db_init.add_argument("--config", metavar="PATH")
     db_init.set_defaults(func=_db_init)
 
-    fill = commands.add_parser(
-        "backfill", help="book the income history of the last N days into SQL (resumable)"
+    fill = deployment_command(
+        "backfill",
+        _backfill,
+        "book the income history of the last N days into SQL (resumable)",
     )
     fill.add_argument("--days", type=_backfill_days, required=True, help="1 to 90")
-    fill.add_argument("--account", metavar="NAME", help="needed when the config has several")
-    fill.add_argument("--config", metavar="PATH", help="riskd.toml")
+    fill.add_argument("--account", metavar="NAME", help="needed when there are several")
     fill.add_argument(
         "--weight-per-minute",
-        type=int,
+        type=_positive_int,
         default=300,
         help="REQUEST_WEIGHT budget (each page weighs 30); leave room for a running riskd",
     )
-    fill.set_defaults(func=_backfill)
 
     def gateway_command(name: str, func, text: str) -> argparse.ArgumentParser:
-        command = commands.add_parser(name, help=text)
-        command.add_argument("--config", metavar="PATH", help="riskd.toml (gateway and tokens)")
-        command.add_argument("--url", help="the gateway, if not at the config's host and port")
+        """A request to the running deployment's gateway (tokens from the config's env vars)."""
+        command = deployment_command(name, func, text)
+        command.add_argument("--url", help="the gateway, if not where the deployment says")
         command.add_argument("--account", metavar="NAME", help="needed with several accounts")
-        command.set_defaults(func=func)
         return command
 
     gateway_command("locks", _locks, "list the active locks of an account")
     lock = gateway_command("lock", _lock, "lock a symbol (or ALL) as an operator")
     lock.add_argument("symbol", help="a symbol, or ALL")
     lock.add_argument("--side", choices=("long", "short", "both"), default="both")
-    lock.add_argument("--minutes", type=float, help="how long (default: until unlocked)")
+    lock.add_argument("--minutes", type=_minutes, help="how long (default: until unlocked)")
     unlock = gateway_command("unlock", _unlock, "end a lock now (audited)")
-    unlock.add_argument("id", type=int)
+    unlock.add_argument("id", type=_record_id)
     for command in (lock, unlock):
         command.add_argument("--operator", required=True, help="who: kept in the audit")
         command.add_argument("--reason", required=True, help="why: kept in the audit")
     gateway_command("silences", _silences, "list the current alert silences")
     silence = gateway_command("silence", _silence, "mute the alerts the matchers all match")
     silence.add_argument("matchers", nargs="+", help='label=value, !=, =~ or !~ ("symbol=~BTC.*")')
-    silence.add_argument("--minutes", type=float, required=True, help="how long")
+    silence.add_argument("--minutes", type=_minutes, required=True, help="how long")
     silence.add_argument("--operator", required=True, help="who: kept with the silence")
     silence.add_argument("--comment", required=True, help="why: kept with the silence")
     unsilence = gateway_command("unsilence", _unsilence, "end a silence now")
-    unsilence.add_argument("id", type=int)
+    unsilence.add_argument("id", type=_record_id)
     unsilence.add_argument("--operator", required=True, help="who: kept with the silence")
     state = gateway_command("state", _state, "show or set the account's trading state")
     state.add_argument("state", nargs="?", choices=("ACTIVE", "REDUCING", "HALTED"))
@@ -530,8 +713,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim = commands.add_parser("sim", help="run the Binance USDⓈ-M futures simulator")
     sim.add_argument("--config", metavar="PATH", help="read the [sim] section of this TOML")
     sim.add_argument("--host", help="default 127.0.0.1")
-    sim.add_argument("--port", type=int, help="default 8765; 0 picks a free port")
-    sim.add_argument("--seed", type=int, help="default 0")
+    sim.add_argument("--port", type=_port, help="default 8765; 0 picks a free port")
+    sim.add_argument("--seed", type=_non_negative_int, help="default 0")
     sim.add_argument(
         "--account",
         action="append",

@@ -470,15 +470,20 @@ class RiskdConfig(FrozenModel):
 _MESSAGES: Final = {"extra_forbidden": "unknown key", "missing": "missing required key"}
 
 
-def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) -> RiskdConfig:
+def load_config(
+    path: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    secrets: Iterable[str] | None = None,
+) -> RiskdConfig:
     """Load the TOML file at *path*, or the embedded defaults if None.
 
-    Secret references resolve against *env*, ``os.environ`` if None. Raises ConfigError naming
-    the file and the dotted key of every problem found.
+    Secret references resolve against *env*, ``os.environ`` if None; ``secrets`` names whose
+    (as in :func:`load_config_text`; None: every one). Raises ConfigError naming the file and
+    the dotted key of every problem found.
     """
     if path is None:
-        return load_config_text("", "<defaults>", Path(), env)
-    return load_config_text(_read_text(path), str(path), path.parent, env)
+        return load_config_text("", "<defaults>", Path(), env, secrets)
+    return load_config_text(_read_text(path), str(path), path.parent, env, secrets)
 
 
 def load_config_text(

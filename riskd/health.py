@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
+from riskd.display import since, table
+from riskd.exchange.errors import safe_text
+
 # A job is late when its last success is older than this many intervals.
 LATE_AFTER_INTERVALS = 3
 
@@ -30,15 +33,19 @@ class JobHealth:
     extra: dict[str, object] = field(default_factory=dict)
 
     def succeeded(self, now_ms: int) -> None:
+        """A pass worked: the job has recovered from its last error, which no longer shows."""
         self.last_success_ms = now_ms
+        self.last_error, self.last_error_ms = None, None
 
     def failed(self, error: str, now_ms: int) -> None:
-        self.last_error, self.last_error_ms = error, now_ms
+        """A pass failed with *error*, kept as :func:`safe_text` makes it (no URL queries,
+        no control characters, bounded)."""
+        self.last_error, self.last_error_ms = safe_text(error), now_ms
 
     def lag_ms(self, now_ms: int) -> int:
         """How far behind its schedule the job is (0 when on time)."""
-        since = now_ms - (self.last_success_ms or self.started_ms)
-        return max(0, since - self.interval_ms)
+        elapsed = now_ms - (self.last_success_ms or self.started_ms)
+        return max(0, elapsed - self.interval_ms)
 
     def is_late(self, now_ms: int) -> bool:
         return self.lag_ms(now_ms) > (LATE_AFTER_INTERVALS - 1) * self.interval_ms
@@ -71,12 +78,8 @@ class JobStatus:
         return text
 
 
-def _ago(now_ms: int, at_ms: int | None) -> str:
-    return "never" if at_ms is None else f"{(now_ms - at_ms) / 1000:.1f}s ago"
-
-
 def format_status(rows: Sequence[JobStatus], now_ms: int) -> str:
-    """The ``riskd status`` table."""
+    """The ``riskd status`` table (times in UTC)."""
     header = (
         "job",
         "account",
@@ -85,12 +88,12 @@ def format_status(rows: Sequence[JobStatus], now_ms: int) -> str:
         "egress",
         "budget",
         "used/1m",
-        "last success",
+        "last success (UTC)",
         "lag",
         "restarts",
         "note",
     )
-    lines = [header]
+    lines = []
     for row in rows:
         h = row.health or {}
         lines.append(
@@ -99,17 +102,13 @@ def format_status(rows: Sequence[JobStatus], now_ms: int) -> str:
                 row.account,
                 row.state,
                 str(h.get("node_id", ""))[:12],
-                str(h.get("egress", "")),
-                str(h.get("weight_per_minute", "")),
-                str(h.get("weight_used_1m", "")),
-                _ago(now_ms, h.get("last_success_ms")) if h else "",
+                h.get("egress", ""),
+                h.get("weight_per_minute", ""),
+                h.get("weight_used_1m", ""),
+                since(h.get("last_success_ms"), now_ms) if h else "",
                 f"{h['lag_ms'] / 1000:.1f}s" if h else "",
-                str(row.restarts),
+                row.restarts,
                 row.note or (h.get("last_error") or "" if h else ""),
             )
         )
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    return "\n".join(
-        "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
-        for line in lines
-    )
+    return table(header, lines)

@@ -6,10 +6,12 @@ import asyncio
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 
 import pytest
+from aiohttp import web
 
 from tests.sim_fixtures import binance_client
 
@@ -196,7 +198,9 @@ def test_backfill_refuses_days_beyond_binances_three_months(tmp_path) -> None:
     )
     result = _cli("backfill", "--days", "91", "--config", str(config))
     assert result.returncode == 2
-    assert "argument --days: 91 is not between 1 and 90 (Binance keeps 3 months)" in result.stderr
+    assert "argument --days: days (Binance keeps 3 months) must be between 1 and 90, not 91" in (
+        result.stderr
+    )
 
 
 def test_backfill_needs_the_account_named_when_there_are_several(tmp_path) -> None:
@@ -207,4 +211,156 @@ def test_backfill_needs_the_account_named_when_there_are_several(tmp_path) -> No
     config.write_text(f'[database]\nurl = "sqlite:///{tmp_path}/riskd.db"\n{accounts}')
     result = _cli("backfill", "--days", "1", "--config", str(config))
     assert result.returncode == 2
-    assert result.stderr == "riskd: --account must name one of the config's accounts: ['a', 'b']\n"
+    assert (
+        result.stderr == "riskd: --account must name one of the deployment's accounts: ['a', 'b']\n"
+    )
+
+
+NO_GATEWAY = "http://127.0.0.1:9"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["unlock", "\u0663", "--operator", "a", "--reason", "b"], "the id must be a whole number"),
+        (["unlock", "99999999999999999999", "--operator", "a", "--reason", "b"], "between 1 and"),
+        (["unsilence", "-1", "--operator", "a"], "the id must be between 1 and"),
+        (["silence", "a=b", "--minutes", "inf", "--operator", "a", "--comment", "c"], "above 0"),
+        (["silence", "a=b", "--minutes", "nan", "--operator", "a", "--comment", "c"], "above 0"),
+        (["lock", "BTCUSDT", "--minutes", "1e308", "--operator", "a", "--reason", "r"], "at most"),
+        (["lock", "BTCUSDT", "--minutes", "soon", "--operator", "a", "--reason", "r"], "a number"),
+        (["sim", "--port", "70000"], "the port must be between 0 and 65535"),
+        (["backfill", "--days", "\u0663"], "days (Binance keeps 3 months) must be a whole number"),
+    ],
+)
+def test_bad_arguments_exit_2_naming_the_argument(args: list[str], message: str) -> None:
+    result = (
+        _cli(*args, "--url", NO_GATEWAY)
+        if args[0] in {"unlock", "unsilence", "silence", "lock"}
+        else _cli(*args)
+    )
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_sim_on_a_busy_port_says_so_in_one_line() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = _cli("sim", "--port", str(port))
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"riskd: cannot serve on 127.0.0.1:{port}: ")
+    assert result.stderr.count("\n") == 1
+
+
+def test_an_unreachable_database_is_one_line_without_its_password(tmp_path) -> None:
+    config = tmp_path / "riskd.toml"
+    config.write_text('[database]\nurl_env = "DB_URL"\n')
+    result = subprocess.run(
+        [sys.executable, "-m", "riskd.cli", "db", "init", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "DB_URL": "mysql+pymysql://root:hunter2@127.0.0.1:9/test"},
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("riskd: database mysql+pymysql://root:***@127.0.0.1:9/test")
+    assert "Can't connect to MySQL server" in result.stderr
+    assert result.stderr.count("\n") == 1 and "hunter2" not in result.stderr
+
+
+class FakeGateway:
+    """An aiohttp gateway on loopback that answers the lock routes and records each request's
+    Authorization header."""
+
+    def __init__(self, locks: list[dict]) -> None:
+        self.locks = locks
+        self.authorizations: list[str | None] = []
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/v1/locks", self._locks)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+
+    async def stop(self) -> None:
+        await self._runner.cleanup()
+
+    async def _locks(self, request: web.Request) -> web.Response:
+        self.authorizations.append(request.headers.get("Authorization"))
+        return web.json_response({"locks": self.locks})
+
+
+HOSTILE_LOCK = {
+    "id": 7,
+    "symbol": "BTCUSDT",
+    "side": "both",
+    "until_ms": None,
+    "created_ms": 1_764_849_600_000,
+    "source": "operator:\x1b[2Jmallory",
+    "reason_text": "all clear\x1b]0;pwned\x07",
+}
+
+
+@pytest.fixture
+async def gateway():
+    server = FakeGateway([HOSTILE_LOCK])
+    await server.start()
+    yield server
+    await server.stop()
+
+
+async def _cli_async(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *("-m", "riskd.cli", *args),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, **env},
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    return process.returncode, out.decode(), err.decode()
+
+
+def _tokens_config(tmp_path, url: str):
+    host, port = url.removeprefix("http://").split(":")
+    config = tmp_path / "riskd.toml"
+    config.write_text(
+        f'[gateway]\nhost = "{host}"\nport = {port}\n'
+        'read_token_env = "GW_READ"\noperator_token_env = "GW_OPERATOR"\n'
+    )
+    return config
+
+
+async def test_reading_needs_only_the_read_token_and_shows_text_inert(gateway, tmp_path) -> None:
+    config = _tokens_config(tmp_path, gateway.url)
+    code, out, err = await _cli_async("locks", "--config", str(config), env={"GW_READ": "r-tok"})
+    assert code == 0, err
+    assert gateway.authorizations == ["Bearer r-tok"]
+    assert "\x1b" not in out and "\x07" not in out
+    assert re.search(r"7\s+BTCUSDT\s+both\s+until unlocked\s+2025-12-04 12:00:00Z", out)
+    assert "operator:\\x1b[2Jmallory  all clear\\x1b]0;pwned\\x07" in out
+
+
+async def test_a_change_without_the_operator_token_names_its_variable(gateway, tmp_path) -> None:
+    config = _tokens_config(tmp_path, gateway.url)
+    code, _out, err = await _cli_async(
+        "lock", "BTCUSDT", "--operator", "a", "--reason", "r", "--config", str(config),
+        env={"GW_READ": "r-tok"},
+    )  # fmt: skip
+    assert code == 2
+    assert err == "riskd: set GW_OPERATOR: the gateway's operator token (to change)\n"
+    assert gateway.authorizations == []
+
+
+async def test_a_gateway_that_is_not_there_is_one_line() -> None:
+    code, _out, err = await _cli_async("locks", "--url", NO_GATEWAY, env={})
+    assert code == 2
+    assert err.startswith(f"riskd: no riskd gateway answers at {NO_GATEWAY}: ")
+    assert err.count("\n") == 1

@@ -35,6 +35,28 @@ def test_failure_is_recorded_without_touching_the_last_success() -> None:
     assert report["lag_ms"] == 500 and report["late"] is False
 
 
+def test_a_successful_pass_clears_the_last_error() -> None:
+    health = _health(last_success_ms=1_000)
+    health.failed("GET /fapi/v3/account: HTTP 503 without a Binance error body", 9_000)
+    health.succeeded(10_000)
+    report = health.to_dict(10_500)
+    assert (report["last_error"], report["last_error_ms"]) == (None, None)
+    assert report["last_success_ms"] == 10_000
+    assert JobStatus("account_reader", "main", "running", 0, report).healthy()
+
+
+def test_an_error_is_kept_without_url_queries_or_control_characters() -> None:
+    health = _health()
+    health.failed(
+        "ClientResponseError: 502, url='http://127.0.0.1:8765/fapi/v2/account"
+        "?timestamp=1&signature=9f1c'\x1b[2J",
+        2_000,
+    )
+    assert health.to_dict(2_000)["last_error"] == (
+        "ClientResponseError: 502, url='http://127.0.0.1:8765/fapi/v2/account?…'\\x1b[2J"
+    )
+
+
 def test_only_running_and_fresh_jobs_are_healthy() -> None:
     fresh = _health(last_success_ms=1_000).to_dict(1_500)
     assert JobStatus("account_reader", "main", "running", 0, fresh).healthy()
@@ -86,18 +108,28 @@ def test_status_table_has_a_row_per_job_with_its_figures() -> None:
         "used/1m",
         "last",
         "success",
+        "(UTC)",
         "lag",
         "restarts",
         "note",
     ]
-    assert table[1].split()[:8] == [
+    assert table[1].split()[:9] == [
         "account_reader",
         "main",
         "running",
         "10.0.0.5",
         "120",
         "60",
-        "1.0s",
-        "ago",
+        "1970-01-01",
+        "00:00:09Z",
+        "(1.0s",
     ]
     assert table[2].endswith("pending: no alive node has label egress=ip-z")
+
+
+def test_status_table_shows_a_job_error_inert() -> None:
+    health = _health(last_success_ms=9_000)
+    health.failed("HTTP 400 \x1b[2Jall clear", 9_500)
+    row = JobStatus("account_reader", "main", "running", 0, health.to_dict(10_000))
+    table = format_status([row], 10_000)
+    assert "\x1b" not in table and "\\x1b[2Jall clear" in table

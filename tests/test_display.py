@@ -1,0 +1,49 @@
+"""Terminal text: untrusted strings made inert; times in UTC with what is left."""
+
+from __future__ import annotations
+
+from riskd.display import duration, printable, printable_lines, since, table, until
+
+NOON = 1_764_849_600_000  # 2025-12-04 12:00:00Z
+
+
+def test_control_and_format_characters_are_shown_as_escapes() -> None:
+    assert printable("ok\x1b[2J\x00\x7f") == "ok\\x1b[2J\\x00\\x7f"
+    assert printable("BTC\u202eUSDT\u200b") == "BTC\\u202eUSDT\\u200b"
+
+
+def test_letters_of_any_script_are_kept() -> None:
+    assert printable("币安人生USDT — déjà") == "币安人生USDT — déjà"
+
+
+def test_line_breaks_survive_only_where_the_table_puts_them() -> None:
+    assert printable("a\nb") == "a\\x0ab"
+    assert printable_lines("a\x1b\nb") == "a\\x1b\nb"
+
+
+def test_an_end_shows_utc_and_the_time_left() -> None:
+    assert until(NOON + 4 * 3_600_000, NOON) == "2025-12-04 16:00:00Z (in 4h 00m)"
+    assert until(NOON - 1, NOON) == "2025-12-04 11:59:59Z (ended)"
+    assert until(None, NOON) == "until unlocked"
+
+
+def test_a_past_time_shows_utc_and_its_age() -> None:
+    assert since(NOON - 1_200, NOON) == "2025-12-04 11:59:58Z (1.2s ago)"
+    assert since(None, NOON) == "never"
+
+
+def test_durations_use_the_two_largest_units() -> None:
+    assert [duration(ms) for ms in (8_200, 750_000, 14_700_000, 2 * 86_400_000 + 3_600_000)] == [
+        "8.2s",
+        "12m 30s",
+        "4h 05m",
+        "2d 1h",
+    ]
+
+
+def test_a_table_pads_columns_and_escapes_every_cell() -> None:
+    assert table(("id", "reason"), [(1, "a\x1bb"), (22, "c")]).splitlines() == [
+        "id  reason",
+        "1   a\\x1bb",
+        "22  c",
+    ]
