@@ -1,18 +1,119 @@
-"""A riskd deployment in a fresh local Ray, for benchmarks that drive a whole riskd."""
+"""Shared by the benchmarks that drive a whole riskd: the simulator in this process, a
+deployment in a fresh local Ray, a Binance client for the bench, and the tables they print."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+import math
+import threading
+import time
+import uuid
+from collections.abc import Collection, Iterator, Sequence
+from typing import TypeVar
 
+import aiohttp
 import ray
+from binance import AsyncClient
 from ray.actor import ActorHandle
 
 from actors import launcher
 from actors.context import ConfigSource
+from riskd.sim import SimConfig, SimulatorThread
 
 READY_S = 60.0
+ACCOUNT = "sim"
+API_KEY, API_SECRET = "bench-key", "bench-secret"
+ENV = {"RISKD_BENCH_API_KEY": API_KEY, "RISKD_BENCH_API_SECRET": API_SECRET}
+BENCH_IP = "127.0.0.9"
+FIRST, STEADY = "first after ready", "steady state"
+LATENCY_HEADERS = ["p50 ms", "p90 ms", "p99 ms", "max ms"]
+
+T = TypeVar("T")
+
+
+# ---------------------------------------------------------------- the simulator
+
+
+@contextlib.contextmanager
+def bench_simulator(**config: object) -> Iterator[SimulatorThread]:
+    """The simulator in this process (127.0.0.1, free port, price walk off) with the bench's
+    account; *config* adds SimConfig fields. Stopped on exit."""
+    account = {"name": ACCOUNT, "api_key": API_KEY, "api_secret": API_SECRET}
+    simulator = SimulatorThread(
+        SimConfig.model_validate(
+            {"port": 0, "accounts": [account], "exchange": {"walk_interval_ms": 0}, **config}
+        )
+    )
+    simulator.start()
+    try:
+        yield simulator
+    finally:
+        simulator.stop()
+
+
+class EmitHook:
+    """Wraps the simulator's emitter: ``see`` runs in the simulator's thread, under ``lock``,
+    with ``time.perf_counter()`` taken as the event is emitted, before it is passed on."""
+
+    def __init__(self, simulator: SimulatorThread) -> None:
+        self.lock = threading.Lock()
+        exchange = simulator.server.exchange
+        self._emit = exchange.emit
+        exchange.emit = self._hook
+
+    def _hook(self, account: str, event: dict) -> None:
+        now = time.perf_counter()
+        try:
+            with self.lock:
+                self.see(event, now)
+        finally:
+            self._emit(account, event)
+
+    def see(self, event: dict, now: float) -> None:
+        raise NotImplementedError
+
+
+def is_fill(event: dict, client_id: str) -> bool:
+    """Whether *event* is the ORDER_TRADE_UPDATE filling the order *client_id* in full."""
+    if event.get("e") != "ORDER_TRADE_UPDATE":
+        return False
+    o = event["o"]
+    return o.get("c") == client_id and o.get("x") == "TRADE" and o.get("X") == "FILLED"
+
+
+def bench_client(url: str) -> AsyncClient:
+    """As ``tests.sim_fixtures.binance_client``: signed python-binance from BENCH_IP."""
+    connector = aiohttp.TCPConnector(local_addr=(BENCH_IP, 0))
+    client = AsyncClient(API_KEY, API_SECRET, session_params={"connector": connector})
+    client.FUTURES_URL = f"{url}/fapi"
+    client.API_URL = f"{url}/api"
+    return client
+
+
+# ---------------------------------------------------------------- the deployment
+
+
+def deployment_toml(sim_url: str, bench: str, top: str = "", account: str = "") -> str:
+    """One account (the bench's key, from ENV) against the simulator at *sim_url*, gateway on
+    a free port; *top* adds top-level tables, *account* the account's own tables."""
+    return f"""
+[deployment]
+name = "bench-{bench}-{uuid.uuid4().hex[:6]}"
+
+[exchange]
+network = "sim"
+base_url = "{sim_url}"
+request_timeout_ms = 2000
+
+[gateway]
+port = 0
+{top}
+[[accounts]]
+name = "{ACCOUNT}"
+api_key_env = "RISKD_BENCH_API_KEY"
+api_secret_env = "RISKD_BENCH_API_SECRET"
+{account}"""
 
 
 @contextlib.contextmanager
@@ -56,3 +157,47 @@ def local_deployment(
             except Exception as exc:
                 errors.append(f"launcher.stop: {type(exc).__name__}: {exc}")
         ray.shutdown()
+
+
+# ---------------------------------------------------------------- tables
+
+
+def by_row(first: T | None, steady: list[T]) -> list[tuple[str, list[T]]]:
+    """(row label, its samples): the first after ready on its own, then the steady state."""
+    return [(FIRST, [] if first is None else [first]), (STEADY, steady)]
+
+
+def pct(values: Sequence[float], p: float) -> float:
+    """Nearest-rank percentile."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+def ms(values_s: Sequence[float], p: float) -> str:
+    """The *p* percentile of *values_s* (seconds) in milliseconds."""
+    return f"{pct(values_s, p) * 1000:.1f}"
+
+
+def latency_cells(values_s: Sequence[float]) -> list[str]:
+    """The LATENCY_HEADERS columns of *values_s* (seconds)."""
+    return [ms(values_s, p) for p in (50, 90, 99, 100)]
+
+
+def table(
+    headers: Sequence[str], rows: Sequence[Sequence[object]], left: Collection[int] = ()
+) -> str:
+    """A header, a rule and the rows, each column as wide as its widest cell; right-aligned
+    but for the columns numbered in *left*."""
+    cells = [[str(c) for c in headers], *[[str(c) for c in row] for row in rows]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+
+    def line(row: list[str]) -> str:
+        return "  ".join(
+            c.ljust(w) if i in left else c.rjust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(cells[0]), rule, *(line(r) for r in cells[1:])])

@@ -4,23 +4,25 @@ Each run deploys what ``riskd run --sim`` deploys, the same way, in a fresh loca
 
 * the Binance simulator (``SimulatorThread``) in THIS process, on 127.0.0.1 with a free port,
   one simulated account per riskd account (distinct API keys), price walk off;
-* the config is ``riskd.cli.SIM_CONFIG_TOML`` itself: account ``sim`` with its two jobs,
-  account_reader on 127.0.0.2 and position_risk_reader on 127.0.0.3. Only the simulator URL
-  (free port instead of 8765) and the gateway port (``[gateway] port = 0`` instead of 8780) are
-  changed, so a ``riskd run --sim`` or a test on this host cannot collide with it. For N
-  accounts the ``[[accounts]]`` block is repeated as ``sim2`` … ``simN``, each job again on its
-  own loopback IP (127.0.0.4, 127.0.0.5, …) and with its own key in the environment;
+* the config is ``riskd.cli.SIM_CONFIG_TOML`` itself, read as data: account ``sim`` as it is.
+  Only the simulator URL (free port instead of 8765) and the gateway port (``[gateway] port =
+  0`` instead of 8780) are changed, so a ``riskd run --sim`` or a test on this host cannot
+  collide with it. For N accounts the account is repeated as ``sim2`` … ``simN``, each with
+  its own key variables (``RISKD_SIM_API_KEY_2`` …) and every job it runs on a loopback IP of
+  its own that no job of ``sim`` uses, so no IP is over-subscribed however many accounts; the
+  TOML is written from that data and read back to check it;
+* the schema step of ``riskd run`` (``init_schema``) creates the SQLite database
+  (``riskd-sim.db``) in a temporary folder, the config's folder;
 * ``ray.init(address="local", include_dashboard=False, ...)`` with the options
   ``actors.launcher.run_foreground`` uses, then ``launcher.start`` (Controller, position
   books, jobs, gateway) and ``launcher.wait_ready`` (every job reported one success); then
-  ``launcher.stop``, ``ray.shutdown()`` and the simulator's stop. The SQLite schema step of
-  ``riskd run`` is skipped: no actor opens the database yet.
+  ``launcher.stop``, ``ray.shutdown()`` and the simulator's stop.
 
-Times (``time.monotonic``): ``ray.init`` (start of the local Ray: GCS, raylet, agents);
-``start()`` (``launcher.start`` returned: Controller created, every actor created, gateway
-listening); ``start → ready`` (from the end of ``ray.init`` until ``wait_ready`` saw every job's
-first success); ``to ready`` = from just before ``ray.init`` until ready, the figure the target
-is about.
+Times (``time.monotonic``): ``schema`` (the schema step); ``ray.init`` (start of the local Ray:
+GCS, raylet, agents); ``start()`` (``launcher.start`` returned: Controller created, every actor
+created, gateway listening); ``start → ready`` (from the end of ``ray.init`` until
+``wait_ready`` saw every job's first success); ``to ready`` = from just before the schema step
+until ready, the figure the target is about.
 
 Processes: every descendant of this process (``ray.init(address="local")`` forks GCS, raylet,
 the minimal dashboard head, the autoscaler monitor and the log monitor; the raylet forks the
@@ -64,26 +66,34 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import faulthandler
+import json
 import logging
 import os
 import re
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Callable
+import tomllib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from ipaddress import IPv4Network
 from pathlib import Path
 from typing import TypeVar
 
 import ray
+from deployment import table
 
 from actors import launcher
 from actors.context import CONTROLLER_NAME, ConfigSource
 from riskd.cli import SIM_CONFIG_TOML, SIM_ENV
-from riskd.config import load_config_text
+from riskd.config import RiskdConfig, load_config_text
+from riskd.exchange.clock import wall_ms
 from riskd.health import JobStatus
 from riskd.sim import SimAccountConfig, SimConfig, SimulatorThread
+from riskd.store import init_schema, make_engine
 
 MIB = 1024 * 1024
 TARGET_READY_S = 20.0
@@ -91,7 +101,6 @@ TARGET_RSS_MIB = 1.5 * 1024
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 30.0
 SHUTDOWN_GRACE_S = 15.0
-SIM_DEFAULT_URL = "http://127.0.0.1:8765"
 
 T = TypeVar("T")
 
@@ -99,39 +108,93 @@ T = TypeVar("T")
 # ---------------------------------------------------------------- the deployment
 
 
-def account_env(index: int) -> dict[str, str]:
-    """Environment holding account ``index``'s key (1: what ``riskd run --sim`` sets)."""
-    if index == 1:
-        return dict(SIM_ENV)
-    return {
-        f"RISKD_SIM{index}_API_KEY": f"sim{index}-key",
-        f"RISKD_SIM{index}_API_SECRET": f"sim{index}-secret",
-    }
+def sim_deployment(accounts: int) -> tuple[dict, dict[str, str]]:
+    """``SIM_CONFIG_TOML``'s data with *accounts* accounts, and the environment with their keys.
 
-
-def sim_accounts(accounts: int) -> tuple[SimAccountConfig, ...]:
-    result = []
-    for index in range(1, accounts + 1):
-        key, secret = account_env(index).values()
-        name = "sim" if index == 1 else f"sim{index}"
-        result.append(SimAccountConfig(name=name, api_key=key, api_secret=secret))
-    return tuple(result)
-
-
-def deployment_toml(sim_url: str, accounts: int) -> str:
-    """``SIM_CONFIG_TOML`` against ``sim_url``, gateway on a free port, ``accounts`` accounts."""
-    head, sep, block = SIM_CONFIG_TOML.partition("[[accounts]]")
-    if not sep or SIM_DEFAULT_URL not in head:
-        raise RuntimeError("riskd.cli.SIM_CONFIG_TOML changed shape: update bench/footprint.py")
-    text = head.replace(SIM_DEFAULT_URL, sim_url) + sep + block
+    Account 1 is ``riskd run --sim``'s as it is (keys in SIM_ENV). Each further one is a copy
+    named ``<name><n>``, with key variables ``<variable>_<n>`` of its own, and every job it runs
+    on a loopback IP of its own that no job of ``riskd run --sim`` uses."""
+    data = tomllib.loads(SIM_CONFIG_TOML)
+    plan = load_config_text(SIM_CONFIG_TOML, "riskd run --sim", Path(), env=SIM_ENV).plan()
+    taken = {"127.0.0.1", *(job.config.egress for job in plan.jobs)}
+    free = (ip for ip in map(str, IPv4Network("127.0.0.0/8").hosts()) if ip not in taken)
+    template, env = data["accounts"][0], dict(SIM_ENV)
     for index in range(2, accounts + 1):
-        extra = sep + block
-        extra = extra.replace('name = "sim"', f'name = "sim{index}"')
-        extra = extra.replace("RISKD_SIM_", f"RISKD_SIM{index}_")
-        extra = extra.replace('"127.0.0.2"', f'"127.0.0.{2 * index}"')
-        extra = extra.replace('"127.0.0.3"', f'"127.0.0.{2 * index + 1}"')
-        text += "\n" + extra
-    return text + "\n[gateway]\nport = 0\n"
+        account = copy.deepcopy(template)
+        account["name"] = f"{template['name']}{index}"
+        for ref, value in (("api_key_env", "key"), ("api_secret_env", "secret")):
+            account[ref] = f"{template[ref]}_{index}"
+            env[account[ref]] = f"{account['name']}-{value}"
+        jobs = account.setdefault("jobs", {})
+        for job in plan.jobs:
+            jobs.setdefault(job.kind.value, {})["egress"] = next(free)
+        data["accounts"].append(account)
+    return data, env
+
+
+def sim_accounts(data: dict, env: dict[str, str]) -> tuple[SimAccountConfig, ...]:
+    """A simulated account per account of *data*, with the key its variables hold in *env*."""
+    return tuple(
+        SimAccountConfig(
+            name=a["name"], api_key=env[a["api_key_env"]], api_secret=env[a["api_secret_env"]]
+        )
+        for a in data["accounts"]
+    )
+
+
+def sim_toml(data: dict, sim_url: str) -> str:
+    """*data* against the simulator at *sim_url*, with the gateway on a free port."""
+    exchange = {**data["exchange"], "base_url": sim_url}
+    return to_toml(
+        {**data, "exchange": exchange, "gateway": {**data.get("gateway", {}), "port": 0}}
+    )
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)  # a TOML basic string
+    if isinstance(value, list):
+        return "[" + ", ".join(map(_toml_value, value)) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(_pairs(value)) + "}"
+    raise TypeError(f"no TOML for {value!r}")
+
+
+def _pairs(mapping: dict, prefix: str = "") -> Iterator[str]:
+    """``key = value`` lines, nested tables as dotted keys."""
+    for key, value in mapping.items():
+        if isinstance(value, dict) and value:
+            yield from _pairs(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key} = {_toml_value(value)}"
+
+
+def to_toml(data: dict) -> str:
+    """*data*, tables and arrays of tables at its top, as TOML; read back to prove it."""
+    lines: list[str] = []
+    for name, value in data.items():
+        if isinstance(value, dict):
+            lines += ["", f"[{name}]", *_pairs(value)]
+        else:
+            for item in value:
+                lines += ["", f"[[{name}]]", *_pairs(item)]
+    text = "\n".join(lines).lstrip() + "\n"
+    if tomllib.loads(text) != data:
+        raise RuntimeError(f"to_toml: this does not read back as the data:\n{text}")
+    return text
+
+
+def init_database(config: RiskdConfig) -> None:
+    """The schema step of ``riskd run``: create the config's database tables."""
+    engine = make_engine(config.database.resolved_url.reveal())
+    try:
+        init_schema(engine, wall_ms())
+    finally:
+        engine.dispose()
 
 
 # ---------------------------------------------------------------- /proc
@@ -343,21 +406,6 @@ def check_actors(rows: list[ActorRow], snap: Snapshot, jobs: list[JobStatus]) ->
 # ---------------------------------------------------------------- output
 
 
-def table(headers: list[str], rows: list[list[object]], right: set[int] | None = None) -> str:
-    right = right or set()
-    cells = [[str(c) for c in headers], *[[str(c) for c in row] for row in rows]]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-
-    def line(row: list[str]) -> str:
-        return "  ".join(
-            c.rjust(w) if i in right else c.ljust(w)
-            for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        ).rstrip()
-
-    rule = "  ".join("-" * w for w in widths)
-    return "\n".join([line(cells[0]), rule, *(line(r) for r in cells[1:])])
-
-
 def mib(kib: int | None) -> str:
     return "n/a" if kib is None else f"{kib / 1024:.1f}"
 
@@ -369,6 +417,7 @@ def mib(kib: int | None) -> str:
 class RunResult:
     accounts: int
     ready: bool = False
+    schema_s: float = float("nan")
     init_s: float = float("nan")
     start_s: float = float("nan")
     start_to_ready_s: float = float("nan")
@@ -410,64 +459,63 @@ def host_context() -> str:
 
 def run_once(accounts: int, ready_timeout_s: float, settle_s: float) -> RunResult:
     result = RunResult(accounts, settle_s=settle_s, context=host_context())
-    for index in range(1, accounts + 1):
-        os.environ.update(account_env(index))  # before ray.init: the raylet passes it on
+    data, env = sim_deployment(accounts)
+    os.environ.update(env)  # before ray.init: the raylet passes it on
     simulator = SimulatorThread(
-        SimConfig(port=0, accounts=sim_accounts(accounts), exchange={"walk_interval_ms": 0})
+        SimConfig(port=0, accounts=sim_accounts(data, env), exchange={"walk_interval_ms": 0})
     )
     server = simulator.start()
     namespace = session_dir = ""
     controller = None
-    try:
-        toml = deployment_toml(server.url, accounts)
-        source = ConfigSource(toml, f"<footprint: {accounts} account(s)>", str(Path.cwd()))
-        config = source.load()
-        namespace = config.deployment.name
-        if len(config.accounts) != accounts or len(config.plan().jobs) != 2 * accounts:
-            raise RuntimeError(f"the generated config is not {accounts} account(s): {toml}")
-        riskd_sim = load_config_text(SIM_CONFIG_TOML, "riskd run --sim", Path.cwd())
-        if riskd_sim.accounts[0] != config.accounts[0]:
-            raise RuntimeError("account 'sim' differs from riskd run --sim's")
-        t0 = time.monotonic()
-        context = ray.init(
-            address="local",
-            namespace=namespace,
-            include_dashboard=False,
-            logging_level=logging.WARNING,
-            configure_logging=False,
-        )
-        t1 = time.monotonic()
-        session_dir = context.address_info["session_dir"]
-        controller, info = bounded(lambda: launcher.start(source), START_TIMEOUT_S, "start")
-        t2 = time.monotonic()
-        rows = bounded(
-            lambda: launcher.wait_ready(controller, ready_timeout_s),
-            ready_timeout_s + 30,
-            "wait_ready",
-        )
-        t3 = time.monotonic()
-        result.ready = all(r.health and r.health["last_success_ms"] for r in rows)
-        result.init_s, result.start_s = t1 - t0, t2 - t1
-        result.start_to_ready_s, result.to_ready_s = t3 - t1, t3 - t0
-        result.at_ready = snapshot(session_dir)
-        if not result.ready:
-            result.error = "not ready: " + "; ".join(
-                f"{r.job}:{r.account} {r.state} {r.note}" for r in rows
+    with tempfile.TemporaryDirectory(prefix="bench-footprint-") as folder:  # the SQLite file
+        try:
+            toml = sim_toml(data, server.url)
+            source = ConfigSource(toml, f"<footprint: {accounts} account(s)>", folder)
+            config = source.load()
+            namespace = config.deployment.name
+            config.plan()  # refuses an over-subscribed IP before anything starts
+            t_schema = time.monotonic()
+            init_database(config)
+            t0 = time.monotonic()
+            context = ray.init(
+                address="local",
+                namespace=namespace,
+                include_dashboard=False,
+                logging_level=logging.WARNING,
+                configure_logging=False,
             )
-        time.sleep(settle_s)
-        rows = bounded(lambda: launcher.status(controller), 30, "status")
-        result.settled = snapshot(session_dir)
-        actors = gcs_actors()
-        if actors is None:
-            actors = actors_from_titles(result.settled, rows)
-        check_actors(actors, result.settled, rows)
-        result.actors = actors
-        print(f"  gateway {info['gateway']}, session {session_dir}", flush=True)
-    except Exception as exc:
-        result.error = f"{type(exc).__name__}: {exc}"
-    finally:
-        stop_all(controller, namespace, session_dir)
-        simulator.stop()
+            t1 = time.monotonic()
+            session_dir = context.address_info["session_dir"]
+            controller, info = bounded(lambda: launcher.start(source), START_TIMEOUT_S, "start")
+            t2 = time.monotonic()
+            rows = bounded(
+                lambda: launcher.wait_ready(controller, ready_timeout_s),
+                ready_timeout_s + 30,
+                "wait_ready",
+            )
+            t3 = time.monotonic()
+            result.ready = all(r.health and r.health["last_success_ms"] for r in rows)
+            result.schema_s, result.init_s, result.start_s = t0 - t_schema, t1 - t0, t2 - t1
+            result.start_to_ready_s, result.to_ready_s = t3 - t1, t3 - t_schema
+            result.at_ready = snapshot(session_dir)
+            if not result.ready:
+                result.error = "not ready: " + "; ".join(
+                    f"{r.job}:{r.account} {r.state} {r.note}" for r in rows
+                )
+            time.sleep(settle_s)
+            rows = bounded(lambda: launcher.status(controller), 30, "status")
+            result.settled = snapshot(session_dir)
+            actors = gcs_actors()
+            if actors is None:
+                actors = actors_from_titles(result.settled, rows)
+            check_actors(actors, result.settled, rows)
+            result.actors = actors
+            print(f"  gateway {info['gateway']}, session {session_dir}", flush=True)
+        except Exception as exc:
+            result.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            stop_all(controller, namespace, session_dir)
+            simulator.stop()
     return result
 
 
@@ -526,7 +574,7 @@ def print_run(result: RunResult, settle_s: float) -> None:
         table(
             ["actor", "class", "pid", "RSS MiB", "PSS MiB", "USS MiB", "pid check"],
             rows,
-            right={2, 3, 4, 5},
+            left={0, 1, 6},
         )
     )
     roles: dict[str, list[Proc]] = {}
@@ -555,9 +603,7 @@ def print_run(result: RunResult, settle_s: float) -> None:
             ]
         )
     print("\nprocesses by role:")
-    print(
-        table(["role", "n", "pids", "RSS MiB", "PSS MiB", "USS MiB"], role_rows, right={1, 3, 4, 5})
-    )
+    print(table(["role", "n", "pids", "RSS MiB", "PSS MiB", "USS MiB"], role_rows, left={0, 2}))
 
 
 def _verdict(value: float, target: float) -> str:
@@ -576,6 +622,7 @@ def print_summary(results: list[RunResult]) -> None:
                 r.accounts,
                 len(r.actors),
                 "yes" if r.ready else "NO",
+                f"{r.schema_s:.1f}",
                 f"{r.init_s:.1f}",
                 f"{r.start_s:.1f}",
                 f"{r.start_to_ready_s:.1f}",
@@ -584,11 +631,12 @@ def print_summary(results: list[RunResult]) -> None:
                 r.context,
             ]
         )
-    headers = ["accounts", "actors", "ready", "ray.init", "start()", "start→ready", "to ready"]
-    print(table([*headers, "target", "host during run"], rows, right={0, 1, 3, 4, 5, 6}))
+    headers = ["accounts", "actors", "ready", "schema", "ray.init", "start()", "start→ready"]
+    print(table([*headers, "to ready", "target", "host during run"], rows, left={2, 8, 9}))
     print(
-        "start→ready: end of ray.init until every job's first success; start() is part of it.\n"
-        "to ready: just before ray.init until ready (ray.init + start→ready)."
+        "schema: the SQLite schema step. start→ready: end of ray.init until every job's first\n"
+        "success; start() is part of it. to ready: just before the schema step until ready\n"
+        "(schema + ray.init + start→ready)."
     )
 
     settle = results[0].settle_s
@@ -622,7 +670,7 @@ def print_summary(results: list[RunResult]) -> None:
         )
     headers = ["accounts", "actors", "RSS@ready", "RSS total", "target", "PSS total"]
     headers += ["USS total", "gcs+raylet", "agents+monitors", "actors", "idle wkrs", "driver+sim"]
-    print(table(headers, rows, right=set(range(len(headers))) - {4}))
+    print(table(headers, rows, left={4}))
     print(
         "RSS total (headline) = every Ray process + this driver, after settling; an upper "
         "bound:\nshared pages count once per process. PSS total = the real RAM share. "

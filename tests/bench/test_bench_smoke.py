@@ -1,0 +1,263 @@
+"""Every script in bench/ run as a user runs it, at a tiny size: it exits 0 and prints its
+tables (their header rows and the rows they must have).
+
+Each runs as ``sys.executable bench/<name>.py …`` in a session of its own; the benches that
+drive a whole riskd start their own local Ray in that process, never the test session's.
+Whatever of the session outlives the bench (a Ray process it failed to stop) is killed and
+fails the test. ``pytest tests/bench`` or ``pytest -m bench`` runs only these.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from riskd.cli import SIM_CONFIG_TOML, SIM_ENV
+from riskd.config import load_config_text
+
+pytestmark = pytest.mark.bench
+
+ROOT = Path(__file__).resolve().parents[2]
+BENCH = ROOT / "bench"
+HELPERS = {"deployment", "simproc"}
+TIMEOUT_S = 300.0
+LINGER_S = 15.0  # for the session's processes to end once the bench has exited
+NUMBER = r"[\d,.]+%?"
+VALUE = r"(?:-?[\d,.]+%?|nan)"  # nan: no sample of the row completed
+LEGS = rf"{VALUE} / {VALUE} / {VALUE}"
+FIRST, STEADY = "first after ready", "steady state"
+
+
+def row(*cells: str) -> str:
+    """A table line: *cells* (regular expressions) apart by spaces."""
+    return r"^\s*" + r"\s+".join(cells) + r"\s*$"
+
+
+def header(*names: str) -> str:
+    return row(*map(re.escape, names))
+
+
+def latency_rows(mode: str, *cells: str, steady: str) -> list[str]:
+    """*mode*'s first-after-ready row (one sample) and steady-state row (*steady* samples):
+    *cells* after the row label, then the sample count, numbers and the target's verdict."""
+    return [
+        row(mode, label, *cells, count, rf"(?:{VALUE}\s+)*(?:ok|MISS|-)")
+        for label, count in ((FIRST, "1"), (STEADY, steady))
+    ]
+
+
+def sim_jobs() -> list[str]:
+    """The job actors ``riskd run --sim`` runs, by name."""
+    config = load_config_text(SIM_CONFIG_TOML, "riskd run --sim", ROOT, env=SIM_ENV)
+    return [job.name for job in config.plan().jobs]
+
+
+# bench → (the arguments of a tiny run, the patterns its output must match, each a line)
+RUNS: dict[str, tuple[list[str], list[str]]] = {
+    "sim_throughput": (
+        ["--requests", "200", "--seconds", "1", "--concurrency", "4"],
+        [
+            header(
+                *("endpoint", "client", "requests", "concurrency", "requests/s"),
+                *("p50 ms", "p99 ms", "errors"),
+            ),
+            *(
+                row(re.escape(endpoint), re.escape(client), *[NUMBER] * 5, "0")
+                for endpoint in ("GET /fapi/v2/account", "POST /fapi/v1/order")
+                for client in ("python-binance", "raw aiohttp+hmac")
+            ),
+        ],
+    ),
+    "ratelimit_soak": (
+        ["--jobs", "1", "--ips", "1", "--seconds", "2"],
+        [
+            header(
+                *("side", "ip", "jobs", "budget", "demand/min", "used/min", "max/min"),
+                *("util %", "429", "418"),
+            ),
+            row("riskd", r"127\.0\.0\.2", "1", "1000", *[NUMBER] * 4, "0", "0"),
+            row("plain", r"127\.0\.0\.3", "1", "-", *[NUMBER] * 6),
+            r"^riskd verdict: ",
+        ],
+    ),
+    "run_sim_first_event": (
+        ["--rounds", "2"],
+        [
+            row(r"riskd run --sim: ready [\d.]+ s after start"),
+            header("event", "sample", "n", "p50 ms", "p90 ms", "p99 ms", "max ms", "≤ 150 ms"),
+            *latency_rows(re.escape("position opened → full ladder open"), steady="1"),
+            *latency_rows(re.escape("losing fill → ban listed"), steady="1"),
+        ],
+    ),
+    "footprint": (
+        ["--accounts", "1", "--settle", "0"],
+        [
+            header("actor", "class", "pid", "RSS MiB", "PSS MiB", "USS MiB", "pid check"),
+            *(
+                row(re.escape(job), r"\w+", r"\d+", *[NUMBER] * 3, r"gcs\+title\+health")
+                for job in sim_jobs()
+            ),
+            header("role", "n", "pids", "RSS MiB", "PSS MiB", "USS MiB"),
+            row(r"= Ray \+ driver", r"\d+", *[NUMBER] * 3),
+            header(
+                *("accounts", "actors", "ready", "schema", "ray.init", "start()"),
+                *("start→ready", "to ready", "target", "host during run"),
+            ),
+            row("1", r"\d+", "yes", *[NUMBER] * 5, r"≤ 20: (?:ok|MISS)", "load .*"),
+            header(
+                *("accounts", "actors", "RSS@ready", "RSS total", "target", "PSS total"),
+                *("USS total", "gcs+raylet", "agents+monitors", "actors", "idle wkrs"),
+                "driver+sim",
+            ),
+            row("1", r"\d+", *[NUMBER] * 2, r"≤ \d+: (?:ok|MISS)", *[NUMBER] * 7),
+        ],
+    ),
+    "reaction": (
+        ["--changes", "2"],
+        [
+            header(
+                *("mode", "sample", "changes", "completed", "timeouts"),
+                *("p50 ms", "p90 ms", "p99 ms", "max ms", "target"),
+            ),
+            *latency_rows("stream", steady="2"),
+            *latency_rows("rest", steady="2"),
+            header(
+                *("mode", "sample", "fill→ACCOUNT_UPDATE", "ACCOUNT_UPDATE→first NEW"),
+                "first→last NEW",
+            ),
+            *(
+                row(mode, label, *[LEGS] * 3)
+                for mode in ("stream", "rest")
+                for label in (FIRST, STEADY)
+            ),
+        ],
+    ),
+    "banlist": (
+        [
+            *("--samples", "2", "--polling-samples", "1", "--ledger-interval-ms", "2000"),
+            *("--http-seconds", "0.5", "--http-rounds", "1", "--http-workers", "4"),
+            *("--subscribers", "20", "--client-procs", "1", "--versions", "2"),
+            *("--publish-interval-ms", "100"),
+        ],
+        [
+            header(
+                *("mode", "sample", "the Ledger learns of a fill from", "rule window"),
+                *("samples", "banned", "timeouts", "expired"),
+                *("p50 ms", "p90 ms", "p99 ms", "max ms", "target"),
+            ),
+            *latency_rows("stream", "user stream, at once", "4 s", steady="2"),
+            *latency_rows("polling", "income poll every 2000 ms", "6 s", steady="1"),
+            header(
+                *("sample", "fill → Ledger books it", "booked → evaluation starts"),
+                "evaluation → is_banned",
+            ),
+            *(row(label, *[LEGS] * 3) for label in (FIRST, STEADY)),
+            header(
+                *("server", "req/s", "of bare", "p50 ms", "p99 ms", "errors", "server CPU"),
+                *("server µs/req", "client CPU", "target"),
+            ),
+            *(
+                row(re.escape(server), *[NUMBER] * 8, r"(?:ok|MISS|-)")
+                for server in (
+                    "bare aiohttp",
+                    "riskd routes",
+                    "riskd gateway",
+                    "riskd gateway 304",
+                    "seed http.server",
+                )
+            ),
+            header(
+                *("subscribed", "failed", "deliveries", "missed", "p50 ms", "p99 ms"),
+                *("max ms", "first→last p50 ms", "target"),
+            ),
+            row("20", *[NUMBER] * 7, "(?:ok|MISS)"),
+        ],
+    ),
+}
+
+
+def session_members(sid: int) -> list[tuple[int, str]]:
+    """(pid, command line) of every live process of session *sid*."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        state, session = fields[0], int(fields[3])
+        if session == sid and state != "Z":
+            members.append((int(entry.name), cmdline.strip()))
+    return members
+
+
+def run_bench(name: str, args: list[str], output: Path) -> tuple[int, str]:
+    """Run bench *name* as a user would; its exit code and output. Fails (after killing them)
+    if it outlives TIMEOUT_S or a process of its session outlives it."""
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"} | {"PYTHONUNBUFFERED": "1"}
+    with output.open("w") as sink:  # a file, not a pipe: a leftover cannot hold it open
+        process = subprocess.Popen(
+            [sys.executable, str(BENCH / f"{name}.py"), *args],
+            cwd=ROOT,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+    try:
+        code: int | None = process.wait(TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        code = None
+    deadline = time.monotonic() + (LINGER_S if code is not None else 0)
+    while (left := session_members(process.pid)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    for pid, _ in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    process.wait()
+    text = output.read_text(errors="replace")
+    assert code is not None, f"{name} did not end within {TIMEOUT_S:g} s:\n{text}"
+    assert not left, f"{name} left processes behind: {left}\n{text}"
+    return code, text
+
+
+@pytest.mark.parametrize("name", sorted(RUNS))
+def test_bench_runs_and_prints_its_tables(name: str, tmp_path: Path) -> None:
+    args, patterns = RUNS[name]
+    code, text = run_bench(name, args, tmp_path / f"{name}.out")
+    assert code == 0, text
+    missing = [p for p in patterns if not re.search(p, text, re.MULTILINE)]
+    assert not missing, f"{name}: no line matches {missing}:\n{text}"
+
+
+def test_every_bench_has_a_smoke_run() -> None:
+    assert {path.stem for path in BENCH.glob("*.py")} - HELPERS == set(RUNS)
+
+
+def test_footprint_gives_each_job_of_further_accounts_an_ip_of_its_own(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.syspath_prepend(str(BENCH))
+    footprint = importlib.import_module("footprint")
+    data, env = footprint.sim_deployment(5)
+    toml = footprint.sim_toml(data, "http://127.0.0.1:1")
+    config = load_config_text(toml, "footprint", tmp_path, env=env)
+    sim = load_config_text(SIM_CONFIG_TOML, "riskd run --sim", tmp_path, env=SIM_ENV)
+    jobs, sim_plan = config.plan().jobs, sim.plan().jobs  # no IP over-subscribed
+    assert config.accounts[0] == sim.accounts[0]
+    assert len(config.accounts) == 5
+    assert len(jobs) == 5 * len(sim_plan)
+    egress = [job.config.egress for job in jobs if job.account != "sim"]
+    assert len(set(egress)) == len(egress)
+    assert not set(egress) & {"127.0.0.1", *(job.config.egress for job in sim_plan)}
