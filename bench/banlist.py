@@ -22,11 +22,10 @@ worker niceness (15), this process (simulator and client) at 0:
 A sample is a losing round trip from 127.0.0.9 (python-binance, its own IP), as
 ``tests/actors/test_ledger.py`` makes one: the mark is set (``POST /_sim/mark``) to the entry,
 a MARKET BUY opens a long, the mark is set to the exit, ``--settle-ms`` later a MARKET SELL
-closes it. The first sample's long is opened before riskd starts, and its SELL sent as soon as
-the client holds a ban list after ready, with no trade in between: it is reported on its own
-row, ``first after ready`` (riskd's first losing fill takes a cold path), and left out of the
-``steady state`` row. Each leg is about 6 000 USDT of notional closed 2.7 % lower: −160 USDT
-realized, about −166 with both fees. The samples go round BTCUSDT, ETHUSDT, SOLUSDT and
+closes it. The first sample starts as soon as the client holds a ban list after ready, with no
+trade before it: its losing fill is riskd's first, reported on its own row, ``first after
+ready``, and left out of the ``steady state`` row. Each leg is about 6 000 USDT of notional
+closed 2.7 % lower: −160 USDT realized, about −166 with both fees. The samples go round BTCUSDT, ETHUSDT, SOLUSDT and
 DOGEUSDT (the simulator's symbols), and each waits until the client no longer bans its symbol.
 
 Rules (``[[accounts.rules.rules]]``, replacing the default list): the default rules' locks last
@@ -306,17 +305,6 @@ async def open_leg(binance: AsyncClient, control: aiohttp.ClientSession, leg: Le
     await set_mark(control, leg.symbol, leg.exit)
 
 
-async def open_first_position(sim_url: str) -> None:
-    """The first sample's long, opened before riskd starts: after ready, the bench's first
-    trade is the losing fill itself."""
-    binance = bench_client(sim_url)
-    try:
-        async with aiohttp.ClientSession(base_url=sim_url) as control:
-            await open_leg(binance, control, LEGS[0])
-    finally:
-        await binance.close_connection()
-
-
 async def first_ban(
     bans: AsyncBanListClient, symbol: str, timeout_s: float
 ) -> tuple[float, float] | None:
@@ -360,7 +348,7 @@ async def drive(
     sample_count: int,
     result: ModeResult,
 ) -> None:
-    """The first sample at once (its long is open), then *sample_count* round trips."""
+    """The first round trip right after ready (its own row), then *sample_count* more."""
     timeout_s = args.timeout if result.mode == "stream" else args.ledger_interval_ms / 1000 * 2
     binance = bench_client(sim_url)
     bans = AsyncBanListClient(BanListClientConfig(url=gateway_url, account=ACCOUNT))
@@ -371,10 +359,9 @@ async def drive(
                 raise RuntimeError("the client got no ban list in 30 s")
             for index in range(sample_count + 1):
                 leg = LEGS[index % len(LEGS)]
-                if index:
-                    await wait_unbanned(bans, leg.symbol, result.window_ms / 1000 + 30)
-                    await open_leg(binance, control, leg)
-                    await asyncio.sleep(args.settle_ms / 1000)
+                await wait_unbanned(bans, leg.symbol, result.window_ms / 1000 + 30)
+                await open_leg(binance, control, leg)
+                await asyncio.sleep(args.settle_ms / 1000)
                 if result.mode == "polling":  # else every close lands just after a poll
                     await asyncio.sleep(random.uniform(0, args.ledger_interval_ms / 1000))
                 sample = Sample(leg.symbol, f"bench{uuid.uuid4().hex[:20]}")
@@ -450,7 +437,6 @@ def run_mode(mode: str, args: argparse.Namespace) -> ModeResult:
             with bench_simulator() as simulator:
                 hook = FillHook(simulator)
                 url = simulator.server.url
-                asyncio.run(open_first_position(url))
                 account = account_toml(mode, args.ledger_interval_ms, window_ms)
                 source = ConfigSource(
                     deployment_toml(url, f"banlist-{mode}", account=account),
@@ -503,8 +489,8 @@ def report_fills(results: list[ModeResult], args: argparse.Namespace) -> None:
     print(table(headers, rows, left={0, 1, 2}))
     print(
         f"target: p99 ≤ {TARGET_FILL_P99_MS:g} ms with the stream (steady state). {FIRST}: "
-        "the first losing fill, sent as soon as\nthe client held a ban list (its long opened "
-        f"before riskd started); {STEADY}: every later round trip.\nLoss per sample ≈ −166 "
+        "the first losing round trip, started as soon as\nthe client held a ban list; "
+        f"{STEADY}: every later round trip.\nLoss per sample ≈ −166 "
         f"USDT; rules: {RULE_ID} (symbol PnL ≤ −150 over the window), account_24h raised to "
         f"{ACCOUNT_THRESHOLD_USDT}."
     )
