@@ -25,8 +25,9 @@ a MARKET BUY opens a long, the mark is set to the exit, ``--settle-ms`` later a 
 closes it. The first sample starts as soon as the client holds a ban list after ready, with no
 trade before it: its losing fill is riskd's first, reported on its own row, ``first after
 ready``, and left out of the ``steady state`` row. Each leg is about 6 000 USDT of notional
-closed 2.7 % lower: −160 USDT realized, about −166 with both fees. The samples go round BTCUSDT, ETHUSDT, SOLUSDT and
-DOGEUSDT (the simulator's symbols), and each waits until the client no longer bans its symbol.
+closed 2.7 % lower: −160 USDT realized, about −166 with both fees. The samples go round
+BTCUSDT, ETHUSDT, SOLUSDT and DOGEUSDT (the simulator's symbols), and each waits until the
+client no longer bans its symbol.
 
 Rules (``[[accounts.rules.rules]]``, replacing the default list): the default rules' locks last
 4 h and 24 h, so four symbols would allow only four samples per deployment. The bench keeps
