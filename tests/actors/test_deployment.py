@@ -184,7 +184,7 @@ async def test_user_stream_brings_fills_into_the_book_from_its_own_ip(deploy, si
         symbol="ETHUSDT", side="SELL", type="MARKET", quantity="0.100"
     )
     await client.close_connection()
-    position = _wait_for(lambda: _stream_position(info["gateway"], "ETHUSDT", before), timeout_s=5)
+    position = _wait_for(lambda: _stream_position(info["gateway"], "ETHUSDT", before), timeout_s=15)
     assert position is not None and position["amount"] == "-0.100"
 
 
