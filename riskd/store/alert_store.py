@@ -10,6 +10,7 @@ whose success was not recorded before a crash is still shown once.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -26,6 +27,8 @@ from riskd.alerts import (
     Silence,
 )
 from riskd.store.schema import alert_groups, alert_outbox, alerts, silences
+
+log = logging.getLogger(__name__)
 
 PENDING: Final = "pending"
 SENT: Final = "sent"
@@ -336,9 +339,17 @@ def add_silence(
 
 
 def current_silences(conn: Connection, now_ms: int) -> list[Silence]:
-    """Silences not yet ended at *now_ms* (active now, or starting later), by id."""
+    """Silences not yet ended at *now_ms* (active now, or starting later), by id. A stored
+    silence whose matchers are no longer valid (a regex RE2 refuses, kept from before riskd
+    matched with RE2) is left out with a warning, never a reason for the Alerter to fail."""
     rows = conn.execute(select(silences).where(silences.c.ends_ms > now_ms).order_by(silences.c.id))
-    return [_silence(row) for row in rows]
+    found = []
+    for row in rows:
+        try:
+            found.append(_silence(row))
+        except ValueError as exc:  # pydantic's ValidationError is one
+            log.warning("silence %s is ignored: %s", row.id, " ".join(str(exc).split()))
+    return found
 
 
 def expire_silence(conn: Connection, silence_id: int, by: str, now_ms: int) -> Silence:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, insert
 
 from riskd.alerts import AlertEvent, Dispatcher, Matcher, RouteConfig, Severity, labels_of
 from riskd.store.alert_store import (
@@ -23,7 +24,7 @@ from riskd.store.alert_store import (
     prune_sent,
     save_state,
 )
-from riskd.store.schema import init_schema
+from riskd.store.schema import init_schema, silences
 
 T = TypeVar("T")
 T0 = 1_700_000_000_000
@@ -145,3 +146,20 @@ def test_a_silence_without_a_comment_is_refused(engine: Engine) -> None:
     matchers = (Matcher.parse("symbol=BTCUSDT"),)
     with pytest.raises(ValueError, match="creator and a comment"):
         _run(engine, add_silence, matchers, T0, T0 + 1, "alice", "", T0)
+
+
+def test_a_stored_silence_re2_refuses_is_ignored_not_fatal(engine: Engine) -> None:
+    matchers = (Matcher.parse("symbol=BTCUSDT"),)
+    kept = _run(engine, add_silence, matchers, T0, T0 + 60_000, "alice", "kept", T0)
+    with engine.begin() as conn:  # as riskd stored it before it matched with RE2
+        conn.execute(
+            insert(silences).values(
+                matchers=json.dumps([{"label": "symbol", "op": "=~", "value": "(?=B)B.*"}]),
+                starts_ms=T0,
+                ends_ms=T0 + 60_000,
+                created_by="old",
+                comment="lookahead",
+                created_ms=T0,
+            )
+        )
+    assert _run(engine, current_silences, T0 + 10) == [kept]
