@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Final
 
 # Control (Cc) and format (Cf: bidi overrides, zero-width …) characters can clear a screen,
 # move the cursor or reorder what a reader sees; they are shown as escapes instead.
@@ -21,6 +23,17 @@ def printable(text: object) -> str:
 def _escape(ch: str) -> str:
     code = ord(ch)
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+ERROR_CHARS: Final = 300  # of an error text kept for a status line
+_URL_QUERY: Final = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s?#'\"<>]*)[?#][^\s'\"<>]*", re.I)
+
+
+def safe_text(text: str, limit: int = ERROR_CHARS) -> str:
+    """*text* fit for a status line: URLs without their query (it holds a request's signature
+    and a stream's listenKey), :func:`printable`, at most *limit* characters."""
+    shown = printable(_URL_QUERY.sub(r"\1?…", text[:limit]))  # cut first: the scans stay short
+    return shown if len(text) <= limit and len(shown) <= limit else f"{shown[: limit - 1]}…"
 
 
 def printable_lines(text: str) -> str:

@@ -2,9 +2,26 @@
 
 from __future__ import annotations
 
-from riskd.display import duration, printable, printable_lines, since, table, until
+import pytest
+
+from riskd.display import (
+    ERROR_CHARS,
+    duration,
+    printable,
+    printable_lines,
+    safe_text,
+    since,
+    table,
+    until,
+)
 
 NOON = 1_764_849_600_000  # 2025-12-04 12:00:00Z
+# As python-binance 1.0.37 words an error whose body is not JSON: the signed URL included.
+SIGNED_URL_ERROR = (
+    "Invalid JSON error message from Binance: <bound method ClientResponse.text of "
+    "<ClientResponse(http://127.0.0.1:8765/fapi/v2/account?recvWindow=5000&timestamp="
+    "1796383915495&signature=cbd112503a9ab4296e) [503 Service Unavailable]>>"
+)
 
 
 def test_control_and_format_characters_are_shown_as_escapes() -> None:
@@ -47,3 +64,29 @@ def test_a_table_pads_columns_and_escapes_every_cell() -> None:
         "1   a\\x1bb",
         "22  c",
     ]
+
+
+def test_a_url_keeps_its_host_and_path_but_not_its_query() -> None:
+    text = safe_text(SIGNED_URL_ERROR)
+    assert "http://127.0.0.1:8765/fapi/v2/account?…" in text
+    assert "signature" not in text and "timestamp" not in text and "cbd1125" not in text
+
+
+def test_a_listen_key_in_a_stream_url_is_dropped() -> None:
+    text = safe_text("WSServerHandshakeError: 'wss://fstream.binance.com/private/ws?listenKey=pq7'")
+    assert text == "WSServerHandshakeError: 'wss://fstream.binance.com/private/ws?…'"
+
+
+def test_control_characters_are_escaped() -> None:
+    text = safe_text("line\nbreak \x1b[2Jclear \u202eevil\x00")
+    assert text == "line\\x0abreak \\x1b[2Jclear \\u202eevil\\x00"
+
+
+@pytest.mark.parametrize("text", ["x" * 1000, "\x07" * 1000, "x" * 299 + "\x07"])
+def test_a_long_text_is_cut_short_and_marked(text: str) -> None:
+    shown = safe_text(text)
+    assert len(shown) == ERROR_CHARS and shown.endswith("…")
+
+
+def test_a_text_within_the_limit_is_kept_whole() -> None:
+    assert safe_text("x" * ERROR_CHARS) == "x" * ERROR_CHARS

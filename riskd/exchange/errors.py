@@ -6,22 +6,11 @@ all through :func:`safe_text`: never parameters, signatures, credentials or a re
 
 from __future__ import annotations
 
-import re
 from typing import Final
 
+from riskd.display import safe_text
+
 MESSAGE_CHARS: Final = 120  # of a Binance msg
-ERROR_CHARS: Final = 300  # of a whole error text
-# C0, DEL, C1, and the invisible format characters that reorder or hide text.
-_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
-_URL_QUERY: Final = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s?#'\"<>]*)[?#][^\s'\"<>]*", re.I)
-
-
-def safe_text(text: str, limit: int = ERROR_CHARS) -> str:
-    """*text* fit for a status line: URLs without their query (it holds the signature and
-    listenKey), control characters escaped, at most *limit* characters."""
-    shown = _URL_QUERY.sub(r"\1?…", text[:limit])  # cut first: the regexes scan little
-    shown = _CONTROL.sub(lambda found: found[0].encode("unicode_escape").decode(), shown)
-    return shown if len(text) <= limit and len(shown) <= limit else f"{shown[: limit - 1]}…"
 
 
 def http_detail(http_status: int, code: int | None, message: str = "") -> str:
