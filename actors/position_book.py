@@ -6,8 +6,6 @@ import contextlib
 from collections import deque
 from collections.abc import Mapping
 
-import ray
-
 from actors.context import NamedActor, stop_ladder_name
 from riskd.exchange.clock import wall_ms
 from riskd.positions import BookChanges, BookView, PositionBook, SourceSnapshot
@@ -64,9 +62,11 @@ class PositionBookActor:
         return changes
 
     def warm(self) -> None:
-        """Connect to the StopLadder now, so the first position change reaches it at once."""
+        """Start connecting to the StopLadder now, so the first position change reaches it at
+        once. Never waits for the answer: this actor has one thread, and readers' snapshots
+        must not queue behind a StopLadder that is still starting."""
         with contextlib.suppress(ValueError):  # a plan without a StopLadder
-            ray.get(self.stop_ladder.warm())
+            self.stop_ladder.warm()
 
     def current(self) -> BookView:
         return self.book.view(wall_ms())
