@@ -33,10 +33,11 @@ from riskd.bodies import (
     text,
     whole_number,
 )
-from riskd.config import Secret, is_loopback
+from riskd.config import is_loopback
 from riskd.exchange.clock import wall_ms
 from riskd.health import JobStatus
 from riskd.locks import OPERATOR_CHARS, SymbolListUnavailable
+from riskd.secrets import Secret
 
 ALERTER_TIMEOUT_S = 2.0
 # aiohttp has no header timeout, but its keep-alive timer runs from the connection (or the

@@ -8,7 +8,6 @@ at load time, exposed as read-only properties (``AccountConfig.api_key``, …). 
 
 from __future__ import annotations
 
-import hmac
 import ipaddress
 import os
 import re
@@ -16,21 +15,21 @@ import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Final, Literal, NoReturn, final
+from typing import Annotated, Any, Final, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
     Field,
-    GetCoreSchemaHandler,
     PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
 )
-from pydantic_core import CoreSchema, InitErrorDetails, PydanticCustomError, core_schema
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from riskd.alerts import DEFAULT_INHIBIT_RULES, InhibitRule, RouteConfig
+from riskd.exchange.config import ExchangeConfig
 from riskd.exchange.planning import BudgetPlanConfig
 from riskd.frozen import FrozenModel
 from riskd.heartbeat import HeartbeatConfig
@@ -40,6 +39,7 @@ from riskd.notify.outbound import OutboundConfig
 from riskd.plan import AccountJobsConfig, DeploymentPlan, build_plan
 from riskd.reaper import ReaperConfig
 from riskd.rules import RulesConfig
+from riskd.secrets import Secret
 from riskd.sim.config import SimConfig
 
 DEFAULT_DATABASE_URL: Final = "sqlite:///riskd.db"
@@ -47,60 +47,6 @@ DEFAULT_DATABASE_URL: Final = "sqlite:///riskd.db"
 
 class ConfigError(Exception):
     """The configuration cannot be loaded; the message names the file and every bad key."""
-
-
-@final
-class Secret:
-    """An immutable secret string that shows as ``Secret('***')`` and dumps as ``'***'``.
-
-    As a pydantic field type it accepts only ``Secret`` instances, so a secret can never be
-    written as a literal value in a config file.
-    """
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        object.__setattr__(self, "_value", value)
-
-    def reveal(self) -> str:
-        """Return the secret value; call this only where the value is sent or compared."""
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Secret):
-            return NotImplemented
-        return hmac.compare_digest(self._value.encode(), other._value.encode())
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-    def __setattr__(self, name: str, value: object) -> NoReturn:
-        raise AttributeError("Secret is immutable")
-
-    def __reduce__(self) -> tuple[type[Secret], tuple[str]]:
-        return Secret, (self._value,)
-
-    @classmethod
-    def __get_pydantic_core_schema__(
-        cls, source_type: Any, handler: GetCoreSchemaHandler
-    ) -> CoreSchema:
-        return core_schema.no_info_plain_validator_function(
-            _validate_secret,
-            serialization=core_schema.plain_serializer_function_ser_schema(lambda _: "***"),
-        )
-
-
-def _validate_secret(value: Any) -> Secret:
-    if isinstance(value, Secret):
-        return value
-    raise PydanticCustomError(
-        "secret_literal", "secrets come from environment variables or files, never literals"
-    )
 
 
 def _matches(pattern: str, description: str) -> AfterValidator:
@@ -234,30 +180,6 @@ class DatabaseConfig(FrozenModel):
             raise _invalid("set either url or url_env, not both")
         elif _Sources.of(context).wants("database"):
             self._resolved_url = _secret_from_env(self.url_env, "url_env", _Sources.of(context))
-
-
-class ExchangeConfig(FrozenModel):
-    """How riskd reaches Binance USDⓈ-M futures, or the simulator."""
-
-    network: Literal["mainnet", "testnet", "sim"] = "sim"
-    # Overrides the fapi base URL of the network, e.g. "http://127.0.0.1:8765".
-    base_url: str | None = None
-    request_timeout_ms: int = Field(10_000, gt=0)
-    recv_window_ms: int = Field(5_000, ge=1, le=60_000)
-
-    @field_validator("base_url")
-    @classmethod
-    def _http_url(cls, url: str | None) -> str | None:
-        if url is None:
-            return None
-        try:
-            parts = urlsplit(url)
-            valid = parts.scheme in ("http", "https") and bool(parts.hostname)
-        except ValueError:
-            valid = False
-        if not valid:
-            raise PydanticCustomError("url", "must be an http:// or https:// URL")
-        return url.rstrip("/")
 
 
 def _sqlite_beside_config(url: str, sources: _Sources) -> str:

@@ -12,13 +12,14 @@ from binance import AsyncClient
 from sqlalchemy import Engine, select
 
 from riskd.backfill import backfill
-from riskd.config import ExchangeConfig, Secret
 from riskd.exchange.access import BinanceAccess
 from riskd.exchange.budget import WeightBudget
 from riskd.exchange.client import make_client
 from riskd.exchange.clock import ServerClock
+from riskd.exchange.config import ExchangeConfig
 from riskd.exchange.guard import IpGuardConfig, IpGuards
 from riskd.ledger import IncomePagerConfig
+from riskd.secrets import Secret
 from riskd.sim import SimServer
 from riskd.store.engine import SqlRunner, make_engine
 from riskd.store.ledger_store import income_cursor

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from riskd.config import ConfigError, RiskdConfig, Secret, load_config
+from riskd.config import ConfigError, RiskdConfig, load_config
+from riskd.secrets import Secret
 from riskd.sim.config import SimConfig
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "deploy" / "riskd.example.toml"

@@ -7,7 +7,6 @@ import asyncio
 import pytest
 from binance import BinanceSocketManager
 
-from riskd.config import ExchangeConfig, Secret
 from riskd.exchange.client import (
     base_url,
     capture_response,
@@ -15,6 +14,8 @@ from riskd.exchange.client import (
     stop_capture,
     user_stream_ws_kwargs,
 )
+from riskd.exchange.config import ExchangeConfig
+from riskd.secrets import Secret
 
 
 @pytest.mark.parametrize(

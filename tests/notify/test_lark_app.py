@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from riskd.config import Secret
 from riskd.notify.lark_app import TOKEN_REFRESH_MARGIN_S, LarkAppConfig, LarkAppReceiver
 from riskd.notify.receiver import DeliveryError, Message
+from riskd.secrets import Secret
 from tests.notify.fake_feishu import FakeFeishu, ManualClock
 
 CARD = {

@@ -13,12 +13,13 @@ from sqlalchemy import Engine
 
 from riskd.alert_events import event
 from riskd.alerts import AlertEvent, RouteConfig, Severity
-from riskd.config import AlertsConfig, Secret
+from riskd.config import AlertsConfig
 from riskd.notify.lark_app import LarkAppConfig, LarkAppReceiver
 from riskd.notify.outbound import OutboundConfig
 from riskd.notify.pipeline import AlertPipeline, ReceiverSlot
 from riskd.notify.receiver import Message
 from riskd.notify.webhook import WebhookReceiver
+from riskd.secrets import Secret
 from riskd.store import SqlRunner
 from riskd.store.schema import init_schema
 from tests.notify.fake_feishu import FakeFeishu, ManualClock

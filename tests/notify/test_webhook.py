@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from riskd.config import Secret
 from riskd.notify.feishu_codes import read_answer
 from riskd.notify.receiver import DeliveryError, Message
 from riskd.notify.webhook import WebhookConfig, WebhookReceiver
+from riskd.secrets import Secret
 from tests.notify.fake_feishu import FakeFeishu, ManualClock
 
 CARD = {
