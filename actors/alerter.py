@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from actors.context import ConfigSource
 from riskd.alert_events import one_shot
 from riskd.alerts import AlertEvent, Severity, Silence, silence_request
-from riskd.config import AlertsConfig, FeishuConfig
 from riskd.exchange.clock import wall_ms
+from riskd.notify.config import AlertsConfig, FeishuConfig
 from riskd.notify.console import ConsoleReceiver
 from riskd.notify.outbound import OutboundConfig
 from riskd.notify.pipeline import AlertPipeline, ReceiverSlot

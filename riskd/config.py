@@ -10,36 +10,41 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import re
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final
 from urllib.parse import urlsplit
 
 from pydantic import (
-    AfterValidator,
     Field,
     PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
 )
-from pydantic_core import InitErrorDetails, PydanticCustomError
+from pydantic_core import PydanticCustomError
 
-from riskd.alerts import DEFAULT_INHIBIT_RULES, InhibitRule, RouteConfig
 from riskd.exchange.config import ExchangeConfig
 from riskd.exchange.planning import BudgetPlanConfig
 from riskd.frozen import FrozenModel
 from riskd.heartbeat import HeartbeatConfig
 from riskd.ladder import StopLadderConfig
 from riskd.ledger import LedgerConfig
-from riskd.notify.outbound import OutboundConfig
+from riskd.notify.config import AlertsConfig
 from riskd.plan import AccountJobsConfig, DeploymentPlan, build_plan
 from riskd.reaper import ReaperConfig
 from riskd.rules import RulesConfig
-from riskd.secrets import Secret
+from riskd.secrets import (
+    EnvVarName,
+    Secret,
+    SecretSources,
+    invalid,
+    matching,
+    not_loaded,
+    secret_from_env,
+    secret_from_refs,
+)
 from riskd.sim.config import SimConfig
 
 DEFAULT_DATABASE_URL: Final = "sqlite:///riskd.db"
@@ -49,83 +54,7 @@ class ConfigError(Exception):
     """The configuration cannot be loaded; the message names the file and every bad key."""
 
 
-def _matches(pattern: str, description: str) -> AfterValidator:
-    """A validator rejecting strings that do not fully match *pattern*."""
-    regex = re.compile(pattern)
-
-    def check(value: str) -> str:
-        if regex.fullmatch(value) is None:
-            raise PydanticCustomError("pattern", f"must be {description}")
-        return value
-
-    return AfterValidator(check)
-
-
-Name = Annotated[str, _matches(r"[A-Za-z0-9_-]{1,64}", "1 to 64 letters, digits, '-' or '_'")]
-EnvVarName = Annotated[str, _matches(r"[A-Za-z_][A-Za-z0-9_]*", "an environment variable name")]
-
-
-@dataclass(frozen=True)
-class _Sources:
-    """Where secret references are resolved: the validation context of every config model.
-
-    ``secrets`` limits which owners' secrets are resolved (``"account:<name>"``, ``"gateway"``,
-    ``"database"``); None resolves all. An actor resolves only its own, on its own node.
-    """
-
-    env: Mapping[str, str] = field(default_factory=lambda: os.environ)
-    base_dir: Path = field(default_factory=Path)
-    secrets: frozenset[str] | None = None
-
-    @classmethod
-    def of(cls, context: Any) -> _Sources:
-        return context if isinstance(context, _Sources) else cls()
-
-    def wants(self, owner: str) -> bool:
-        return self.secrets is None or owner in self.secrets
-
-
-def _not_loaded(owner: str) -> AttributeError:
-    return AttributeError(f"the secrets of {owner} were not loaded in this process")
-
-
-def _invalid(message: str, *loc: str | int) -> ValidationError:
-    """An error at *loc*, relative to the model whose validation raises it."""
-    error = PydanticCustomError("riskd_config", "{message}", {"message": message})
-    return ValidationError.from_exception_data(
-        "riskd config", [InitErrorDetails(type=error, loc=loc, input=None)]
-    )
-
-
-def _secret_from_env(var: str, key: str, sources: _Sources) -> Secret:
-    value = sources.env.get(var)
-    if value is None:
-        raise _invalid(f"environment variable {var} is not set", key)
-    if not value.strip():
-        raise _invalid(f"environment variable {var} is empty", key)
-    return Secret(value.strip())
-
-
-def _secret_from_file(path: Path, key: str, sources: _Sources) -> Secret:
-    path = sources.base_dir / path.expanduser()
-    try:
-        value = path.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise _invalid(f"cannot read {path}: {exc.strerror or type(exc).__name__}", key) from None
-    except UnicodeDecodeError:
-        raise _invalid(f"cannot read {path}: not UTF-8 text", key) from None
-    if not value:
-        raise _invalid(f"{path} is empty", key)
-    return Secret(value)
-
-
-def _secret_from_refs(key: str, var: str | None, path: Path | None, sources: _Sources) -> Secret:
-    """Resolve whichever one of ``<key>_env`` and ``<key>_file`` is set."""
-    if var is not None and path is None:
-        return _secret_from_env(var, f"{key}_env", sources)
-    if path is not None and var is None:
-        return _secret_from_file(path, f"{key}_file", sources)
-    raise _invalid(f"set exactly one of {key}_env and {key}_file")
+Name = Annotated[str, matching(r"[A-Za-z0-9_-]{1,64}", "1 to 64 letters, digits, '-' or '_'")]
 
 
 def is_loopback(host: str) -> bool:
@@ -159,7 +88,7 @@ class DatabaseConfig(FrozenModel):
     def resolved_url(self) -> Secret:
         """The SQLAlchemy URL to connect to."""
         if self._resolved_url is None:
-            raise _not_loaded("database")
+            raise not_loaded("database")
         return self._resolved_url
 
     @field_validator("url")
@@ -175,14 +104,14 @@ class DatabaseConfig(FrozenModel):
 
     def model_post_init(self, context: Any, /) -> None:
         if self.url_env is None:
-            self._resolved_url = Secret(_sqlite_beside_config(self.url, _Sources.of(context)))
+            self._resolved_url = Secret(_sqlite_beside_config(self.url, SecretSources.of(context)))
         elif "url" in self.model_fields_set:
-            raise _invalid("set either url or url_env, not both")
-        elif _Sources.of(context).wants("database"):
-            self._resolved_url = _secret_from_env(self.url_env, "url_env", _Sources.of(context))
+            raise invalid("set either url or url_env, not both")
+        elif SecretSources.of(context).wants("database"):
+            self._resolved_url = secret_from_env(self.url_env, "url_env", SecretSources.of(context))
 
 
-def _sqlite_beside_config(url: str, sources: _Sources) -> str:
+def _sqlite_beside_config(url: str, sources: SecretSources) -> str:
     """A relative SQLite path names a file beside the config, whichever process opens it."""
     prefix = "sqlite:///"
     path = url.removeprefix(prefix)
@@ -212,25 +141,25 @@ class AccountConfig(FrozenModel):
     def api_key(self) -> Secret:
         """The API key, from ``api_key_env`` or ``api_key_file``."""
         if self._api_key is None:
-            raise _not_loaded(f"account {self.name}")
+            raise not_loaded(f"account {self.name}")
         return self._api_key
 
     @property
     def api_secret(self) -> Secret:
         """The API secret, from ``api_secret_env`` or ``api_secret_file``."""
         if self._api_secret is None:
-            raise _not_loaded(f"account {self.name}")
+            raise not_loaded(f"account {self.name}")
         return self._api_secret
 
     def model_post_init(self, context: Any, /) -> None:
-        sources = _Sources.of(context)
+        sources = SecretSources.of(context)
         if not sources.wants(f"account:{self.name}"):
             for key in ("api_key", "api_secret"):  # still exactly one source each
                 if (getattr(self, f"{key}_env") is None) == (getattr(self, f"{key}_file") is None):
-                    raise _invalid(f"set exactly one of {key}_env and {key}_file")
+                    raise invalid(f"set exactly one of {key}_env and {key}_file")
             return
-        self._api_key = _secret_from_refs("api_key", self.api_key_env, self.api_key_file, sources)
-        self._api_secret = _secret_from_refs(
+        self._api_key = secret_from_refs("api_key", self.api_key_env, self.api_key_file, sources)
+        self._api_secret = secret_from_refs(
             "api_secret", self.api_secret_env, self.api_secret_file, sources
         )
 
@@ -260,96 +189,18 @@ class GatewayConfig(FrozenModel):
 
     def model_post_init(self, context: Any, /) -> None:
         if not is_loopback(self.host) and None in (self.read_token_env, self.operator_token_env):
-            raise _invalid(
+            raise invalid(
                 f"{self.host} is not loopback: set read_token_env and operator_token_env", "host"
             )
-        sources = _Sources.of(context)
+        sources = SecretSources.of(context)
         if not sources.wants("gateway"):
             return
         if self.read_token_env is not None:
-            self._read_token = _secret_from_env(self.read_token_env, "read_token_env", sources)
+            self._read_token = secret_from_env(self.read_token_env, "read_token_env", sources)
         if self.operator_token_env is not None:
-            self._operator_token = _secret_from_env(
+            self._operator_token = secret_from_env(
                 self.operator_token_env, "operator_token_env", sources
             )
-
-
-class FeishuConfig(FrozenModel):
-    """Where alert cards go on Feishu: an app's chat (``mode = "app"``, through lark-oapi) or a
-    custom bot's webhook (``mode = "webhook"``). The app secret, the webhook URL (it holds the
-    bot's token) and the webhook's signing secret are secrets: ``*_env`` or ``*_file``."""
-
-    mode: Literal["app", "webhook"]
-    base_url: str = "https://open.feishu.cn"  # app mode; https://open.larksuite.com for Lark
-    app_id: str | None = Field(None, pattern=r"^cli_[A-Za-z0-9]{4,64}$")
-    app_secret_env: EnvVarName | None = None
-    app_secret_file: Path | None = None
-    chat_id: str | None = Field(None, pattern=r"^oc_[A-Za-z0-9]{4,64}$")
-    webhook_url_env: EnvVarName | None = None
-    webhook_url_file: Path | None = None
-    webhook_secret_env: EnvVarName | None = None
-    webhook_secret_file: Path | None = None
-    timeout_ms: int = Field(10_000, gt=0)
-    outbound: OutboundConfig = OutboundConfig()
-    _app_secret: Secret | None = PrivateAttr(None)
-    _webhook_url: Secret | None = PrivateAttr(None)
-    _webhook_secret: Secret | None = PrivateAttr(None)
-
-    @property
-    def app_secret(self) -> Secret:
-        if self._app_secret is None:
-            raise _not_loaded("feishu")
-        return self._app_secret
-
-    @property
-    def webhook_url(self) -> Secret:
-        if self._webhook_url is None:
-            raise _not_loaded("feishu")
-        return self._webhook_url
-
-    @property
-    def webhook_secret(self) -> Secret | None:
-        """The signing secret; None when the bot does not check signatures."""
-        return self._webhook_secret
-
-    def model_post_init(self, context: Any, /) -> None:
-        sources = _Sources.of(context)
-        if self.mode == "app":
-            if self.app_id is None or self.chat_id is None:
-                raise _invalid("mode app needs app_id and chat_id")
-            if sources.wants("feishu"):
-                self._app_secret = _secret_from_refs(
-                    "app_secret", self.app_secret_env, self.app_secret_file, sources
-                )
-            return
-        if sources.wants("feishu"):
-            self._webhook_url = _secret_from_refs(
-                "webhook_url", self.webhook_url_env, self.webhook_url_file, sources
-            )
-            if self.webhook_secret_env is not None or self.webhook_secret_file is not None:
-                self._webhook_secret = _secret_from_refs(
-                    "webhook_secret", self.webhook_secret_env, self.webhook_secret_file, sources
-                )
-
-
-class AlertsConfig(FrozenModel):
-    """The Alerter: card language, grouping and repeats (``route``), inhibition, and where
-    cards go. Without ``[alerts.feishu]`` they go to the console; ``console = true`` sends
-    them to the console as well."""
-
-    language: Literal["zh", "en"] = "zh"
-    route: RouteConfig = RouteConfig()
-    inhibit_rules: tuple[InhibitRule, ...] = DEFAULT_INHIBIT_RULES
-    feishu: FeishuConfig | None = None
-    console: bool | None = None  # None: only when there is no Feishu receiver
-    tick_ms: int = Field(1_000, gt=0)
-    heartbeat_interval_ms: int = Field(86_400_000, ge=0)  # 0: no heartbeat card
-    failing_after: int = Field(3, ge=1)  # failed sends in a row before FeishuFailing fires
-    retention_ms: int = Field(30 * 86_400_000, gt=0)  # how long sent notifications are kept
-
-    @property
-    def to_console(self) -> bool:
-        return self.feishu is None if self.console is None else self.console
 
 
 class RiskdConfig(FrozenModel):
@@ -379,7 +230,7 @@ class RiskdConfig(FrozenModel):
         seen: set[str] = set()
         for index, account in enumerate(accounts):
             if account.name in seen:
-                raise _invalid(f"duplicate account name {account.name!r}", index, "name")
+                raise invalid(f"duplicate account name {account.name!r}", index, "name")
             seen.add(account.name)
         return accounts
 
@@ -425,7 +276,7 @@ def load_config_text(
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: invalid TOML: {exc}") from None
-    sources = _Sources(
+    sources = SecretSources(
         env=os.environ if env is None else env,
         base_dir=base_dir,
         secrets=None if secrets is None else frozenset(secrets),

@@ -1,12 +1,18 @@
-"""A secret value that never shows: not in repr, str, logs, dumps or a config file."""
+"""Secrets: a value that never shows (not in repr, str, logs, dumps or a config file), and
+how the config resolves the environment variables and files that hold them."""
 
 from __future__ import annotations
 
 import hmac
-from typing import Any, NoReturn, final
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, final
 
-from pydantic import GetCoreSchemaHandler
-from pydantic_core import CoreSchema, PydanticCustomError, core_schema
+from pydantic import AfterValidator, GetCoreSchemaHandler, ValidationError
+from pydantic_core import CoreSchema, InitErrorDetails, PydanticCustomError, core_schema
 
 
 @final
@@ -61,3 +67,83 @@ def _validate_secret(value: Any) -> Secret:
     raise PydanticCustomError(
         "secret_literal", "secrets come from environment variables or files, never literals"
     )
+
+
+def matching(pattern: str, description: str) -> AfterValidator:
+    """A validator rejecting strings that do not fully match *pattern*."""
+    regex = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if regex.fullmatch(value) is None:
+            raise PydanticCustomError("pattern", f"must be {description}")
+        return value
+
+    return AfterValidator(check)
+
+
+EnvVarName = Annotated[str, matching(r"[A-Za-z_][A-Za-z0-9_]*", "an environment variable name")]
+
+
+@dataclass(frozen=True)
+class SecretSources:
+    """Where secret references are resolved: the validation context of every config model.
+
+    ``secrets`` limits which owners' secrets are resolved (``"account:<name>"``, ``"gateway"``,
+    ``"database"``); None resolves all. An actor resolves only its own, on its own node.
+    """
+
+    env: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    base_dir: Path = field(default_factory=Path)
+    secrets: frozenset[str] | None = None
+
+    @classmethod
+    def of(cls, context: Any) -> SecretSources:
+        return context if isinstance(context, SecretSources) else cls()
+
+    def wants(self, owner: str) -> bool:
+        return self.secrets is None or owner in self.secrets
+
+
+def not_loaded(owner: str) -> AttributeError:
+    return AttributeError(f"the secrets of {owner} were not loaded in this process")
+
+
+def invalid(message: str, *loc: str | int) -> ValidationError:
+    """An error at *loc*, relative to the model whose validation raises it."""
+    error = PydanticCustomError("riskd_config", "{message}", {"message": message})
+    return ValidationError.from_exception_data(
+        "riskd config", [InitErrorDetails(type=error, loc=loc, input=None)]
+    )
+
+
+def secret_from_env(var: str, key: str, sources: SecretSources) -> Secret:
+    value = sources.env.get(var)
+    if value is None:
+        raise invalid(f"environment variable {var} is not set", key)
+    if not value.strip():
+        raise invalid(f"environment variable {var} is empty", key)
+    return Secret(value.strip())
+
+
+def secret_from_file(path: Path, key: str, sources: SecretSources) -> Secret:
+    path = sources.base_dir / path.expanduser()
+    try:
+        value = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise invalid(f"cannot read {path}: {exc.strerror or type(exc).__name__}", key) from None
+    except UnicodeDecodeError:
+        raise invalid(f"cannot read {path}: not UTF-8 text", key) from None
+    if not value:
+        raise invalid(f"{path} is empty", key)
+    return Secret(value)
+
+
+def secret_from_refs(
+    key: str, var: str | None, path: Path | None, sources: SecretSources
+) -> Secret:
+    """Resolve whichever one of ``<key>_env`` and ``<key>_file`` is set."""
+    if var is not None and path is None:
+        return secret_from_env(var, f"{key}_env", sources)
+    if path is not None and var is None:
+        return secret_from_file(path, f"{key}_file", sources)
+    raise invalid(f"set exactly one of {key}_env and {key}_file")

@@ -22,8 +22,8 @@ from riskd.alerts import (
     Severity,
     Silence,
 )
-from riskd.config import AlertsConfig
 from riskd.notify.card import render
+from riskd.notify.config import AlertsConfig
 from riskd.notify.outbound import OutboundConfig, OutboundLimiter, retry_delay_ms
 from riskd.notify.receiver import DeliveryError, Receiver
 from riskd.store import SqlRunner, alert_store

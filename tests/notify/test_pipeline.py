@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from riskd.alert_events import event
 from riskd.alerts import AlertEvent, RouteConfig, Severity
-from riskd.config import AlertsConfig
+from riskd.notify.config import AlertsConfig
 from riskd.notify.lark_app import LarkAppConfig, LarkAppReceiver
 from riskd.notify.outbound import OutboundConfig
 from riskd.notify.pipeline import AlertPipeline, ReceiverSlot
