@@ -1,5 +1,5 @@
 """Alerter: one per deployment. Jobs report alert events; it groups, repeats, resolves,
-inhibits and silences them (``riskd.alerts``) and delivers them to Feishu or the console
+inhibits and silences them (``riskd.notify.alerts``) and delivers them to Feishu or the console
 (``riskd.notify.pipeline``), with every step's state in SQL.
 
 lark-oapi is imported here only, when the config names a Feishu app: no other process pays
@@ -14,11 +14,11 @@ import sys
 from collections.abc import Sequence
 
 from actors.context import ConfigSource
-from riskd.alert_events import one_shot
-from riskd.alerts import AlertEvent, Severity, Silence, silence_request
-from riskd.exchange.clock import wall_ms
+from riskd.core.clock import wall_ms
+from riskd.notify.alerts import AlertEvent, Severity, Silence, silence_request
 from riskd.notify.config import AlertsConfig, FeishuConfig
 from riskd.notify.console import ConsoleReceiver
+from riskd.notify.events import one_shot
 from riskd.notify.outbound import OutboundConfig
 from riskd.notify.pipeline import AlertPipeline, ReceiverSlot
 from riskd.notify.receiver import Receiver

@@ -15,15 +15,16 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from actors.context import ALERTER_NAME, ConfigSource, NamedActor, position_book_name
 from actors.metrics import JobMetrics
-from riskd.alert_events import database_alert, ip_alert
-from riskd.alerts import AlertEvent
+from riskd.core.clock import wall_ms
 from riskd.exchange.access import BinanceAccess
 from riskd.exchange.budget import WeightBudget
 from riskd.exchange.client import make_client
-from riskd.exchange.clock import ServerClock, wall_ms
+from riskd.exchange.clock import ServerClock
 from riskd.exchange.errors import ExchangeError
 from riskd.exchange.guard import IpEvent, IpGuards
 from riskd.health import JobHealth
+from riskd.notify.alerts import AlertEvent
+from riskd.notify.events import database_alert, ip_alert
 from riskd.plan import JobSpec
 
 log = logging.getLogger(__name__)

@@ -32,16 +32,16 @@ from actors.position_book import PositionBookActor
 from actors.position_risk_reader import PositionRiskReader
 from actors.stop_ladder import StopLadder
 from actors.user_stream import UserStream
-from riskd.alert_events import (
+from riskd.core.clock import wall_ms
+from riskd.health import JobStatus
+from riskd.notify.alerts import AlertEvent, Severity
+from riskd.notify.events import (
     book_alerts,
     health_alerts,
     one_shot,
     restart_alerts,
     still_firing,
 )
-from riskd.alerts import AlertEvent, Severity
-from riskd.exchange.clock import wall_ms
-from riskd.health import JobStatus
 from riskd.plan import EGRESS_LABEL_KEY, JobKind, JobSpec
 
 log = logging.getLogger(__name__)

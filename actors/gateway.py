@@ -22,9 +22,8 @@ from actors.context import (
     ledger_name,
     position_book_name,
 )
-from riskd.banlist import BanList, BanListHub
-from riskd.banlist_http import add_banlist_routes
-from riskd.bodies import (
+from riskd.config import is_loopback
+from riskd.core.bodies import (
     INT64_MAX,
     MAX_BODY_BYTES,
     parse_json,
@@ -33,11 +32,12 @@ from riskd.bodies import (
     text,
     whole_number,
 )
-from riskd.config import is_loopback
-from riskd.exchange.clock import wall_ms
+from riskd.core.clock import wall_ms
+from riskd.core.secrets import Secret
+from riskd.gateway.banlist import add_banlist_routes
 from riskd.health import JobStatus
-from riskd.locks import OPERATOR_CHARS, SymbolListUnavailable
-from riskd.secrets import Secret
+from riskd.risk.banlist import BanList, BanListHub
+from riskd.risk.locks import OPERATOR_CHARS, SymbolListUnavailable
 
 ALERTER_TIMEOUT_S = 2.0
 # aiohttp has no header timeout, but its keep-alive timer runs from the connection (or the
@@ -144,7 +144,7 @@ def gateway_runner(app: web.Application) -> web.AppRunner:
 
 
 async def json_body(request: web.Request) -> object:
-    """The request's body, JSON as :func:`riskd.bodies.parse_json` reads it: sent as
+    """The request's body, JSON as :func:`riskd.core.bodies.parse_json` reads it: sent as
     ``application/json`` (UTF-8), without a Content-Encoding, within BODY_TIMEOUT_S and at
     most MAX_BODY_BYTES (the app's ``client_max_size``). :class:`Refused` says what is wrong."""
     if request.content_type != "application/json":
@@ -184,7 +184,7 @@ def _bearer(header: str) -> bytes | None:
 class Gateway:
     """Serves ``GET /v1/health`` (503 when riskd cannot vouch for its data),
     ``GET /v1/positions[?account=NAME]``, the operators' locks, trading state, alerts and
-    silences, and the ban list each account's Ledger publishes (``riskd.banlist_http``:
+    silences, and the ban list each account's Ledger publishes (``riskd.gateway.banlist``:
     ``/v1/banlist``, long-poll, ``/v1/banlist/stream``). Binds 127.0.0.1 unless configured
     otherwise, and then only with tokens. Every error is JSON ``{"error": ...}``."""
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from actors.base import Job
 from actors.context import ConfigSource
 from riskd.exchange.parse_orders import parse_open_orders
-from riskd.heartbeat import symbols_to_arm
 from riskd.plan import JobSpec
+from riskd.protect.heartbeat import symbols_to_arm
 
 
 class Heartbeat(Job):

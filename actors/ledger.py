@@ -3,7 +3,7 @@
 Fills arrive from the UserStream (ORDER_TRADE_UPDATE) and are booked at once; each pass pages
 GET /fapi/v1/income (weight 30) from the cursor in SQL, so funding and every other flow are
 booked too and the fills are reconciled. After every booking and on every pass the rules
-(``riskd.rules``) are evaluated, the locks reconciled in SQL (``riskd.locks``) and a new
+(``riskd.risk.rules``) are evaluated, the locks reconciled in SQL (``riskd.risk.locks``) and a new
 ban-list version sent to the gateway, valid for ``validity_ms`` only while the income
 source and the PositionBook are fresh. Each pass also records the book's positions and
 balances once a minute (the equity curve of the drawdown rule) and, hourly, the symbols from
@@ -22,20 +22,25 @@ from sqlalchemy import Connection, select
 
 from actors.base import Job
 from actors.context import GATEWAY_NAME, ConfigSource
-from riskd.alert_events import lock_alerts, state_alert
-from riskd.banlist import BanList, BanListLock, build_banlist, next_valid_until_ms
+from riskd.core.clock import MINUTE_MS
 from riskd.exchange.errors import ExchangeError
 from riskd.exchange.filters import ExchangeInfoError, parse_exchange_info
 from riskd.exchange.parse import PayloadError
 from riskd.exchange.parse_income import parse_income
 from riskd.exchange.parse_orders import OrderUpdate, parse_order_update
-from riskd.ledger import (
+from riskd.exchange.userstream import StreamEvent
+from riskd.notify.events import lock_alerts, state_alert
+from riskd.plan import JobSpec
+from riskd.positions import BookView
+from riskd.risk import ledger_store, lock_store
+from riskd.risk.banlist import BanList, BanListLock, build_banlist, next_valid_until_ms
+from riskd.risk.ledger import (
     Fill,
     advance_income_cursor,
     fill_from_order_update,
     next_income_request,
 )
-from riskd.locks import (
+from riskd.risk.locks import (
     ALL,
     LockKey,
     SymbolListUnavailable,
@@ -47,12 +52,9 @@ from riskd.locks import (
     operator_unlock_request,
     reconcile,
 )
-from riskd.plan import JobSpec
-from riskd.positions import BookView
-from riskd.rules import MINUTE_MS, EquityPoint, Evaluation, evaluate
-from riskd.store import SqlRunner, init_schema, ledger_store, lock_store, make_engine
+from riskd.risk.rules import EquityPoint, Evaluation, evaluate
+from riskd.store import SqlRunner, init_schema, make_engine
 from riskd.store.schema import symbols
-from riskd.userstream import StreamEvent
 
 log = logging.getLogger(__name__)
 RULES_ACTOR = "rules"

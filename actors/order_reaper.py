@@ -1,4 +1,4 @@
-"""OrderReaper: cancels stale orders by client-id prefix and age (decisions in riskd.reaper)."""
+"""OrderReaper: cancels stale orders by client-id prefix and age (decides: riskd.protect.reaper)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ from actors.base import Job
 from actors.context import ConfigSource
 from riskd.exchange.parse_orders import parse_open_algo_orders, parse_open_orders
 from riskd.plan import JobSpec
-from riskd.reaper import MarketOrder, decide, parse_trading_status, replacement_after_cancel
+from riskd.protect.reaper import MarketOrder, decide, parse_trading_status, replacement_after_cancel
 
 
 class OrderReaper(Job):
     """Each pass reads open orders, open algo orders and the trading-rule indicators (weight
-    90 without a symbol), asks ``riskd.reaper.decide`` and carries out its cancels."""
+    90 without a symbol), asks ``riskd.protect.reaper.decide`` and carries out its cancels."""
 
     def __init__(self, spec: JobSpec, source: ConfigSource) -> None:
         super().__init__(spec, source)

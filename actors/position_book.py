@@ -7,7 +7,7 @@ from collections import deque
 from collections.abc import Mapping
 
 from actors.context import NamedActor, stop_ladder_name
-from riskd.exchange.clock import wall_ms
+from riskd.core.clock import wall_ms
 from riskd.positions import BookChanges, BookView, PositionBook, SourceSnapshot
 
 # Sources whose snapshots are complete: a fresh one of these makes the book trustworthy.

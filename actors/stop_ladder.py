@@ -1,6 +1,6 @@
 """StopLadder: an exchange-native ladder of STOP_MARKET rungs on every position of an account.
 
-Each pass asks ``riskd.ladder.plan_actions`` per position and carries it out: place the new
+Each pass asks ``riskd.protect.ladder.plan_actions`` per position and carries it out: place the new
 generation, and only once it is confirmed open, cancel the old one. The open algo orders come
 from the exchange (the truth: ladders are rebuilt from them after any restart), read in full
 once per interval and kept current in between by the job's own acknowledgements and the
@@ -15,8 +15,7 @@ import contextlib
 
 from actors.base import Job
 from actors.context import ConfigSource
-from riskd.alert_events import ladder_failed_alert, market_reduce_alerts
-from riskd.exchange.clock import wall_ms
+from riskd.core.clock import wall_ms
 from riskd.exchange.errors import Rejected
 from riskd.exchange.filters import SymbolFilters, parse_exchange_info
 from riskd.exchange.parse import PayloadError
@@ -26,7 +25,12 @@ from riskd.exchange.parse_orders import (
     parse_algo_update,
     parse_open_algo_orders,
 )
-from riskd.ladder import (
+from riskd.exchange.userstream import StreamEvent
+from riskd.notify.events import ladder_failed_alert, market_reduce_alerts
+from riskd.orders import AlgoOrderBook, OpenAlgoOrder
+from riskd.plan import JobSpec
+from riskd.positions import PositionRecord
+from riskd.protect.ladder import (
     Ladder,
     LadderActions,
     fit_to_account_limit,
@@ -34,10 +38,6 @@ from riskd.ladder import (
     on_would_trigger,
     plan_actions,
 )
-from riskd.orders import AlgoOrderBook, OpenAlgoOrder
-from riskd.plan import JobSpec
-from riskd.positions import PositionRecord
-from riskd.userstream import StreamEvent
 
 WOULD_IMMEDIATELY_TRIGGER = -2021
 NO_SUCH_ORDER = -2011

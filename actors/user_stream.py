@@ -15,12 +15,12 @@ import aiohttp
 
 from actors.base import Job
 from actors.context import ConfigSource, ledger_name, stop_ladder_name
+from riskd.core.clock import wall_ms
 from riskd.exchange.client import user_stream_url
-from riskd.exchange.clock import wall_ms
 from riskd.exchange.errors import Rejected
 from riskd.exchange.parse import PayloadError, parse_account, parse_account_update
+from riskd.exchange.userstream import StreamEvent, UserStreamConfig
 from riskd.plan import JobSpec
-from riskd.userstream import StreamEvent, UserStreamConfig
 
 log = logging.getLogger(__name__)
 

@@ -149,13 +149,13 @@ from sqlalchemy import select
 
 from actors.context import ConfigSource
 from actors.gateway import Gateway
-from riskd.banlist import BanList, BanListHub, build_banlist
-from riskd.banlist_http import add_banlist_routes
 from riskd.client import AsyncBanListClient, BanListClientConfig
-from riskd.exchange.clock import wall_ms
+from riskd.core.clock import wall_ms
 from riskd.exchange.weights import endpoint_weight
-from riskd.locks import Lock
+from riskd.gateway.banlist import add_banlist_routes
 from riskd.plan import AccountJobsConfig
+from riskd.risk.banlist import BanList, BanListHub, build_banlist
+from riskd.risk.locks import Lock
 from riskd.sim import SimulatorThread
 from riskd.store import make_engine
 from riskd.store.schema import fills, locks

@@ -83,7 +83,7 @@ def is_fill(event: dict, client_id: str) -> bool:
 
 
 def bench_client(url: str) -> AsyncClient:
-    """As ``tests.sim_fixtures.binance_client``: signed python-binance from BENCH_IP."""
+    """As ``tests.kit.sim.binance_client``: signed python-binance from BENCH_IP."""
     connector = aiohttp.TCPConnector(local_addr=(BENCH_IP, 0))
     client = AsyncClient(API_KEY, API_SECRET, session_params={"connector": connector})
     client.FUTURES_URL = f"{url}/fapi"

@@ -90,7 +90,7 @@ from actors import launcher
 from actors.context import CONTROLLER_NAME, ConfigSource
 from riskd.cli import SIM_CONFIG_TOML, SIM_ENV
 from riskd.config import RiskdConfig, load_config_text
-from riskd.exchange.clock import wall_ms
+from riskd.core.clock import wall_ms
 from riskd.health import JobStatus
 from riskd.sim import SimAccountConfig, SimConfig, SimulatorThread
 from riskd.store import init_schema, make_engine

@@ -55,6 +55,7 @@ from binance import AsyncClient
 from binance.exceptions import BinanceAPIException, BinanceRequestException
 from simproc import pinned_simulator
 
+from riskd.core.secrets import Secret
 from riskd.exchange.access import BinanceAccess
 from riskd.exchange.budget import WeightBudget
 from riskd.exchange.client import make_client
@@ -63,7 +64,6 @@ from riskd.exchange.config import ExchangeConfig
 from riskd.exchange.errors import ExchangeError
 from riskd.exchange.guard import IpEvent, IpGuards
 from riskd.exchange.weights import endpoint_weight
-from riskd.secrets import Secret
 from riskd.sim.config import RateLimitConfig
 
 MINUTE_MS = 60_000

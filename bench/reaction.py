@@ -74,7 +74,7 @@ from deployment import (
 )
 
 from actors.context import ConfigSource
-from riskd.ladder import parse_rung_client_id
+from riskd.protect.ladder import parse_rung_client_id
 from riskd.sim import SimulatorThread
 
 TARGET = "p99 ≤ 100 ms with the stream on the simulator with no injected latency"

@@ -19,7 +19,6 @@ from pathlib import Path
 from sqlalchemy.exc import SQLAlchemyError
 
 from riskd import runs
-from riskd.backfill import MAX_BACKFILL_DAYS, BackfillResult, backfill
 from riskd.config import (
     AccountConfig,
     ConfigError,
@@ -28,16 +27,17 @@ from riskd.config import (
     is_loopback,
     load_config,
 )
-from riskd.display import printable, printable_lines, since, table, until
+from riskd.core.clock import DAY_MS, wall_ms
+from riskd.core.display import printable, printable_lines, since, table, until
 from riskd.exchange.access import BinanceAccess
 from riskd.exchange.budget import WeightBudget
 from riskd.exchange.client import make_client
-from riskd.exchange.clock import ServerClock, wall_ms
+from riskd.exchange.clock import ServerClock
 from riskd.exchange.errors import ExchangeError
 from riskd.exchange.guard import IpGuardConfig, IpGuards
 from riskd.exchange.planning import OverSubscribedError
 from riskd.health import JobStatus, format_status
-from riskd.ledger import DAY_MS
+from riskd.risk.backfill import MAX_BACKFILL_DAYS, BackfillResult, backfill
 from riskd.sim import SimAccountConfig, SimConfig, SimServer, SimulatorThread, serve_forever
 from riskd.store import SqlRunner, init_schema, make_engine
 

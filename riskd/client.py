@@ -25,9 +25,9 @@ from typing import Annotated, Final, Self, TypeVar
 import aiohttp
 from pydantic import AfterValidator, Field, SecretStr
 
-from riskd.banlist import BanList, PositionSide
-from riskd.exchange.clock import wall_ms
-from riskd.frozen import FrozenModel
+from riskd.core.clock import wall_ms
+from riskd.core.frozen import FrozenModel
+from riskd.risk.banlist import BanList, PositionSide
 
 log = logging.getLogger(__name__)
 

@@ -25,17 +25,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from riskd.exchange.config import ExchangeConfig
-from riskd.exchange.planning import BudgetPlanConfig
-from riskd.frozen import FrozenModel
-from riskd.heartbeat import HeartbeatConfig
-from riskd.ladder import StopLadderConfig
-from riskd.ledger import LedgerConfig
-from riskd.notify.config import AlertsConfig
-from riskd.plan import AccountJobsConfig, DeploymentPlan, build_plan
-from riskd.reaper import ReaperConfig
-from riskd.rules import RulesConfig
-from riskd.secrets import (
+from riskd.core.frozen import FrozenModel
+from riskd.core.secrets import (
     EnvVarName,
     Secret,
     SecretSources,
@@ -45,6 +36,15 @@ from riskd.secrets import (
     secret_from_env,
     secret_from_refs,
 )
+from riskd.exchange.config import ExchangeConfig
+from riskd.exchange.planning import BudgetPlanConfig
+from riskd.notify.config import AlertsConfig
+from riskd.plan import AccountJobsConfig, DeploymentPlan, build_plan
+from riskd.protect.heartbeat import HeartbeatConfig
+from riskd.protect.ladder import StopLadderConfig
+from riskd.protect.reaper import ReaperConfig
+from riskd.risk.ledger import LedgerConfig
+from riskd.risk.rules import RulesConfig
 from riskd.sim.config import SimConfig
 
 DEFAULT_DATABASE_URL: Final = "sqlite:///riskd.db"

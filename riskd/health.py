@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
-from riskd.display import safe_text, since, table
+from riskd.core.display import safe_text, since, table
 
 # A job is late when its last success is older than this many intervals.
 LATE_AFTER_INTERVALS = 3

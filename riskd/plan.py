@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
+from riskd.core.frozen import FrozenModel
 from riskd.exchange.planning import (
     DEFAULT_EGRESS,
     LABEL_PREFIX,
@@ -21,7 +22,6 @@ from riskd.exchange.planning import (
     JobBudget,
     plan_budgets,
 )
-from riskd.frozen import FrozenModel
 
 EGRESS_LABEL_KEY = "egress"
 

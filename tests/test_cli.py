@@ -13,7 +13,7 @@ import sys
 import pytest
 from aiohttp import web
 
-from tests.sim_fixtures import binance_client
+from tests.kit.sim import binance_client
 
 READY = re.compile(r"REST (http://127\.0\.0\.1:\d+)/fapi")
 

@@ -11,10 +11,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from pydantic import ValidationError
 
-from riskd.banlist import BanListHub
-from riskd.banlist_http import add_banlist_routes
 from riskd.client import AsyncBanListClient, BanListClient, BanListClientConfig
-from tests.test_banlist import NOW_MS, VALID_MS, banlist, lock
+from riskd.gateway.banlist import add_banlist_routes
+from riskd.risk.banlist import BanListHub
+from tests.kit.samples import NOW_MS, VALID_MS, banlist, lock
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

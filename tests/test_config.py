@@ -7,7 +7,7 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from riskd.config import ConfigError, RiskdConfig, load_config
-from riskd.secrets import Secret
+from riskd.core.secrets import Secret
 from riskd.sim.config import SimConfig
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "deploy" / "riskd.example.toml"

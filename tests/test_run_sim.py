@@ -11,9 +11,9 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from riskd.locks import operator_lock_request
+from riskd.risk.lock_store import add_operator_lock
+from riskd.risk.locks import operator_lock_request
 from riskd.store import init_schema, make_engine
-from riskd.store.lock_store import add_operator_lock
 
 READY = re.compile(r"riskd ready: gateway (http://[^;\s]+)")
 SIM_STATE = "http://127.0.0.1:8765/_sim/state"

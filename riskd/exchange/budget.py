@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections import deque
 
-MINUTE_MS = 60_000
+from riskd.core.clock import MINUTE_MS
+
 TEN_SECONDS_MS = 10_000
 # Binance counts in fixed windows of its own clock. A limit that holds for *every* span of
 # window + skew also holds for each of Binance's windows, despite clock offset and latency.

@@ -14,8 +14,8 @@ import aiohttp
 from binance import AsyncClient
 from multidict import CIMultiDictProxy
 
+from riskd.core.secrets import Secret
 from riskd.exchange.config import ExchangeConfig
-from riskd.secrets import Secret
 
 FAPI_URLS = {
     "mainnet": "https://fapi.binance.com",

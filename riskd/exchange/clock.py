@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
-
-def wall_ms() -> int:
-    return int(time.time() * 1000)
+from riskd.core.clock import Clock, wall_ms
 
 
 class ServerClock:
     """Server time in ms. ``local_ms`` is injectable; the offset is measured, never guessed."""
 
-    def __init__(self, local_ms: Callable[[], int] = wall_ms) -> None:
+    def __init__(self, local_ms: Clock = wall_ms) -> None:
         self._local_ms = local_ms
         self.offset_ms = 0
         self.synced = False

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from riskd.frozen import FrozenModel
+from riskd.core.frozen import FrozenModel
 
 
 class ExchangeConfig(FrozenModel):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from riskd.display import safe_text
+from riskd.core.display import safe_text
 
 MESSAGE_CHARS: Final = 120  # of a Binance msg
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
-from riskd.exchange.budget import MINUTE_MS
+from riskd.core.clock import MINUTE_MS
 from riskd.exchange.errors import IpBanned
 
 

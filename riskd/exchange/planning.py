@@ -17,7 +17,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from riskd.frozen import FrozenModel
+from riskd.core.frozen import FrozenModel
 
 DEFAULT_EGRESS = "default"
 LABEL_PREFIX = "label:"

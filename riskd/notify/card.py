@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
-from riskd.alerts import Alert, Notification, Severity
+from riskd.notify.alerts import Alert, Notification, Severity
 from riskd.notify.receiver import Message
 
 Language = Literal["zh", "en"]

@@ -7,10 +7,18 @@ from typing import Any, Literal
 
 from pydantic import Field, PrivateAttr
 
-from riskd.alerts import DEFAULT_INHIBIT_RULES, InhibitRule, RouteConfig
-from riskd.frozen import FrozenModel
+from riskd.core.clock import DAY_MS
+from riskd.core.frozen import FrozenModel
+from riskd.core.secrets import (
+    EnvVarName,
+    Secret,
+    SecretSources,
+    invalid,
+    not_loaded,
+    secret_from_refs,
+)
+from riskd.notify.alerts import DEFAULT_INHIBIT_RULES, InhibitRule, RouteConfig
 from riskd.notify.outbound import OutboundConfig
-from riskd.secrets import EnvVarName, Secret, SecretSources, invalid, not_loaded, secret_from_refs
 
 
 class FeishuConfig(FrozenModel):
@@ -82,9 +90,9 @@ class AlertsConfig(FrozenModel):
     feishu: FeishuConfig | None = None
     console: bool | None = None  # None: only when there is no Feishu receiver
     tick_ms: int = Field(1_000, gt=0)
-    heartbeat_interval_ms: int = Field(86_400_000, ge=0)  # 0: no heartbeat card
+    heartbeat_interval_ms: int = Field(DAY_MS, ge=0)  # 0: no heartbeat card
     failing_after: int = Field(3, ge=1)  # failed sends in a row before FeishuFailing fires
-    retention_ms: int = Field(30 * 86_400_000, gt=0)  # how long sent notifications are kept
+    retention_ms: int = Field(30 * DAY_MS, gt=0)  # how long sent notifications are kept
 
     @property
     def to_console(self) -> bool:

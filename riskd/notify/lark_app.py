@@ -27,7 +27,8 @@ from lark_oapi.api.auth.v3 import (
 from lark_oapi.api.im.v1 import CreateMessageRequest, CreateMessageRequestBody
 from pydantic import Field
 
-from riskd.frozen import FrozenModel
+from riskd.core.frozen import FrozenModel
+from riskd.core.secrets import Secret
 from riskd.notify.feishu_codes import (
     TOKEN_INVALID_CODES,
     FeishuAnswer,
@@ -36,7 +37,6 @@ from riskd.notify.feishu_codes import (
     transport_error,
 )
 from riskd.notify.receiver import DeliveryError, Message
-from riskd.secrets import Secret
 
 log = logging.getLogger(__name__)
 

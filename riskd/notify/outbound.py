@@ -14,10 +14,8 @@ from collections import deque
 
 from pydantic import Field, model_validator
 
-from riskd.frozen import FrozenModel
-
-SECOND_MS = 1_000
-MINUTE_MS = 60_000
+from riskd.core.clock import MINUTE_MS, SECOND_MS
+from riskd.core.frozen import FrozenModel
 
 
 class OutboundConfig(FrozenModel):

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection
 
-from riskd.alert_events import event
-from riskd.alerts import (
+from riskd.core.clock import HOUR_MS
+from riskd.notify import alert_store
+from riskd.notify.alerts import (
     Alert,
     AlertEvent,
     Dispatcher,
@@ -24,12 +25,13 @@ from riskd.alerts import (
 )
 from riskd.notify.card import render
 from riskd.notify.config import AlertsConfig
+from riskd.notify.events import event
 from riskd.notify.outbound import OutboundConfig, OutboundLimiter, retry_delay_ms
 from riskd.notify.receiver import DeliveryError, Receiver
-from riskd.store import SqlRunner, alert_store
+from riskd.store import SqlRunner
 
 log = logging.getLogger(__name__)
-PRUNE_INTERVAL_MS = 3_600_000
+PRUNE_INTERVAL_MS = HOUR_MS
 
 
 @dataclass(slots=True)
@@ -47,7 +49,7 @@ class ReceiverSlot:
 
 
 class AlertPipeline:
-    """Alertmanager for riskd, with its state in SQL (``riskd.store.alert_store``).
+    """Alertmanager for riskd, with its state in SQL (``riskd.notify.alert_store``).
 
     ``report`` records an event; ``tick`` resolves stale alerts, queues the notifications that
     are due for every receiver, and sends what each receiver's limiter allows, coalescing

@@ -1,7 +1,7 @@
 """A Feishu custom bot ("incoming webhook"): one signed POST per message.
 
 lark-oapi does not cover custom bots, so this speaks HTTP itself with aiohttp. The hook URL
-carries the bot's token, so it is a :class:`~riskd.secrets.Secret` like the signing secret.
+carries the bot's token, so it is a :class:`~riskd.core.secrets.Secret` like the signing secret.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from typing import Any
 import aiohttp
 from pydantic import Field
 
-from riskd.frozen import FrozenModel
+from riskd.core.frozen import FrozenModel
+from riskd.core.secrets import Secret
 from riskd.notify.feishu_codes import delivery_error, read_answer, transport_error
 from riskd.notify.receiver import Message
-from riskd.secrets import Secret
 
 
 class WebhookConfig(FrozenModel):

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from pydantic import Field, field_validator
 
-from riskd.frozen import FrozenModel
+from riskd.core.frozen import FrozenModel
 
 
 class SimAccountConfig(FrozenModel):

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from riskd.core.clock import MINUTE_MS
 from riskd.sim.config import RateLimitConfig
 from riskd.sim.errors import BinanceError
 
-MINUTE_MS = 60_000
 TEN_SECONDS_MS = 10_000
 
 

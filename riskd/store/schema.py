@@ -265,7 +265,7 @@ alerts = Table(
     metadata,
     Column("fingerprint", String(16), primary_key=True),
     Column("name", String(64), nullable=False),
-    Column("body", Text, nullable=False),  # the alert as JSON (riskd.store.alert_store)
+    Column("body", Text, nullable=False),  # the alert as JSON (riskd.notify.alert_store)
     Column("updated_ms", BigInteger, nullable=False),
     **_MYSQL_OPTIONS,
 )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -19,8 +18,7 @@ from ray.cluster_utils import Cluster
 from actors import launcher
 from actors.context import ConfigSource
 from riskd.sim import SimConfig, SimulatorThread
-
-SECRETS_ENV = {"RISKD_TEST_API_KEY": "sim-key", "RISKD_TEST_API_SECRET": "sim-secret"}
+from tests.kit.deployment import SECRETS_ENV
 
 
 @pytest.fixture(scope="session")
@@ -42,47 +40,6 @@ def simulator() -> Iterator[SimulatorThread]:
     thread.start()
     yield thread
     thread.stop()
-
-
-def deployment_toml(sim_url: str, jobs: str = "", name: str | None = None) -> str:
-    """A config against the simulator; ``jobs`` adds [accounts.jobs.*] tables."""
-    name = name or f"t-{uuid.uuid4().hex[:8]}"
-    return f"""
-[deployment]
-name = "{name}"
-
-[exchange]
-network = "sim"
-base_url = "{sim_url}"
-request_timeout_ms = 2000
-
-[gateway]
-port = 0
-
-[[accounts]]
-name = "sim"
-api_key_env = "RISKD_TEST_API_KEY"
-api_secret_env = "RISKD_TEST_API_SECRET"
-{jobs}
-"""
-
-
-LOOPBACK_JOBS = """
-[accounts.jobs.account_reader]
-interval_ms = 500
-weight_per_minute = 300
-egress = "127.0.0.2"
-
-[accounts.jobs.position_risk_reader]
-interval_ms = 500
-weight_per_minute = 600
-egress = "127.0.0.3"
-
-[accounts.jobs.user_stream]
-interval_ms = 500
-weight_per_minute = 60
-egress = "127.0.0.4"
-"""
 
 
 @pytest.fixture

@@ -6,13 +6,21 @@ from __future__ import annotations
 import re
 
 from actors import launcher
-from tests.actors.conftest import LOOPBACK_JOBS, deployment_toml
-from tests.actors.test_deployment import READY_S, _get, _wait_for
-from tests.actors.test_ledger import _banlist, _cli, _post_json, _round_trip
+from tests.kit.deployment import (
+    LOOPBACK_JOBS,
+    READY_S,
+    deployment_toml,
+    get_json,
+    post_json,
+    published_banlist,
+    round_trip,
+    run_cli,
+    wait_for,
+)
 
 
 def _firing(gateway: str, name: str) -> list[dict]:
-    status, body = _get(f"{gateway}/v1/alerts")
+    status, body = get_json(f"{gateway}/v1/alerts")
     return [a for a in body["alerts"] if a["name"] == name] if status == 200 else []
 
 
@@ -22,10 +30,10 @@ async def test_a_lock_fires_an_alert_that_a_silence_mutes_until_it_is_expired(
     controller, info = deploy(deployment_toml(simulator.server.url, LOOPBACK_JOBS))
     launcher.wait_ready(controller, READY_S)
     gateway = info["gateway"]
-    assert _wait_for(lambda: _banlist(gateway), timeout_s=30)
-    await _round_trip(simulator.server, "BTCUSDT", "0.100", "60000", "58000")  # -200 USDT
+    assert wait_for(lambda: published_banlist(gateway), timeout_s=30)
+    await round_trip(simulator.server, "BTCUSDT", "0.100", "60000", "58000")  # -200 USDT
 
-    (alert,) = _wait_for(lambda: _firing(gateway, "SymbolLocked"), timeout_s=20)
+    (alert,) = wait_for(lambda: _firing(gateway, "SymbolLocked"), timeout_s=20)
     assert alert["labels"] == {
         "alertname": "SymbolLocked",
         "account": "sim",
@@ -35,7 +43,7 @@ async def test_a_lock_fires_an_alert_that_a_silence_mutes_until_it_is_expired(
     }
     assert (alert["severity"], alert["muted"]) == ("warning", False)
 
-    silenced = _cli(
+    silenced = run_cli(
         "silence", "symbol=BTCUSDT", "alertname=~Symbol.*", "--minutes", "30",
         "--operator", "alice", "--comment", "known loss", "--url", gateway,
     )  # fmt: skip
@@ -43,13 +51,13 @@ async def test_a_lock_fires_an_alert_that_a_silence_mutes_until_it_is_expired(
     (row,) = silenced.stdout.splitlines()[1:]
     silence_id = int(row.split()[0])
     assert re.search(r'symbol="BTCUSDT", alertname=~"Symbol\.\*"\s+known loss$', row)
-    assert _wait_for(lambda: _firing(gateway, "SymbolLocked")[0]["muted"], timeout_s=10)
-    assert "known loss" in _cli("silences", "--url", gateway).stdout
+    assert wait_for(lambda: _firing(gateway, "SymbolLocked")[0]["muted"], timeout_s=10)
+    assert "known loss" in run_cli("silences", "--url", gateway).stdout
 
-    ended = _cli("unsilence", str(silence_id), "--operator", "bob", "--url", gateway)
+    ended = run_cli("unsilence", str(silence_id), "--operator", "bob", "--url", gateway)
     assert ended.stdout == f"expired silence {silence_id}\n", ended.stderr
     assert not _firing(gateway, "SymbolLocked")[0]["muted"]
-    assert _get(f"{gateway}/v1/silences")[1] == {"silences": []}
+    assert get_json(f"{gateway}/v1/silences")[1] == {"silences": []}
 
 
 def test_a_bad_silence_gets_a_precise_400(deploy, simulator) -> None:
@@ -57,6 +65,6 @@ def test_a_bad_silence_gets_a_precise_400(deploy, simulator) -> None:
     launcher.wait_ready(controller, READY_S)
     body = {"matchers": ["symbol=~["], "minutes": 5, "created_by": "a", "comment": "c"}
 
-    status, answer = _post_json(f"{info['gateway']}/v1/silences", body)
+    status, answer = post_json(f"{info['gateway']}/v1/silences", body)
 
     assert status == 400 and "is not a regular expression" in answer["error"]

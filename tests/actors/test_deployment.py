@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import time
 import urllib.error
@@ -15,31 +14,19 @@ from actors import launcher
 from actors.context import ConfigSource
 from riskd.exchange.planning import OverSubscribedError
 from riskd.health import JobStatus
-from tests.actors.conftest import LOOPBACK_JOBS, deployment_toml
-from tests.sim_fixtures import binance_client
-
-READY_S = 30
-
-
-def _get(url: str) -> tuple[int, dict]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status, json.load(response)
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.load(exc)
+from tests.kit.deployment import (
+    LOOPBACK_JOBS,
+    READY_S,
+    deployment_toml,
+    get_json,
+    post_json,
+    wait_for,
+)
+from tests.kit.sim import binance_client
 
 
 def _by_job(rows: list[JobStatus]) -> dict[str, JobStatus]:
     return {row.job: row for row in rows}
-
-
-def _wait_for(predicate, timeout_s: float = READY_S, interval_s: float = 0.2):
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(interval_s)
 
 
 def test_jobs_report_health_each_from_its_own_ip_within_budget(deploy, simulator) -> None:
@@ -51,7 +38,7 @@ def test_jobs_report_health_each_from_its_own_ip_within_budget(deploy, simulator
     assert 0 < ips["127.0.0.2"]["max_weight_per_minute"] <= 300  # account_reader alone
     assert 0 < ips["127.0.0.3"]["max_weight_per_minute"] <= 600  # position_risk_reader alone
     assert 0 < ips["127.0.0.4"]["max_weight_per_minute"] <= 60  # user_stream alone
-    status, health = _get(f"{info['gateway']}/v1/health")
+    status, health = get_json(f"{info['gateway']}/v1/health")
     assert status == 200 and health["ok"] is True
     assert {j["job"] for j in health["jobs"]} == {
         "account_reader",
@@ -71,14 +58,14 @@ async def test_positions_on_the_exchange_appear_in_the_gateway(deploy, simulator
     opened_at = simulator.server.clock.now_ms()
 
     def btc_position_from_both_sources() -> dict | None:
-        view = _get(f"{info['gateway']}/v1/positions?account=sim")[1]
+        view = get_json(f"{info['gateway']}/v1/positions?account=sim")[1]
         sources = {s["source"] for s in view["sources"] if s["taken_at_ms"] > opened_at}
         position = next((p for p in view["positions"] if p["symbol"] == "BTCUSDT"), None)
         return position if sources == {"account", "position_risk"} else None
 
-    position = _wait_for(btc_position_from_both_sources)
+    position = wait_for(btc_position_from_both_sources)
     assert position is not None and position["amount"] == "0.010"
-    assert _get(f"{info['gateway']}/v1/positions?account=nobody")[0] == 404
+    assert get_json(f"{info['gateway']}/v1/positions?account=nobody")[0] == 404
 
 
 def test_killed_job_comes_back_and_recovers(deploy, simulator) -> None:
@@ -93,7 +80,7 @@ def test_killed_job_comes_back_and_recovers(deploy, simulator) -> None:
             return row
         return None
 
-    row = _wait_for(restarted)
+    row = wait_for(restarted)
     assert row is not None, "the job did not come back"
     assert row.restarts == 1 and row.state == "running"
     assert simulator.server.exchange.state()["accounts"]["sim"]["open_orders"] == []
@@ -133,10 +120,10 @@ def test_a_job_no_node_can_take_is_reported_pending(deploy, simulator) -> None:
         row = _by_job(ray.get(controller.status.remote()))["account_reader"]
         return row if row.state == "pending" else None
 
-    row = _wait_for(pending, timeout_s=20)
+    row = wait_for(pending, timeout_s=20)
     assert row is not None
     assert row.note == "pending: no alive node has label egress=ip-nowhere"
-    status, health = _get(f"{info['gateway']}/v1/health")
+    status, health = get_json(f"{info['gateway']}/v1/health")
     assert status == 503 and "account_reader:sim pending" in health["problems"][0]
 
 
@@ -155,7 +142,7 @@ def test_job_metrics_reach_rays_prometheus_export(deploy, simulator) -> None:
             text = response.read().decode()
         return {name for name, pattern in ours.items() if pattern.search(text)}
 
-    found = _wait_for(lambda: exported() == set(ours) or None, timeout_s=60, interval_s=1)
+    found = wait_for(lambda: exported() == set(ours) or None, timeout_s=60, interval_s=1)
     assert found, f"exported so far: {exported()}"
 
 
@@ -167,7 +154,7 @@ SLOW_READERS_FAST_STREAM = LOOPBACK_JOBS.replace(
 
 
 def _stream_position(gateway: str, symbol: str, since_ms: int) -> dict | None:
-    view = _get(f"{gateway}/v1/positions?account=sim")[1]
+    view = get_json(f"{gateway}/v1/positions?account=sim")[1]
     stream = [s for s in view["sources"] if s["source"] == "stream"]
     if not stream or stream[0]["taken_at_ms"] < since_ms:
         return None
@@ -176,7 +163,7 @@ def _stream_position(gateway: str, symbol: str, since_ms: int) -> dict | None:
 
 async def test_user_stream_brings_fills_into_the_book_from_its_own_ip(deploy, simulator) -> None:
     _, info = deploy(deployment_toml(simulator.server.url, SLOW_READERS_FAST_STREAM))
-    assert _wait_for(lambda: simulator.server.hub.connections)
+    assert wait_for(lambda: simulator.server.hub.connections)
     assert [c.remote_ip for c in simulator.server.hub.connections] == ["127.0.0.4"]
     client = binance_client(simulator.server)
     before = simulator.server.clock.now_ms()
@@ -184,28 +171,28 @@ async def test_user_stream_brings_fills_into_the_book_from_its_own_ip(deploy, si
         symbol="ETHUSDT", side="SELL", type="MARKET", quantity="0.100"
     )
     await client.close_connection()
-    position = _wait_for(lambda: _stream_position(info["gateway"], "ETHUSDT", before), timeout_s=15)
+    position = wait_for(lambda: _stream_position(info["gateway"], "ETHUSDT", before), timeout_s=15)
     assert position is not None and position["amount"] == "-0.100"
 
 
 async def test_user_stream_resyncs_from_rest_after_a_reconnect(deploy, simulator) -> None:
     controller, info = deploy(deployment_toml(simulator.server.url, SLOW_READERS_FAST_STREAM))
     launcher.wait_ready(controller, READY_S)
-    assert _wait_for(lambda: simulator.server.hub.connections)
+    assert wait_for(lambda: simulator.server.hub.connections)
     control = f"{simulator.server.url}/_sim/fault"
-    _post(control, {"path": "/private/ws", "kind": "stall_ws", "ms": 600_000})
+    post_json(control, {"path": "/private/ws", "kind": "stall_ws", "ms": 600_000})
     client = binance_client(simulator.server)
     await client.futures_create_order(symbol="SOLUSDT", side="BUY", type="MARKET", quantity="10")
     await client.close_connection()
     time.sleep(0.5)
     assert simulator.server.hub.events_dropped > 0  # the stream missed the fill
-    _post(control, {"path": "/private/ws", "kind": "drop_ws"})
+    post_json(control, {"path": "/private/ws", "kind": "drop_ws"})
 
     def solusdt() -> dict | None:
-        view = _get(f"{info['gateway']}/v1/positions?account=sim")[1]
+        view = get_json(f"{info['gateway']}/v1/positions?account=sim")[1]
         return next((p for p in view["positions"] if p["symbol"] == "SOLUSDT"), None)
 
-    position = _wait_for(solusdt, timeout_s=10)  # readers are 60 s away: only the resync
+    position = wait_for(solusdt, timeout_s=10)  # readers are 60 s away: only the resync
     assert position is not None and position["amount"] == "10"
     row = _by_job(ray.get(controller.status.remote()))["user_stream"]
     assert row.health["extra"]["reconnects"] >= 1
@@ -216,8 +203,8 @@ async def test_a_stalled_but_connected_stream_is_reported_and_rest_keeps_the_boo
 ) -> None:
     controller, info = deploy(deployment_toml(simulator.server.url, LOOPBACK_JOBS))
     launcher.wait_ready(controller, READY_S)
-    assert _wait_for(lambda: _get(f"{info['gateway']}/v1/health")[0] == 200)
-    _post(
+    assert wait_for(lambda: get_json(f"{info['gateway']}/v1/health")[0] == 200)
+    post_json(
         f"{simulator.server.url}/_sim/fault",
         {"path": "/private/ws", "kind": "stall_ws", "ms": 600_000},
     )
@@ -226,53 +213,42 @@ async def test_a_stalled_but_connected_stream_is_reported_and_rest_keeps_the_boo
     await client.close_connection()
 
     def missed() -> list[str]:
-        status, health = _get(f"{info['gateway']}/v1/health")
+        status, health = get_json(f"{info['gateway']}/v1/health")
         return [p for p in health["problems"] if "missed" in p] if status == 503 else []
 
-    (problem,) = _wait_for(missed, timeout_s=15)
+    (problem,) = wait_for(missed, timeout_s=15)
     assert problem.startswith(
         "position book sim: the user stream missed a change: SOLUSDT BOTH: changed on the exchange"
     )
     assert simulator.server.hub.connections  # still connected: only the missed change shows it
-    view = _get(f"{info['gateway']}/v1/positions?account=sim")[1]
+    view = get_json(f"{info['gateway']}/v1/positions?account=sim")[1]
     (position,) = [p for p in view["positions"] if p["symbol"] == "SOLUSDT"]
     assert position["amount"] == "-7"
-
-
-def _post(url: str, body: dict) -> dict:
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(body).encode(),
-        method="POST",
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.load(response)
 
 
 async def test_a_stalled_rest_source_is_reported_and_the_book_keeps_working(
     deploy, simulator
 ) -> None:
     _, info = deploy(deployment_toml(simulator.server.url, LOOPBACK_JOBS))
-    assert _wait_for(lambda: _get(f"{info['gateway']}/v1/health")[0] == 200)
-    _post(
+    assert wait_for(lambda: get_json(f"{info['gateway']}/v1/health")[0] == 200)
+    post_json(
         f"{simulator.server.url}/_sim/fault",
         {"path": "/fapi/v3/positionRisk", "kind": "delay", "ms": 4000, "count": 50},
     )
 
     def silent() -> list[str]:
-        status, health = _get(f"{info['gateway']}/v1/health")
+        status, health = get_json(f"{info['gateway']}/v1/health")
         return [p for p in health["problems"] if "silent" in p] if status == 503 else []
 
-    problems = _wait_for(silent, timeout_s=20)
+    problems = wait_for(silent, timeout_s=20)
     assert problems == ["position book sim: source position_risk is silent"]
     client = binance_client(simulator.server)
     await client.futures_create_order(symbol="DOGEUSDT", side="BUY", type="MARKET", quantity="1000")
     await client.close_connection()
 
     def doge() -> dict | None:
-        view = _get(f"{info['gateway']}/v1/positions?account=sim")[1]
+        view = get_json(f"{info['gateway']}/v1/positions?account=sim")[1]
         return next((p for p in view["positions"] if p["symbol"] == "DOGEUSDT"), None)
 
-    position = _wait_for(doge, timeout_s=10)  # from the stream and the account reader
+    position = wait_for(doge, timeout_s=10)  # from the stream and the account reader
     assert position is not None and position["amount"] == "1000"

@@ -25,8 +25,7 @@ from actors.gateway import gateway_runner, json_errors
 from riskd.sim import SimConfig, SimulatorThread
 from riskd.store import make_engine
 from riskd.store.schema import symbols
-from tests.actors.conftest import LOOPBACK_JOBS, deployment_toml
-from tests.actors.test_deployment import READY_S
+from tests.kit.deployment import LOOPBACK_JOBS, READY_S, deployment_toml
 
 # The raylets' environment is fixed when the session's cluster starts: these two variables
 # are in it (SECRETS_ENV), so they serve as the gateway's tokens.

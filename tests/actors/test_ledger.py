@@ -2,51 +2,36 @@
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
-import sys
-import urllib.error
-import urllib.request
 from decimal import Decimal
 
 from sqlalchemy import select
 
 from actors import launcher
 from riskd.client import BanListClient, BanListClientConfig
-from riskd.sim import SimServer
 from riskd.store import make_engine
 from riskd.store.schema import balance_snapshots, lock_events, symbols, trading_states
-from tests.actors.conftest import LOOPBACK_JOBS, deployment_toml
-from tests.actors.test_deployment import READY_S, _get, _post, _wait_for
-from tests.sim_fixtures import binance_client
-
-
-async def _round_trip(server: SimServer, symbol: str, qty: str, entry: str, exit: str) -> None:
-    sim_url = server.url
-    client = binance_client(server)
-    try:
-        _post(f"{sim_url}/_sim/mark", {"symbol": symbol, "price": entry})
-        await client.futures_create_order(symbol=symbol, side="BUY", type="MARKET", quantity=qty)
-        _post(f"{sim_url}/_sim/mark", {"symbol": symbol, "price": exit})
-        await client.futures_create_order(symbol=symbol, side="SELL", type="MARKET", quantity=qty)
-    finally:
-        await client.close_connection()
-
-
-def _banlist(gateway: str) -> dict | None:
-    status, body = _get(f"{gateway}/v1/banlist?account=sim")
-    return body if status == 200 else None
+from tests.kit.deployment import (
+    LOOPBACK_JOBS,
+    READY_S,
+    deployment_toml,
+    get_json,
+    post_json,
+    published_banlist,
+    round_trip,
+    run_cli,
+    wait_for,
+)
 
 
 def _vouched(gateway: str) -> dict | None:
     """The list once riskd vouches for it (its sources were fresh when it was generated)."""
-    body = _banlist(gateway)
+    body = published_banlist(gateway)
     return body if body and body["valid_until"] > body["generated_at"] else None
 
 
 def _locked(gateway: str) -> list[tuple[str, str]]:
-    body = _banlist(gateway)
+    body = published_banlist(gateway)
     return sorted((lock["symbol"], lock["source"]) for lock in body["locks"]) if body else []
 
 
@@ -56,7 +41,7 @@ async def test_losing_fills_lock_the_symbol_and_a_profitable_one_stays_open(
     controller, info = deploy(deployment_toml(simulator.server.url, LOOPBACK_JOBS))
     launcher.wait_ready(controller, READY_S)
     gateway = info["gateway"]
-    first = _wait_for(lambda: _vouched(gateway), timeout_s=30)  # the first may be unvouched
+    first = wait_for(lambda: _vouched(gateway), timeout_s=30)  # the first may be unvouched
     assert first is not None and first["locks"] == [] and first["state"] == "ACTIVE"
 
     config = BanListClientConfig(url=gateway, account="sim")
@@ -64,12 +49,12 @@ async def test_losing_fills_lock_the_symbol_and_a_profitable_one_stays_open(
         assert strategy.wait_for_version(first["version"], timeout_s=10)
         assert not strategy.is_banned("BTCUSDT", "long")
         # BTCUSDT: 0.1 bought at 60 000, sold at 58 000: -200 USDT (< -150 over 4 h).
-        await _round_trip(simulator.server, "BTCUSDT", "0.100", "60000", "58000")
+        await round_trip(simulator.server, "BTCUSDT", "0.100", "60000", "58000")
         # ETHUSDT: a profit.
-        await _round_trip(simulator.server, "ETHUSDT", "1.000", "3000", "3100")
-        locked = _wait_for(lambda: _locked(gateway), timeout_s=15)
+        await round_trip(simulator.server, "ETHUSDT", "1.000", "3000", "3100")
+        locked = wait_for(lambda: _locked(gateway), timeout_s=15)
         assert locked == [("BTCUSDT", "rule:symbol_4h")]
-        assert _wait_for(lambda: strategy.is_banned("BTCUSDT", "long"), timeout_s=10)
+        assert wait_for(lambda: strategy.is_banned("BTCUSDT", "long"), timeout_s=10)
         assert not strategy.is_banned("ETHUSDT", "long")
 
     engine = make_engine(f"sqlite:///{tmp_path / 'riskd.db'}")
@@ -89,12 +74,12 @@ async def test_losses_over_the_account_limit_lock_all(deploy, simulator) -> None
     controller, info = deploy(deployment_toml(simulator.server.url, LOOPBACK_JOBS))
     launcher.wait_ready(controller, READY_S)
     gateway = info["gateway"]
-    assert _wait_for(lambda: _banlist(gateway), timeout_s=30)
+    assert wait_for(lambda: published_banlist(gateway), timeout_s=30)
     # 0.5 BTC bought at 60 000, sold at 53 000: -3 500 USDT (< -3 000 over 24 h).
-    await _round_trip(simulator.server, "BTCUSDT", "0.500", "60000", "53000")
-    locked = _wait_for(lambda: ("ALL", "rule:account_24h") in _locked(gateway), timeout_s=15)
+    await round_trip(simulator.server, "BTCUSDT", "0.500", "60000", "53000")
+    locked = wait_for(lambda: ("ALL", "rule:account_24h") in _locked(gateway), timeout_s=15)
     assert locked
-    banlist = _banlist(gateway)
+    banlist = published_banlist(gateway)
     assert banlist is not None and banlist["all"] is True
     assert _locked(gateway) == [
         ("ALL", "rule:account_24h"),
@@ -106,22 +91,19 @@ async def test_losses_over_the_account_limit_lock_all(deploy, simulator) -> None
 async def test_after_a_restart_riskd_publishes_the_same_locks(deploy, simulator) -> None:
     controller, info = deploy(deployment_toml(simulator.server.url, LOOPBACK_JOBS))
     launcher.wait_ready(controller, READY_S)
-    assert _wait_for(lambda: _banlist(info["gateway"]), timeout_s=30)
-    await _round_trip(simulator.server, "BTCUSDT", "0.100", "60000", "58000")
-    before = _wait_for(lambda: _banlist(info["gateway"]) if _locked(info["gateway"]) else None)
+    assert wait_for(lambda: published_banlist(info["gateway"]), timeout_s=30)
+    await round_trip(simulator.server, "BTCUSDT", "0.100", "60000", "58000")
+    before = wait_for(
+        lambda: published_banlist(info["gateway"]) if _locked(info["gateway"]) else None
+    )
     assert before is not None
     launcher.stop(controller)
 
     controller, info = deploy(deployment_toml(simulator.server.url, LOOPBACK_JOBS))
     launcher.wait_ready(controller, READY_S)
-    after = _wait_for(lambda: _banlist(info["gateway"]), timeout_s=30)
+    after = wait_for(lambda: published_banlist(info["gateway"]), timeout_s=30)
     assert after is not None and after["version"] > before["version"]
     assert after["locks"] == before["locks"]  # the same ids, sources and ends, from SQL
-
-
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "riskd.cli", *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=60)
 
 
 def test_an_operator_lock_and_its_unlock_are_published_and_audited(
@@ -130,9 +112,9 @@ def test_an_operator_lock_and_its_unlock_are_published_and_audited(
     controller, info = deploy(deployment_toml(simulator.server.url, LOOPBACK_JOBS))
     launcher.wait_ready(controller, READY_S)
     gateway = info["gateway"]
-    assert _wait_for(lambda: _banlist(gateway), timeout_s=30)
+    assert wait_for(lambda: published_banlist(gateway), timeout_s=30)
 
-    locked = _cli(
+    locked = run_cli(
         "lock",
         "DOGEUSDT",
         "--side",
@@ -147,20 +129,20 @@ def test_an_operator_lock_and_its_unlock_are_published_and_audited(
     assert locked.returncode == 0, locked.stderr
     (row,) = locked.stdout.splitlines()[1:]
     lock_id = int(row.split()[0])
-    assert _wait_for(lambda: _locked(gateway) == [("DOGEUSDT", "operator:alice")], timeout_s=10)
-    listed = _cli("locks", "--url", gateway)
+    assert wait_for(lambda: _locked(gateway) == [("DOGEUSDT", "operator:alice")], timeout_s=10)
+    listed = run_cli("locks", "--url", gateway)
     assert re.search(r"DOGEUSDT\s+long\s+until unlocked\s+.*operator:alice\s+news", listed.stdout)
 
-    refused = _cli(
+    refused = run_cli(
         "unlock", str(lock_id + 99), "--operator", "bob", "--reason", "x", "--url", gateway
     )
     assert refused.returncode == 2
     assert f"404 account 'sim' has no lock {lock_id + 99}" in refused.stderr
-    unlocked = _cli(
+    unlocked = run_cli(
         "unlock", str(lock_id), "--operator", "bob", "--reason", "news priced in", "--url", gateway
     )
     assert unlocked.stdout == f"unlocked {lock_id} (DOGEUSDT long)\n", unlocked.stderr
-    assert _wait_for(lambda: _locked(gateway) == [], timeout_s=10)
+    assert wait_for(lambda: _locked(gateway) == [], timeout_s=10)
 
     engine = make_engine(f"sqlite:///{tmp_path / 'riskd.db'}")
     with engine.connect() as connection:
@@ -179,22 +161,8 @@ def test_an_operator_lock_and_its_unlock_are_published_and_audited(
 def test_a_bad_operator_lock_gets_a_precise_400(deploy, simulator) -> None:
     controller, info = deploy(deployment_toml(simulator.server.url, LOOPBACK_JOBS))
     launcher.wait_ready(controller, READY_S)
-    status, body = _post_json(f"{info['gateway']}/v1/locks", {"symbol": "BTCUSDT"})
+    status, body = post_json(f"{info['gateway']}/v1/locks", {"symbol": "BTCUSDT"})
     assert (status, body) == (400, {"error": "reason: must be a non-empty string"})
-
-
-def _post_json(url: str, body: dict) -> tuple[int, dict]:
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(body).encode(),
-        method="POST",
-        headers={"Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.load(response)
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.load(exc)
 
 
 FAST_LEDGER = """
@@ -213,27 +181,27 @@ def test_a_stalled_income_source_lets_the_list_expire_and_the_client_answer_bann
     controller, info = deploy(toml)
     launcher.wait_ready(controller, READY_S)
     gateway = info["gateway"]
-    first = _wait_for(lambda: _banlist(gateway), timeout_s=30)
+    first = wait_for(lambda: published_banlist(gateway), timeout_s=30)
     assert first is not None
     with BanListClient(BanListClientConfig(url=gateway, account="sim")) as strategy:
         assert strategy.wait_for_version(first["version"], timeout_s=10)
-        assert _wait_for(lambda: not strategy.is_banned("ETHUSDT", "long"), timeout_s=10)
-        _post(
+        assert wait_for(lambda: not strategy.is_banned("ETHUSDT", "long"), timeout_s=10)
+        post_json(
             f"{simulator.server.url}/_sim/fault",
             {"path": "/fapi/v1/income", "kind": "delay", "ms": 5000, "count": 1000},
         )
-        assert _wait_for(lambda: strategy.is_banned("ETHUSDT", "long"), timeout_s=30)
+        assert wait_for(lambda: strategy.is_banned("ETHUSDT", "long"), timeout_s=30)
         snapshot = strategy.snapshot
         assert snapshot is not None and snapshot.locks == ()  # banned because it expired
         assert snapshot.expired(simulator.server.clock.now_ms())
 
     def ledger_problems() -> list[str]:
-        status, health = _get(f"{gateway}/v1/health")
+        status, health = get_json(f"{gateway}/v1/health")
         return (
             [p for p in health["problems"] if p.startswith("ledger:sim")] if status == 503 else []
         )
 
-    (problem,) = _wait_for(ledger_problems, timeout_s=15)
+    (problem,) = wait_for(ledger_problems, timeout_s=15)
     assert problem.startswith("ledger:sim running, late by ")  # health says it cannot vouch
 
 
@@ -242,24 +210,26 @@ async def test_an_unlocked_rule_lock_stays_unlocked_until_a_new_loss(deploy, sim
     controller, info = deploy(toml)
     launcher.wait_ready(controller, READY_S)
     gateway = info["gateway"]
-    assert _wait_for(lambda: _banlist(gateway), timeout_s=30)
-    await _round_trip(simulator.server, "BTCUSDT", "0.100", "60000", "58000")  # -200 USDT
-    assert _wait_for(lambda: _locked(gateway) == [("BTCUSDT", "rule:symbol_4h")], timeout_s=15)
-    (lock,) = _banlist(gateway)["locks"]
+    assert wait_for(lambda: published_banlist(gateway), timeout_s=30)
+    await round_trip(simulator.server, "BTCUSDT", "0.100", "60000", "58000")  # -200 USDT
+    assert wait_for(lambda: _locked(gateway) == [("BTCUSDT", "rule:symbol_4h")], timeout_s=15)
+    (lock,) = published_banlist(gateway)["locks"]
 
-    unlocked = _cli(
+    unlocked = run_cli(
         "unlock", str(lock["id"]), "--operator", "bob", "--reason", "checked", "--url", gateway
     )
     assert unlocked.returncode == 0, unlocked.stderr
-    assert _wait_for(lambda: _locked(gateway) == [], timeout_s=10)
-    after_unlock = _banlist(gateway)["version"]
+    assert wait_for(lambda: _locked(gateway) == [], timeout_s=10)
+    after_unlock = published_banlist(gateway)["version"]
     # The rule still breaches on the same losses; three more passes (1 s each) leave it unlocked.
-    later = _wait_for(lambda: _banlist(gateway)["version"] >= after_unlock + 3, timeout_s=15)
+    later = wait_for(
+        lambda: published_banlist(gateway)["version"] >= after_unlock + 3, timeout_s=15
+    )
     assert later and _locked(gateway) == []
 
-    await _round_trip(simulator.server, "BTCUSDT", "0.010", "60000", "58000")  # -20 more
-    assert _wait_for(lambda: _locked(gateway) == [("BTCUSDT", "rule:symbol_4h")], timeout_s=15)
-    (relocked,) = _banlist(gateway)["locks"]
+    await round_trip(simulator.server, "BTCUSDT", "0.010", "60000", "58000")  # -20 more
+    assert wait_for(lambda: _locked(gateway) == [("BTCUSDT", "rule:symbol_4h")], timeout_s=15)
+    (relocked,) = published_banlist(gateway)["locks"]
     assert relocked["id"] != lock["id"]
 
 
@@ -267,20 +237,22 @@ def test_an_operator_sets_the_trading_state_and_the_list_shows_it(deploy, simula
     controller, info = deploy(deployment_toml(simulator.server.url, LOOPBACK_JOBS))
     launcher.wait_ready(controller, READY_S)
     gateway = info["gateway"]
-    assert _wait_for(lambda: _banlist(gateway), timeout_s=30)
-    assert _cli("state", "--url", gateway).stdout == "ACTIVE (never changed)\n"
+    assert wait_for(lambda: published_banlist(gateway), timeout_s=30)
+    assert run_cli("state", "--url", gateway).stdout == "ACTIVE (never changed)\n"
 
-    halted = _cli("state", "HALTED", "--operator", "alice", "--reason", "venue", "--url", gateway)
+    halted = run_cli(
+        "state", "HALTED", "--operator", "alice", "--reason", "venue", "--url", gateway
+    )
     assert halted.returncode == 0, halted.stderr
     assert halted.stdout.startswith("HALTED since ") and "by operator:alice: venue" in halted.stdout
-    assert _wait_for(lambda: _banlist(gateway)["state"] == "HALTED", timeout_s=10)
+    assert wait_for(lambda: published_banlist(gateway)["state"] == "HALTED", timeout_s=10)
     with BanListClient(BanListClientConfig(url=gateway, account="sim")) as strategy:
-        assert _wait_for(lambda: strategy.is_banned("ETHUSDT", "long"), timeout_s=10)
-    refused = _post_json(f"{gateway}/v1/state", {"state": "PAUSED", "operator": "a", "reason": "r"})
+        assert wait_for(lambda: strategy.is_banned("ETHUSDT", "long"), timeout_s=10)
+    refused = post_json(f"{gateway}/v1/state", {"state": "PAUSED", "operator": "a", "reason": "r"})
     assert refused == (400, {"error": "state: must be ACTIVE, REDUCING or HALTED, not 'PAUSED'"})
-    resumed = _cli("state", "ACTIVE", "--operator", "bob", "--reason", "back", "--url", gateway)
+    resumed = run_cli("state", "ACTIVE", "--operator", "bob", "--reason", "back", "--url", gateway)
     assert resumed.returncode == 0, resumed.stderr
-    assert _wait_for(lambda: _banlist(gateway)["state"] == "ACTIVE", timeout_s=10)
+    assert wait_for(lambda: published_banlist(gateway)["state"] == "ACTIVE", timeout_s=10)
 
     engine = make_engine(f"sqlite:///{tmp_path / 'riskd.db'}")
     with engine.connect() as connection:

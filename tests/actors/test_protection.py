@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import time
-
 from actors import launcher
-from tests.actors.conftest import deployment_toml
-from tests.sim_fixtures import binance_client
-
-READY_S = 30
+from tests.kit.deployment import READY_S, deployment_toml, wait_for
+from tests.kit.sim import binance_client
 
 REAPER = """
 [accounts.jobs.order_reaper]
@@ -41,13 +37,6 @@ def _open_orders(simulator) -> dict[str, dict]:
     return {o["clientOrderId"]: o for o in orders}
 
 
-def _until(predicate, timeout_s: float = 10.0):
-    deadline = time.monotonic() + timeout_s
-    while not (value := predicate()) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return value
-
-
 async def test_reaper_cancels_stale_orders_by_prefix_and_replaces_stale_makers(
     deploy, simulator
 ) -> None:
@@ -69,13 +58,13 @@ async def test_reaper_cancels_stale_orders_by_prefix_and_replaces_stale_makers(
             newClientOrderId=client_id,
         )
     await client.close_connection()
-    assert _until(lambda: set(_open_orders(simulator)) == {"keep_1"}), _open_orders(simulator)
+    assert wait_for(lambda: set(_open_orders(simulator)) == {"keep_1"}), _open_orders(simulator)
 
     def positions() -> list[tuple[str, str]]:  # the maker's taker replacement fills after
         state = simulator.server.exchange.state()["accounts"]["sim"]["positions"]
         return [(p["symbol"], p["positionAmt"]) for p in state]
 
-    assert _until(lambda: positions() == [("BTCUSDT", "0.002")]), positions()
+    assert wait_for(lambda: positions() == [("BTCUSDT", "0.002")]), positions()
 
 
 async def test_heartbeat_fires_the_countdown_when_riskd_is_stopped(
@@ -99,7 +88,7 @@ async def test_heartbeat_fires_the_countdown_when_riskd_is_stopped(
         )
         await client.close_connection()
         account = lambda: simulator.server.exchange.state()["accounts"]["sim"]  # noqa: E731
-        assert _until(lambda: "ETHUSDT" in account()["countdowns"])
+        assert wait_for(lambda: "ETHUSDT" in account()["countdowns"])
     finally:
         launcher.stop(controller)
     assert "resting" in _open_orders(simulator)  # riskd is gone; Binance still has it

@@ -6,10 +6,9 @@ import time
 from decimal import Decimal
 
 from actors import launcher
-from tests.actors.conftest import LOOPBACK_JOBS, deployment_toml
-from tests.sim_fixtures import binance_client
+from tests.kit.deployment import LOOPBACK_JOBS, READY_S, deployment_toml, post_json, wait_for
+from tests.kit.sim import binance_client
 
-READY_S = 30
 LADDER_JOBS = (
     LOOPBACK_JOBS
     + """
@@ -24,13 +23,6 @@ egress = "127.0.0.7"
 def _rungs(simulator) -> list[dict]:
     algos = simulator.server.exchange.state()["accounts"]["sim"]["open_algo_orders"]
     return [a for a in algos if a["algoStatus"] == "NEW"]
-
-
-def _until(predicate, timeout_s: float = 15.0):
-    deadline = time.monotonic() + timeout_s
-    while not (value := predicate()) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return value
 
 
 def _record_algo_events(simulator) -> list[dict]:
@@ -74,7 +66,7 @@ async def test_a_position_gets_its_ladder_grows_it_safely_and_loses_it_on_close(
     await client.futures_create_order(
         symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.100"
     )  # entry 60000.1
-    ladder = _until(lambda: len(_rungs(simulator)) == 5 and _rungs(simulator))
+    ladder = wait_for(lambda: len(_rungs(simulator)) == 5 and _rungs(simulator))
     assert ladder, _rungs(simulator)
     # 60000.1 × (1 − 5 %, 5.5 %, … 7 %), floored to the 0.1 tick: never nearer than asked.
     assert sorted(r["triggerPrice"] for r in ladder) == [
@@ -98,27 +90,14 @@ async def test_a_position_gets_its_ladder_grows_it_safely_and_loses_it_on_close(
         total = sum(Decimal(r["quantity"]) for r in rungs)
         return rungs if len(rungs) == 5 and total == Decimal("0.110") else None
 
-    assert _until(grown), _rungs(simulator)
+    assert wait_for(grown), _rungs(simulator)
     assert _open_quantity_never_drops_below(events, Decimal("0.100"))
 
     await client.futures_create_order(
         symbol="BTCUSDT", side="SELL", type="MARKET", quantity="0.110"
     )
     await client.close_connection()
-    assert _until(lambda: not _rungs(simulator)), _rungs(simulator)
-
-
-def _post(url: str, body: dict) -> None:
-    import json
-    import urllib.request
-
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(body).encode(),
-        method="POST",
-        headers={"Content-Type": "application/json"},
-    )
-    urllib.request.urlopen(request, timeout=10).close()
+    assert wait_for(lambda: not _rungs(simulator)), _rungs(simulator)
 
 
 def _five_rungs_summing_to(simulator, total: str):
@@ -131,7 +110,7 @@ def _five_rungs_summing_to(simulator, total: str):
 
 
 async def test_unknown_status_placements_leave_exactly_one_ladder(deploy, simulator) -> None:
-    _post(
+    post_json(
         f"{simulator.server.url}/_sim/fault",
         {"path": "/fapi/v1/algoOrder", "kind": "unknown503", "count": 3},
     )
@@ -142,7 +121,7 @@ async def test_unknown_status_placements_leave_exactly_one_ladder(deploy, simula
         symbol="ETHUSDT", side="SELL", type="MARKET", quantity="1.000"
     )
     await client.close_connection()
-    rungs = _until(_five_rungs_summing_to(simulator, "1.000"))
+    rungs = wait_for(_five_rungs_summing_to(simulator, "1.000"))
     assert rungs, _rungs(simulator)
     time.sleep(1.5)  # further passes must not add anything
     assert len(_rungs(simulator)) == 5
@@ -161,7 +140,7 @@ first_offset_pct = 1
     controller, _ = deploy(deployment_toml(simulator.server.url, near))
     launcher.wait_ready(controller, READY_S)
     # The mark is already 3 % below the last price: every 1 %…3 % stop is past it (−2021).
-    _post(
+    post_json(
         f"{simulator.server.url}/_sim/mark",
         {"symbol": "BTCUSDT", "price": "58000", "last": "60000"},
     )
@@ -173,14 +152,14 @@ first_offset_pct = 1
         positions = simulator.server.exchange.state()["accounts"]["sim"]["positions"]
         return not positions
 
-    assert _until(flat), simulator.server.exchange.state()["accounts"]["sim"]["positions"]
+    assert wait_for(flat), simulator.server.exchange.state()["accounts"]["sim"]["positions"]
     assert not _rungs(simulator)
 
     def reduce_alerted() -> bool:  # the pass that reduced reports once it has finished
         row = {r.job: r for r in launcher.status(controller)}["stop_ladder"]
         return any("−2021" in alert for alert in row.health["extra"]["alerts"])
 
-    assert _until(reduce_alerted)
+    assert wait_for(reduce_alerted)
 
 
 async def test_a_killed_ladder_comes_back_to_exactly_one_ladder(deploy, simulator) -> None:
@@ -190,12 +169,12 @@ async def test_a_killed_ladder_comes_back_to_exactly_one_ladder(deploy, simulato
     launcher.wait_ready(controller, READY_S)
     client = binance_client(simulator.server)
     await client.futures_create_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.100")
-    assert _until(_five_rungs_summing_to(simulator, "0.100"))
+    assert wait_for(_five_rungs_summing_to(simulator, "0.100"))
     await client.futures_create_order(
         symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.020"
     )  # a re-ladder starts…
     ray.kill(ray.get_actor("stop_ladder:sim", namespace="ladderkill"), no_restart=False)
     await client.close_connection()
-    assert _until(_five_rungs_summing_to(simulator, "0.120"), timeout_s=30), _rungs(simulator)
+    assert wait_for(_five_rungs_summing_to(simulator, "0.120"), timeout_s=30), _rungs(simulator)
     time.sleep(1.5)
     assert len(_rungs(simulator)) == 5

@@ -6,13 +6,13 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
+from riskd.core.secrets import Secret
 from riskd.exchange.access import BinanceAccess, RetryConfig
 from riskd.exchange.budget import OrderBudget, WeightBudget
 from riskd.exchange.client import make_client
 from riskd.exchange.clock import ServerClock
 from riskd.exchange.config import ExchangeConfig
 from riskd.exchange.guard import IpEvent, IpGuardConfig, IpGuards
-from riskd.secrets import Secret
 from riskd.sim import SimServer
 
 FAST_RETRY = RetryConfig(base_backoff_ms=5, max_backoff_ms=20, unknown_recheck_ms=10)

@@ -20,7 +20,7 @@ from riskd.exchange.errors import (
     StatusUnknown,
 )
 from riskd.exchange.guard import IpEventKind
-from tests.sim_fixtures import binance_client
+from tests.kit.sim import binance_client
 
 
 def _account(access):

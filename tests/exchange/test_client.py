@@ -7,6 +7,7 @@ import asyncio
 import pytest
 from binance import BinanceSocketManager
 
+from riskd.core.secrets import Secret
 from riskd.exchange.client import (
     base_url,
     capture_response,
@@ -15,7 +16,6 @@ from riskd.exchange.client import (
     user_stream_ws_kwargs,
 )
 from riskd.exchange.config import ExchangeConfig
-from riskd.secrets import Secret
 
 
 @pytest.mark.parametrize(

@@ -16,29 +16,12 @@ from riskd.exchange.filters import (
     check_order,
     parse_exchange_info,
 )
-from tests.fixtures import load_binance
+from tests.kit.fixtures import load_binance
+from tests.kit.samples import BTC
 
 REAL = "real/fapi_v1_exchangeInfo_excerpt.nautilus_recorded_2022-02-19.json"
 DOCS = "docs/fapi_v1_exchangeInfo_excerpt.docs.json"
 
-BTC = SymbolFilters(
-    symbol="BTCUSDT",
-    status="TRADING",
-    tick_size=Decimal("0.10"),
-    min_price=Decimal("261.10"),
-    max_price=Decimal("809484"),
-    step_size=Decimal("0.001"),
-    min_qty=Decimal("0.001"),
-    max_qty=Decimal("1000"),
-    market_step_size=Decimal("0.001"),
-    market_min_qty=Decimal("0.001"),
-    market_max_qty=Decimal("120"),
-    min_notional=Decimal("100"),
-    multiplier_up=Decimal("1.0500"),
-    multiplier_down=Decimal("0.9500"),
-    price_precision=2,
-    quantity_precision=3,
-)
 DOGE = dataclasses.replace(
     BTC,
     symbol="DOGEUSDT",

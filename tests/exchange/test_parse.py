@@ -23,7 +23,7 @@ from riskd.positions import (
     PositionKey,
     PositionRecord,
 )
-from tests.fixtures import load_binance
+from tests.kit.fixtures import load_binance
 
 RISK_A = "real/fapi_v3_positionRisk.ccxt_real_2024-07-28_a.json"
 RISK_B = "real/fapi_v3_positionRisk.ccxt_real_2024-07-28_b.json"

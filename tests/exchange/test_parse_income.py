@@ -10,7 +10,7 @@ import pytest
 
 from riskd.exchange.parse import PayloadError
 from riskd.exchange.parse_income import IncomeRecord, parse_income
-from tests.fixtures import load_binance
+from tests.kit.fixtures import load_binance
 
 DOCS = "docs/fapi_v1_income.docs.json"
 SDK_DOCS = "docs/fapi_v1_income.sdk_docs.json"

@@ -20,7 +20,7 @@ from riskd.exchange.parse_orders import (
     parse_order_update,
 )
 from riskd.orders import OpenAlgoOrder, OpenOrder
-from tests.fixtures import load_binance
+from tests.kit.fixtures import load_binance
 
 OPEN_ORDERS_DOCS = "docs/fapi_v1_openOrders.docs.json"
 OPEN_ORDER_REAL = "real/fapi_v1_openOrder.ccxt_real_2024-02-14.json"

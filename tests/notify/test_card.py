@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from riskd.alerts import Alert, Notification, Severity, labels_of
+from riskd.notify.alerts import Alert, Notification, Severity, labels_of
 from riskd.notify.card import render
 
 T0 = 1_790_000_000_000  # 2026-09-21 14:13:20 UTC

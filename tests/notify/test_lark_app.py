@@ -10,10 +10,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from riskd.core.secrets import Secret
 from riskd.notify.lark_app import TOKEN_REFRESH_MARGIN_S, LarkAppConfig, LarkAppReceiver
 from riskd.notify.receiver import DeliveryError, Message
-from riskd.secrets import Secret
-from tests.notify.fake_feishu import FakeFeishu, ManualClock
+from tests.kit.clock import ManualClock
+from tests.kit.fake_feishu import FakeFeishu
 
 CARD = {
     "header": {"title": {"tag": "plain_text", "content": "ALL banned"}, "template": "red"},

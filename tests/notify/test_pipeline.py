@@ -11,18 +11,19 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import Engine
 
-from riskd.alert_events import event
-from riskd.alerts import AlertEvent, RouteConfig, Severity
+from riskd.core.secrets import Secret
+from riskd.notify.alerts import AlertEvent, RouteConfig, Severity
 from riskd.notify.config import AlertsConfig
+from riskd.notify.events import event
 from riskd.notify.lark_app import LarkAppConfig, LarkAppReceiver
 from riskd.notify.outbound import OutboundConfig
 from riskd.notify.pipeline import AlertPipeline, ReceiverSlot
 from riskd.notify.receiver import Message
 from riskd.notify.webhook import WebhookReceiver
-from riskd.secrets import Secret
 from riskd.store import SqlRunner
 from riskd.store.schema import init_schema
-from tests.notify.fake_feishu import FakeFeishu, ManualClock
+from tests.kit.clock import ManualClock
+from tests.kit.fake_feishu import FakeFeishu
 
 CONFIG = AlertsConfig(
     language="en", route=RouteConfig(group_wait_ms=30_000), heartbeat_interval_ms=0

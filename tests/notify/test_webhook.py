@@ -9,11 +9,12 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from riskd.core.secrets import Secret
 from riskd.notify.feishu_codes import read_answer
 from riskd.notify.receiver import DeliveryError, Message
 from riskd.notify.webhook import WebhookConfig, WebhookReceiver
-from riskd.secrets import Secret
-from tests.notify.fake_feishu import FakeFeishu, ManualClock
+from tests.kit.clock import ManualClock
+from tests.kit.fake_feishu import FakeFeishu
 
 CARD = {
     "header": {"title": {"tag": "plain_text", "content": "BTCUSDT banned"}, "template": "red"},

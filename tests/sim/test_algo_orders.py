@@ -155,7 +155,7 @@ async def test_duplicate_client_algo_id_while_open_is_rejected(sim, client) -> N
 
 
 async def test_algo_order_limit_per_account(make_sim) -> None:
-    from tests.sim_fixtures import binance_client
+    from tests.kit.sim import binance_client
 
     sim = await make_sim(exchange={"max_algo_orders_per_account": 3})
     client = binance_client(sim)

@@ -12,7 +12,7 @@ from binance.exceptions import BinanceAPIException
 
 from riskd.sim import SimServer
 from riskd.sim.auth import split_signature
-from tests.sim_fixtures import binance_client
+from tests.kit.sim import binance_client
 
 
 def _signed_query(secret: str, **params: object) -> str:

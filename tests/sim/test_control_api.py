@@ -63,7 +63,7 @@ async def test_reset_restores_the_seeded_start(sim, client, control) -> None:
 
 
 async def test_same_seed_gives_same_ids(make_sim) -> None:
-    from tests.sim_fixtures import binance_client
+    from tests.kit.sim import binance_client
 
     ids = []
     for _ in range(2):

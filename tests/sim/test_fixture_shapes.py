@@ -37,8 +37,8 @@ from binance.exceptions import BinanceAPIException
 from riskd.sim import SimServer
 from riskd.sim.auth import split_signature, verify_signature
 from riskd.sim.errors import BinanceError
-from tests.fixtures import load_binance
-from tests.sim_fixtures import binance_client
+from tests.kit.fixtures import load_binance
+from tests.kit.sim import binance_client
 
 WAIT_S = 5
 LOOPBACK = "127.0.0.1"

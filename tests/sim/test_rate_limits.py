@@ -7,7 +7,7 @@ import contextlib
 import pytest
 from binance.exceptions import BinanceAPIException
 
-from tests.sim_fixtures import binance_client
+from tests.kit.sim import binance_client
 
 TINY = {"weight_per_minute": 20, "requests_while_limited_before_ban": 3, "first_ban_ms": 120_000}
 

@@ -1,0 +1,207 @@
+"""What each job reports to the Alerter: riskd's facts turned into alert events. Pure.
+
+Level-triggered facts (a lock, a trading state, an unhealthy job, a silent source) are reported
+on every pass while they hold and resolved when they end (``still_firing`` keeps track); an
+alert not reported again resolves by itself after the route's ``resolve_timeout_ms``. One-off
+facts (a restart, riskd starting) are reported as firing and resolved at once, so their card
+says when it happened.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
+from decimal import Decimal
+from typing import Any
+
+from riskd.exchange.guard import IpEvent, IpEventKind
+from riskd.health import JobStatus
+from riskd.notify.alerts import AlertEvent, Severity, labels_of
+from riskd.risk.banlist import BanListLock
+from riskd.risk.locks import ALL, TradingState
+
+_IP_ALERTS = {
+    IpEventKind.RATE_LIMITED: ("RateLimited", Severity.WARNING, True, "backed_off"),
+    IpEventKind.RATE_LIMIT_ENDED: ("RateLimited", Severity.WARNING, False, "none"),
+    IpEventKind.BANNED: ("IpBanned", Severity.CRITICAL, True, "paused_ip"),
+    IpEventKind.BAN_ENDED: ("IpBanned", Severity.CRITICAL, False, "none"),
+}
+
+
+def event(
+    name: str,
+    severity: Severity,
+    firing: bool,
+    at_ms: int,
+    labels: Mapping[str, str],
+    figures: Mapping[str, str] | None = None,
+    action: str = "",
+) -> AlertEvent:
+    """An alert event; labels with an empty value are left out."""
+    shown = {key: value for key, value in labels.items() if value}
+    return AlertEvent(
+        name,
+        labels_of(name, shown),
+        severity,
+        firing,
+        at_ms,
+        tuple(sorted((figures or {}).items())),
+        action,
+    )
+
+
+def one_shot(
+    name: str, severity: Severity, at_ms: int, labels: Mapping[str, str], action: str = ""
+) -> list[AlertEvent]:
+    """A fact that happened once: firing and resolved at *at_ms*."""
+    return [event(name, severity, firing, at_ms, labels, action=action) for firing in (True, False)]
+
+
+def _seconds(ms: int) -> str:
+    return str(Decimal(max(ms, 0)) / 1000)
+
+
+def ip_alert(ip_event: IpEvent, account: str) -> AlertEvent:
+    """A 429 (RateLimited) or 418 (IpBanned) on an egress IP, or its end."""
+    name, severity, firing, action = _IP_ALERTS[ip_event.kind]
+    figures = {"retry_after_s": _seconds(ip_event.until_ms - ip_event.at_ms)} if firing else {}
+    labels = {"account": account, "ip": ip_event.ip}
+    return event(name, severity, firing, ip_event.at_ms, labels, figures, action)
+
+
+def _lock_alert(
+    account: str, lock: BanListLock, firing: bool, at_ms: int, figures: Mapping[str, str]
+) -> AlertEvent:
+    labels = {"account": account, "side": lock.side, "source": lock.source}
+    if lock.symbol == ALL:
+        name, severity = "AllLocked", Severity.CRITICAL
+    else:
+        name, severity = "SymbolLocked", Severity.WARNING
+        labels["symbol"] = lock.symbol
+    shown = dict(figures)
+    if lock.until_ms is not None and firing:
+        shown["until_ms"] = str(lock.until_ms)
+    return event(name, severity, firing, at_ms, labels, shown, "locked" if firing else "unlocked")
+
+
+def lock_alerts(
+    account: str,
+    before: Iterable[BanListLock],
+    now: Iterable[BanListLock],
+    at_ms: int,
+    figures_of: Callable[[BanListLock], Mapping[str, str]] = lambda lock: {},
+) -> list[AlertEvent]:
+    """Every published lock (firing again), and every lock in *before* no longer published;
+    a lock's card shows ``figures_of(lock)`` (its rule's window, threshold, the loss)."""
+    current = {lock.id: lock for lock in now}
+    ended = [lock for lock in before if lock.id not in current]
+    return [_lock_alert(account, lock, False, at_ms, figures_of(lock)) for lock in ended] + [
+        _lock_alert(account, lock, True, at_ms, figures_of(lock)) for lock in current.values()
+    ]
+
+
+def state_alert(account: str, state: TradingState, at_ms: int) -> AlertEvent:
+    """The account's trading state: firing while it is not ACTIVE."""
+    firing = state is not TradingState.ACTIVE
+    action = {TradingState.HALTED: "halted", TradingState.REDUCING: "reducing"}.get(state, "none")
+    severity = Severity.CRITICAL if state is TradingState.HALTED else Severity.WARNING
+    labels = {"account": account, "state": "" if not firing else state.value}
+    return event("TradingState", severity, firing, at_ms, labels, action=action)
+
+
+def _job_labels(row: JobStatus) -> dict[str, str]:
+    egress = (row.health or {}).get("egress") or ""
+    return {"account": row.account, "job": row.job, "ip": str(egress)}
+
+
+def still_firing(
+    firing: Iterable[AlertEvent], before: Mapping[str, AlertEvent], at_ms: int
+) -> tuple[list[AlertEvent], dict[str, AlertEvent]]:
+    """*firing* (what fires now, reported again) plus a resolve for each alert of *before*
+    that no longer fires; and what fires now, by fingerprint, for the next call."""
+    now = {alert.fingerprint: alert for alert in firing}
+    resolved = [
+        replace(alert, firing=False, at_ms=at_ms, figures=(), action="none")
+        for key, alert in before.items()
+        if key not in now
+    ]
+    return [*now.values(), *resolved], now
+
+
+def health_alerts(rows: Iterable[JobStatus], at_ms: int) -> list[AlertEvent]:
+    """JobUnhealthy for every job that cannot vouch for its data."""
+    events: list[AlertEvent] = []
+    for row in rows:
+        if row.healthy():
+            continue
+        lag_ms = (row.health or {}).get("lag_ms")
+        figures = {"lag_s": _seconds(lag_ms)} if isinstance(lag_ms, int) else {}
+        figures["status"] = row.state.upper()
+        labels = _job_labels(row)
+        events.append(
+            event("JobUnhealthy", Severity.WARNING, True, at_ms, labels, figures, "retrying")
+        )
+    return events
+
+
+def book_alerts(account: str, health: Mapping[str, Any], at_ms: int) -> list[AlertEvent]:
+    """What an account's PositionBook cannot vouch for (``PositionBookActor.health``): each
+    silent source, recent disagreements between sources, changes the user stream missed."""
+    events = [
+        event(
+            "SourceStale",
+            Severity.WARNING,
+            True,
+            at_ms,
+            {"account": account, "source": source},
+            action="ban_list_expiring",
+        )
+        for source in health.get("silent", ())
+    ]
+    for name, key in (("SourceDisagree", "disagreements"), ("StreamMissed", "stream_missed")):
+        problems = health.get(key) or ()
+        if problems:
+            figures = {"count": str(len(problems))}
+            events.append(
+                event(name, Severity.WARNING, True, at_ms, {"account": account}, figures, "none")
+            )
+    return events
+
+
+def restart_alerts(
+    rows: Iterable[JobStatus], restarts_before: Mapping[str, int], at_ms: int
+) -> list[AlertEvent]:
+    """ActorRestarted, once, for every job whose restart count grew."""
+    events: list[AlertEvent] = []
+    for row in rows:
+        if row.restarts > restarts_before.get(f"{row.job}:{row.account}", row.restarts):
+            labels = {"account": row.account, "job": row.job}
+            events += one_shot("ActorRestarted", Severity.WARNING, at_ms, labels, "restarted")
+    return events
+
+
+def ladder_failed_alert(account: str, symbol: str, code: int, at_ms: int) -> AlertEvent:
+    """A stop rung Binance refused: the position may lack its stop until a pass succeeds."""
+    labels = {"account": account, "symbol": symbol}
+    figures = {"code": str(code)}
+    return event("StopLadderFailed", Severity.CRITICAL, True, at_ms, labels, figures, "retrying")
+
+
+def market_reduce_alerts(
+    account: str, symbol: str, quantity: Decimal, at_ms: int
+) -> list[AlertEvent]:
+    """A rung refused with −2021 (the price is past it), reduced at market instead: once."""
+    labels = {"account": account, "symbol": symbol}
+    figures = {"qty": f"{quantity:f}"}
+    return [
+        event("MarketReduce", Severity.WARNING, firing, at_ms, labels, figures, "market_reduced")
+        for firing in (True, False)
+    ]
+
+
+def database_alert(account: str, job: str, failing: bool, failures: int, at_ms: int) -> AlertEvent:
+    """A job's pass failed on SQL (firing, with the failures in a row), or works again."""
+    labels = {"account": account, "job": job}
+    figures = {"failures": str(failures)} if failing else {}
+    action = "retrying" if failing else "none"
+    return event("DatabaseError", Severity.CRITICAL, failing, at_ms, labels, figures, action)

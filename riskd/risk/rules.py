@@ -1,0 +1,391 @@
+"""The loss rules: which locks and which trading state the account's recent history calls for.
+
+Every rule looks back over a sliding window ``(now_ms - window_ms, now_ms]`` and, while it
+breaches, wants a lock (``source`` ``rule:<id>``) and optionally a trading state:
+
+- ``symbol_pnl``: a symbol's PnL over the window ≤ ``threshold_usdt`` locks that symbol;
+- ``account_pnl``: the account's PnL over the window ≤ ``threshold_usdt`` locks ALL;
+- ``drawdown``: the latest equity (wallet + uPnL) minus its peak over the window, in USDT (not
+  percent), ≤ ``threshold_usdt`` locks ALL;
+- ``stop_streak``: ``count`` or more stop-outs of a symbol in the window lock that symbol;
+- ``cooldown``: any stop-out of a symbol in the window locks that symbol.
+
+PnL is realized PnL plus, when configured, commission and funding fees, in the configured
+assets (summed as equal to USDT); other income types never count. A lock rule with ``side``
+long or short locks that side only, and a stop-out rule with such a side counts only stop-outs
+of positions on that side.
+
+Until when: with ``lock_ms`` unset, until the window stops breaching if nothing new happens
+(entries age out of the window one by one): the lock then lengthens by itself with new losses
+and ends by itself. With ``lock_ms`` set, until ``lock_ms`` after the latest event the rule
+counted, and in any case until the window stops breaching. Each lock wanted carries its
+evidence (the latest loss, stop-out or equity low), so an operator's unlock holds until there
+is newer evidence (``riskd.risk.locks.not_overruled``). Pure: the caller passes the time.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Final, Literal, NamedTuple, Protocol
+
+from pydantic import Field, model_validator
+
+from riskd.core.clock import HOUR_MS, MINUTE_MS
+from riskd.core.frozen import FrozenModel
+from riskd.risk.locks import ALL, SEVERITY, LockRequest, LockSide, TradingState
+
+RuleKind = Literal["symbol_pnl", "account_pnl", "drawdown", "stop_streak", "cooldown"]
+_LOSS_KINDS: Final = frozenset({"symbol_pnl", "account_pnl", "drawdown"})
+_STOP_KINDS: Final = frozenset({"stop_streak", "cooldown"})
+
+
+class RuleConfig(FrozenModel):
+    """One rule. ``threshold_usdt`` is for the loss kinds, ``count`` for ``stop_streak``."""
+
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    kind: RuleKind
+    enabled: bool = True
+    window_ms: int = Field(gt=0)
+    threshold_usdt: Decimal | None = None  # a loss limit: negative
+    count: int | None = Field(None, ge=1)
+    side: LockSide = "both"
+    lock_ms: int | None = Field(None, gt=0)  # None: until the window no longer breaches
+    state: TradingState | None = None  # set while the rule breaches
+
+    def figures(self) -> dict[str, str]:
+        """What an alert card shows of the rule: its window, and its threshold if it has one."""
+        shown = {"window": _duration(self.window_ms)}
+        if self.threshold_usdt is not None:
+            shown["threshold_usdt"] = str(self.threshold_usdt)
+        if self.count is not None:
+            shown["count"] = str(self.count)
+        return shown
+
+    @model_validator(mode="after")
+    def _fields_fit_kind(self) -> RuleConfig:
+        name = f"rule {self.id!r} ({self.kind})"
+        if self.kind in _LOSS_KINDS:
+            if self.threshold_usdt is None:
+                raise ValueError(f"{name} needs threshold_usdt")
+            if self.threshold_usdt >= 0:
+                raise ValueError(
+                    f"{name}: threshold_usdt is a loss limit and must be negative,"
+                    f" not {self.threshold_usdt}"
+                )
+        elif self.threshold_usdt is not None:
+            raise ValueError(f"{name} takes no threshold_usdt")
+        if self.kind == "stop_streak":
+            if self.count is None:
+                raise ValueError(f"{name} needs count")
+        elif self.count is not None:
+            raise ValueError(f"{name} takes no count")
+        if self.state is TradingState.ACTIVE:
+            raise ValueError(f"{name}: state ACTIVE is what no rule breaching means; omit it")
+        return self
+
+
+DEFAULT_RULES: Final = (
+    RuleConfig(
+        id="symbol_4h", kind="symbol_pnl", window_ms=4 * HOUR_MS, threshold_usdt=Decimal(-150)
+    ),
+    RuleConfig(
+        id="symbol_24h", kind="symbol_pnl", window_ms=24 * HOUR_MS, threshold_usdt=Decimal(-1800)
+    ),
+    RuleConfig(
+        id="account_24h", kind="account_pnl", window_ms=24 * HOUR_MS, threshold_usdt=Decimal(-3000)
+    ),
+    RuleConfig(
+        id="drawdown_24h",
+        kind="drawdown",
+        enabled=False,
+        window_ms=24 * HOUR_MS,
+        threshold_usdt=Decimal(-3000),
+        state=TradingState.REDUCING,
+    ),
+    RuleConfig(id="stop_streak_1h", kind="stop_streak", enabled=False, window_ms=HOUR_MS, count=3),
+    RuleConfig(id="cooldown", kind="cooldown", enabled=False, window_ms=15 * MINUTE_MS),
+)
+
+
+class RulesConfig(FrozenModel):
+    """The RiskRules job: what counts as PnL, and the rules (the seed's defaults unless set)."""
+
+    include_commission: bool = True
+    include_funding: bool = True
+    assets: tuple[str, ...] = Field(("USDT",), min_length=1)
+    rules: tuple[RuleConfig, ...] = DEFAULT_RULES
+
+    def lookback_ms(self, *kinds: RuleKind) -> int:
+        """The longest window of the enabled rules (of *kinds*, if given); 0 if none."""
+        return max(
+            (
+                rule.window_ms
+                for rule in self.rules
+                if rule.enabled and (not kinds or rule.kind in kinds)
+            ),
+            default=0,
+        )
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> RulesConfig:
+        seen: set[str] = set()
+        for rule in self.rules:
+            if rule.id in seen:
+                raise ValueError(f"two rules have the id {rule.id!r}")
+            seen.add(rule.id)
+        return self
+
+
+class Entry(Protocol):
+    """A ledger entry as the rules read it (``riskd.risk.ledger.LedgerEntry`` is one)."""
+
+    @property
+    def time_ms(self) -> int: ...
+
+    @property
+    def symbol(self) -> str: ...  # "" for account-wide flows
+
+    @property
+    def kind(self) -> str: ...  # realized_pnl | commission | funding_fee | other
+
+    @property
+    def amount(self) -> Decimal: ...  # signed: losses and fees negative
+
+    @property
+    def asset(self) -> str: ...
+
+
+class StopOut(NamedTuple):
+    """A position closed by a stop order."""
+
+    time_ms: int
+    symbol: str
+    position: Literal["long", "short"]
+
+
+class EquityPoint(NamedTuple):
+    """The account's equity (wallet + unrealized PnL) at a time."""
+
+    time_ms: int
+    equity: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """The locks the rules want now, the most severe state they set (None: none) with the
+    latest evidence of the rules setting it, and why."""
+
+    locks: tuple[LockRequest, ...]
+    state: TradingState | None
+    reasons: tuple[str, ...]
+    state_evidence_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Series:
+    """Events in time order: their times, and their values (PnL, equity; unused for stops)."""
+
+    times: list[int]
+    values: list[Decimal]
+
+
+def _duration(ms: int) -> str:
+    for unit_ms, unit in ((HOUR_MS, "h"), (MINUTE_MS, "m"), (1000, "s")):
+        if ms % unit_ms == 0:
+            return f"{ms // unit_ms}{unit}"
+    return f"{ms}ms"
+
+
+def _until(rule: RuleConfig, clear_ms: int, last_event_ms: int) -> int:
+    return clear_ms if rule.lock_ms is None else max(clear_ms, last_event_ms + rule.lock_ms)
+
+
+class _Breach(NamedTuple):
+    """A breaching window: when it stops breaching, and its latest loss (the evidence)."""
+
+    clear_ms: int
+    evidence_ms: int
+
+
+def _pnl_breach(
+    series: _Series, rule: RuleConfig, threshold: Decimal, now_ms: int
+) -> tuple[Decimal, _Breach] | None:
+    """(PnL over the window, the breach) if it breaches now, else None."""
+    times, amounts = series.times, series.values
+    first = bisect_right(times, now_ms - rule.window_ms)
+    total = sum(amounts[first:], Decimal(0))
+    if total > threshold:
+        return None
+    last_loss_ms = max(
+        at_ms for at_ms, amount in zip(times[first:], amounts[first:], strict=True) if amount < 0
+    )
+    running = total
+    for index in range(first, len(times)):
+        running -= amounts[index]
+        at_ms = times[index]
+        last_at_time = index + 1 == len(times) or times[index + 1] != at_ms
+        if last_at_time and running > threshold:
+            return total, _Breach(at_ms + rule.window_ms, last_loss_ms)
+    raise AssertionError("an empty window cannot breach a negative threshold")
+
+
+def _drawdown_breach(
+    series: _Series, rule: RuleConfig, threshold: Decimal, now_ms: int
+) -> tuple[Decimal, Decimal, _Breach] | None:
+    """(latest equity, its peak over the window, the breach), or None. The evidence is when
+    the equity first fell to its lowest since the peak."""
+    if not series.times:
+        return None
+    first = min(bisect_right(series.times, now_ms - rule.window_ms), len(series.times) - 1)
+    times, values = series.times[first:], series.values[first:]
+    latest = values[-1]  # the current equity: it never ages out
+    peaks = values.copy()  # peaks[i]: the peak of points i…latest
+    for index in range(len(peaks) - 2, -1, -1):
+        peaks[index] = max(peaks[index], peaks[index + 1])
+    if latest - peaks[0] > threshold:
+        return None
+    since_peak = values.index(peaks[0])
+    low = min(values[since_peak:])
+    low_ms = times[since_peak + values[since_peak:].index(low)]
+    for index in range(len(times) - 1):
+        if index + 2 < len(times) and times[index + 1] == times[index]:
+            continue
+        if latest - peaks[index + 1] > threshold:
+            return latest, peaks[0], _Breach(times[index] + rule.window_ms, low_ms)
+    raise AssertionError("the latest equity alone cannot breach a negative threshold")
+
+
+def _streak_breach(
+    times: list[int], rule: RuleConfig, count: int, now_ms: int
+) -> tuple[int, _Breach] | None:
+    """(stop-outs in the window, the breach: until fewer than *count* remain; the latest
+    stop-out) if *count* are in it now."""
+    window = times[bisect_right(times, now_ms - rule.window_ms) :]
+    if len(window) < count:
+        return None
+    return len(window), _Breach(window[len(window) - count] + rule.window_ms, window[-1])
+
+
+def _series(pairs: Iterable[tuple[int, Decimal]]) -> _Series:
+    times: list[int] = []
+    values: list[Decimal] = []
+    for at_ms, value in pairs:
+        times.append(at_ms)
+        values.append(value)
+    return _Series(times, values)
+
+
+def evaluate(
+    config: RulesConfig,
+    entries: Iterable[Entry],
+    stop_outs: Iterable[tuple[int, str, str]],
+    equity: Iterable[tuple[int, Decimal]],
+    now_ms: int,
+) -> Evaluation:
+    """The locks and state the enabled rules call for at *now_ms*.
+
+    Inputs may come in any order and may reach back further than any window; events after
+    *now_ms* are ignored. Entries are sorted once and summed per symbol.
+    """
+    rules = [rule for rule in config.rules if rule.enabled]
+    if not rules:
+        return Evaluation(locks=(), state=None, reasons=())
+    since_ms = now_ms - config.lookback_ms()
+    kinds = {"realized_pnl"}
+    if config.include_commission:
+        kinds.add("commission")
+    if config.include_funding:
+        kinds.add("funding_fee")
+    assets = set(config.assets)
+    flows = sorted(
+        (entry.time_ms, entry.symbol, entry.amount)
+        for entry in entries
+        if since_ms < entry.time_ms <= now_ms and entry.kind in kinds and entry.asset in assets
+    )
+    account = _series((at_ms, amount) for at_ms, _, amount in flows)
+    by_symbol: dict[str, list[tuple[int, Decimal]]] = defaultdict(list)
+    for at_ms, symbol, amount in flows:
+        if symbol:
+            by_symbol[symbol].append((at_ms, amount))
+    symbols = {symbol: _series(pairs) for symbol, pairs in sorted(by_symbol.items())}
+    stops = sorted(stop for stop in stop_outs if since_ms < stop[0] <= now_ms and stop[1])
+    equity_curve = _series(sorted((p for p in equity if p[0] <= now_ms), key=lambda p: p[0]))
+
+    locks: list[LockRequest] = []
+    states: list[tuple[TradingState, int]] = []
+    reasons: list[str] = []
+
+    def want(
+        rule: RuleConfig,
+        symbol: str,
+        breach: _Breach,
+        last_ms: int,
+        text: str,
+        pnl_usdt: Decimal | None = None,
+    ) -> None:
+        locks.append(
+            LockRequest(
+                symbol=symbol,
+                side=rule.side,
+                reason_code=rule.kind,
+                reason_text=text,
+                source=f"rule:{rule.id}",
+                until_ms=_until(rule, breach.clear_ms, last_ms),
+                evidence_ms=breach.evidence_ms,
+                pnl_usdt=pnl_usdt,
+            )
+        )
+        reasons.append(f"{rule.id}: {text}")
+        if rule.state is not None:
+            states.append((rule.state, breach.evidence_ms))
+
+    for rule in rules:
+        window = _duration(rule.window_ms)
+        threshold = rule.threshold_usdt
+        if rule.kind == "symbol_pnl" and threshold is not None:
+            for symbol, series in symbols.items():
+                pnl = _pnl_breach(series, rule, threshold, now_ms)
+                if pnl is not None:
+                    text = f"{symbol} PnL {pnl[0]} USDT over {window} ≤ {threshold}"
+                    want(rule, symbol, pnl[1], series.times[-1], text, pnl[0])
+        elif rule.kind == "account_pnl" and threshold is not None:
+            pnl = _pnl_breach(account, rule, threshold, now_ms)
+            if pnl is not None:
+                text = f"account PnL {pnl[0]} USDT over {window} ≤ {threshold}"
+                want(rule, ALL, pnl[1], account.times[-1], text, pnl[0])
+        elif rule.kind == "drawdown" and threshold is not None:
+            drop = _drawdown_breach(equity_curve, rule, threshold, now_ms)
+            if drop is not None:
+                latest, peak, breach = drop
+                text = (
+                    f"equity {latest} USDT is {latest - peak} from its {window} peak {peak}"
+                    f" ≤ {threshold}"
+                )
+                want(rule, ALL, breach, equity_curve.times[-1], text, latest - peak)
+        elif rule.kind in _STOP_KINDS:
+            count = rule.count or 1
+            by_stopped: dict[str, list[int]] = defaultdict(list)
+            for at_ms, symbol, position in stops:
+                if rule.side in ("both", position):
+                    by_stopped[symbol].append(at_ms)
+            for symbol, times in sorted(by_stopped.items()):
+                streak = _streak_breach(times, rule, count, now_ms)
+                if streak is None:
+                    continue
+                sides = "" if rule.side == "both" else f"{rule.side} "
+                if rule.kind == "cooldown":
+                    text = f"{symbol} {sides}stop-out within {window}: cooling down"
+                else:
+                    text = f"{symbol} {streak[0]} {sides}stop-outs in {window} ≥ {count}"
+                want(rule, symbol, streak[1], times[-1], text)
+    state = max((s for s, _ in states), key=SEVERITY.__getitem__) if states else None
+    return Evaluation(
+        locks=tuple(locks),
+        state=state,
+        reasons=tuple(reasons),
+        state_evidence_ms=max((at_ms for _, at_ms in states), default=None),
+    )

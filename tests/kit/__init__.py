@@ -1,0 +1,1 @@
+"""What tests share: fakes, the manual clock, sample domain objects, deployments on Ray."""

@@ -1,0 +1,16 @@
+"""A manual clock for tests."""
+
+from __future__ import annotations
+
+
+class ManualClock:
+    """A clock that moves only when told: ``clock()`` → seconds, ``clock.advance(s)``."""
+
+    def __init__(self, start_s: float = 1_700_000_000.0) -> None:
+        self.now_s = start_s
+
+    def __call__(self) -> float:
+        return self.now_s
+
+    def advance(self, seconds: float) -> None:
+        self.now_s += seconds

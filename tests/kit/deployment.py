@@ -1,0 +1,120 @@
+"""Deployments on the test Ray cluster: their config, and plain-HTTP helpers to drive them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable
+from typing import TypeVar
+
+from riskd.sim import SimServer
+from tests.kit.sim import binance_client
+
+T = TypeVar("T")
+
+READY_S = 30
+"""How long a deployment may take to report every job healthy."""
+
+SECRETS_ENV = {"RISKD_TEST_API_KEY": "sim-key", "RISKD_TEST_API_SECRET": "sim-secret"}
+
+
+def deployment_toml(sim_url: str, jobs: str = "", name: str | None = None) -> str:
+    """A config against the simulator; ``jobs`` adds [accounts.jobs.*] tables."""
+    name = name or f"t-{uuid.uuid4().hex[:8]}"
+    return f"""
+[deployment]
+name = "{name}"
+
+[exchange]
+network = "sim"
+base_url = "{sim_url}"
+request_timeout_ms = 2000
+
+[gateway]
+port = 0
+
+[[accounts]]
+name = "sim"
+api_key_env = "RISKD_TEST_API_KEY"
+api_secret_env = "RISKD_TEST_API_SECRET"
+{jobs}
+"""
+
+
+LOOPBACK_JOBS = """
+[accounts.jobs.account_reader]
+interval_ms = 500
+weight_per_minute = 300
+egress = "127.0.0.2"
+
+[accounts.jobs.position_risk_reader]
+interval_ms = 500
+weight_per_minute = 600
+egress = "127.0.0.3"
+
+[accounts.jobs.user_stream]
+interval_ms = 500
+weight_per_minute = 60
+egress = "127.0.0.4"
+"""
+
+
+def get_json(url: str) -> tuple[int, dict]:
+    """GET *url*: (status, decoded body), for error statuses too."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.load(exc)
+
+
+def post_json(url: str, body: dict) -> tuple[int, dict]:
+    """POST *body* as JSON to *url*: (status, decoded body), for error statuses too."""
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.load(exc)
+
+
+def wait_for(predicate: Callable[[], T], timeout_s: float = READY_S, interval_s: float = 0.05) -> T:
+    """Poll *predicate* until it returns something truthy or *timeout_s* passes; its last value."""
+    deadline = time.monotonic() + timeout_s
+    while not (value := predicate()) and time.monotonic() < deadline:
+        time.sleep(interval_s)
+    return value
+
+
+def published_banlist(gateway: str, account: str = "sim") -> dict | None:
+    """The account's published ban list, None until there is one."""
+    status, body = get_json(f"{gateway}/v1/banlist?account={account}")
+    return body if status == 200 else None
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    """``python -m riskd.cli ARGS`` in a subprocess, its output captured as text."""
+    command = [sys.executable, "-m", "riskd.cli", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60)
+
+
+async def round_trip(server: SimServer, symbol: str, qty: str, entry: str, exit: str) -> None:
+    """Buy *qty* of *symbol* at *entry* and sell it at *exit* on the simulator."""
+    client = binance_client(server)
+    try:
+        post_json(f"{server.url}/_sim/mark", {"symbol": symbol, "price": entry})
+        await client.futures_create_order(symbol=symbol, side="BUY", type="MARKET", quantity=qty)
+        post_json(f"{server.url}/_sim/mark", {"symbol": symbol, "price": exit})
+        await client.futures_create_order(symbol=symbol, side="SELL", type="MARKET", quantity=qty)
+    finally:
+        await client.close_connection()

@@ -1,0 +1,321 @@
+"""The ban-list snapshot (model, JSON, is_banned) and the hub (publish, wait, subscribe)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from riskd.risk.banlist import (
+    ALL_SYMBOLS,
+    BanList,
+    BanListHub,
+    build_banlist,
+    next_valid_until_ms,
+)
+from riskd.risk.locks import Lock
+from tests.kit.samples import NOW_MS, VALID_MS, banlist, lock
+
+# --- JSON ---------------------------------------------------------------------------------------
+
+
+def test_to_json_is_compact_with_wire_keys_and_ms_times() -> None:
+    body = banlist(7, lock(until_ms=NOW_MS + 1)).to_json()
+    assert body.startswith(b'{"account":"main","version":7,"generated_at":1700000000000,')
+    decoded = json.loads(body)
+    assert body == json.dumps(decoded, separators=(",", ":")).encode()
+    assert list(decoded) == [
+        "account",
+        "version",
+        "generated_at",
+        "valid_until",
+        "state",
+        "all",
+        "locks",
+    ]
+    assert decoded["valid_until"] == NOW_MS + VALID_MS
+    assert decoded["locks"][0]["created"] == NOW_MS - 60_000
+    assert decoded["locks"][0]["until"] == NOW_MS + 1
+
+
+def test_json_round_trip_keeps_every_field() -> None:
+    original = banlist(
+        3, lock(), lock("ETHUSDT", "short", NOW_MS + 5, id=2), state="REDUCING", all=True
+    )
+    assert BanList.from_json(original.to_json()) == original
+
+
+def test_to_json_is_stable_for_equal_snapshots() -> None:
+    assert banlist(2, lock()).to_json() == banlist(2, lock()).to_json()
+
+
+def test_from_json_ignores_unknown_keys() -> None:
+    decoded = json.loads(banlist(1).to_json())
+    decoded["added_later"] = {"x": 1}
+    assert BanList.from_json(json.dumps(decoded).encode()) == banlist(1)
+
+
+def _mutated(path: tuple[str | int, ...], value: object) -> bytes:
+    decoded = json.loads(banlist(1, lock()).to_json())
+    target = decoded
+    for key in path[:-1]:
+        target = target[key]
+    if value is KeyError:
+        del target[path[-1]]
+    else:
+        target[path[-1]] = value
+    return json.dumps(decoded).encode()
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        (("version",), "7", "version: must be an integer, not str"),
+        (("version",), True, "version: must be an integer, not bool"),
+        (("version",), -1, "version: must be >= 0"),
+        (("valid_until",), KeyError, "valid_until: must be an integer, not missing"),
+        (("generated_at",), 1.5, "generated_at: must be an integer, not float"),
+        (("account",), None, "account: must be a string, not null"),
+        (("account",), "", "account: must not be empty"),
+        (("state",), "OPEN", "state: must be ACTIVE, REDUCING or HALTED, not 'OPEN'"),
+        (("all",), "false", "all: must be true or false, not str"),
+        (("locks",), {}, "locks: must be a list, not dict"),
+        (("locks", 0), "BTCUSDT", "locks[0]: must be a JSON object, not str"),
+        (("locks", 0, "side"), "sell", "locks[0].side: must be long, short or both, not 'sell'"),
+        (("locks", 0, "symbol"), "", "locks[0].symbol: must not be empty"),
+        (("locks", 0, "until"), "soon", "locks[0].until: must be an integer, not str"),
+        (("locks", 0, "created"), KeyError, "locks[0].created: must be an integer, not missing"),
+        (("locks", 0, "id"), None, "locks[0].id: must be an integer, not null"),
+    ],
+)
+def test_from_json_names_the_bad_field(
+    path: tuple[str | int, ...], value: object, message: str
+) -> None:
+    with pytest.raises(ValueError) as raised:
+        BanList.from_json(_mutated(path, value))
+    assert str(raised.value).startswith(message)
+
+
+def test_from_json_rejects_non_json_and_non_objects() -> None:
+    with pytest.raises(ValueError, match="ban list: not JSON"):
+        BanList.from_json(b"{nope")
+    with pytest.raises(ValueError, match="ban list: not JSON"):
+        BanList.from_json(b"\xff\xfe")
+    with pytest.raises(ValueError, match="ban list: must be a JSON object, not list"):
+        BanList.from_json(b"[]")
+
+
+def test_lock_without_until_round_trips_as_null() -> None:
+    body = banlist(1, lock(until_ms=None)).to_json()
+    assert json.loads(body)["locks"][0]["until"] is None
+    assert BanList.from_json(body).locks[0].until_ms is None
+
+
+# --- etag and expiry ----------------------------------------------------------------------------
+
+
+def test_etag_is_strong_quoted_and_follows_account_and_version() -> None:
+    etag = banlist(4).etag
+    assert etag.startswith('"') and etag.endswith('"') and not etag.startswith("W/")
+    assert banlist(4).etag == etag
+    assert banlist(5).etag != etag
+    assert banlist(4, account="other").etag != etag
+
+
+def test_etag_quotes_odd_account_names() -> None:
+    assert '"' not in banlist(1, account='a"b c').etag[1:-1]
+
+
+def test_expired_from_valid_until_on() -> None:
+    snapshot = banlist(1)
+    assert not snapshot.expired(NOW_MS + VALID_MS - 1)
+    assert snapshot.expired(NOW_MS + VALID_MS)
+
+
+# --- is_banned ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("snapshot", "symbol", "side", "banned"),
+    [
+        (banlist(1), "BTCUSDT", "long", False),
+        (banlist(1, lock("BTCUSDT", "both")), "BTCUSDT", "long", True),
+        (banlist(1, lock("BTCUSDT", "both")), "BTCUSDT", "short", True),
+        (banlist(1, lock("BTCUSDT", "both")), "ETHUSDT", "long", False),
+        (banlist(1, lock("BTCUSDT", "long")), "BTCUSDT", "long", True),
+        (banlist(1, lock("BTCUSDT", "long")), "BTCUSDT", "short", False),
+        (banlist(1, lock("BTCUSDT", "short")), "BTCUSDT", "short", True),
+        (banlist(1, lock("BTCUSDT", "short")), "BTCUSDT", "long", False),
+        (banlist(1, lock(ALL_SYMBOLS, "both")), "ETHUSDT", "long", True),
+        (banlist(1, lock(ALL_SYMBOLS, "short")), "ETHUSDT", "long", False),
+        (banlist(1, lock(ALL_SYMBOLS, "short")), "ETHUSDT", "short", True),
+        (banlist(1, all=True), "ETHUSDT", "short", True),
+        (banlist(1, state="REDUCING"), "ETHUSDT", "long", True),
+        (banlist(1, state="HALTED"), "ETHUSDT", "short", True),
+        (banlist(1, lock(until_ms=NOW_MS + 1)), "BTCUSDT", "long", True),
+        (banlist(1, lock(until_ms=NOW_MS)), "BTCUSDT", "long", False),
+        (banlist(1, lock(until_ms=NOW_MS - 1)), "BTCUSDT", "long", False),
+    ],
+)
+def test_is_banned_table(snapshot: BanList, symbol: str, side: str, banned: bool) -> None:
+    assert snapshot.is_banned(symbol, side, NOW_MS) is banned  # type: ignore[arg-type]
+
+
+def test_expired_snapshot_bans_everything_by_default() -> None:
+    expired_at_ms = NOW_MS + VALID_MS
+    assert banlist(1).is_banned("ETHUSDT", "long", expired_at_ms)
+    assert banlist(1).is_banned("ETHUSDT", "short", expired_at_ms + 10**9)
+
+
+def test_expired_snapshot_still_decides_when_expiry_does_not_ban() -> None:
+    expired_at_ms = NOW_MS + VALID_MS
+    snapshot = banlist(1, lock("BTCUSDT", "long"))
+    assert not snapshot.is_banned("ETHUSDT", "long", expired_at_ms, when_expired_banned=False)
+    assert snapshot.is_banned("BTCUSDT", "long", expired_at_ms, when_expired_banned=False)
+
+
+def test_is_banned_rejects_a_side_that_is_not_long_or_short() -> None:
+    with pytest.raises(ValueError, match="side: must be long or short, not 'both'"):
+        banlist(1).is_banned("BTCUSDT", "both", NOW_MS)  # type: ignore[arg-type]
+
+
+def test_constructors_refuse_bad_values() -> None:
+    with pytest.raises(ValueError, match="side"):
+        lock(side="BUY")
+    with pytest.raises(ValueError, match="state"):
+        banlist(1, state="halted")
+    with pytest.raises(ValueError, match="version"):
+        banlist(-2)
+
+
+# --- hub ----------------------------------------------------------------------------------------
+
+
+async def test_hub_publish_keeps_only_newer_versions_per_account() -> None:
+    hub = BanListHub()
+    assert hub.latest("main") is None
+    assert hub.publish(banlist(2))
+    assert not hub.publish(banlist(2, lock()))
+    assert not hub.publish(banlist(1))
+    assert hub.latest("main") == banlist(2)
+    assert hub.publish(banlist(1, account="other"))
+    assert hub.publish(banlist(3))
+    assert hub.latest("main") == banlist(3)
+    assert hub.latest("other") == banlist(1, account="other")
+
+
+async def test_hub_wait_newer_returns_at_once_when_already_newer() -> None:
+    hub = BanListHub()
+    hub.publish(banlist(5))
+    assert await hub.wait_newer("main", 4, timeout_s=0) == banlist(5)
+
+
+async def test_hub_wait_newer_times_out_with_none() -> None:
+    hub = BanListHub()
+    hub.publish(banlist(5))
+    assert await hub.wait_newer("main", 5, timeout_s=0.01) is None
+    assert await hub.wait_newer("nobody", 0, timeout_s=0.01) is None
+
+
+async def test_hub_wait_newer_wakes_on_a_newer_publish_only() -> None:
+    hub = BanListHub()
+    hub.publish(banlist(5))
+    waiter = asyncio.create_task(hub.wait_newer("main", 5, timeout_s=30))
+    await asyncio.sleep(0)
+    hub.publish(banlist(1, account="other"))
+    hub.publish(banlist(4))
+    await asyncio.sleep(0)
+    assert not waiter.done()
+    hub.publish(banlist(6))
+    assert await asyncio.wait_for(waiter, 10) == banlist(6)
+
+
+async def test_hub_subscribe_yields_current_first_then_each_new_version() -> None:
+    hub = BanListHub()
+    hub.publish(banlist(1))
+    versions = hub.subscribe("main")
+    assert await anext(versions) == banlist(1)
+    hub.publish(banlist(2))
+    assert await anext(versions) == banlist(2)
+    hub.publish(banlist(3))
+    assert await anext(versions) == banlist(3)
+    await versions.aclose()
+
+
+async def test_hub_subscribe_before_any_snapshot_waits_for_the_first() -> None:
+    hub = BanListHub()
+    versions = hub.subscribe("main")
+    first = asyncio.create_task(anext(versions))
+    await asyncio.sleep(0)
+    assert not first.done()
+    hub.publish(banlist(1))
+    assert await asyncio.wait_for(first, 10) == banlist(1)
+    await versions.aclose()
+
+
+async def test_hub_slow_subscriber_gets_only_the_newest_and_does_not_hold_up_others() -> None:
+    hub = BanListHub()
+    hub.publish(banlist(1))
+    slow = hub.subscribe("main")
+    fast = hub.subscribe("main")
+    assert await anext(slow) == banlist(1)
+    assert await anext(fast) == banlist(1)
+    for version in range(2, 100):
+        hub.publish(banlist(version))
+        assert await anext(fast) == banlist(version)
+    assert await anext(slow) == banlist(99)
+    hub.publish(banlist(100))
+    assert await anext(slow) == banlist(100)
+    await slow.aclose()
+    await fast.aclose()
+
+
+async def test_hub_closed_subscriber_is_dropped() -> None:
+    hub = BanListHub()
+    hub.publish(banlist(1))
+    versions = hub.subscribe("main")
+    await anext(versions)
+    await versions.aclose()
+    hub.publish(banlist(2))
+    assert hub._subscribers["main"] == set()
+
+
+# --- building a version from the locks ----------------------------------------------------
+
+
+def _stored_lock(id: int, symbol: str, side: str = "both", until_ms: int | None = None) -> Lock:
+    return Lock(
+        id=id,
+        account="main",
+        symbol=symbol,
+        side=side,
+        reason_code="symbol_pnl",
+        reason_text="4h PnL -151 <= -150",
+        source="rule:symbol_4h",
+        until_ms=until_ms,
+        created_ms=1_000,
+        active=True,
+    )
+
+
+def test_build_banlist_publishes_the_active_unexpired_locks_in_id_order() -> None:
+    locks = [_stored_lock(5, "ETHUSDT", until_ms=9_000), _stored_lock(2, "BTCUSDT", "long")]
+    locks.append(_stored_lock(7, "SOLUSDT", until_ms=2_000))  # already past at 5 000
+    banlist = build_banlist("main", 3, 5_000, 35_000, "ACTIVE", locks)
+    assert [lock.id for lock in banlist.locks] == [2, 5]
+    assert (banlist.version, banlist.generated_at_ms, banlist.valid_until_ms) == (3, 5_000, 35_000)
+    assert not banlist.all
+    assert banlist.is_banned("BTCUSDT", "long", 5_000)
+    assert not banlist.is_banned("BTCUSDT", "short", 5_000)
+
+
+def test_build_banlist_marks_all_when_a_lock_covers_every_symbol_and_side() -> None:
+    banlist = build_banlist("main", 1, 5_000, 35_000, "ACTIVE", [_stored_lock(1, "ALL")])
+    assert banlist.all and banlist.is_banned("DOGEUSDT", "short", 5_000)
+
+
+def test_valid_until_moves_forward_only_while_the_data_is_fresh() -> None:
+    assert next_valid_until_ms(10_000, 20_000, fresh=True, validity_ms=30_000) == 40_000
+    assert next_valid_until_ms(10_000, 20_000, fresh=False, validity_ms=30_000) == 20_000
+    assert next_valid_until_ms(10_000, 50_000, fresh=True, validity_ms=30_000) == 50_000
