@@ -8,6 +8,7 @@ import functools
 import logging
 import os
 import random
+from typing import ClassVar
 
 import ray
 from ray.actor import ActorHandle
@@ -42,9 +43,14 @@ class Job:
     (and SQL) in ``recover``; nothing lives only in memory.
     """
 
+    SECRETS: ClassVar[frozenset[str]] = frozenset()
+    """Secrets the job needs besides its account's keys (``"database"``, …)."""
+
     def __init__(self, spec: JobSpec, source: ConfigSource) -> None:
-        config = source.load(secrets={f"account:{spec.account}"})
+        config = source.load(secrets={f"account:{spec.account}", *self.SECRETS})
         account = next(a for a in config.accounts if a.name == spec.account)
+        self.config = config  # parsed once per actor; subclasses read it from here
+        self.account_config = account
         self.spec = spec
         self.deployment = config.deployment.name
         self.clock = ServerClock()

@@ -33,7 +33,7 @@ from actors.position_risk_reader import PositionRiskReader
 from actors.stop_ladder import StopLadder
 from actors.user_stream import UserStream
 from riskd.core.clock import wall_ms
-from riskd.health import JobStatus
+from riskd.health import JobStatus, late_after_ms
 from riskd.notify.alerts import AlertEvent, Severity
 from riskd.notify.events import (
     book_alerts,
@@ -172,7 +172,7 @@ class Controller:
         timeout_ms = self.config.exchange.request_timeout_ms
         sources = {JobKind.ACCOUNT_READER: "account", JobKind.POSITION_RISK_READER: "position_risk"}
         return {
-            sources[spec.kind]: 3 * spec.config.interval_ms + timeout_ms
+            sources[spec.kind]: late_after_ms(spec.config.interval_ms) + timeout_ms
             for spec in self.plan.jobs
             if spec.account == account and spec.kind in sources
         }

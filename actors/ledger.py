@@ -29,6 +29,7 @@ from riskd.exchange.parse import PayloadError
 from riskd.exchange.parse_income import parse_income
 from riskd.exchange.parse_orders import OrderUpdate, parse_order_update
 from riskd.exchange.userstream import StreamEvent
+from riskd.health import late_after_ms
 from riskd.notify.events import lock_alerts, state_alert
 from riskd.plan import JobSpec
 from riskd.positions import BookView
@@ -392,7 +393,7 @@ class Ledger(Job):
     ) -> BanList:
         locks = lock_store.active_locks(connection, self.spec.account)
         version = lock_store.latest_banlist_version(connection, self.spec.account) + 1
-        income_fresh = now_ms - self.income_ok_ms <= 3 * self.spec.config.interval_ms
+        income_fresh = now_ms - self.income_ok_ms <= late_after_ms(self.spec.config.interval_ms)
         previous = self.published.valid_until_ms if self.published else now_ms
         valid_until = next_valid_until_ms(
             now_ms,

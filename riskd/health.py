@@ -7,8 +7,13 @@ from dataclasses import asdict, dataclass, field
 
 from riskd.core.display import safe_text, since, table
 
-# A job is late when its last success is older than this many intervals.
 LATE_AFTER_INTERVALS = 3
+"""A job, or a source a job reads, is late once its last success is this many intervals old."""
+
+
+def late_after_ms(interval_ms: int) -> int:
+    """How old the last success of a thing run every *interval_ms* may get before it is late."""
+    return LATE_AFTER_INTERVALS * interval_ms
 
 
 @dataclass(slots=True)
@@ -47,7 +52,8 @@ class JobHealth:
         return max(0, elapsed - self.interval_ms)
 
     def is_late(self, now_ms: int) -> bool:
-        return self.lag_ms(now_ms) > (LATE_AFTER_INTERVALS - 1) * self.interval_ms
+        elapsed = now_ms - (self.last_success_ms or self.started_ms)
+        return elapsed > late_after_ms(self.interval_ms)
 
     def to_dict(self, now_ms: int) -> dict:
         return {**asdict(self), "lag_ms": self.lag_ms(now_ms), "late": self.is_late(now_ms)}
