@@ -35,8 +35,9 @@ from riskd.core.bodies import (
 from riskd.core.clock import wall_ms
 from riskd.core.secrets import Secret
 from riskd.gateway.banlist import add_banlist_routes
+from riskd.gateway.hub import BanListHub
 from riskd.health import JobStatus
-from riskd.risk.banlist import BanList, BanListHub
+from riskd.risk.banlist import BanList
 from riskd.risk.locks import OPERATOR_CHARS, SymbolListUnavailable
 
 ALERTER_TIMEOUT_S = 2.0

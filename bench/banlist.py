@@ -153,8 +153,9 @@ from riskd.client import AsyncBanListClient, BanListClientConfig
 from riskd.core.clock import wall_ms
 from riskd.exchange.weights import endpoint_weight
 from riskd.gateway.banlist import add_banlist_routes
+from riskd.gateway.hub import BanListHub
 from riskd.plan import AccountJobsConfig
-from riskd.risk.banlist import BanList, BanListHub, build_banlist
+from riskd.risk.banlist import BanList, build_banlist
 from riskd.risk.locks import Lock
 from riskd.sim import SimulatorThread
 from riskd.store import make_engine

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from riskd.client import AsyncBanListClient, BanListClient, BanListClientConfig
 from riskd.gateway.banlist import add_banlist_routes
-from riskd.risk.banlist import BanListHub
+from riskd.gateway.hub import BanListHub
 from tests.kit.samples import NOW_MS, VALID_MS, banlist, lock
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

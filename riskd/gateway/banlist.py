@@ -34,7 +34,8 @@ from typing import Final
 from aiohttp import WSCloseCode, web
 
 from riskd.core.bodies import INT64_MAX, shown, whole_number
-from riskd.risk.banlist import BanList, BanListHub
+from riskd.gateway.hub import BanListHub
+from riskd.risk.banlist import BanList
 
 MAX_WAIT_S: Final = 60.0
 WS_HEARTBEAT_S: Final = 20.0

@@ -12,15 +12,13 @@ Wire format (compact JSON, keys in this order, times as epoch milliseconds)::
      "reason_code":"PNL_4H","reason_text":"...","source":"rule:pnl_4h",
      "created":1699999000000,"until":null}]}
 
-:class:`BanListHub` holds the latest snapshot per account on the gateway's event loop and wakes
-long-polls and WebSocket subscribers when a newer version is published.
+The gateway's :class:`riskd.gateway.hub.BanListHub` holds the latest snapshot per account.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal, get_args
 from urllib.parse import quote
@@ -273,77 +271,3 @@ def next_valid_until_ms(now_ms: int, previous_ms: int, *, fresh: bool, validity_
     """How long the next version is vouched for: pushed to now + *validity_ms* only while
     riskd's data is *fresh*; otherwise the previous end stands and the snapshot expires."""
     return max(previous_ms, now_ms + validity_ms) if fresh else previous_ms
-
-
-class _Slot:
-    """A subscriber's one-place mailbox: a newer snapshot replaces an undelivered one."""
-
-    def __init__(self) -> None:
-        self._pending: BanList | None = None
-        self._ready = asyncio.Event()
-
-    def offer(self, banlist: BanList) -> None:
-        self._pending = banlist
-        self._ready.set()
-
-    async def take(self) -> BanList:
-        await self._ready.wait()
-        self._ready.clear()
-        banlist, self._pending = self._pending, None
-        assert banlist is not None
-        return banlist
-
-
-class BanListHub:
-    """The latest ban list per account, on one event loop (not thread-safe: call from the loop).
-
-    ``publish`` never blocks: long-polls are woken and every subscriber's one-place mailbox gets
-    the new version, so a slow subscriber skips to the newest and never holds up the others.
-    """
-
-    def __init__(self) -> None:
-        self._latest: dict[str, BanList] = {}
-        self._changed: dict[str, asyncio.Event] = {}
-        self._subscribers: dict[str, set[_Slot]] = {}
-
-    def publish(self, banlist: BanList) -> bool:
-        """Make *banlist* the latest of its account; False (and ignored) unless it is newer."""
-        current = self._latest.get(banlist.account)
-        if current is not None and banlist.version <= current.version:
-            return False
-        self._latest[banlist.account] = banlist
-        changed = self._changed.pop(banlist.account, None)
-        if changed is not None:
-            changed.set()
-        for slot in self._subscribers.get(banlist.account, ()):
-            slot.offer(banlist)
-        return True
-
-    def latest(self, account: str) -> BanList | None:
-        return self._latest.get(account)
-
-    async def wait_newer(self, account: str, version: int, timeout_s: float) -> BanList | None:
-        """The latest ban list once its version exceeds *version*; None after *timeout_s*."""
-        try:
-            async with asyncio.timeout(timeout_s):
-                while True:
-                    current = self._latest.get(account)
-                    if current is not None and current.version > version:
-                        return current
-                    await self._changed.setdefault(account, asyncio.Event()).wait()
-        except TimeoutError:
-            return None
-
-    async def subscribe(self, account: str) -> AsyncIterator[BanList]:
-        """Every new version of *account*, the current one first; close it with ``aclose()``."""
-        slot = _Slot()
-        subscribers = self._subscribers.setdefault(account, set())
-        subscribers.add(slot)
-        try:
-            current = self._latest.get(account)
-            if current is not None:
-                slot.offer(current)
-            while True:
-                yield await slot.take()
-        finally:
-            subscribers.discard(slot)

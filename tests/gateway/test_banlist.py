@@ -10,7 +10,8 @@ from aiohttp import ClientSession, WSMsgType, web
 from aiohttp.test_utils import TestClient, TestServer
 
 from riskd.gateway.banlist import add_banlist_routes
-from riskd.risk.banlist import BanList, BanListHub
+from riskd.gateway.hub import BanListHub
+from riskd.risk.banlist import BanList
 from tests.kit.samples import banlist, lock
 
 
