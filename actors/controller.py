@@ -33,7 +33,7 @@ from actors.position_risk_reader import PositionRiskReader
 from actors.stop_ladder import StopLadder
 from actors.user_stream import UserStream
 from riskd.core.clock import wall_ms
-from riskd.health import JobStatus, late_after_ms
+from riskd.health import JobState, JobStatus, late_after_ms, unanswered_state
 from riskd.notify.alerts import AlertEvent, Severity
 from riskd.notify.events import (
     book_alerts,
@@ -43,6 +43,7 @@ from riskd.notify.events import (
     still_firing,
 )
 from riskd.plan import EGRESS_LABEL_KEY, JobKind, JobSpec
+from riskd.positions import ACCOUNT_SOURCE, POSITION_RISK_SOURCE
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +59,7 @@ JOB_CLASSES: dict[JobKind, type[Job]] = {
 HEALTH_TIMEOUT_S = 2.0
 WARM_TIMEOUT_S = 60.0
 SUPERVISE_INTERVAL_S = 2.0
-# A job that has not answered this long after its creation is reported as pending.
-PENDING_AFTER_MS = 10_000
+GATEWAY_STOP_S = 5.0
 
 
 def actor_options(name: str, namespace: str) -> dict:
@@ -170,7 +170,10 @@ class Controller:
         three of its reader's intervals plus a request timeout. The stream is not listed: a
         quiet account sends nothing, and its job's own health covers a dead connection."""
         timeout_ms = self.config.exchange.request_timeout_ms
-        sources = {JobKind.ACCOUNT_READER: "account", JobKind.POSITION_RISK_READER: "position_risk"}
+        sources = {
+            JobKind.ACCOUNT_READER: ACCOUNT_SOURCE,
+            JobKind.POSITION_RISK_READER: POSITION_RISK_SOURCE,
+        }
         return {
             sources[spec.kind]: late_after_ms(spec.config.interval_ms) + timeout_ms
             for spec in self.plan.jobs
@@ -200,22 +203,17 @@ class Controller:
                 self._jobs[name].health_report.remote(), HEALTH_TIMEOUT_S
             )
         except (GetTimeoutError, TimeoutError):
-            if name in self._answered:
-                return JobStatus(spec.kind.value, spec.account, "unresponsive", restarts)
-            if wall_ms() - self._created_ms[name] < PENDING_AFTER_MS:
-                return JobStatus(spec.kind.value, spec.account, "starting", restarts)
-            return JobStatus(
-                spec.kind.value, spec.account, "pending", restarts, note=self._pending_reason(spec)
-            )
+            state = unanswered_state(name in self._answered, wall_ms() - self._created_ms[name])
+            note = self._pending_reason(spec) if state is JobState.PENDING else ""
+            return JobStatus(spec.kind.value, spec.account, state, restarts, note=note)
         except RayActorError as exc:
-            return JobStatus(
-                spec.kind.value, spec.account, "dead", restarts, note=str(exc).splitlines()[0][:120]
-            )
+            note = str(exc).splitlines()[0][:120]
+            return JobStatus(spec.kind.value, spec.account, JobState.DEAD, restarts, note=note)
         self._answered.add(name)
         if self._last_pid.setdefault(name, health["pid"]) != health["pid"]:
             self._last_pid[name] = health["pid"]
             restarts = self._restarts[name] = restarts + 1
-        return JobStatus(spec.kind.value, spec.account, "running", restarts, health)
+        return JobStatus(spec.kind.value, spec.account, JobState.RUNNING, restarts, health)
 
     def _pending_reason(self, spec: JobSpec) -> str:
         wanted = spec.label_selector.get(EGRESS_LABEL_KEY)
@@ -237,7 +235,7 @@ class Controller:
             try:
                 rows = await self.status()
                 for spec, row in zip(self.plan.jobs, rows, strict=True):
-                    if row.state == "dead":
+                    if row.state is JobState.DEAD:
                         log.warning("%s is dead (%s): recreating it", spec.name, row.note)
                         self._restarts[spec.name] = row.restarts + 1
                         self._spawn(spec)
@@ -249,7 +247,7 @@ class Controller:
         """Unhealthy jobs and what the books cannot vouch for fire (again) each pass and
         resolve when they recover; restarts fire once. Jobs still starting are left out."""
         now_ms = wall_ms()
-        settled = [row for row in rows if row.state != "starting"]
+        settled = [row for row in rows if row.state is not JobState.STARTING]
         firing = health_alerts(settled, now_ms)
         for account, book in self._books.items():
             try:
@@ -272,6 +270,9 @@ class Controller:
         if self._alerter is not None:
             with contextlib.suppress(Exception):
                 await self._alerter.stop.remote()
+        if self._gateway is not None:  # long-polls answer 304, streams close with 1001
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._gateway.stop.remote(), GATEWAY_STOP_S)
         handles = [*self._jobs.values(), *self._books.values(), self._gateway, self._alerter]
         for handle in handles:
             if handle is not None:

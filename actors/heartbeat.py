@@ -14,13 +14,8 @@ class Heartbeat(Job):
 
     def __init__(self, spec: JobSpec, source: ConfigSource) -> None:
         super().__init__(spec, source)
-        account = next(a for a in source.load(secrets=()).accounts if a.name == spec.account)
-        self.countdown_ms = account.heartbeat.countdown_ms
-        if spec.config.interval_ms * 3 > self.countdown_ms:
-            raise ValueError(
-                f"heartbeat interval {spec.config.interval_ms} ms must be at most a third of "
-                f"countdown_ms {self.countdown_ms}"
-            )
+        self.account_config.heartbeat.check_interval(spec.config.interval_ms)
+        self.countdown_ms = self.account_config.heartbeat.countdown_ms
 
     async def step(self) -> None:
         client = self.access.client

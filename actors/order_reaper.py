@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from actors.base import Job
-from actors.context import ConfigSource
-from riskd.exchange.parse_orders import parse_open_algo_orders, parse_open_orders
-from riskd.plan import JobSpec
+from riskd.exchange.parse_orders import (
+    parse_executed_qty,
+    parse_open_algo_orders,
+    parse_open_orders,
+)
 from riskd.protect.reaper import MarketOrder, decide, parse_trading_status, replacement_after_cancel
 
 
 class OrderReaper(Job):
     """Each pass reads open orders, open algo orders and the trading-rule indicators (weight
     90 without a symbol), asks ``riskd.protect.reaper.decide`` and carries out its cancels."""
-
-    def __init__(self, spec: JobSpec, source: ConfigSource) -> None:
-        super().__init__(spec, source)
-        account = next(a for a in source.load(secrets=()).accounts if a.name == spec.account)
-        self.config = account.reaper
 
     async def step(self) -> None:
         client = self.access.client
@@ -33,9 +32,11 @@ class OrderReaper(Job):
                 "GET", "/fapi/v1/apiTradingStatus", client.futures_api_trading_status
             )
         )
-        view = await self.position_book.view.remote()
-        positions = {(p["symbol"], p["position_side"]) for p in view["positions"]}
-        decision = decide(orders, algos, positions, status, self.clock.now_ms(), self.config)
+        view = await self.position_book.current.remote()
+        positions = {position.key for position in view.positions}
+        decision = decide(
+            orders, algos, positions, status, self.clock.now_ms(), self.account_config.reaper
+        )
         replacements = {r.replaces_order_id: r for r in decision.market_replacements}
         for cancel in decision.cancels:
             order = cancel.order
@@ -47,7 +48,7 @@ class OrderReaper(Job):
             )
             replacement = replacements.get(order.order_id)
             if replacement is not None:
-                await self._replace(replacement, answer, order.orig_qty)
+                await self._replace(replacement, order.orig_qty, parse_executed_qty(answer))
         for rung in decision.orphan_rungs:
             await self.access.write(
                 "DELETE",
@@ -61,21 +62,10 @@ class OrderReaper(Job):
             "alerts": list(decision.alerts),
         }
 
-    async def _replace(self, replacement: MarketOrder, cancel_answer: dict, orig_qty) -> None:
+    async def _replace(
+        self, replacement: MarketOrder, orig_qty: Decimal, executed_qty: Decimal
+    ) -> None:
         """Maker → taker: the unfilled remainder, at market, idempotent by client id."""
-        executed = type(orig_qty)(str(cancel_answer.get("executedQty", "0")))
-        order = replacement_after_cancel(replacement, orig_qty, executed)
-        if order is None:
-            return
-        params = {
-            "symbol": order.symbol,
-            "side": order.side,
-            "type": "MARKET",
-            "quantity": f"{order.quantity:f}",
-            "newClientOrderId": order.client_order_id,
-        }
-        if order.position_side != "BOTH":
-            params["positionSide"] = order.position_side
-        elif order.reduce_only:
-            params["reduceOnly"] = "true"
-        await self.access.place_order(params)
+        order = replacement_after_cancel(replacement, orig_qty, executed_qty)
+        if order is not None:
+            await self.access.place_order(order.order_params())

@@ -10,8 +10,6 @@ from actors.context import NamedActor, stop_ladder_name
 from riskd.core.clock import wall_ms
 from riskd.positions import BookChanges, BookView, PositionBook, SourceSnapshot
 
-# Sources whose snapshots are complete: a fresh one of these makes the book trustworthy.
-FULL_SOURCES = frozenset({"account", "position_risk"})
 # How long a disagreement or a change the stream missed stays in the book's health.
 RECENT_PROBLEM_MS = 60_000
 
@@ -72,10 +70,8 @@ class PositionBookActor:
         return self.book.view(wall_ms())
 
     def complete_and_fresh(self) -> bool:
-        """Whether a complete snapshot arrived within its source's allowed age: only then
-        does the book's silence about a position mean the position is flat."""
-        silent = self.book.silent_sources(wall_ms(), self.max_age_ms)
-        return any(source in FULL_SOURCES and source not in silent for source in self.max_age_ms)
+        """Whether the book's silence about a position means it is flat (``riskd.positions``)."""
+        return self.book.complete_and_fresh(wall_ms(), self.max_age_ms)
 
     def health(self) -> dict:
         """What the book cannot vouch for: silent sources, recent disagreements (for alerts)."""

@@ -5,7 +5,7 @@ generation, and only once it is confirmed open, cancel the old one. The open alg
 from the exchange (the truth: ladders are rebuilt from them after any restart), read in full
 once per interval and kept current in between by the job's own acknowledgements and the
 stream's ALGO_UPDATEs, so the passes that position changes (from the PositionBook) and order
-events (from the UserStream) trigger at once spend no REST weight.
+events (typed by the UserStream) trigger at once spend no REST weight.
 """
 
 from __future__ import annotations
@@ -18,26 +18,18 @@ from actors.context import ConfigSource
 from riskd.core.clock import wall_ms
 from riskd.exchange.errors import Rejected
 from riskd.exchange.filters import SymbolFilters, parse_exchange_info
-from riskd.exchange.parse import PayloadError
 from riskd.exchange.parse_orders import (
+    AlgoUpdate,
+    OrderUpdate,
     open_algo_from_update,
     parse_algo_order,
-    parse_algo_update,
     parse_open_algo_orders,
 )
-from riskd.exchange.userstream import StreamEvent
 from riskd.notify.events import ladder_failed_alert, market_reduce_alerts
 from riskd.orders import AlgoOrderBook, OpenAlgoOrder
 from riskd.plan import JobSpec
 from riskd.positions import PositionRecord
-from riskd.protect.ladder import (
-    Ladder,
-    LadderActions,
-    fit_to_account_limit,
-    ladder_from_open_orders,
-    on_would_trigger,
-    plan_actions,
-)
+from riskd.protect.ladder import Ladder, Rung, on_would_trigger, plan_account
 
 WOULD_IMMEDIATELY_TRIGGER = -2021
 NO_SUCH_ORDER = -2011
@@ -48,8 +40,6 @@ class StopLadder(Job):
 
     def __init__(self, spec: JobSpec, source: ConfigSource) -> None:
         super().__init__(spec, source)
-        account = next(a for a in source.load(secrets=()).accounts if a.name == spec.account)
-        self.config = account.stop_ladder
         self.filters: dict[str, SymbolFilters] = {}
         self.alerts: list[str] = []
         self.placed = self.cancelled = 0
@@ -69,22 +59,18 @@ class StopLadder(Job):
         """The PositionBook saw a position open, change or close."""
         self._wake.set()
 
-    async def on_stream_event(self, event: dict) -> None:
-        """An ALGO_UPDATE (a rung confirmed, triggered or gone) or an ORDER_TRADE_UPDATE."""
-        kind = StreamEvent.of(event)
-        if kind is StreamEvent.ALGO_UPDATE:
-            try:
-                update = parse_algo_update(event)
-            except PayloadError as exc:  # the next full read corrects the open orders
-                self.health.failed(str(exc), wall_ms())
-                return
-            opened = open_algo_from_update(update)
-            if opened is None:
-                self.algo_orders.gone(update.algo_id, wall_ms())
-            else:
-                self.algo_orders.opened(opened, wall_ms())
-        if kind in (StreamEvent.ALGO_UPDATE, StreamEvent.ORDER_TRADE_UPDATE):
-            self._wake.set()
+    async def on_order_update(self, update: OrderUpdate) -> None:
+        """A regular order changed (a fill may have moved a position)."""
+        self._wake.set()
+
+    async def on_algo_update(self, update: AlgoUpdate) -> None:
+        """A rung (or another algo order) was confirmed, triggered or is gone."""
+        opened = open_algo_from_update(update)
+        if opened is None:
+            self.algo_orders.gone(update.algo_id, wall_ms())
+        else:
+            self.algo_orders.opened(opened, wall_ms())
+        self._wake.set()
 
     async def pause(self, delay_ms: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -96,32 +82,25 @@ class StopLadder(Job):
     async def step(self) -> None:
         positions = {p.key: p for p in (await self.position_book.current.remote()).positions}
         complete = await self.position_book.complete_and_fresh.remote()
-        algos = await self._open_algo_orders()
-        states = ladder_from_open_orders(self.spec.account, algos)
-        planned: dict = {}
-        cancels: list[OpenAlgoOrder] = []
-        # Without a fresh complete snapshot, "no position" may only mean "not read yet":
-        # a ladder is then kept, never cancelled as an orphan.
-        for key in sorted(set(positions) | set(states) if complete else set(positions)):
-            actions = self._actions(key, positions.get(key), states.get(key))
-            if actions.place is not None:
-                planned[key] = actions.place
-            cancels.extend(actions.cancel)
-            self.alerts.extend(actions.alerts)
-        planned, limit_alerts = fit_to_account_limit(
-            planned, len(algos), self.config.max_algo_orders_per_account
+        actions = plan_account(
+            positions,
+            await self._open_algo_orders(),
+            self.filters,
+            self.account_config.stop_ladder,
+            account=self.spec.account,
+            complete=complete,
         )
-        self.alerts.extend(limit_alerts)
+        self.alerts.extend(actions.alerts)
         await asyncio.gather(
-            *(self._place(ladder, positions[key]) for key, ladder in planned.items()),
-            *(self._cancel(order) for order in cancels),
+            *(self._place(ladder, positions[key]) for key, ladder in actions.place.items()),
+            *(self._cancel(order) for order in actions.cancel),
         )
-        if planned or cancels:
+        if actions.place or actions.cancel:
             self._wake.set()  # confirm the new generation (then cancel the old) at once
         del self.alerts[:-50]
         self.health.extra = {
             "complete_positions": complete,
-            "ladders": len(states),
+            "ladders": actions.open_ladders,
             "positions": len(positions),
             "placed": self.placed,
             "cancelled": self.cancelled,
@@ -139,15 +118,6 @@ class StopLadder(Job):
             self.algo_orders.replace(parse_open_algo_orders(body), requested)
         return self.algo_orders.orders()
 
-    def _actions(self, key, position: PositionRecord | None, state) -> LadderActions:
-        filters = self.filters.get(key.symbol)
-        if filters is None:
-            self.alerts.append(f"{key.symbol}: not in exchangeInfo; no ladder")
-            return LadderActions()
-        return plan_actions(
-            position, state, filters, self.config.for_symbol(key.symbol), account=self.spec.account
-        )
-
     async def _place(self, ladder: Ladder, position: PositionRecord) -> None:
         filters = self.filters[ladder.symbol]
         await asyncio.gather(
@@ -158,7 +128,12 @@ class StopLadder(Job):
         )
 
     async def _place_rung(
-        self, ladder: Ladder, rung, params: dict, position: PositionRecord, filters: SymbolFilters
+        self,
+        ladder: Ladder,
+        rung: Rung,
+        params: dict[str, str],
+        position: PositionRecord,
+        filters: SymbolFilters,
     ) -> None:
         try:
             status, order = parse_algo_order(await self.access.place_algo_order(params))

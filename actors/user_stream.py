@@ -1,15 +1,16 @@
 """UserStream: the account's user-data WebSocket, kept open, resynced, and routed.
 
 The connection is plain aiohttp (``ws_connect`` on the job's own session, so it leaves from the
-job's egress address); the listenKey calls go through the job's BinanceAccess and budget.
+job's egress address); the listenKey calls go through the job's BinanceAccess and budget. Each
+message is parsed once (``riskd.exchange.userstream.parse_user_event``) and its typed event sent
+on: ACCOUNT_UPDATE to the PositionBook, ORDER_TRADE_UPDATE to the StopLadder and the Ledger,
+ALGO_UPDATE to the StopLadder.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-import logging
 
 import aiohttp
 
@@ -18,11 +19,16 @@ from actors.context import ConfigSource, ledger_name, stop_ladder_name
 from riskd.core.clock import wall_ms
 from riskd.exchange.client import user_stream_url
 from riskd.exchange.errors import Rejected
-from riskd.exchange.parse import PayloadError, parse_account, parse_account_update
-from riskd.exchange.userstream import StreamEvent, UserStreamConfig
+from riskd.exchange.parse import PayloadError, parse_account
+from riskd.exchange.parse_orders import AlgoUpdate, OrderUpdate
+from riskd.exchange.userstream import (
+    ListenKeyExpired,
+    UserEvent,
+    UserStreamConfig,
+    parse_user_event,
+)
 from riskd.plan import JobSpec
-
-log = logging.getLogger(__name__)
+from riskd.positions import SourceSnapshot
 
 INVALID_LISTEN_KEY = -1125
 
@@ -33,7 +39,6 @@ class UserStream(Job):
 
     def __init__(self, spec: JobSpec, source: ConfigSource) -> None:
         super().__init__(spec, source)
-        self.exchange_config = source.load(secrets=()).exchange
         self.stream = UserStreamConfig()
         self.events_received = 0
         self.reconnects = -1
@@ -46,7 +51,7 @@ class UserStream(Job):
         await self._resync()
         self.reconnects += 1
         self._key_invalid.clear()
-        url = user_stream_url(self.exchange_config, listen_key)
+        url = user_stream_url(self.config.exchange, listen_key)
         async with self.access.client.session.ws_connect(
             url, heartbeat=self.stream.heartbeat_s
         ) as ws:
@@ -72,33 +77,31 @@ class UserStream(Job):
             if message.type != aiohttp.WSMsgType.TEXT:
                 return  # closed, closing or error: reconnect
             self.health.succeeded(wall_ms())
-            if await self._route(message.data) is StreamEvent.LISTEN_KEY_EXPIRED:
+            if isinstance(await self._route(message.data), ListenKeyExpired):
                 return
 
-    async def _route(self, text: str) -> StreamEvent | None:
-        try:
-            event = json.loads(text)
-        except ValueError:
-            self.health.failed(f"user stream: undecodable message ({len(text)} bytes)", wall_ms())
-            return None
-        kind = StreamEvent.of(event)
+    async def _route(self, text: str) -> UserEvent | None:
+        """Parse one message and send its event on; the event, None if there was none."""
         self.events_received += 1
         try:
-            if kind is StreamEvent.ACCOUNT_UPDATE:
-                await self.position_book.apply.remote(parse_account_update(event))
-            elif kind in (StreamEvent.ORDER_TRADE_UPDATE, StreamEvent.ALGO_UPDATE):
-                self.stop_ladder.notify("on_stream_event", event)
-                if kind is StreamEvent.ORDER_TRADE_UPDATE:
-                    self.ledger.notify("on_stream_event", event)
+            event = parse_user_event(text)
         except PayloadError as exc:
             self.health.failed(str(exc), wall_ms())
-        return kind
+            return None
+        match event:
+            case SourceSnapshot():
+                await self.position_book.apply.remote(event)
+            case OrderUpdate():
+                self.stop_ladder.notify("on_order_update", event)
+                self.ledger.notify("on_order_update", event)
+            case AlgoUpdate():
+                self.stop_ladder.notify("on_algo_update", event)
+        return event
 
     async def _create_listen_key(self) -> str:
-        answer = await self.access.read(
+        return await self.access.read(
             "POST", "/fapi/v1/listenKey", self.access.client.futures_stream_get_listen_key
         )
-        return answer
 
     async def _resync(self) -> None:
         """REST truth for the PositionBook: covers whatever the stream missed while down."""

@@ -63,7 +63,8 @@ an ``aiohttp.ClientSession`` with keep-alive, ``--http-workers`` (32) concurrent
 * ``bare aiohttp``: one handler returning the same bytes (``web.Response(body=...)``);
 * ``riskd routes``: ``add_banlist_routes`` on a plain ``web.Application``;
 * ``riskd gateway``: the real gateway app, built by ``actors.gateway.Gateway.url()`` (the actor
-  class used without Ray; it has no Ray-free app factory) with its auth middleware and a read
+  class used without Ray, as ``riskd.gateway.app.GatewayServer`` over a Ray backend that the
+  ban-list routes never call) with its auth middleware and a read
   token: every request sends ``Authorization: Bearer``; the list is published through
   ``Gateway.publish_banlist`` as the Ledger does;
 * the same with ``If-None-Match`` naming the current ETag (304, no body);
@@ -150,13 +151,13 @@ from sqlalchemy import select
 from actors.context import ConfigSource
 from actors.gateway import Gateway
 from riskd.client import AsyncBanListClient, BanListClientConfig
-from riskd.core.clock import wall_ms
+from riskd.core.clock import HOUR_MS, wall_ms
 from riskd.exchange.weights import endpoint_weight
 from riskd.gateway.banlist import add_banlist_routes
 from riskd.gateway.hub import BanListHub
 from riskd.plan import AccountJobsConfig
 from riskd.risk.banlist import BanList, build_banlist
-from riskd.risk.locks import Lock
+from riskd.risk.locks import Lock, TradingState, is_banned, rule_source
 from riskd.sim import SimulatorThread
 from riskd.store import make_engine
 from riskd.store.schema import fills, locks
@@ -190,14 +191,14 @@ def sample_banlist(version: int, now_ms: int, lock_count: int = 20) -> BanList:
             side="both",
             reason_code="symbol_pnl",
             reason_text=f"SYM{index:02d}USDT PnL -{150 + index}.4213 USDT over 4h ≤ -150",
-            source="rule:symbol_4h",
-            until_ms=now_ms + 4 * 3_600_000,
+            source=rule_source("symbol_4h"),
+            until_ms=now_ms + 4 * HOUR_MS,
             created_ms=now_ms - 60_000,
             active=True,
         )
         for index in range(lock_count)
     ]
-    return build_banlist(ACCOUNT, version, now_ms, now_ms + 30_000, "ACTIVE", held)
+    return build_banlist(ACCOUNT, version, now_ms, now_ms + 30_000, TradingState.ACTIVE, held)
 
 
 # ---------------------------------------------------------------- part 1: fill → is_banned
@@ -330,16 +331,11 @@ async def wait_unbanned(bans: AsyncBanListClient, symbol: str, timeout_s: float)
 
 def holds_lock(banlist: BanList | None, symbol: str) -> bool:
     now_ms = wall_ms()
-    return (
-        banlist is not None
-        and not banlist.expired(now_ms)
-        and any(
-            lock.symbol == symbol
-            and lock.source == f"rule:{RULE_ID}"
-            and lock.bans(symbol, "long", now_ms)
-            for lock in banlist.locks
-        )
-    )
+    if banlist is None or banlist.expired(now_ms):
+        return False
+    source = rule_source(RULE_ID)
+    held = [lock for lock in banlist.locks if lock.symbol == symbol and lock.source == source]
+    return is_banned(held, symbol, "long", now_ms)
 
 
 async def drive(
@@ -404,7 +400,7 @@ def sql_breakdown(database: Path, result: ModeResult) -> None:
             booked = {client_id: at_ms for client_id, at_ms in connection.execute(query)}
             created = connection.execute(
                 select(locks.c.symbol, locks.c.created_ms).where(
-                    locks.c.source == f"rule:{RULE_ID}"
+                    locks.c.source == rule_source(RULE_ID)
                 )
             ).all()
     finally:

@@ -19,16 +19,10 @@ from pathlib import Path
 from sqlalchemy.exc import SQLAlchemyError
 
 from riskd import runs
-from riskd.config import (
-    AccountConfig,
-    ConfigError,
-    GatewayConfig,
-    RiskdConfig,
-    is_loopback,
-    load_config,
-)
+from riskd.config import AccountConfig, ConfigError, RiskdConfig, load_config
 from riskd.core.clock import DAY_MS, wall_ms
 from riskd.core.display import printable, printable_lines, since, table, until
+from riskd.core.net import is_loopback
 from riskd.exchange.access import BinanceAccess
 from riskd.exchange.budget import WeightBudget
 from riskd.exchange.client import make_client
@@ -36,6 +30,7 @@ from riskd.exchange.clock import ServerClock
 from riskd.exchange.errors import ExchangeError
 from riskd.exchange.guard import IpGuardConfig, IpGuards
 from riskd.exchange.planning import OverSubscribedError
+from riskd.gateway.config import GatewayConfig
 from riskd.health import JobStatus, format_status
 from riskd.risk.backfill import MAX_BACKFILL_DAYS, BackfillResult, backfill
 from riskd.sim import SimAccountConfig, SimConfig, SimServer, SimulatorThread, serve_forever

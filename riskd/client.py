@@ -27,7 +27,8 @@ from pydantic import AfterValidator, Field, SecretStr
 
 from riskd.core.clock import wall_ms
 from riskd.core.frozen import FrozenModel
-from riskd.risk.banlist import BanList, PositionSide
+from riskd.risk.banlist import BanList
+from riskd.risk.locks import PositionSide
 
 log = logging.getLogger(__name__)
 

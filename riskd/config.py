@@ -8,22 +8,18 @@ at load time, exposed as read-only properties (``AccountConfig.api_key``, …). 
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Final
-from urllib.parse import urlsplit
 
 from pydantic import (
-    Field,
     PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
 
 from riskd.core.frozen import FrozenModel
 from riskd.core.secrets import (
@@ -33,11 +29,11 @@ from riskd.core.secrets import (
     invalid,
     matching,
     not_loaded,
-    secret_from_env,
     secret_from_refs,
 )
 from riskd.exchange.config import ExchangeConfig
 from riskd.exchange.planning import BudgetPlanConfig
+from riskd.gateway.config import GatewayConfig
 from riskd.notify.config import AlertsConfig
 from riskd.plan import AccountJobsConfig, DeploymentPlan, build_plan
 from riskd.protect.heartbeat import HeartbeatConfig
@@ -46,8 +42,7 @@ from riskd.protect.reaper import ReaperConfig
 from riskd.risk.ledger import LedgerConfig
 from riskd.risk.rules import RulesConfig
 from riskd.sim.config import SimConfig
-
-DEFAULT_DATABASE_URL: Final = "sqlite:///riskd.db"
+from riskd.store.config import DatabaseConfig
 
 
 class ConfigError(Exception):
@@ -57,67 +52,10 @@ class ConfigError(Exception):
 Name = Annotated[str, matching(r"[A-Za-z0-9_-]{1,64}", "1 to 64 letters, digits, '-' or '_'")]
 
 
-def is_loopback(host: str) -> bool:
-    """True for localhost and loopback addresses (127.0.0.0/8, ::1)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 class DeploymentConfig(FrozenModel):
     """Identity of this deployment; ``name`` is also its Ray namespace."""
 
     name: Name = "riskd"
-
-
-class DatabaseConfig(FrozenModel):
-    """The SQL database: a literal ``url``, or ``url_env`` naming the variable that holds it.
-
-    The URL in use is :attr:`resolved_url`, a :class:`Secret` either way, because server URLs
-    carry passwords. A literal ``url`` must not contain one.
-    """
-
-    url: str = DEFAULT_DATABASE_URL
-    url_env: EnvVarName | None = None
-    _resolved_url: Secret | None = PrivateAttr(None)
-
-    @property
-    def resolved_url(self) -> Secret:
-        """The SQLAlchemy URL to connect to."""
-        if self._resolved_url is None:
-            raise not_loaded("database")
-        return self._resolved_url
-
-    @field_validator("url")
-    @classmethod
-    def _no_password(cls, url: str) -> str:
-        try:
-            password = urlsplit(url).password
-        except ValueError:
-            raise PydanticCustomError("url", "not a valid URL") from None
-        if password is not None:
-            raise PydanticCustomError("url", "contains a password: put the URL in url_env instead")
-        return url
-
-    def model_post_init(self, context: Any, /) -> None:
-        if self.url_env is None:
-            self._resolved_url = Secret(_sqlite_beside_config(self.url, SecretSources.of(context)))
-        elif "url" in self.model_fields_set:
-            raise invalid("set either url or url_env, not both")
-        elif SecretSources.of(context).wants("database"):
-            self._resolved_url = secret_from_env(self.url_env, "url_env", SecretSources.of(context))
-
-
-def _sqlite_beside_config(url: str, sources: SecretSources) -> str:
-    """A relative SQLite path names a file beside the config, whichever process opens it."""
-    prefix = "sqlite:///"
-    path = url.removeprefix(prefix)
-    if not url.startswith(prefix) or not path or path == ":memory:" or Path(path).is_absolute():
-        return url
-    return prefix + str((sources.base_dir / path).resolve())
 
 
 class AccountConfig(FrozenModel):
@@ -162,45 +100,6 @@ class AccountConfig(FrozenModel):
         self._api_secret = secret_from_refs(
             "api_secret", self.api_secret_env, self.api_secret_file, sources
         )
-
-
-class GatewayConfig(FrozenModel):
-    """Where the gateway listens, and the env vars holding its access tokens.
-
-    A host other than loopback requires both tokens: one for readers, one for operators.
-    """
-
-    host: str = "127.0.0.1"
-    port: int = Field(8780, ge=0, le=65535)
-    read_token_env: EnvVarName | None = None
-    operator_token_env: EnvVarName | None = None
-    _read_token: Secret | None = PrivateAttr(None)
-    _operator_token: Secret | None = PrivateAttr(None)
-
-    @property
-    def read_token(self) -> Secret | None:
-        """The token that lets a client read ban lists and market data."""
-        return self._read_token
-
-    @property
-    def operator_token(self) -> Secret | None:
-        """The token that lets an operator change state (unlock, silence, …)."""
-        return self._operator_token
-
-    def model_post_init(self, context: Any, /) -> None:
-        if not is_loopback(self.host) and None in (self.read_token_env, self.operator_token_env):
-            raise invalid(
-                f"{self.host} is not loopback: set read_token_env and operator_token_env", "host"
-            )
-        sources = SecretSources.of(context)
-        if not sources.wants("gateway"):
-            return
-        if self.read_token_env is not None:
-            self._read_token = secret_from_env(self.read_token_env, "read_token_env", sources)
-        if self.operator_token_env is not None:
-            self._operator_token = secret_from_env(
-                self.operator_token_env, "operator_token_env", sources
-            )
 
 
 class RiskdConfig(FrozenModel):

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 
 from riskd.core.display import safe_text, since, table
 
 LATE_AFTER_INTERVALS = 3
 """A job, or a source a job reads, is late once its last success is this many intervals old."""
+PENDING_AFTER_MS = 10_000
+"""A job that has not answered this long after its creation is pending, no longer starting."""
 
 
 def late_after_ms(interval_ms: int) -> int:
@@ -59,19 +62,39 @@ class JobHealth:
         return {**asdict(self), "lag_ms": self.lag_ms(now_ms), "late": self.is_late(now_ms)}
 
 
+class JobState(StrEnum):
+    """What the Controller knows of a job actor: the state column of ``riskd status``."""
+
+    STARTING = "starting"  # created, not answered yet, within PENDING_AFTER_MS
+    PENDING = "pending"  # never answered, past PENDING_AFTER_MS: no node has taken it
+    RUNNING = "running"  # answered its health report
+    UNRESPONSIVE = "unresponsive"  # answered before, but not in time now
+    DEAD = "dead"  # the actor is gone for good; the Controller recreates it
+
+
+def unanswered_state(answered_before: bool, age_ms: int) -> JobState:
+    """The state of a job that did not answer its health report in time, *age_ms* after the
+    Controller created it."""
+    if answered_before:
+        return JobState.UNRESPONSIVE
+    return JobState.STARTING if age_ms < PENDING_AFTER_MS else JobState.PENDING
+
+
 @dataclass(frozen=True, slots=True)
 class JobStatus:
     """One row of ``riskd status``: the controller's view of a job actor."""
 
     job: str
     account: str
-    state: str  # running | pending | unresponsive | dead
+    state: JobState
     restarts: int
     health: dict | None = None
     note: str = ""
 
     def healthy(self) -> bool:
-        return self.state == "running" and self.health is not None and not self.health["late"]
+        return (
+            self.state == JobState.RUNNING and self.health is not None and not self.health["late"]
+        )
 
     def problem(self) -> str:
         """Why the job is not healthy, in one line: its state, note, lag and last error."""

@@ -35,7 +35,11 @@ from dataclasses import dataclass, fields, replace
 from decimal import Decimal
 from typing import Any, Generic, NamedTuple, TypeVar
 
+ACCOUNT_SOURCE = "account"  # GET /fapi/v2|v3/account
+POSITION_RISK_SOURCE = "position_risk"  # GET /fapi/v2|v3/positionRisk
 STREAM_SOURCE = "stream"  # the user-data stream's ACCOUNT_UPDATE
+FULL_SOURCES = frozenset({ACCOUNT_SOURCE, POSITION_RISK_SOURCE})
+"""The sources whose snapshots are complete: a fresh one lets the book vouch for flat keys."""
 
 
 class PositionKey(NamedTuple):
@@ -358,6 +362,12 @@ class PositionBook:
             if (state := self._sources.get(source)) is None
             or now_ms - state.received_at_ms > allowed_ms
         )
+
+    def complete_and_fresh(self, now_ms: int, max_age_ms: Mapping[str, int]) -> bool:
+        """Whether one of FULL_SOURCES in *max_age_ms* answered within its allowed age: only
+        then does the book's silence about a position mean the position is flat."""
+        silent = self.silent_sources(now_ms, max_age_ms)
+        return any(source in FULL_SOURCES and source not in silent for source in max_age_ms)
 
     def _note_source(self, snapshot: SourceSnapshot, received_at_ms: int) -> None:
         """Remember the source's latest request and answer times; neither moves backwards."""

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from riskd.health import JobHealth, JobStatus, format_status
+import json
+
+import pytest
+
+from riskd.health import (
+    PENDING_AFTER_MS,
+    JobHealth,
+    JobState,
+    JobStatus,
+    format_status,
+    unanswered_state,
+)
 
 
 def _health(**fields) -> JobHealth:
@@ -42,7 +53,7 @@ def test_a_successful_pass_clears_the_last_error() -> None:
     report = health.to_dict(10_500)
     assert (report["last_error"], report["last_error_ms"]) == (None, None)
     assert report["last_success_ms"] == 10_000
-    assert JobStatus("account_reader", "main", "running", 0, report).healthy()
+    assert JobStatus("account_reader", "main", JobState.RUNNING, 0, report).healthy()
 
 
 def test_an_error_is_kept_without_url_queries_or_control_characters() -> None:
@@ -59,23 +70,23 @@ def test_an_error_is_kept_without_url_queries_or_control_characters() -> None:
 
 def test_only_running_and_fresh_jobs_are_healthy() -> None:
     fresh = _health(last_success_ms=1_000).to_dict(1_500)
-    assert JobStatus("account_reader", "main", "running", 0, fresh).healthy()
+    assert JobStatus("account_reader", "main", JobState.RUNNING, 0, fresh).healthy()
     stale = _health(last_success_ms=1_000).to_dict(10_000)
-    assert not JobStatus("account_reader", "main", "running", 0, stale).healthy()
-    assert not JobStatus("account_reader", "main", "pending", 0, None, "no node").healthy()
+    assert not JobStatus("account_reader", "main", JobState.RUNNING, 0, stale).healthy()
+    assert not JobStatus("account_reader", "main", JobState.PENDING, 0, None, "no node").healthy()
 
 
 def test_problem_of_a_late_job_says_how_late_and_its_last_error() -> None:
     health = _health(last_success_ms=1_000)
     health.failed("GET /fapi/v3/account: timed out after 2000 ms", 9_000)
-    row = JobStatus("account_reader", "main", "running", 0, health.to_dict(10_000))
+    row = JobStatus("account_reader", "main", JobState.RUNNING, 0, health.to_dict(10_000))
     assert row.problem() == (
         "account_reader:main running, late by 8.0 s: GET /fapi/v3/account: timed out after 2000 ms"
     )
 
 
 def test_problem_of_a_pending_job_gives_its_note() -> None:
-    row = JobStatus("account_reader", "main", "pending", 0, None, "no node has egress=ip-c")
+    row = JobStatus("account_reader", "main", JobState.PENDING, 0, None, "no node has egress=ip-c")
     assert row.problem() == "account_reader:main pending (no node has egress=ip-c)"
 
 
@@ -84,14 +95,14 @@ def test_status_table_has_a_row_per_job_with_its_figures() -> None:
         JobStatus(
             "account_reader",
             "main",
-            "running",
+            JobState.RUNNING,
             2,
             _health(last_success_ms=9_000, weight_used_1m=60).to_dict(10_000),
         ),
         JobStatus(
             "position_risk_reader",
             "main",
-            "pending",
+            JobState.PENDING,
             0,
             None,
             "pending: no alive node has label egress=ip-z",
@@ -116,7 +127,7 @@ def test_status_table_has_a_row_per_job_with_its_figures() -> None:
     assert table[1].split()[:9] == [
         "account_reader",
         "main",
-        "running",
+        JobState.RUNNING,
         "10.0.0.5",
         "120",
         "60",
@@ -130,6 +141,36 @@ def test_status_table_has_a_row_per_job_with_its_figures() -> None:
 def test_status_table_shows_a_job_error_inert() -> None:
     health = _health(last_success_ms=9_000)
     health.failed("HTTP 400 \x1b[2Jall clear", 9_500)
-    row = JobStatus("account_reader", "main", "running", 0, health.to_dict(10_000))
+    row = JobStatus("account_reader", "main", JobState.RUNNING, 0, health.to_dict(10_000))
     table = format_status([row], 10_000)
     assert "\x1b" not in table and "\\x1b[2Jall clear" in table
+
+
+@pytest.mark.parametrize(
+    ("answered_before", "age_ms", "state"),
+    [
+        (False, 0, JobState.STARTING),
+        (False, PENDING_AFTER_MS - 1, JobState.STARTING),
+        (False, PENDING_AFTER_MS, JobState.PENDING),
+        (True, 0, JobState.UNRESPONSIVE),
+        (True, 10 * PENDING_AFTER_MS, JobState.UNRESPONSIVE),
+    ],
+)
+def test_a_job_that_does_not_answer_is_starting_then_pending_or_unresponsive_once_it_answered(
+    answered_before: bool, age_ms: int, state: JobState
+) -> None:
+    assert unanswered_state(answered_before, age_ms) is state
+
+
+@pytest.mark.parametrize("state", list(JobState))
+def test_a_state_shows_as_its_bare_word_in_text_and_json(state: JobState) -> None:
+    row = JobStatus("account_reader", "main", state, 0)
+    assert row.problem() == f"account_reader:main {state.value}"
+    assert format_status([row], 0).splitlines()[1].split()[2] == state.value
+    assert json.dumps({"state": row.state}) == f'{{"state": "{state.value}"}}'
+
+
+@pytest.mark.parametrize("state", [s for s in JobState if s is not JobState.RUNNING])
+def test_a_job_in_any_state_but_running_is_not_healthy(state: JobState) -> None:
+    fresh = _health(last_success_ms=1_000).to_dict(1_500)
+    assert not JobStatus("account_reader", "main", state, 0, fresh).healthy()

@@ -643,6 +643,24 @@ def test_book_keeps_merging_the_other_sources_while_one_is_silent() -> None:
     assert book.silent_sources(now_ms=65_200, max_age_ms=MAX_AGE) == ("stream",)
 
 
+def test_book_vouches_for_flat_keys_only_while_a_complete_source_is_fresh() -> None:
+    book = PositionBook()
+    assert not book.complete_and_fresh(now_ms=0, max_age_ms=MAX_AGE)  # nothing heard yet
+    book.apply(snap(source="stream", taken=1_000, complete=False), received_at_ms=1_000)
+    assert not book.complete_and_fresh(now_ms=1_000, max_age_ms=MAX_AGE)  # the stream is partial
+    book.apply(snap(source="position_risk", taken=1_000), received_at_ms=1_000)
+    assert book.complete_and_fresh(now_ms=6_000, max_age_ms=MAX_AGE)
+    assert not book.complete_and_fresh(now_ms=6_001, max_age_ms=MAX_AGE)
+    book.apply(snap(source="account", taken=5_900), received_at_ms=6_000)
+    assert book.complete_and_fresh(now_ms=16_000, max_age_ms=MAX_AGE)  # the account still is
+
+
+def test_a_complete_source_without_an_allowed_age_never_vouches() -> None:
+    book = PositionBook()
+    book.apply(snap(source="account", taken=1_000), received_at_ms=1_000)
+    assert not book.complete_and_fresh(now_ms=1_000, max_age_ms={"stream": 60_000})
+
+
 # --- balances -------------------------------------------------------------------------------
 
 

@@ -16,7 +16,14 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
-from riskd.positions import STREAM_SOURCE, BalanceRecord, PositionRecord, SourceSnapshot
+from riskd.positions import (
+    ACCOUNT_SOURCE,
+    POSITION_RISK_SOURCE,
+    STREAM_SOURCE,
+    BalanceRecord,
+    PositionRecord,
+    SourceSnapshot,
+)
 
 ACCOUNT_V2: Final = "GET /fapi/v2/account"
 ACCOUNT_V3: Final = "GET /fapi/v3/account"
@@ -61,7 +68,7 @@ def parse_account(body: Mapping[str, Any], taken_at_ms: int) -> SourceSnapshot:
     root = _Object(ACCOUNT_V2 if v2 else ACCOUNT_V3, "", body)
     return _snapshot(
         root.endpoint,
-        source="account",
+        source=ACCOUNT_SOURCE,
         taken_at_ms=taken_at_ms,
         positions=tuple(_account_position(item, v2=v2) for item in root.objects("positions")),
         balances=tuple(_balance(item) for item in root.objects("assets")),
@@ -82,7 +89,7 @@ def parse_position_risk(body: Sequence[Any], taken_at_ms: int, *, complete: bool
     endpoint = POSITION_RISK_V2 if v2 else POSITION_RISK_V3
     return _snapshot(
         endpoint,
-        source="position_risk",
+        source=POSITION_RISK_SOURCE,
         taken_at_ms=taken_at_ms,
         positions=tuple(
             _risk_position(_Object.at(endpoint, f"[{index}]", item))

@@ -19,6 +19,7 @@ from riskd.orders import OpenAlgoOrder, OpenOrder
 OPEN_ORDERS: Final = "GET /fapi/v1/openOrders"
 OPEN_ALGO_ORDERS: Final = "GET /fapi/v1/openAlgoOrders"
 ALGO_ORDER: Final = "/fapi/v1/algoOrder"
+ORDER: Final = "/fapi/v1/order"
 ALGO_UPDATE: Final = "ALGO_UPDATE"
 ORDER_TRADE_UPDATE: Final = "ORDER_TRADE_UPDATE"
 SIDES: Final = frozenset({"BUY", "SELL"})
@@ -92,6 +93,12 @@ def parse_algo_order(body: object) -> tuple[str, OpenAlgoOrder]:
     """A POST or GET /fapi/v1/algoOrder body: its ``algoStatus`` and the order it describes."""
     item = _Object.at(ALGO_ORDER, "", body)
     return item.text("algoStatus"), _open_algo_order(item)
+
+
+def parse_executed_qty(body: object) -> Decimal:
+    """The ``executedQty`` of a POST, GET or DELETE /fapi/v1/order body: how much the order
+    filled (for a cancel: before it was cancelled)."""
+    return _Object.at(ORDER, "", body).decimal("executedQty")
 
 
 def parse_algo_update(event: Mapping[str, Any]) -> AlgoUpdate:

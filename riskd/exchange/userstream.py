@@ -1,13 +1,27 @@
-"""User-data stream timing: listenKey keepalive, connection lifetime, event routing."""
+"""The user-data stream: its messages as typed events, and its listenKey and connection timing."""
 
 from __future__ import annotations
 
+import json
 import random
+from dataclasses import dataclass
+from decimal import Decimal
 from enum import Enum
+from typing import Final, TypeAlias
 
 from pydantic import Field, model_validator
 
 from riskd.core.frozen import FrozenModel
+from riskd.exchange.parse import PayloadError, _Object, _show, parse_account_update
+from riskd.exchange.parse_orders import (
+    AlgoUpdate,
+    OrderUpdate,
+    parse_algo_update,
+    parse_order_update,
+)
+from riskd.positions import SourceSnapshot
+
+USER_STREAM: Final = "user stream"
 
 
 class UserStreamConfig(FrozenModel):
@@ -35,18 +49,48 @@ class UserStreamConfig(FrozenModel):
 
 
 class StreamEvent(Enum):
-    """The user-data events riskd acts on."""
+    """The user-data events riskd acts on, by their ``e``."""
 
     ACCOUNT_UPDATE = "ACCOUNT_UPDATE"
     ORDER_TRADE_UPDATE = "ORDER_TRADE_UPDATE"
     ALGO_UPDATE = "ALGO_UPDATE"
     LISTEN_KEY_EXPIRED = "listenKeyExpired"
 
-    @classmethod
-    def of(cls, event: object) -> StreamEvent | None:
-        """The kind of a decoded event, None for kinds riskd ignores (MARGIN_CALL, …)."""
-        name = event.get("e") if isinstance(event, dict) else None
-        try:
-            return cls(name)
-        except ValueError:
-            return None
+
+@dataclass(frozen=True, slots=True)
+class ListenKeyExpired:
+    """A listenKeyExpired event: the connection delivers nothing more; a new key and connection
+    must follow. It carries nothing riskd reads, so no field of it can be wrong."""
+
+
+UserEvent: TypeAlias = SourceSnapshot | OrderUpdate | AlgoUpdate | ListenKeyExpired
+"""A user-stream event riskd acts on. An ACCOUNT_UPDATE is the PositionBook's incomplete
+"stream" SourceSnapshot (``parse_account_update``)."""
+
+
+def parse_user_event(text: str) -> UserEvent | None:
+    """One user-stream message as its typed event; None for kinds riskd ignores (MARGIN_CALL,
+    TRADE_LITE, ACCOUNT_CONFIG_UPDATE, …).
+
+    JSON numbers with a fraction are decoded as Decimals, so no decimal loses its text.
+    PayloadError names the event and the field path (``ALGO_UPDATE: o.aid: …``), or
+    ``user stream: message`` / ``user stream: e`` for a message that is no event at all.
+    """
+    try:
+        event = json.loads(text, parse_float=Decimal)
+    except ValueError:
+        raise PayloadError(USER_STREAM, "message", f"not JSON ({len(text)} characters)") from None
+    if not isinstance(event, dict):
+        raise PayloadError(USER_STREAM, "message", f"{_show(event)} is not an object")
+    name = _Object(USER_STREAM, "", event).text("e")
+    try:
+        kind = StreamEvent(name)
+    except ValueError:
+        return None
+    if kind is StreamEvent.ACCOUNT_UPDATE:
+        return parse_account_update(event)
+    if kind is StreamEvent.ORDER_TRADE_UPDATE:
+        return parse_order_update(event)
+    if kind is StreamEvent.ALGO_UPDATE:
+        return parse_algo_update(event)
+    return ListenKeyExpired()

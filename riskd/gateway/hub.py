@@ -4,27 +4,36 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 from riskd.risk.banlist import BanList
 
 
+@dataclass(frozen=True, slots=True)
+class Published:
+    """A ban-list version and its JSON: the exact bytes every response and message carries."""
+
+    banlist: BanList
+    body: bytes
+
+
 class _Slot:
-    """A subscriber's one-place mailbox: a newer snapshot replaces an undelivered one."""
+    """A subscriber's one-place mailbox: a newer version replaces an undelivered one."""
 
     def __init__(self) -> None:
-        self._pending: BanList | None = None
+        self._pending: Published | None = None
         self._ready = asyncio.Event()
 
-    def offer(self, banlist: BanList) -> None:
-        self._pending = banlist
+    def offer(self, published: Published) -> None:
+        self._pending = published
         self._ready.set()
 
-    async def take(self) -> BanList:
+    async def take(self) -> Published:
         await self._ready.wait()
         self._ready.clear()
-        banlist, self._pending = self._pending, None
-        assert banlist is not None
-        return banlist
+        published, self._pending = self._pending, None
+        assert published is not None
+        return published
 
 
 class BanListHub:
@@ -35,39 +44,42 @@ class BanListHub:
     """
 
     def __init__(self) -> None:
-        self._latest: dict[str, BanList] = {}
+        self._latest: dict[str, Published] = {}
         self._changed: dict[str, asyncio.Event] = {}
         self._subscribers: dict[str, set[_Slot]] = {}
 
-    def publish(self, banlist: BanList) -> bool:
-        """Make *banlist* the latest of its account; False (and ignored) unless it is newer."""
+    def publish(self, banlist: BanList, body: bytes | None = None) -> bool:
+        """Make *banlist* the latest of its account; False (and ignored) unless it is newer.
+        *body* is its JSON as the Ledger sent it, served as it is; without it, the list is
+        encoded here, once."""
         current = self._latest.get(banlist.account)
-        if current is not None and banlist.version <= current.version:
+        if current is not None and banlist.version <= current.banlist.version:
             return False
-        self._latest[banlist.account] = banlist
+        published = Published(banlist, banlist.to_json() if body is None else body)
+        self._latest[banlist.account] = published
         changed = self._changed.pop(banlist.account, None)
         if changed is not None:
             changed.set()
         for slot in self._subscribers.get(banlist.account, ()):
-            slot.offer(banlist)
+            slot.offer(published)
         return True
 
-    def latest(self, account: str) -> BanList | None:
+    def latest(self, account: str) -> Published | None:
         return self._latest.get(account)
 
-    async def wait_newer(self, account: str, version: int, timeout_s: float) -> BanList | None:
-        """The latest ban list once its version exceeds *version*; None after *timeout_s*."""
+    async def wait_newer(self, account: str, version: int, timeout_s: float) -> Published | None:
+        """The latest version once it exceeds *version*; None after *timeout_s*."""
         try:
             async with asyncio.timeout(timeout_s):
                 while True:
                     current = self._latest.get(account)
-                    if current is not None and current.version > version:
+                    if current is not None and current.banlist.version > version:
                         return current
                     await self._changed.setdefault(account, asyncio.Event()).wait()
         except TimeoutError:
             return None
 
-    async def subscribe(self, account: str) -> AsyncIterator[BanList]:
+    async def subscribe(self, account: str) -> AsyncIterator[Published]:
         """Every new version of *account*, the current one first; close it with ``aclose()``."""
         slot = _Slot()
         subscribers = self._subscribers.setdefault(account, set())

@@ -19,6 +19,15 @@ class HeartbeatConfig(FrozenModel):
 
     countdown_ms: int = Field(120_000, ge=10_000)
 
+    def check_interval(self, interval_ms: int) -> None:
+        """ValueError unless a job run every *interval_ms* re-arms at least three times per
+        countdown."""
+        if interval_ms * 3 > self.countdown_ms:
+            raise ValueError(
+                f"heartbeat interval {interval_ms} ms must be at most a third of "
+                f"countdown_ms {self.countdown_ms}"
+            )
+
 
 def symbols_to_arm(open_orders: Iterable[OpenOrder]) -> tuple[str, ...]:
     """Every symbol with a resting order, sorted."""

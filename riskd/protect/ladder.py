@@ -675,6 +675,62 @@ def _missing_backstop(ladder: Ladder, filters: SymbolFilters, config: LadderConf
     return _rung(ladder, index, _trigger(entry, index, long, filters, config), ZERO)
 
 
+# ------------------------------------------------------------------------ one account
+
+
+@dataclass(frozen=True, slots=True)
+class AccountActions:
+    """What one pass does for a whole account: place ``place``'s ladders (fitted to the
+    account's cap), cancel ``cancel``; ``open_ladders`` counts the ladders found open."""
+
+    place: Mapping[PositionKey, Ladder]
+    cancel: tuple[OpenAlgoOrder, ...]
+    alerts: tuple[str, ...]
+    open_ladders: int
+
+
+def plan_account(
+    positions: Mapping[PositionKey, PositionRecord],
+    open_algos: Sequence[OpenAlgoOrder],
+    filters: Mapping[str, SymbolFilters],
+    config: StopLadderConfig,
+    *,
+    account: str,
+    complete: bool,
+) -> AccountActions:
+    """One reconcile pass over *account*: ``plan_actions`` for every position and ladder,
+    then ``fit_to_account_limit``.
+
+    Unless *complete* (a fresh complete snapshot backs *positions*), "no position" may only
+    mean "not read yet": a ladder without a position is then kept, never cancelled as an
+    orphan. A symbol missing from *filters* (exchangeInfo) gets no ladder and an alert.
+    """
+    states = ladder_from_open_orders(account, open_algos)
+    planned: dict[PositionKey, Ladder] = {}
+    cancels: list[OpenAlgoOrder] = []
+    alerts: list[str] = []
+    for key in sorted(set(positions) | set(states) if complete else set(positions)):
+        symbol_filters = filters.get(key.symbol)
+        if symbol_filters is None:
+            alerts.append(f"{key.symbol}: not in exchangeInfo; no ladder")
+            continue
+        actions = plan_actions(
+            positions.get(key),
+            states.get(key),
+            symbol_filters,
+            config.for_symbol(key.symbol),
+            account=account,
+        )
+        if actions.place is not None:
+            planned[key] = actions.place
+        cancels.extend(actions.cancel)
+        alerts.extend(actions.alerts)
+    fitted, limit_alerts = fit_to_account_limit(
+        planned, len(open_algos), config.max_algo_orders_per_account
+    )
+    return AccountActions(fitted, tuple(cancels), (*alerts, *limit_alerts), len(states))
+
+
 # ------------------------------------------------------------------------ account limit
 
 

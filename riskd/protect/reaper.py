@@ -126,6 +126,21 @@ class MarketOrder:
     client_order_id: str
     replaces_order_id: int
 
+    def order_params(self) -> dict[str, str]:
+        """The POST /fapi/v1/order parameters, as strings."""
+        params = {
+            "symbol": self.symbol,
+            "side": self.side,
+            "type": "MARKET",
+            "quantity": f"{self.quantity:f}",
+            "newClientOrderId": self.client_order_id,
+        }
+        if self.position_side != "BOTH":
+            params["positionSide"] = self.position_side
+        elif self.reduce_only:
+            params["reduceOnly"] = "true"
+        return params
+
 
 @dataclass(frozen=True, slots=True)
 class ReaperDecision:

@@ -20,22 +20,21 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, Literal, get_args
+from typing import Any, Final, get_args
 from urllib.parse import quote
 
-if TYPE_CHECKING:
-    from riskd.risk.locks import Lock
+from riskd.risk.locks import (
+    ALL,
+    LOCK_SIDES,
+    Lock,
+    LockSide,
+    PositionSide,
+    TradingState,
+    is_banned,
+)
 
-LockSide = Literal["long", "short", "both"]
-PositionSide = Literal["long", "short"]
-TradingState = Literal["ACTIVE", "REDUCING", "HALTED"]
-
-ALL_SYMBOLS: Final = "ALL"
-"""The ``symbol`` of a lock that covers every symbol of the account."""
-
-_LOCK_SIDES: Final = frozenset(get_args(LockSide))
-_POSITION_SIDES: Final = frozenset(get_args(PositionSide))
-_STATES: Final = frozenset(get_args(TradingState))
+_POSITION_SIDES: Final = get_args(PositionSide)
+_STATES: Final = tuple(TradingState)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,14 +54,8 @@ class BanListLock:
     def __post_init__(self) -> None:
         if not self.symbol:
             raise ValueError("symbol: must not be empty")
-        if self.side not in _LOCK_SIDES:
+        if self.side not in LOCK_SIDES:
             raise ValueError(f"side: must be long, short or both, not {self.side!r}")
-
-    def bans(self, symbol: str, side: PositionSide, now_ms: int) -> bool:
-        """Whether this lock forbids opening *side* on *symbol* at *now_ms*."""
-        if self.until_ms is not None and now_ms >= self.until_ms:
-            return False
-        return self.symbol in (symbol, ALL_SYMBOLS) and self.side in (side, "both")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -121,6 +114,7 @@ class BanList:
             raise ValueError(f"version: must be >= 0, not {self.version}")
         if self.state not in _STATES:
             raise ValueError(f"state: must be ACTIVE, REDUCING or HALTED, not {self.state!r}")
+        object.__setattr__(self, "state", TradingState(self.state))  # the JSON's str, typed
 
     @property
     def etag(self) -> str:
@@ -143,9 +137,9 @@ class BanList:
             raise ValueError(f"side: must be long or short, not {side!r}")
         if when_expired_banned and self.expired(now_ms):
             return True
-        if self.state != "ACTIVE" or self.all:
+        if self.state is not TradingState.ACTIVE or self.all:
             return True
-        return any(lock.bans(symbol, side, now_ms) for lock in self.locks)
+        return is_banned(self.locks, symbol, side, now_ms)
 
     def to_json(self) -> bytes:
         """Compact JSON with a stable key order (see the module docstring)."""
@@ -237,7 +231,7 @@ def build_banlist(
     version: int,
     now_ms: int,
     valid_until_ms: int,
-    state: str,
+    state: TradingState,
     locks: Iterable[Lock],
 ) -> BanList:
     """The snapshot of an account's active locks; ``all`` when a lock covers every symbol
@@ -261,8 +255,8 @@ def build_banlist(
         version=version,
         generated_at_ms=now_ms,
         valid_until_ms=valid_until_ms,
-        state=state,  # type: ignore[arg-type]  # riskd.risk.locks.TradingState values
-        all=any(lock.symbol == ALL_SYMBOLS and lock.side == "both" for lock in published),
+        state=state,
+        all=any(lock.symbol == ALL and lock.side == "both" for lock in published),
         locks=published,
     )
 

@@ -31,6 +31,7 @@ from riskd.core.frozen import FrozenModel
 from riskd.exchange.parse import PayloadError
 from riskd.exchange.parse_income import INCOME, IncomeRecord
 from riskd.exchange.parse_orders import OrderUpdate
+from riskd.risk.locks import PositionSide
 from riskd.risk.rules import StopOut
 
 MAX_INCOME_LIMIT: Final = 1000
@@ -110,7 +111,7 @@ def stop_out(fill: Fill) -> StopOut | None:
     """
     if fill.order_type not in STOP_ORDER_TYPES:
         return None
-    position: Literal["long", "short"] = "long" if fill.side == "SELL" else "short"
+    position: PositionSide = "long" if fill.side == "SELL" else "short"
     reduced = (
         fill.realized_pnl != 0
         if fill.position_side == "BOTH"

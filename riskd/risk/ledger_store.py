@@ -174,6 +174,22 @@ def upsert_symbols(conn: Connection, filters: Mapping[str, SymbolFilters], now_m
     )
 
 
+class Listing(NamedTuple):
+    """Whether the symbols table lists a symbol, and whether it lists any symbol at all."""
+
+    listed: bool
+    any_listed: bool
+
+
+def symbol_listing(conn: Connection, symbol: str) -> Listing:
+    """How the symbols table (exchangeInfo, as last stored) knows *symbol*."""
+    if conn.scalar(select(symbols.c.symbol).where(symbols.c.symbol == symbol)) is not None:
+        return Listing(listed=True, any_listed=True)
+    return Listing(
+        listed=False, any_listed=conn.scalar(select(symbols.c.symbol).limit(1)) is not None
+    )
+
+
 def upsert_order(conn: Connection, account: str, order_update: OrderUpdate) -> None:
     """Store the order's state unless a state with a later update time is stored already.
 

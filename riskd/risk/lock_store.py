@@ -14,13 +14,20 @@ from typing import Any, Final, Literal, NamedTuple
 
 from sqlalchemy import Connection, and_, func, insert, select, update
 
-from riskd.risk.locks import Lock, LockChanges, LockKey, LockRequest, TradingState
+from riskd.risk.locks import (
+    OPERATOR_PREFIX,
+    REASON_CHARS,
+    RULE_PREFIX,
+    Lock,
+    LockChanges,
+    LockKey,
+    LockRequest,
+    TradingState,
+)
 from riskd.store.dml import from_row
 from riskd.store.schema import banlist_versions, lock_events, locks, trading_states
 
 LockAction = Literal["created", "extended", "expired", "unlocked"]
-OPERATOR_PREFIX: Final = "operator:"
-RULE_PREFIX: Final = "rule:"
 # Column widths in riskd.store.schema.
 _WIDTHS: Final = {"symbol": 32, "reason_code": 32, "reason_text": 512, "source": 96}
 _ACTOR_WIDTH: Final = 96
@@ -48,6 +55,11 @@ class StateRecord(NamedTuple):
     reason: str
     actor: str
     at_ms: int
+
+    @property
+    def set_by_operator(self) -> bool:
+        """Whether an operator set this state (it then holds until new evidence)."""
+        return self.actor.startswith(OPERATOR_PREFIX)
 
 
 def _lock(row: Mapping[str, Any]) -> Lock:
@@ -231,7 +243,7 @@ def set_trading_state(
     conn: Connection, account: str, state: TradingState, reason: str, actor: str, now_ms: int
 ) -> None:
     """Record *state* as the account's trading state from now on (earlier states are kept)."""
-    _check_width("reason", reason, 512)
+    _check_width("reason", reason, REASON_CHARS)
     _check_width("actor", actor, _ACTOR_WIDTH)
     conn.execute(
         insert(trading_states).values(

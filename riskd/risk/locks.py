@@ -26,10 +26,24 @@ from riskd.core.bodies import (
     text,
 )
 
+PositionSide = Literal["long", "short"]
 LockSide = Literal["long", "short", "both"]
+LOCK_SIDES: Final = get_args(LockSide)  # a tuple: `in` takes unhashable values too
 ALL: Final = "ALL"
-_SIDES: Final = get_args(LockSide)  # a tuple: `in` takes unhashable values too
+"""The ``symbol`` of a lock that covers every symbol of the account."""
 LockKey = tuple[str, str, str]  # (source, symbol, side): which locks are "the same"
+RULE_PREFIX: Final = "rule:"
+OPERATOR_PREFIX: Final = "operator:"
+
+
+def rule_source(rule_id: str) -> str:
+    """Who a rule is, as a lock's source: ``rule:<id>``."""
+    return f"{RULE_PREFIX}{rule_id}"
+
+
+def operator_source(name: str) -> str:
+    """Who an operator is, as a lock's source or an act's actor: ``operator:<name>``."""
+    return f"{OPERATOR_PREFIX}{name}"
 
 
 class TradingState(StrEnum):
@@ -85,10 +99,15 @@ class LockRequest:
     def __post_init__(self) -> None:
         if not self.symbol:
             raise ValueError("a lock needs a symbol (or ALL)")
-        if self.side not in _SIDES:
+        if self.side not in LOCK_SIDES:
             raise ValueError(f"lock side must be long, short or both, not {shown(self.side)}")
         if not self.source:
             raise ValueError("a lock needs a source (rule:<id> or operator:<name>)")
+
+    @property
+    def key(self) -> LockKey:
+        """(source, symbol, side): the lock this request would create or extend."""
+        return (self.source, self.symbol, self.side)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,10 +173,9 @@ def reconcile(active: Sequence[Lock], wanted: Sequence[LockRequest], now_ms: int
     for request in wanted:
         if request.until_ms is not None and request.until_ms <= now_ms:
             continue
-        key = (request.source, request.symbol, request.side)
-        seen = latest.get(key)
+        seen = latest.get(request.key)
         if seen is None or _later(request.until_ms, seen.until_ms):
-            latest[key] = request
+            latest[request.key] = request
     create: list[LockRequest] = []
     extend: list[tuple[Lock, int | None]] = []
     for key, request in latest.items():
@@ -181,8 +199,8 @@ def not_overruled(
     return tuple(
         request
         for request in wanted
-        if (key := (request.source, request.symbol, request.side)) not in unlocked_ms
-        or (request.evidence_ms is not None and request.evidence_ms > unlocked_ms[key])
+        if request.key not in unlocked_ms
+        or (request.evidence_ms is not None and request.evidence_ms > unlocked_ms[request.key])
     )
 
 
@@ -200,11 +218,11 @@ class BanningLock(Protocol):
 
 
 def is_banned(locks: Iterable[BanningLock], symbol: str, side: LockSide, now_ms: int) -> bool:
-    """Whether *locks* ban opening *side* of *symbol* at *now_ms*.
+    """Whether *locks* ban opening *side* of *symbol* at *now_ms*: the one ban predicate.
 
     A lock applies to its symbol, or to every symbol when it is ``ALL``; a ``both`` lock bans
-    both sides, and asking about ``both`` means either side. A lock bans while ``until_ms`` is
-    None or after *now_ms*; an inactive :class:`Lock` bans nothing.
+    both sides, and asking about ``both`` means either side (banned when either is). A lock
+    bans while ``until_ms`` is None or after *now_ms*; an inactive :class:`Lock` bans nothing.
     """
     for lock in locks:
         if isinstance(lock, Lock) and not lock.active:
@@ -239,6 +257,11 @@ class StateRequest:
     operator: str
     reason: str
 
+    @property
+    def actor(self) -> str:
+        """Who the audit names: ``operator:<name>``."""
+        return operator_source(self.operator)
+
 
 @dataclass(frozen=True, slots=True)
 class UnlockRequest:
@@ -247,6 +270,11 @@ class UnlockRequest:
     lock_id: int
     operator: str
     reason: str
+
+    @property
+    def actor(self) -> str:
+        """Who the audit names: ``operator:<name>``."""
+        return operator_source(self.operator)
 
 
 def operator_state_request(body: object) -> StateRequest:
@@ -268,10 +296,10 @@ def operator_lock_request(body: object) -> LockRequest:
     until_ms = body.get("until_ms")
     return LockRequest(
         symbol=lock_symbol(body.get("symbol")),
-        side=cast(LockSide, choice("side", body.get("side", "both"), _SIDES)),
+        side=cast(LockSide, choice("side", body.get("side", "both"), LOCK_SIDES)),
         reason_code=OPERATOR_REASON_CODE,
         reason_text=text("reason", body.get("reason"), REASON_CHARS),
-        source=f"operator:{text('operator', body.get('operator'), OPERATOR_CHARS)}",
+        source=operator_source(text("operator", body.get("operator"), OPERATOR_CHARS)),
         until_ms=None if until_ms is None else integer("until_ms", until_ms, 1, MAX_EPOCH_MS),
     )
 

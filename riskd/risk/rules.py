@@ -36,7 +36,15 @@ from pydantic import Field, model_validator
 
 from riskd.core.clock import HOUR_MS, MINUTE_MS
 from riskd.core.frozen import FrozenModel
-from riskd.risk.locks import ALL, SEVERITY, LockRequest, LockSide, TradingState
+from riskd.risk.locks import (
+    ALL,
+    SEVERITY,
+    LockRequest,
+    LockSide,
+    PositionSide,
+    TradingState,
+    rule_source,
+)
 
 RuleKind = Literal["symbol_pnl", "account_pnl", "drawdown", "stop_streak", "cooldown"]
 _LOSS_KINDS: Final = frozenset({"symbol_pnl", "account_pnl", "drawdown"})
@@ -55,6 +63,11 @@ class RuleConfig(FrozenModel):
     side: LockSide = "both"
     lock_ms: int | None = Field(None, gt=0)  # None: until the window no longer breaches
     state: TradingState | None = None  # set while the rule breaches
+
+    @property
+    def source(self) -> str:
+        """The source of this rule's locks: ``rule:<id>``."""
+        return rule_source(self.id)
 
     def figures(self) -> dict[str, str]:
         """What an alert card shows of the rule: its window, and its threshold if it has one."""
@@ -164,7 +177,7 @@ class StopOut(NamedTuple):
 
     time_ms: int
     symbol: str
-    position: Literal["long", "short"]
+    position: PositionSide
 
 
 class EquityPoint(NamedTuple):
@@ -333,7 +346,7 @@ def evaluate(
                 side=rule.side,
                 reason_code=rule.kind,
                 reason_text=text,
-                source=f"rule:{rule.id}",
+                source=rule.source,
                 until_ms=_until(rule, breach.clear_ms, last_ms),
                 evidence_ms=breach.evidence_ms,
                 pnl_usdt=pnl_usdt,

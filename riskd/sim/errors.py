@@ -41,6 +41,9 @@ def either_param(first: str, second: str) -> BinanceError:
 
 
 INVALID_SYMBOL = BinanceError(-1121, "Invalid symbol.")
+INVALID_INTERVAL = BinanceError(-1120, "Invalid interval.")
+INVALID_ALGO_TYPE = BinanceError(-1116, "Invalid algoType.")
+INVALID_CALLBACK_RATE = BinanceError(-2007, "Invalid callbackRate.")
 INVALID_SIDE = BinanceError(-1117, "Invalid side.")
 INVALID_TYPE = BinanceError(-1116, "Invalid orderType.")
 INVALID_TIF = BinanceError(-1115, "Invalid timeInForce.")
@@ -70,6 +73,7 @@ SIDE_CHANGE_WITH_POSITION = BinanceError(
     -4068, "Position side cannot be changed if there exists position."
 )
 BATCH_SIZE = BinanceError(-4082, "Invalid number of batch place orders.")
+BATCH_CANCEL_SIZE = BinanceError(-4082, "Invalid number of batch cancel orders.")
 DUPLICATE_CLIENT_ID = BinanceError(-4116, "ClientOrderId is duplicated.")
 STOP_ORDER_SWITCH_ALGO = BinanceError(
     -4120,

@@ -6,7 +6,11 @@ import random
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
+from riskd.sim import errors as err
+
 ZERO = Decimal(0)
+# Binance settles fees, funding and PnL to 8 decimals.
+EIGHT_PLACES = Decimal("0.00000001")
 
 
 def fixed(value: Decimal, places: int) -> str:
@@ -50,6 +54,31 @@ class SymbolSpec:
 
     def floor_price(self, price: Decimal) -> Decimal:
         return (price / self.tick_size).to_integral_value(ROUND_DOWN) * self.tick_size
+
+    def check_price(self, price: Decimal) -> None:
+        """PRICE_FILTER: precision, tick size, then the price range."""
+        if decimals(price) > self.price_precision:
+            raise err.BAD_PRECISION
+        if price % self.tick_size:
+            raise err.PRICE_TICK
+        if price < self.min_price:
+            raise err.PRICE_BELOW_MIN
+        if price > self.max_price:
+            raise err.PRICE_ABOVE_MAX
+
+    def check_quantity(self, qty: Decimal, *, market: bool) -> None:
+        """LOT_SIZE, or MARKET_LOT_SIZE's maximum for orders that execute at market."""
+        if qty <= 0:
+            raise err.QTY_NOT_POSITIVE
+        if decimals(qty) > self.quantity_precision:
+            raise err.BAD_PRECISION
+        if qty % self.step_size:
+            raise err.QTY_STEP
+        if qty < self.min_qty:
+            raise err.qty_below_min(plain(self.min_qty))
+        max_qty = self.market_max_qty if market else self.max_qty
+        if qty > max_qty:
+            raise err.qty_above_max(plain(max_qty))
 
     def exchange_info(self, max_open_orders: int, max_algo_orders: int) -> dict:
         """This symbol's entry in GET /fapi/v1/exchangeInfo (real key names and order)."""
@@ -184,6 +213,19 @@ class Market:
             s.symbol: Quote(s.initial_price, s.initial_price, funding_rate) for s in symbols
         }
 
+    def spec(self, symbol: str | None) -> SymbolSpec:
+        """The contract a request names; Binance's error if it names none or an unknown one."""
+        if symbol is None:
+            raise err.mandatory("symbol")
+        try:
+            return self.specs[symbol]
+        except KeyError:
+            raise err.INVALID_SYMBOL from None
+
+    def optional_spec(self, symbol: str | None) -> SymbolSpec | None:
+        """As ``spec``, for endpoints where no symbol means every symbol (None)."""
+        return None if symbol is None else self.spec(symbol)
+
     def set_price(self, symbol: str, mark: Decimal, last: Decimal | None, now_ms: int) -> None:
         spec = self.specs[symbol]
         quote = self.quotes[symbol]
@@ -197,7 +239,7 @@ class Market:
             spec = self.specs[symbol]
             move = Decimal(self._rng.choice((-1, 0, 1))) * self._walk_step
             mark = max(spec.tick_size, quote.mark * (1 + move))
-            quote.mark = mark.quantize(Decimal("0.00000001"))
+            quote.mark = mark.quantize(EIGHT_PLACES)
             quote.last = max(spec.tick_size, spec.floor_price(quote.mark))
             self._record(symbol, now_ms)
 

@@ -297,3 +297,23 @@ class Position:
 
     def unrealized_pnl(self, mark: Decimal) -> Decimal:
         return self.amount * (mark - self.entry_price)
+
+    def fill(self, signed_qty: Decimal, price: Decimal) -> Decimal:
+        """Add a fill (sells negative); returns the realized PnL, before fees."""
+        old = self.amount
+        new = old + signed_qty
+        if not old or (old > 0) == (signed_qty > 0):
+            self.entry_price = (abs(old) * self.entry_price + abs(signed_qty) * price) / abs(new)
+            self.amount = new
+            return ZERO
+        closed = min(abs(signed_qty), abs(old))
+        realized = closed * (price - self.entry_price) * (1 if old > 0 else -1)
+        self.realized += realized
+        self.amount = new
+        if not new:
+            self.entry_price = ZERO
+            self.open_fees = ZERO
+        elif (new > 0) != (old > 0):
+            self.entry_price = price
+            self.open_fees = ZERO
+        return realized

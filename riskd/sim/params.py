@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import Mapping
 from decimal import Decimal
+from typing import overload
 from urllib.parse import unquote_plus
 
 from riskd.sim import errors as err
@@ -13,6 +14,11 @@ from riskd.sim.errors import BinanceError
 
 Params = Mapping[str, str]
 _NUMBER = re.compile(r"^-?[0-9]{1,20}(\.[0-9]{1,20})?$")
+
+SIDES = ("BUY", "SELL")
+TIME_IN_FORCE = ("GTC", "IOC", "FOK", "GTX", "GTD")
+WORKING_TYPES = ("MARK_PRICE", "CONTRACT_PRICE")
+STP_MODES = ("NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH")
 
 
 def opt(params: Params, name: str) -> str | None:
@@ -27,13 +33,27 @@ def req(params: Params, name: str) -> str:
     return value
 
 
-def dec(params: Params, name: str, *, required: bool = True) -> Decimal | None:
-    raw = req(params, name) if required else opt(params, name)
-    if raw is None:
-        return None
+def dec(params: Params, name: str) -> Decimal:
+    return _number(req(params, name), name)
+
+
+def opt_dec(params: Params, name: str) -> Decimal | None:
+    raw = opt(params, name)
+    return None if raw is None else _number(raw, name)
+
+
+def _number(raw: str, name: str) -> Decimal:
     if not _NUMBER.match(raw):
         raise err.illegal_chars(name)
     return Decimal(raw)
+
+
+@overload
+def integer(params: Params, name: str, default: int) -> int: ...
+
+
+@overload
+def integer(params: Params, name: str, default: None = None) -> int | None: ...
 
 
 def integer(params: Params, name: str, default: int | None = None) -> int | None:
@@ -82,3 +102,43 @@ def json_list(params: Params, name: str, limit: int, size_error: BinanceError) -
     if len(items) > limit:
         raise size_error
     return items
+
+
+# ---------------------------------------------------------------- order parameters
+
+
+def side(params: Params) -> str:
+    return choice(params, "side", SIDES, err.INVALID_SIDE)
+
+
+def time_in_force(params: Params, default: str | None = None) -> str:
+    return choice(params, "timeInForce", TIME_IN_FORCE, err.INVALID_TIF, default)
+
+
+def working_type(params: Params) -> str:
+    return choice(params, "workingType", WORKING_TYPES, err.INVALID_WORKING_TYPE, "CONTRACT_PRICE")
+
+
+def stp_mode(params: Params) -> str:
+    return choice(
+        params,
+        "selfTradePreventionMode",
+        STP_MODES,
+        err.mandatory("selfTradePreventionMode"),
+        "EXPIRE_MAKER",
+    )
+
+
+def position_side(params: Params, dual_side: bool) -> str:
+    """positionSide: BOTH in one-way mode, LONG or SHORT in hedge mode."""
+    value = opt(params, "positionSide") or "BOTH"
+    if dual_side != (value in ("LONG", "SHORT")) or value not in ("BOTH", "LONG", "SHORT"):
+        raise err.POSITION_SIDE_MISMATCH
+    return value
+
+
+def reduce_only(params: Params, dual_side: bool) -> bool:
+    """reduceOnly, which hedge mode does not accept at all."""
+    if dual_side and opt(params, "reduceOnly") is not None:
+        raise err.not_required("reduceOnly")
+    return boolean(params, "reduceOnly")

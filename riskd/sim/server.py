@@ -18,9 +18,10 @@ from aiohttp import web
 
 from riskd.exchange.weights import endpoint_weight
 from riskd.sim import auth
+from riskd.sim.accounts import Account
 from riskd.sim.config import SimConfig
 from riskd.sim.errors import BinanceError
-from riskd.sim.exchange import Account, SimExchange
+from riskd.sim.exchange import SimExchange
 from riskd.sim.faults import STREAM_FAULTS, Fault, FaultPlan
 from riskd.sim.limits import IpBanned, IpLimited, RateLimiter
 from riskd.sim.stream import UserStreamHub

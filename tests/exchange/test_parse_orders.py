@@ -15,6 +15,7 @@ from riskd.exchange.parse_orders import (
     open_algo_from_update,
     parse_algo_order,
     parse_algo_update,
+    parse_executed_qty,
     parse_open_algo_orders,
     parse_open_orders,
     parse_order_update,
@@ -33,6 +34,7 @@ ALGO_FINISHED = "real/ws_ALGO_UPDATE_FINISHED.nautilus_testnet_2025-12-11.json"
 ALGO_DOCS = "docs/ws_ALGO_UPDATE.docs.json"
 ORDER_UPDATE_REAL = "real/ws_ORDER_TRADE_UPDATE_NEW.real_mainnet_2026-05-21.json"
 ORDER_UPDATE_DOCS = "docs/ws_ORDER_TRADE_UPDATE.docs.json"
+CANCEL_ORDER_DOCS = "docs/fapi_v1_order_DELETE.sdk_docs.json"
 
 
 def raises(pattern: str) -> Any:
@@ -421,3 +423,23 @@ def test_algo_order_answer_without_status_names_the_field() -> None:
 def test_algo_order_answer_that_is_not_an_object_is_refused() -> None:
     with raises("/fapi/v1/algoOrder: "):
         parse_algo_order([load_binance(ALGO_ORDER_POST_DOCS)])
+
+
+# --- POST / GET / DELETE /fapi/v1/order -------------------------------------------------------
+
+
+def test_cancel_answer_says_how_much_the_order_filled() -> None:
+    body = load_binance(CANCEL_ORDER_DOCS)
+    assert parse_executed_qty(body) == Decimal("0")
+    body["executedQty"] = "0.350"
+    assert parse_executed_qty(body) == Decimal("0.350")
+
+
+def test_cancel_answer_without_a_readable_executed_qty_names_the_field() -> None:
+    body = load_binance(CANCEL_ORDER_DOCS)
+    body["executedQty"] = 0.35
+    with raises("/fapi/v1/order: executedQty: is a float"):
+        parse_executed_qty(body)
+    del body["executedQty"]
+    with raises("/fapi/v1/order: executedQty: is missing"):
+        parse_executed_qty(body)

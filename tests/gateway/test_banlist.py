@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 
 import pytest
@@ -49,6 +50,22 @@ async def test_get_serves_the_latest_snapshot_with_etag(hub: BanListHub, http: T
     assert response.content_type == "application/json"
     assert response.headers["ETag"] == banlist(3).etag
     assert await response.read() == banlist(3, lock()).to_json()
+
+
+async def test_get_and_stream_send_the_published_bytes_without_encoding_them(
+    hub: BanListHub, http: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent = json.dumps(json.loads(banlist(3, lock()).to_json()), indent=1).encode()
+
+    def never(_self: BanList) -> bytes:
+        raise AssertionError("the routes encoded a ban list")
+
+    monkeypatch.setattr(BanList, "to_json", never)
+    hub.publish(BanList.from_json(sent), sent)
+    assert await (await http.get("/v1/banlist")).read() == sent
+    async with http.ws_connect("/v1/banlist/stream") as socket:
+        message = await socket.receive(timeout=10)
+    assert (message.type, message.data) == (WSMsgType.TEXT, sent.decode())
 
 
 async def test_get_with_matching_if_none_match_is_304_without_body(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from riskd.gateway.hub import BanListHub
+from riskd.risk.banlist import BanList
 from tests.kit.samples import banlist, lock
 
 
@@ -14,17 +15,17 @@ async def test_hub_publish_keeps_only_newer_versions_per_account() -> None:
     assert hub.publish(banlist(2))
     assert not hub.publish(banlist(2, lock()))
     assert not hub.publish(banlist(1))
-    assert hub.latest("main") == banlist(2)
+    assert hub.latest("main").banlist == banlist(2)
     assert hub.publish(banlist(1, account="other"))
     assert hub.publish(banlist(3))
-    assert hub.latest("main") == banlist(3)
-    assert hub.latest("other") == banlist(1, account="other")
+    assert hub.latest("main").banlist == banlist(3)
+    assert hub.latest("other").banlist == banlist(1, account="other")
 
 
 async def test_hub_wait_newer_returns_at_once_when_already_newer() -> None:
     hub = BanListHub()
     hub.publish(banlist(5))
-    assert await hub.wait_newer("main", 4, timeout_s=0) == banlist(5)
+    assert (await hub.wait_newer("main", 4, timeout_s=0)).banlist == banlist(5)
 
 
 async def test_hub_wait_newer_times_out_with_none() -> None:
@@ -44,18 +45,18 @@ async def test_hub_wait_newer_wakes_on_a_newer_publish_only() -> None:
     await asyncio.sleep(0)
     assert not waiter.done()
     hub.publish(banlist(6))
-    assert await asyncio.wait_for(waiter, 10) == banlist(6)
+    assert (await asyncio.wait_for(waiter, 10)).banlist == banlist(6)
 
 
 async def test_hub_subscribe_yields_current_first_then_each_new_version() -> None:
     hub = BanListHub()
     hub.publish(banlist(1))
     versions = hub.subscribe("main")
-    assert await anext(versions) == banlist(1)
+    assert (await anext(versions)).banlist == banlist(1)
     hub.publish(banlist(2))
-    assert await anext(versions) == banlist(2)
+    assert (await anext(versions)).banlist == banlist(2)
     hub.publish(banlist(3))
-    assert await anext(versions) == banlist(3)
+    assert (await anext(versions)).banlist == banlist(3)
     await versions.aclose()
 
 
@@ -66,7 +67,7 @@ async def test_hub_subscribe_before_any_snapshot_waits_for_the_first() -> None:
     await asyncio.sleep(0)
     assert not first.done()
     hub.publish(banlist(1))
-    assert await asyncio.wait_for(first, 10) == banlist(1)
+    assert (await asyncio.wait_for(first, 10)).banlist == banlist(1)
     await versions.aclose()
 
 
@@ -75,14 +76,14 @@ async def test_hub_slow_subscriber_gets_only_the_newest_and_does_not_hold_up_oth
     hub.publish(banlist(1))
     slow = hub.subscribe("main")
     fast = hub.subscribe("main")
-    assert await anext(slow) == banlist(1)
-    assert await anext(fast) == banlist(1)
+    assert (await anext(slow)).banlist == banlist(1)
+    assert (await anext(fast)).banlist == banlist(1)
     for version in range(2, 100):
         hub.publish(banlist(version))
-        assert await anext(fast) == banlist(version)
-    assert await anext(slow) == banlist(99)
+        assert (await anext(fast)).banlist == banlist(version)
+    assert (await anext(slow)).banlist == banlist(99)
     hub.publish(banlist(100))
-    assert await anext(slow) == banlist(100)
+    assert (await anext(slow)).banlist == banlist(100)
     await slow.aclose()
     await fast.aclose()
 
@@ -95,3 +96,32 @@ async def test_hub_closed_subscriber_is_dropped() -> None:
     await versions.aclose()
     hub.publish(banlist(2))
     assert hub._subscribers["main"] == set()
+
+
+async def test_hub_keeps_the_bytes_it_is_given() -> None:
+    hub = BanListHub()
+    sent = b' {"as": "the Ledger wrote it"} '
+    hub.publish(banlist(1), sent)
+    assert hub.latest("main").body is sent
+    versions = hub.subscribe("main")
+    assert (await anext(versions)).body is sent
+    await versions.aclose()
+
+
+async def test_hub_encodes_a_version_given_without_bytes_once(monkeypatch) -> None:
+    expected = banlist(1).to_json()
+    to_json = BanList.to_json
+    encoded: list[int] = []
+
+    def counting_to_json(self: BanList) -> bytes:
+        encoded.append(self.version)
+        return to_json(self)
+
+    monkeypatch.setattr(BanList, "to_json", counting_to_json)
+    hub = BanListHub()
+    hub.publish(banlist(1))
+    hub.publish(banlist(1))  # not newer: ignored
+    versions = hub.subscribe("main")
+    assert (await anext(versions)).body == hub.latest("main").body == expected
+    await versions.aclose()
+    assert encoded == [1]

@@ -1,6 +1,8 @@
-"""A manual clock for tests."""
+"""Clocks for tests that move only when told: in seconds (ManualClock) and in ms (FrozenClock)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 
 class ManualClock:
@@ -14,3 +16,13 @@ class ManualClock:
 
     def advance(self, seconds: float) -> None:
         self.now_s += seconds
+
+
+@dataclass
+class FrozenClock:
+    """Milliseconds that move only when told."""
+
+    now_ms: int = 1_700_000_000_000
+
+    def __call__(self) -> int:
+        return self.now_ms

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from riskd.exchange.guard import IpEvent, IpEventKind
-from riskd.health import JobStatus
+from riskd.health import JobState, JobStatus
 from riskd.notify.alerts import Severity
 from riskd.notify.events import (
     book_alerts,
@@ -77,7 +77,7 @@ def test_the_trading_state_fires_unless_active() -> None:
     assert active.firing is False and "state" not in dict(active.labels)
 
 
-def _row(job: str, late: bool, restarts: int = 0, state: str = "running") -> JobStatus:
+def _row(job: str, late: bool, restarts: int = 0, state: JobState = JobState.RUNNING) -> JobStatus:
     health = {"late": late, "lag_ms": 12_500, "egress": "10.0.0.5", "last_error": "boom"}
     return JobStatus(job, "main", state, restarts, health)
 

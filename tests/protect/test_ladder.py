@@ -16,6 +16,7 @@ from riskd.positions import PositionKey, PositionRecord
 from riskd.protect.ladder import (
     MAX_GENERATION,
     RUNG_PREFIX,
+    AccountActions,
     Ladder,
     LadderActions,
     LadderConfig,
@@ -26,6 +27,7 @@ from riskd.protect.ladder import (
     ladder_from_open_orders,
     on_would_trigger,
     parse_rung_client_id,
+    plan_account,
     plan_actions,
     plan_ladder,
     reladder_reason,
@@ -947,6 +949,70 @@ def test_account_limit_drops_a_placement_that_is_only_a_backstop() -> None:
     fitted, alerts = fit_to_account_limit({ladder.key: backstop_only}, 200, 200)
     assert fitted == {}
     assert "1 stop rungs dropped" in alerts[0]
+
+
+# ------------------------------------------------------------------------ one account pass
+
+FILTERS = {"BTCUSDT": BTC, "DOGEUSDT": DOGE}
+ACCOUNT_DEFAULT = StopLadderConfig()
+
+
+def plan_pass(
+    positions: list[PositionRecord],
+    orders: list[OpenAlgoOrder],
+    config: StopLadderConfig = ACCOUNT_DEFAULT,
+    *,
+    complete: bool = True,
+) -> AccountActions:
+    return plan_account(
+        {p.key: p for p in positions},
+        orders,
+        FILTERS,
+        config,
+        account=ACCOUNT,
+        complete=complete,
+    )
+
+
+def test_account_pass_ladders_every_new_position_with_its_symbols_config() -> None:
+    doge = pos("5000", "0.1", symbol="DOGEUSDT")
+    config = StopLadderConfig.model_validate({"symbols": {"DOGEUSDT": {"rungs": 3}}})
+    actions = plan_pass([pos("0.050"), doge], [], config)
+    assert actions == AccountActions(
+        place={
+            PositionKey("BTCUSDT", "BOTH"): plan(pos("0.050")),
+            doge.key: plan(doge, DOGE, config.for_symbol("DOGEUSDT")),
+        },
+        cancel=(),
+        alerts=(),
+        open_ladders=0,
+    )
+    assert len(actions.place[doge.key].rungs) == 3
+
+
+def test_account_pass_cancels_a_ladder_without_position_only_when_the_view_is_complete() -> None:
+    orphan = as_open(plan(pos("0.050")), BTC)
+    complete = plan_pass([], orphan)
+    assert (complete.cancel, complete.open_ladders) == (tuple(orphan), 1)
+    unsure = plan_pass([], orphan, complete=False)
+    assert unsure == AccountActions(place={}, cancel=(), alerts=(), open_ladders=1)
+
+
+def test_account_pass_alerts_instead_of_laddering_a_symbol_without_filters() -> None:
+    actions = plan_pass([pos("1", "10", symbol="XRPUSDT"), pos("0.050")], [])
+    assert list(actions.place) == [PositionKey("BTCUSDT", "BOTH")]
+    assert actions.alerts == ("XRPUSDT: not in exchangeInfo; no ladder",)
+
+
+def test_account_pass_fits_its_placements_beside_every_open_algo_order() -> None:
+    theirs = as_open(plan(pos("0.050")), BTC)
+    foreign = [replace(order, client_algo_id=f"x{order.algo_id}") for order in theirs]
+    config = StopLadderConfig(max_algo_orders_per_account=7)
+    actions = plan_pass([pos("0.050")], foreign, config)
+    (ladder,) = actions.place.values()
+    assert len(ladder.rungs) == 2  # 5 open, not riskd's, count against the cap
+    (alert,) = actions.alerts
+    assert alert.startswith("main: the 7 conditional-order cap binds (5 open + 5 planned)")
 
 
 # ------------------------------------------------------------------------ −2021

@@ -282,6 +282,34 @@ def test_replacement_after_cancel_never_grows_the_order() -> None:
     assert grown.quantity == Decimal("0.500")
 
 
+def test_one_way_replacement_is_sent_reduce_only_without_a_position_side() -> None:
+    rule = ReaperRule(client_id_prefix="mk_", max_age_ms=3_000, action="cancel_and_market")
+    closing = order(7, "mk_b", 4_000, executed="0.25", side="SELL", reduce_only=True)
+    (replacement,) = run([closing], rules=[rule]).market_replacements
+    assert replacement.order_params() == {
+        "symbol": "BTCUSDT",
+        "side": "SELL",
+        "type": "MARKET",
+        "quantity": "0.750",
+        "newClientOrderId": "rp-7",
+        "reduceOnly": "true",
+    }
+
+
+def test_hedge_replacement_names_its_position_side_and_never_reduce_only() -> None:
+    rule = ReaperRule(client_id_prefix="mk_", max_age_ms=3_000, action="cancel_and_market")
+    closing = order(7, "mk_b", 4_000, side="BUY", position_side="SHORT", reduce_only=True)
+    (replacement,) = run([closing], rules=[rule]).market_replacements
+    params = replacement.order_params()
+    assert (params["positionSide"], "reduceOnly" in params) == ("SHORT", False)
+
+
+def test_one_way_replacement_that_may_open_sends_neither_flag() -> None:
+    rule = ReaperRule(client_id_prefix="mk_", max_age_ms=3_000, action="cancel_and_market")
+    (replacement,) = run([order(7, "mk_b", 4_000)], rules=[rule]).market_replacements
+    assert {"positionSide", "reduceOnly"}.isdisjoint(replacement.order_params())
+
+
 # --- protected rungs and orphans --------------------------------------------------------------
 
 

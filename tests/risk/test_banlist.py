@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from riskd.risk.banlist import ALL_SYMBOLS, BanList, build_banlist, next_valid_until_ms
-from riskd.risk.locks import Lock
+from riskd.risk.banlist import BanList, build_banlist, next_valid_until_ms
+from riskd.risk.locks import ALL, Lock, TradingState
 from tests.kit.samples import NOW_MS, VALID_MS, banlist, lock
 
 # --- JSON ---------------------------------------------------------------------------------------
@@ -41,6 +41,11 @@ def test_json_round_trip_keeps_every_field() -> None:
 
 def test_to_json_is_stable_for_equal_snapshots() -> None:
     assert banlist(2, lock()).to_json() == banlist(2, lock()).to_json()
+
+
+def test_the_state_read_from_json_is_a_trading_state() -> None:
+    parsed = BanList.from_json(banlist(1, state="HALTED").to_json())
+    assert parsed.state is TradingState.HALTED
 
 
 def test_from_json_ignores_unknown_keys() -> None:
@@ -140,9 +145,9 @@ def test_expired_from_valid_until_on() -> None:
         (banlist(1, lock("BTCUSDT", "long")), "BTCUSDT", "short", False),
         (banlist(1, lock("BTCUSDT", "short")), "BTCUSDT", "short", True),
         (banlist(1, lock("BTCUSDT", "short")), "BTCUSDT", "long", False),
-        (banlist(1, lock(ALL_SYMBOLS, "both")), "ETHUSDT", "long", True),
-        (banlist(1, lock(ALL_SYMBOLS, "short")), "ETHUSDT", "long", False),
-        (banlist(1, lock(ALL_SYMBOLS, "short")), "ETHUSDT", "short", True),
+        (banlist(1, lock(ALL, "both")), "ETHUSDT", "long", True),
+        (banlist(1, lock(ALL, "short")), "ETHUSDT", "long", False),
+        (banlist(1, lock(ALL, "short")), "ETHUSDT", "short", True),
         (banlist(1, all=True), "ETHUSDT", "short", True),
         (banlist(1, state="REDUCING"), "ETHUSDT", "long", True),
         (banlist(1, state="HALTED"), "ETHUSDT", "short", True),
@@ -203,7 +208,7 @@ def _stored_lock(id: int, symbol: str, side: str = "both", until_ms: int | None 
 def test_build_banlist_publishes_the_active_unexpired_locks_in_id_order() -> None:
     locks = [_stored_lock(5, "ETHUSDT", until_ms=9_000), _stored_lock(2, "BTCUSDT", "long")]
     locks.append(_stored_lock(7, "SOLUSDT", until_ms=2_000))  # already past at 5 000
-    banlist = build_banlist("main", 3, 5_000, 35_000, "ACTIVE", locks)
+    banlist = build_banlist("main", 3, 5_000, 35_000, TradingState.ACTIVE, locks)
     assert [lock.id for lock in banlist.locks] == [2, 5]
     assert (banlist.version, banlist.generated_at_ms, banlist.valid_until_ms) == (3, 5_000, 35_000)
     assert not banlist.all
@@ -212,7 +217,7 @@ def test_build_banlist_publishes_the_active_unexpired_locks_in_id_order() -> Non
 
 
 def test_build_banlist_marks_all_when_a_lock_covers_every_symbol_and_side() -> None:
-    banlist = build_banlist("main", 1, 5_000, 35_000, "ACTIVE", [_stored_lock(1, "ALL")])
+    banlist = build_banlist("main", 1, 5_000, 35_000, TradingState.ACTIVE, [_stored_lock(1, ALL)])
     assert banlist.all and banlist.is_banned("DOGEUSDT", "short", 5_000)
 
 

@@ -1,0 +1,100 @@
+"""The gateway's aiohttp app and its server: the routes of ``riskd.gateway.ops`` and
+``riskd.gateway.banlist`` behind bearer auth, every error JSON, and the timeouts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final
+
+from aiohttp import web
+
+from riskd.core.bodies import MAX_BODY_BYTES
+from riskd.core.net import is_loopback
+from riskd.gateway.auth import bearer_auth
+from riskd.gateway.banlist import add_banlist_routes
+from riskd.gateway.config import GatewayConfig
+from riskd.gateway.errors import HTTP_LOG, json_errors
+from riskd.gateway.hub import BanListHub
+from riskd.gateway.ops import add_ops_routes
+from riskd.gateway.ports import Backend
+from riskd.risk.banlist import BanList
+
+# aiohttp has no header timeout, but its keep-alive timer runs from the connection (or the
+# last response) until the next request's head is complete, whatever bytes arrive meanwhile:
+# a client that sends half a head is cut off this long after, and so is an idle connection.
+HEAD_AND_IDLE_TIMEOUT_S: Final = 5.0
+
+
+def gateway_app(
+    config: GatewayConfig, accounts: Sequence[str], backend: Backend, banlists: BanListHub
+) -> web.Application:
+    """Every route for *accounts*, answered by *backend* and, for the ban list, *banlists*;
+    the tokens of *config* asked for; bodies of at most MAX_BODY_BYTES."""
+    app = web.Application(
+        middlewares=[json_errors, bearer_auth(config.read_token, config.operator_token)],
+        client_max_size=MAX_BODY_BYTES,
+    )
+    add_ops_routes(app, backend, accounts)
+    add_banlist_routes(app, banlists, accounts)
+    return app
+
+
+def gateway_runner(app: web.Application) -> web.AppRunner:
+    """The runner that serves *app* as the gateway does: timeouts, aiohttp's errors logged
+    on one line, bodies taken without a Content-Encoding (see ``riskd.gateway.bodies``)."""
+    return web.AppRunner(
+        app,
+        access_log=None,
+        logger=HTTP_LOG,
+        keepalive_timeout=HEAD_AND_IDLE_TIMEOUT_S,
+        auto_decompress=False,
+    )
+
+
+class GatewayServer:
+    """The gateway: serves ``GET /v1/health``, positions, the operators' locks, trading state,
+    alerts and silences, and the ban lists it is given. Binds 127.0.0.1 unless configured
+    otherwise, and then only with tokens. Every error is JSON ``{"error": ...}``."""
+
+    def __init__(self, config: GatewayConfig, accounts: Sequence[str], backend: Backend) -> None:
+        if not is_loopback(config.host) and config.read_token is None:
+            raise ValueError(f"gateway.host {config.host} is not loopback and has no token")
+        self.config = config
+        self.accounts = tuple(accounts)
+        self.backend = backend
+        self.banlists = BanListHub()
+        self._runner: web.AppRunner | None = None
+        self._url = ""
+
+    def publish_banlist(self, body: bytes) -> bool:
+        """A new ban-list version, as an account's Ledger encoded it (served as it is);
+        False when not newer."""
+        return self.banlists.publish(BanList.from_json(body), body)
+
+    async def url(self) -> str:
+        """Start serving (once) and return the base URL."""
+        if self._runner is None:
+            app = gateway_app(self.config, self.accounts, self.backend, self.banlists)
+            runner = gateway_runner(app)
+            await runner.setup()
+            site = web.TCPSite(runner, self.config.host, self.config.port)
+            await site.start()
+            port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            self._runner, self._url = runner, f"http://{self.config.host}:{port}"
+        return self._url
+
+    async def routes(self) -> list[str]:
+        """Every route served, as ``METHOD /path`` (what the ready line lists)."""
+        await self.url()
+        assert self._runner is not None
+        return sorted(
+            f"{route.method} {route.resource.canonical}"
+            for route in self._runner.app.router.routes()
+            if route.method != "HEAD" and route.resource is not None
+        )
+
+    async def stop(self) -> None:
+        """Stop serving: long-polls end (304), streams close, then the listener."""
+        if self._runner is not None:
+            runner, self._runner, self._url = self._runner, None, ""
+            await runner.cleanup()

@@ -1,0 +1,61 @@
+"""What the gateway's routes need from the rest of riskd (on Ray, its actors), as plain data."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from riskd.health import JobStatus
+
+
+class BackendUnavailable(Exception):
+    """What a request needs is not running (yet, or any more): a 503, worth a retry."""
+
+    def __init__(self, message: str = "a riskd actor this needs is not running; try again") -> None:
+        super().__init__(message)
+
+
+class Backend(Protocol):
+    """What the routes ask of riskd. Any method may raise :class:`BackendUnavailable`. The
+    operators' changes raise ValueError naming what is wrong with the request, LookupError
+    when an id names nothing, and ``add_lock`` SymbolListUnavailable when riskd cannot check
+    the symbol."""
+
+    async def health_rows(self) -> list[JobStatus]:
+        """Every job's state and health, in plan order."""
+
+    async def book_health(self, account: str) -> dict:
+        """The account's position book: its ``silent`` sources and ``stream_missed`` changes."""
+
+    async def alerter_health(self) -> dict:
+        """The Alerter's ``last_tick_ms``, ``last_error`` and ``receivers`` (their
+        ``failures`` in a row and ``last_error``)."""
+
+    async def positions(self, account: str) -> dict:
+        """The account's position book as ``GET /v1/positions`` shows it."""
+
+    async def locks(self, account: str) -> list[dict]:
+        """The account's active locks."""
+
+    async def add_lock(self, account: str, body: object) -> dict:
+        """Add an operator's lock as *body* describes it; the lock."""
+
+    async def unlock(self, account: str, lock_id: int, operator: str, reason: str) -> dict:
+        """End lock *lock_id* now, audited under *operator*; the lock."""
+
+    async def trading_state(self, account: str) -> dict:
+        """The account's trading state."""
+
+    async def set_trading_state(self, account: str, body: object) -> dict:
+        """Set the trading state *body* describes; the new state."""
+
+    async def alerts(self) -> list[dict]:
+        """Every firing alert."""
+
+    async def silences(self) -> list[dict]:
+        """Every current silence."""
+
+    async def add_silence(self, body: object) -> dict:
+        """Add the silence *body* describes; the silence."""
+
+    async def expire_silence(self, silence_id: int, operator: str) -> dict:
+        """End silence *silence_id* now, in *operator*'s name; the silence."""

@@ -1,0 +1,124 @@
+"""Bearer auth on every route the gateway serves: reads take the read or the operator token,
+changes only the operator's; a kind of request without a token configured is open."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from riskd.gateway.app import gateway_app
+from riskd.gateway.auth import READS
+from riskd.gateway.hub import BanListHub
+from tests.kit.gateway import (
+    JSON,
+    OPERATOR,
+    OPERATOR_TOKEN,
+    READ_TOKEN,
+    READER,
+    FakeBackend,
+    Served,
+    gateway_config,
+    serving,
+    state_body,
+)
+
+TOKENS = gateway_config(READ_TOKEN, OPERATOR_TOKEN)
+ROUTES = sorted(
+    (route.method, route.resource.canonical)
+    for route in gateway_app(TOKENS, ["main"], FakeBackend(), BanListHub()).router.routes()
+    if route.resource is not None
+)
+SEND_TOKEN = "Authorization: send 'Bearer <token>'"
+CHANGES_NEED_THE_OPERATOR = "changes need the operator's token"
+
+
+@pytest.fixture(scope="module")
+async def gateway() -> AsyncIterator[Served]:
+    async with serving(config=TOKENS) as served:
+        yield served
+
+
+async def test_the_routes_checked_are_the_routes_served(gateway: Served) -> None:
+    served = await gateway.server.routes()
+    assert served == [f"{method} {path}" for method, path in ROUTES if method != "HEAD"]
+
+
+async def _call(gateway: Served, method: str, path: str, headers: dict[str, str]) -> int:
+    """The status of a request to route *path*, its ``{id}`` 1."""
+    return (await gateway.call(method, path.replace("{id}", "1"), headers=headers))[0]
+
+
+async def _refused(gateway: Served, method: str, path: str, headers: dict[str, str]) -> str:
+    """The error of a request to route *path* that must be refused as unauthorized."""
+    sent = path.replace("{id}", "1")
+    status, response_headers, answer = await gateway.call(method, sent, headers=headers)
+    assert status == 401
+    assert response_headers["WWW-Authenticate"] == "Bearer"
+    return "" if answer is None else answer["error"]  # HEAD: no body
+
+
+@pytest.mark.parametrize(("method", "path"), ROUTES)
+async def test_a_request_without_a_token_is_401(gateway: Served, method: str, path: str) -> None:
+    assert await _refused(gateway, method, path, {}) in ("", SEND_TOKEN)
+
+
+@pytest.mark.parametrize(("method", "path"), ROUTES)
+async def test_a_wrong_token_is_401(gateway: Served, method: str, path: str) -> None:
+    error = await _refused(gateway, method, path, {"Authorization": "Bearer wrong"})
+    assert error in ("", "wrong bearer token")
+
+
+@pytest.mark.parametrize(("method", "path"), ROUTES)
+async def test_the_read_token_reads_and_is_forbidden_to_change(
+    gateway: Served, method: str, path: str
+) -> None:
+    if method in READS:
+        assert await _call(gateway, method, path, READER) not in (401, 403)
+    else:
+        sent = path.replace("{id}", "1")
+        status, _, answer = await gateway.call(method, sent, headers=READER)
+        assert (status, answer) == (403, {"error": CHANGES_NEED_THE_OPERATOR})
+
+
+@pytest.mark.parametrize(("method", "path"), ROUTES)
+async def test_the_operator_token_is_taken_everywhere(
+    gateway: Served, method: str, path: str
+) -> None:
+    assert await _call(gateway, method, path, OPERATOR) not in (401, 403)
+
+
+@pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER"])
+async def test_the_scheme_is_taken_in_any_case(gateway: Served, scheme: str) -> None:
+    headers = {"Authorization": f"{scheme} {READ_TOKEN}"}
+    assert (await gateway.call("GET", "/v1/locks", headers=headers))[0] == 200
+
+
+@pytest.mark.parametrize(
+    ("authorization", "error"),
+    [
+        (READ_TOKEN, SEND_TOKEN),  # no scheme
+        (f"Basic {READ_TOKEN}", SEND_TOKEN),
+        ("Bearer ", SEND_TOKEN),
+        (f"Bearer {READ_TOKEN}x", "wrong bearer token"),
+        (f"Bearer {READ_TOKEN[:-1]}", "wrong bearer token"),
+    ],
+)
+async def test_a_malformed_or_near_miss_authorization_is_401(
+    gateway: Served, authorization: str, error: str
+) -> None:
+    headers = {"Authorization": authorization}
+    assert await _refused(gateway, "GET", "/v1/locks", headers) == error
+
+
+async def test_without_tokens_every_request_is_open() -> None:
+    async with serving() as gateway:
+        assert (await gateway.call("GET", "/v1/locks"))[0] == 200
+        assert (await gateway.call("POST", "/v1/state", state_body(), JSON))[0] == 200
+
+
+async def test_with_only_the_operator_token_reads_are_open_and_changes_need_it() -> None:
+    async with serving(config=gateway_config(operator_token=OPERATOR_TOKEN)) as gateway:
+        assert (await gateway.call("GET", "/v1/locks"))[0] == 200
+        assert await _refused(gateway, "POST", "/v1/state", {}) == SEND_TOKEN
+        assert (await gateway.call("POST", "/v1/state", state_body(), JSON | OPERATOR))[0] == 200

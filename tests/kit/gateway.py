@@ -1,0 +1,231 @@
+"""The gateway without Ray: :class:`FakeBackend`, riskd's actors in memory, and the gateway
+serving from it (:func:`serving`)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from aiohttp import ClientSession
+from multidict import CIMultiDictProxy
+from yarl import URL
+
+from riskd.core.clock import wall_ms
+from riskd.core.secrets import SecretSources
+from riskd.gateway.app import GatewayServer
+from riskd.gateway.config import GatewayConfig
+from riskd.health import JobStatus
+from riskd.notify.alerts import silence_request
+from riskd.risk.locks import operator_lock_request, operator_state_request, operator_unlock_request
+
+READ_TOKEN, OPERATOR_TOKEN = "read-token", "operator-token"
+READER = {"Authorization": f"Bearer {READ_TOKEN}"}
+OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+JSON = {"Content-Type": "application/json"}
+
+
+def lock_body(**fields: object) -> bytes:
+    """An operator's lock as JSON: BTCUSDT by alice, but for *fields*."""
+    return json.dumps(
+        {"symbol": "BTCUSDT", "reason": "test", "operator": "alice"} | fields
+    ).encode()
+
+
+def state_body(**fields: object) -> bytes:
+    """An operator's trading state as JSON: HALTED by alice, but for *fields*."""
+    return json.dumps({"state": "HALTED", "operator": "alice", "reason": "test"} | fields).encode()
+
+
+def silence_body(**fields: object) -> bytes:
+    """A silence as JSON: of symbol=BTCUSDT for 5 minutes, but for *fields*."""
+    body = {"matchers": ["symbol=BTCUSDT"], "minutes": 5, "created_by": "al", "comment": "c"}
+    return json.dumps(body | fields).encode()
+
+
+def raw_silence_body(minutes: str) -> bytes:
+    """A silence whose minutes are *minutes* as written (Infinity is not JSON)."""
+    return (
+        b'{"matchers":["a=b"],"minutes":' + minutes.encode() + b',"created_by":"a","comment":"c"}'
+    )
+
+
+def bad_request(
+    method: str,
+    path: str,
+    body: bytes | None,
+    status: int,
+    error: str,
+    headers: Mapping[str, str] | None = None,
+) -> object:
+    """A row of a table of bad requests: what is sent (as JSON unless *headers* say
+    otherwise), the status and a part of the error the gateway answers."""
+    return pytest.param(
+        method, path, body, JSON | dict(headers or {}), status, error, id=f"{method} {error}"
+    )
+
+
+def gateway_config(
+    read_token: str | None = None, operator_token: str | None = None, host: str = "127.0.0.1"
+) -> GatewayConfig:
+    """A gateway config on *host* (port 0) with these tokens, each from its env var."""
+    env = {"READ": read_token, "OPERATOR": operator_token}
+    fields = {f"{name.lower()}_token_env": name for name, token in env.items() if token}
+    return GatewayConfig.model_validate(
+        {"host": host, "port": 0, **fields},
+        context=SecretSources(env={name: token for name, token in env.items() if token}),
+    )
+
+
+class FakeBackend:
+    """:class:`riskd.gateway.ports.Backend` in memory. It checks operators' requests with the
+    Ledger's and the Alerter's own validators; ``fail[method]`` is raised by that method, a
+    method in ``hang`` never answers, and ``calls`` records every call."""
+
+    def __init__(self, accounts: Sequence[str] = ("main",)) -> None:
+        self.rows: list[JobStatus] = []
+        self.books = {account: {"silent": [], "stream_missed": []} for account in accounts}
+        self.alerter = {"last_tick_ms": 1, "last_error": "", "receivers": {}}
+        self.views = {account: {"account": account, "positions": []} for account in accounts}
+        self.active: dict[str, dict[int, dict]] = {account: {} for account in accounts}
+        self.states = {account: {"state": "ACTIVE", "reason": ""} for account in accounts}
+        self.firing: list[dict] = []
+        self.current_silences: dict[int, dict] = {}
+        self.fail: dict[str, Exception] = {}
+        self.hang: set[str] = set()
+        self.calls: list[tuple[str, tuple]] = []
+        self._ids = itertools.count(1)
+
+    async def _called(self, method: str, *args: object) -> None:
+        self.calls.append((method, args))
+        if method in self.hang:
+            await asyncio.Event().wait()
+        if method in self.fail:
+            raise self.fail[method]
+
+    async def health_rows(self) -> list[JobStatus]:
+        await self._called("health_rows")
+        return self.rows
+
+    async def book_health(self, account: str) -> dict:
+        await self._called("book_health", account)
+        return self.books[account]
+
+    async def alerter_health(self) -> dict:
+        await self._called("alerter_health")
+        return self.alerter
+
+    async def positions(self, account: str) -> dict:
+        await self._called("positions", account)
+        return self.views[account]
+
+    async def locks(self, account: str) -> list[dict]:
+        await self._called("locks", account)
+        return list(self.active[account].values())
+
+    async def add_lock(self, account: str, body: object) -> dict:
+        await self._called("add_lock", account, body)
+        request = operator_lock_request(body)
+        lock = {
+            "id": next(self._ids),
+            "account": account,
+            "symbol": request.symbol,
+            "side": request.side,
+            "source": request.source,
+            "until_ms": request.until_ms,
+            "active": True,
+        }
+        self.active[account][lock["id"]] = lock
+        return lock
+
+    async def unlock(self, account: str, lock_id: int, operator: str, reason: str) -> dict:
+        await self._called("unlock", account, lock_id, operator, reason)
+        request = operator_unlock_request(lock_id, operator, reason)
+        if request.lock_id not in self.active[account]:
+            raise LookupError(f"no lock {lock_id}")
+        return self.active[account].pop(request.lock_id) | {"active": False}
+
+    async def trading_state(self, account: str) -> dict:
+        await self._called("trading_state", account)
+        return self.states[account]
+
+    async def set_trading_state(self, account: str, body: object) -> dict:
+        await self._called("set_trading_state", account, body)
+        request = operator_state_request(body)
+        self.states[account] = {"state": request.state.value, "reason": request.reason}
+        return self.states[account]
+
+    async def alerts(self) -> list[dict]:
+        await self._called("alerts")
+        return self.firing
+
+    async def silences(self) -> list[dict]:
+        await self._called("silences")
+        return list(self.current_silences.values())
+
+    async def add_silence(self, body: object) -> dict:
+        await self._called("add_silence", body)
+        matchers, starts_ms, ends_ms, created_by, comment = silence_request(body, wall_ms())
+        silence = {
+            "id": next(self._ids),
+            "matchers": [str(matcher) for matcher in matchers],
+            "starts_ms": starts_ms,
+            "ends_ms": ends_ms,
+            "created_by": created_by,
+            "comment": comment,
+        }
+        self.current_silences[silence["id"]] = silence
+        return silence
+
+    async def expire_silence(self, silence_id: int, operator: str) -> dict:
+        await self._called("expire_silence", silence_id, operator)
+        if silence_id not in self.current_silences:
+            raise LookupError(f"no silence {silence_id}")
+        return self.current_silences.pop(silence_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Served:
+    """A gateway serving on 127.0.0.1 as the actor serves it, on a :class:`FakeBackend`."""
+
+    server: GatewayServer
+    backend: FakeBackend
+    url: str
+    http: ClientSession
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> tuple[int, CIMultiDictProxy[str], Any]:
+        """One request, its *path* sent as written: the status, headers and decoded JSON
+        (None without a body)."""
+        url = URL(self.url + path, encoded=True)
+        async with self.http.request(method, url, data=body, headers=headers) as response:
+            raw = await response.read()
+            return response.status, response.headers, json.loads(raw) if raw else None
+
+
+@asynccontextmanager
+async def serving(
+    backend: FakeBackend | None = None,
+    config: GatewayConfig | None = None,
+    accounts: Sequence[str] = ("main",),
+) -> AsyncIterator[Served]:
+    """The gateway for *accounts* on *backend* (a new FakeBackend by default), configured
+    as *config* (by default: loopback, no tokens), serving until the block ends."""
+    backend = backend or FakeBackend(accounts)
+    server = GatewayServer(config or gateway_config(), accounts, backend)
+    try:
+        url = await server.url()
+        async with ClientSession() as http:
+            yield Served(server, backend, url, http)
+    finally:
+        await server.stop()

@@ -1,0 +1,44 @@
+"""The dead-man's switch: which symbols to arm, and how often a job must re-arm them."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from riskd.orders import OpenOrder
+from riskd.protect.heartbeat import HeartbeatConfig, symbols_to_arm
+
+
+def resting(order_id: int, symbol: str) -> OpenOrder:
+    return OpenOrder(
+        order_id=order_id,
+        client_order_id=f"c{order_id}",
+        symbol=symbol,
+        side="BUY",
+        position_side="BOTH",
+        type="LIMIT",
+        time_in_force="GTC",
+        price=Decimal("1"),
+        orig_qty=Decimal("1"),
+        executed_qty=Decimal("0"),
+        reduce_only=False,
+        time_ms=0,
+        update_time_ms=0,
+    )
+
+
+def test_every_symbol_with_a_resting_order_is_armed_once_in_order() -> None:
+    orders = [resting(1, "ETHUSDT"), resting(2, "BTCUSDT"), resting(3, "ETHUSDT")]
+    assert symbols_to_arm(orders) == ("BTCUSDT", "ETHUSDT")
+    assert symbols_to_arm([]) == ()
+
+
+@pytest.mark.parametrize("interval_ms", [1_000, 40_000])
+def test_an_interval_of_at_most_a_third_of_the_countdown_is_accepted(interval_ms: int) -> None:
+    HeartbeatConfig(countdown_ms=120_000).check_interval(interval_ms)
+
+
+def test_an_interval_that_leaves_no_room_for_two_missed_passes_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"^heartbeat interval 40001 ms must be at most a third"):
+        HeartbeatConfig(countdown_ms=120_000).check_interval(40_001)
