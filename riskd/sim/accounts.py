@@ -6,18 +6,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from riskd.core.clock import DAY_MS
 from riskd.sim import errors as err
-from riskd.sim.config import SimConfig
 from riskd.sim.ids import IdSource
-from riskd.sim.market import EIGHT_PLACES, ZERO, Market, fixed, plain
+from riskd.sim.market import EIGHT_PLACES, ZERO, fixed, plain
 from riskd.sim.orders import Position
 from riskd.sim.params import Params, boolean, integer, opt, req
+from riskd.sim.venue import Emit, Venue, VenuePart
 
-# How a part hands an event to the account's user-data stream: emit(account name, event).
-Emit = Callable[[str, dict], None]
-
-INCOME_WINDOW_MS = 7 * 24 * 3600 * 1000
-INCOME_RETENTION_MS = 90 * 24 * 3600 * 1000
+INCOME_WINDOW_MS = 7 * DAY_MS
+INCOME_RETENTION_MS = 90 * DAY_MS
 
 
 @dataclass(slots=True)
@@ -59,23 +57,13 @@ class Margins:
         return self.position_im + self.order_im
 
 
-class Accounts:
+class Accounts(VenuePart):
     """The accounts, by API key, and the rules on their money: margin, fills, income, funding."""
 
-    def __init__(
-        self,
-        config: SimConfig,
-        market: Market,
-        ids: IdSource,
-        clock: Callable[[], int],
-        emit: Emit,
-    ) -> None:
-        self._rules = config.exchange
-        self._market = market
-        self._ids = ids
-        self._clock = clock
-        self._emit = emit
-        now = clock()
+    def __init__(self, venue: Venue) -> None:
+        super().__init__(venue)
+        config = venue.config
+        now = self._clock()
         self._by_key = {
             a.api_key: Account(
                 a.name, a.api_key, a.api_secret, a.dual_side_position, a.usdt_balance, now

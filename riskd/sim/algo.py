@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from riskd.sim import errors as err
-from riskd.sim.accounts import Account, Accounts, Emit
-from riskd.sim.config import SimConfig
+from riskd.sim.accounts import Account, Accounts
 from riskd.sim.errors import BinanceError
-from riskd.sim.ids import IdSource
-from riskd.sim.market import ZERO, Market, SymbolSpec, plain
+from riskd.sim.market import ZERO, SymbolSpec, plain
 from riskd.sim.matching import CANCEL_ALL_DONE, Matching, OrderRequest
 from riskd.sim.orders import CONDITIONAL_TYPES, AlgoOrder, Order
 from riskd.sim.params import (
@@ -30,6 +27,7 @@ from riskd.sim.params import (
     working_type,
 )
 from riskd.sim.quant_rules import QuantRules
+from riskd.sim.venue import Venue, VenuePart
 
 _MIN_CALLBACK_RATE, _MAX_CALLBACK_RATE = Decimal("0.1"), Decimal("10")
 
@@ -50,30 +48,18 @@ class AlgoBook:
         return [a for a in self.orders.values() if a.algo_id not in self.open]
 
 
-class AlgoService:
+class AlgoService(VenuePart):
     """Holds each account's conditional orders (STOP, TAKE_PROFIT, their _MARKET forms and
     TRAILING_STOP_MARKET); when one triggers, places its order with the matching engine.
     Every change is an ALGO_UPDATE."""
 
     def __init__(
-        self,
-        config: SimConfig,
-        market: Market,
-        ids: IdSource,
-        accounts: Accounts,
-        matching: Matching,
-        quant_rules: QuantRules,
-        clock: Callable[[], int],
-        emit: Emit,
+        self, venue: Venue, accounts: Accounts, matching: Matching, quant_rules: QuantRules
     ) -> None:
-        self._rules = config.exchange
-        self._market = market
-        self._ids = ids
+        super().__init__(venue)
         self._accounts = accounts
         self._matching = matching
         self._quant_rules = quant_rules
-        self._clock = clock
-        self._emit = emit
         self._books = {account.name: AlgoBook() for account in accounts}
 
     def book(self, account: Account) -> AlgoBook:

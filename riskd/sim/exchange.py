@@ -23,7 +23,7 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from riskd.sim.account_views import AccountViews
-from riskd.sim.accounts import Account, Accounts, Emit, ListenKeys
+from riskd.sim.accounts import Account, Accounts, ListenKeys
 from riskd.sim.algo import AlgoService
 from riskd.sim.config import SimConfig
 from riskd.sim.countdown import Countdowns
@@ -34,6 +34,7 @@ from riskd.sim.matching import Matching
 from riskd.sim.params import Params
 from riskd.sim.quant_rules import QuantRules
 from riskd.sim.snapshot import Snapshot
+from riskd.sim.venue import Emit, Venue
 
 
 class SimExchange:
@@ -56,23 +57,13 @@ class SimExchange:
         rules = config.exchange
         self.market = Market(DEFAULT_SYMBOLS, config.seed, rules.funding_rate, rules.walk_step_bps)
         ids = IdSource(config.seed)
+        venue = Venue(config, self.market, ids, clock, self._emit)
         self._market_data = MarketData(config, self.market, ids, clock)
-        self._accounts = Accounts(config, self.market, ids, clock, self._emit)
+        self._accounts = Accounts(venue)
         self.listen_keys = ListenKeys(rules.listen_key_ttl_ms, ids, clock, self._emit)
         self._quant_rules = QuantRules(self.market, self._accounts, clock)
-        self._matching = Matching(
-            config, self.market, ids, self._accounts, self._quant_rules, clock, self._emit
-        )
-        self._algos = AlgoService(
-            config,
-            self.market,
-            ids,
-            self._accounts,
-            self._matching,
-            self._quant_rules,
-            clock,
-            self._emit,
-        )
+        self._matching = Matching(venue, self._accounts, self._quant_rules)
+        self._algos = AlgoService(venue, self._accounts, self._matching, self._quant_rules)
         self._countdowns = Countdowns(self.market, self._accounts, self._matching, clock)
         self._views = AccountViews(self.market, self._accounts, self._matching)
         self._snapshot = Snapshot(

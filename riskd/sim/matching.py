@@ -7,11 +7,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from riskd.sim import errors as err
-from riskd.sim.accounts import Account, Accounts, Emit
-from riskd.sim.config import SimConfig
+from riskd.sim.accounts import Account, Accounts
 from riskd.sim.errors import BinanceError
-from riskd.sim.ids import IdSource
-from riskd.sim.market import EIGHT_PLACES, ZERO, Market, fixed, plain
+from riskd.sim.market import EIGHT_PLACES, ZERO, fixed, plain
 from riskd.sim.orders import CONDITIONAL_TYPES, ORDER_TYPES, Order
 from riskd.sim.params import (
     Params,
@@ -29,6 +27,7 @@ from riskd.sim.params import (
     working_type,
 )
 from riskd.sim.quant_rules import QuantRules
+from riskd.sim.venue import Venue, VenuePart
 
 CANCEL_ALL_DONE = {"code": 200, "msg": "The operation of cancel all open order is done."}
 
@@ -74,27 +73,14 @@ class OrderBook:
         return order if order is not None and order.open else None
 
 
-class Matching:
+class Matching(VenuePart):
     """The matching engine: takes orders into each account's book and fills them against
     the last price (the simulated book is the spread around it)."""
 
-    def __init__(
-        self,
-        config: SimConfig,
-        market: Market,
-        ids: IdSource,
-        accounts: Accounts,
-        quant_rules: QuantRules,
-        clock: Callable[[], int],
-        emit: Emit,
-    ) -> None:
-        self._rules = config.exchange
-        self._market = market
-        self._ids = ids
+    def __init__(self, venue: Venue, accounts: Accounts, quant_rules: QuantRules) -> None:
+        super().__init__(venue)
         self._accounts = accounts
         self._quant_rules = quant_rules
-        self._clock = clock
-        self._emit = emit
         self._books = {account.name: OrderBook() for account in accounts}
         # Told when an order that an algo order placed is final; the exchange wires this in.
         self.on_algo_order_final: Callable[[Account, Order], None] = lambda _a, _o: None
