@@ -41,7 +41,7 @@ def gateway_app(
 
 def gateway_runner(app: web.Application) -> web.AppRunner:
     """The runner that serves *app* as the gateway does: timeouts, aiohttp's errors logged
-    on one line, bodies taken without a Content-Encoding (see ``riskd.gateway.bodies``)."""
+    on one line, bodies taken without a Content-Encoding (see ``riskd.gateway.json_body``)."""
     return web.AppRunner(
         app,
         access_log=None,

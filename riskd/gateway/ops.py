@@ -29,8 +29,8 @@ from aiohttp import web
 from riskd.core.bodies import INT64_MAX, text, whole_number
 from riskd.core.clock import wall_ms
 from riskd.gateway.accounts import Accounts
-from riskd.gateway.bodies import json_body
 from riskd.gateway.errors import json_response, refusing, summary
+from riskd.gateway.json_body import json_body
 from riskd.gateway.ports import Backend, BackendUnavailable
 from riskd.risk.locks import OPERATOR_CHARS, SymbolListUnavailable
 

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from riskd.gateway import app, bodies
+from riskd.gateway import app, json_body
 from tests.kit.gateway import (
     Served,
     bad_request,
@@ -148,7 +148,7 @@ async def test_a_half_sent_request_head_is_cut_off(monkeypatch: pytest.MonkeyPat
 
 
 async def test_a_body_that_does_not_arrive_in_time_is_408(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(bodies, "BODY_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(json_body, "BODY_TIMEOUT_S", 0.2)
     async with serving() as gateway:
         url = urlsplit(gateway.url)
         reader, writer = await asyncio.open_connection(url.hostname, url.port)
