@@ -33,7 +33,8 @@ class OrderReaper(Job):
             )
         )
         view = await self.position_book.current.remote()
-        positions = {position.key for position in view.positions}
+        fresh = await self.position_book.complete_and_fresh.remote()
+        positions = {position.key for position in view.positions} if fresh else None
         decision = decide(
             orders, algos, positions, status, self.clock.now_ms(), self.account_config.reaper
         )

@@ -157,7 +157,7 @@ class ReaperDecision:
 def decide(
     open_orders: Iterable[OpenOrder],
     open_algos: Iterable[OpenAlgoOrder],
-    positions: Set[tuple[str, str]],
+    positions: Set[tuple[str, str]] | None,
     gcr: Mapping[str, GcrStatus],
     now_ms: int,
     config: ReaperConfig,
@@ -165,7 +165,9 @@ def decide(
     """What to cancel now.
 
     *positions* holds the (symbol, position side) of every open position, from a complete
-    and current view; *gcr* is ``parse_trading_status``'s result. An order is due when
+    and current view; None when the book has no such view (right after it restarted, or while
+    a reader is late): then no rung counts as an orphan, since its position may be there.
+    *gcr* is ``parse_trading_status``'s result. An order is due when
     ``now_ms − time_ms > max_age_ms``. Nothing is cancelled on a locked or cautioned symbol,
     nor anywhere while the account is locked. At most ``cancels_per_pass`` cancels (orders
     and orphan rungs together), oldest first; ties go by order id, orders before algo orders.
@@ -179,7 +181,8 @@ def decide(
             due.append(_Due(order.time_ms, 0, order.order_id, order.symbol, rule, order))
     for algo in open_algos:
         if (
-            _protected(algo.client_algo_id, config.protected_prefixes)
+            positions is not None
+            and _protected(algo.client_algo_id, config.protected_prefixes)
             and (algo.symbol, algo.position_side) not in positions
             and now_ms - algo.create_time_ms > config.orphan_grace_ms
         ):

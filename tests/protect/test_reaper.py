@@ -336,6 +336,13 @@ def test_rung_without_a_position_within_the_grace_is_kept() -> None:
     assert run(algos=[rung(1, 60_000)]).orphan_rungs == ()
 
 
+def test_no_rung_is_an_orphan_while_the_book_has_no_complete_and_fresh_view() -> None:
+    old = rung(1, 10**9)
+    stale = decide([order(7, "wTake_1", 20_000)], [old], None, {}, NOW, ReaperConfig())
+    assert stale.orphan_rungs == ()
+    assert cancelled(stale) == [(7, "wTake_")]  # regular orders are still reaped
+
+
 def test_hedge_rung_is_an_orphan_when_only_the_other_side_is_open() -> None:
     long_rung = rung(1, 120_000, position_side="LONG")
     short_rung = rung(2, 120_000, position_side="SHORT")
