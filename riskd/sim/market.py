@@ -55,6 +55,10 @@ class SymbolSpec:
     def floor_price(self, price: Decimal) -> Decimal:
         return (price / self.tick_size).to_integral_value(ROUND_DOWN) * self.tick_size
 
+    def trade_price(self, price: Decimal) -> Decimal:
+        """*price* as the symbol trades it: floored to the tick, never below one tick."""
+        return self.floor_price(max(self.tick_size, price))
+
     def check_price(self, price: Decimal) -> None:
         """PRICE_FILTER: precision, tick size, then the price range."""
         if decimals(price) > self.price_precision:
@@ -230,7 +234,7 @@ class Market:
         spec = self.specs[symbol]
         quote = self.quotes[symbol]
         quote.mark = mark
-        quote.last = spec.floor_price(last if last is not None else mark)
+        quote.last = spec.trade_price(last if last is not None else mark)
         self._record(symbol, now_ms)
 
     def walk(self, now_ms: int) -> None:
@@ -240,7 +244,7 @@ class Market:
             move = Decimal(self._rng.choice((-1, 0, 1))) * self._walk_step
             mark = max(spec.tick_size, quote.mark * (1 + move))
             quote.mark = mark.quantize(EIGHT_PLACES)
-            quote.last = max(spec.tick_size, spec.floor_price(quote.mark))
+            quote.last = spec.trade_price(quote.mark)
             self._record(symbol, now_ms)
 
     def _record(self, symbol: str, now_ms: int) -> None:
@@ -287,7 +291,7 @@ class Market:
                 rng = random.Random(f"{symbol}:{open_ms}")
                 base = self.quotes[symbol].last * (1 + Decimal(rng.randint(-50, 50)) / 10_000)
                 prices = [
-                    spec.floor_price(base * (1 + Decimal(rng.randint(-10, 10)) / 10_000))
+                    spec.trade_price(base * (1 + Decimal(rng.randint(-10, 10)) / 10_000))
                     for _ in range(4)
                 ]
             volume = spec.min_qty * (len(prices) * 7 % 97 + 1)

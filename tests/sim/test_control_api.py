@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import aiohttp
 import pytest
 from binance.exceptions import BinanceAPIException, BinanceRequestException
@@ -20,6 +22,15 @@ async def test_mark_sets_mark_and_last(sim, control) -> None:
         "POST", "/_sim/mark", {"symbol": "ETHUSDT", "price": "3100.5", "last": "3101"}
     )
     assert answer == {"mark": "3100.5", "last": "3101"}
+
+
+async def test_a_mark_below_one_tick_trades_at_one_tick_and_the_ticker_still_answers(
+    sim, client, control
+) -> None:
+    answer = await control("POST", "/_sim/mark", {"symbol": "DOGEUSDT", "price": "0.000001"})
+    assert (answer["mark"], Decimal(answer["last"])) == ("0.000001", Decimal("0.00001"))
+    ticker = await client.futures_ticker(symbol="DOGEUSDT")
+    assert Decimal(ticker["lastPrice"]) == Decimal("0.00001")
 
 
 @pytest.mark.parametrize(
