@@ -1,10 +1,13 @@
-"""Sample domain objects shared by tests: ban lists and their locks, fills, symbol filters."""
+"""Sample domain objects shared by tests: ban lists and their locks, open orders, order
+updates, fills, symbol filters."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
 from riskd.exchange.filters import SymbolFilters
+from riskd.exchange.parse_orders import OrderUpdate
+from riskd.orders import OpenOrder
 from riskd.risk.banlist import BanList, BanListLock
 from riskd.risk.ledger import Fill
 
@@ -82,3 +85,84 @@ BTC = SymbolFilters(
     price_precision=2,
     quantity_precision=3,
 )
+
+
+def open_order(
+    order_id: int,
+    symbol: str = "BTCUSDT",
+    *,
+    client_order_id: str | None = None,
+    time_ms: int = 0,
+    time_in_force: str = "GTC",
+    price: str = "1",
+    orig_qty: str = "1",
+    executed_qty: str = "0",
+    side: str = "BUY",
+    position_side: str = "BOTH",
+    reduce_only: bool = False,
+) -> OpenOrder:
+    """A resting LIMIT order placed at *time_ms* (client id ``c<order_id>`` unless given)."""
+    return OpenOrder(
+        order_id=order_id,
+        client_order_id=f"c{order_id}" if client_order_id is None else client_order_id,
+        symbol=symbol,
+        side=side,
+        position_side=position_side,
+        type="LIMIT",
+        time_in_force=time_in_force,
+        price=Decimal(price),
+        orig_qty=Decimal(orig_qty),
+        executed_qty=Decimal(executed_qty),
+        reduce_only=reduce_only,
+        time_ms=time_ms,
+        update_time_ms=time_ms,
+    )
+
+
+def order_update(
+    *,
+    time_ms: int,
+    status: str = "FILLED",
+    filled: str = "0.010",
+    side: str = "BUY",
+    order_type: str = "LIMIT",
+    price: str = "60000",
+    orig_qty: str = "0.010",
+    fill_price: str = "60000",
+    realized_pnl: str = "0",
+    order_id: int = 42,
+    client_order_id: str = "c-1",
+    trade_id: int = 0,
+    maker: bool = True,
+    reduce_only: bool = False,
+    commission_asset: str = "",
+) -> OrderUpdate:
+    """An ORDER_TRADE_UPDATE of a BTCUSDT order at *time_ms*: a TRADE when *filled* is not 0
+    (the whole fill at *fill_price*, no fee), else NEW."""
+    return OrderUpdate(
+        event_time_ms=time_ms + 1,
+        transaction_time_ms=time_ms,
+        symbol="BTCUSDT",
+        client_order_id=client_order_id,
+        side=side,
+        position_side="BOTH",
+        order_type=order_type,
+        orig_type=order_type,
+        time_in_force="GTC",
+        price=Decimal(price),
+        orig_qty=Decimal(orig_qty),
+        execution_type="TRADE" if Decimal(filled) else "NEW",
+        status=status,
+        order_id=order_id,
+        last_filled_qty=Decimal(filled),
+        last_filled_price=Decimal(fill_price),
+        cumulative_filled_qty=Decimal(filled),
+        average_price=Decimal(fill_price),
+        commission=Decimal(0),
+        commission_asset=commission_asset,
+        realized_pnl=Decimal(realized_pnl),
+        trade_id=trade_id,
+        maker=maker,
+        reduce_only=reduce_only,
+        close_position=False,
+    )

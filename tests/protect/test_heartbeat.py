@@ -2,34 +2,14 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import pytest
 
-from riskd.orders import OpenOrder
 from riskd.protect.heartbeat import HeartbeatConfig, symbols_to_arm
-
-
-def resting(order_id: int, symbol: str) -> OpenOrder:
-    return OpenOrder(
-        order_id=order_id,
-        client_order_id=f"c{order_id}",
-        symbol=symbol,
-        side="BUY",
-        position_side="BOTH",
-        type="LIMIT",
-        time_in_force="GTC",
-        price=Decimal("1"),
-        orig_qty=Decimal("1"),
-        executed_qty=Decimal("0"),
-        reduce_only=False,
-        time_ms=0,
-        update_time_ms=0,
-    )
+from tests.kit.samples import open_order
 
 
 def test_every_symbol_with_a_resting_order_is_armed_once_in_order() -> None:
-    orders = [resting(1, "ETHUSDT"), resting(2, "BTCUSDT"), resting(3, "ETHUSDT")]
+    orders = [open_order(1, "ETHUSDT"), open_order(2, "BTCUSDT"), open_order(3, "ETHUSDT")]
     assert symbols_to_arm(orders) == ("BTCUSDT", "ETHUSDT")
     assert symbols_to_arm([]) == ()
 

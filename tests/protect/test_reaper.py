@@ -24,40 +24,17 @@ from riskd.protect.reaper import (
     parse_trading_status,
     replacement_after_cancel,
 )
+from tests.kit.samples import open_order
 
 NOW = 1_750_000_000_000
 NO_LOCK = GcrStatus((), 0)
 
 
-def order(
-    order_id: int,
-    client_id: str,
-    age_ms: int,
-    *,
-    symbol: str = "BTCUSDT",
-    tif: str = "GTC",
-    orig: str = "1.000",
-    executed: str = "0",
-    side: str = "BUY",
-    position_side: str = "BOTH",
-    reduce_only: bool = False,
-) -> OpenOrder:
-    """A resting LIMIT order placed *age_ms* before NOW."""
-    return OpenOrder(
-        order_id=order_id,
-        client_order_id=client_id,
-        symbol=symbol,
-        side=side,
-        position_side=position_side,
-        type="LIMIT",
-        time_in_force=tif,
-        price=Decimal("60000.0"),
-        orig_qty=Decimal(orig),
-        executed_qty=Decimal(executed),
-        reduce_only=reduce_only,
-        time_ms=NOW - age_ms,
-        update_time_ms=NOW - age_ms,
-    )
+def order(order_id: int, client_id: str, age_ms: int, **fields: Any) -> OpenOrder:
+    """A resting LIMIT order at 60 000, 1.000 unfilled unless *fields* say otherwise, placed
+    *age_ms* before NOW."""
+    fields = {"price": "60000.0", "orig_qty": "1.000", **fields}
+    return open_order(order_id, client_order_id=client_id, time_ms=NOW - age_ms, **fields)
 
 
 def rung(
@@ -183,7 +160,7 @@ def test_order_placed_in_the_future_is_not_due() -> None:
 
 def test_cancel_and_market_replaces_only_the_unfilled_remainder() -> None:
     rule = ReaperRule(client_id_prefix="mk_", max_age_ms=3_000, action="cancel_and_market")
-    partly = order(42, "mk_a", 3_001, orig="1.000", executed="0.350", side="SELL")
+    partly = order(42, "mk_a", 3_001, orig_qty="1.000", executed_qty="0.350", side="SELL")
     decision = run([partly], rules=[rule])
     assert cancelled(decision) == [(42, "mk_")]
     assert decision.market_replacements == (
@@ -221,12 +198,15 @@ def test_replacement_client_id_is_the_same_on_every_pass() -> None:
 
 
 def test_maker_rule_is_off_by_default() -> None:
-    assert run([order(1, "anything", 10**9, tif="GTX")]).cancels == ()
+    assert run([order(1, "anything", 10**9, time_in_force="GTX")]).cancels == ()
 
 
 def test_maker_rule_converts_any_old_post_only_order() -> None:
     decision = run(
-        [order(1, "strat", 3_001, tif="GTX"), order(2, "strat", 3_000, tif="GTX")],
+        [
+            order(1, "strat", 3_001, time_in_force="GTX"),
+            order(2, "strat", 3_000, time_in_force="GTX"),
+        ],
         maker_max_age_ms=3_000,
     )
     assert cancelled(decision) == [(1, "maker")]
@@ -234,30 +214,32 @@ def test_maker_rule_converts_any_old_post_only_order() -> None:
 
 
 def test_maker_rule_leaves_non_post_only_orders_alone() -> None:
-    assert run([order(1, "strat", 10**9, tif="GTC")], maker_max_age_ms=3_000).cancels == ()
+    assert (
+        run([order(1, "strat", 10**9, time_in_force="GTC")], maker_max_age_ms=3_000).cancels == ()
+    )
 
 
 def test_maker_rule_shorter_than_prefix_rule_takes_the_post_only_order() -> None:
-    decision = run([order(1, "wTake_a", 4_000, tif="GTX")], maker_max_age_ms=3_000)
+    decision = run([order(1, "wTake_a", 4_000, time_in_force="GTX")], maker_max_age_ms=3_000)
     assert cancelled(decision) == [(1, "maker")]
     assert len(decision.market_replacements) == 1
 
 
 def test_prefix_rule_shorter_than_maker_rule_cancels_without_replacement() -> None:
-    decision = run([order(1, "wTake_a", 16_000, tif="GTX")], maker_max_age_ms=20_000)
+    decision = run([order(1, "wTake_a", 16_000, time_in_force="GTX")], maker_max_age_ms=20_000)
     assert cancelled(decision) == [(1, "wTake_")]
     assert decision.market_replacements == ()
 
 
 def test_equal_ages_go_to_the_prefix_rule() -> None:
-    decision = run([order(1, "wTake_a", 16_000, tif="GTX")], maker_max_age_ms=15_000)
+    decision = run([order(1, "wTake_a", 16_000, time_in_force="GTX")], maker_max_age_ms=15_000)
     assert cancelled(decision) == [(1, "wTake_")]
 
 
 def test_replacement_after_cancel_shrinks_to_what_the_cancel_left() -> None:
     rule = ReaperRule(client_id_prefix="mk_", max_age_ms=3_000, action="cancel_and_market")
     (replacement,) = run(
-        [order(5, "mk_a", 4_000, executed="0.2")], rules=[rule]
+        [order(5, "mk_a", 4_000, executed_qty="0.2")], rules=[rule]
     ).market_replacements
     assert replacement.quantity == Decimal("0.8")
     shrunk = replacement_after_cancel(replacement, Decimal("1.000"), Decimal("0.700"))
@@ -275,7 +257,7 @@ def test_replacement_after_cancel_of_a_filled_order_is_none() -> None:
 def test_replacement_after_cancel_never_grows_the_order() -> None:
     rule = ReaperRule(client_id_prefix="mk_", max_age_ms=3_000, action="cancel_and_market")
     (replacement,) = run(
-        [order(5, "mk_a", 4_000, executed="0.5")], rules=[rule]
+        [order(5, "mk_a", 4_000, executed_qty="0.5")], rules=[rule]
     ).market_replacements
     grown = replacement_after_cancel(replacement, Decimal("1.000"), Decimal("0"))
     assert grown is not None
@@ -284,7 +266,7 @@ def test_replacement_after_cancel_never_grows_the_order() -> None:
 
 def test_one_way_replacement_is_sent_reduce_only_without_a_position_side() -> None:
     rule = ReaperRule(client_id_prefix="mk_", max_age_ms=3_000, action="cancel_and_market")
-    closing = order(7, "mk_b", 4_000, executed="0.25", side="SELL", reduce_only=True)
+    closing = order(7, "mk_b", 4_000, executed_qty="0.25", side="SELL", reduce_only=True)
     (replacement,) = run([closing], rules=[rule]).market_replacements
     assert replacement.order_params() == {
         "symbol": "BTCUSDT",
@@ -315,7 +297,7 @@ def test_one_way_replacement_that_may_open_sends_neither_flag() -> None:
 
 def test_protected_regular_order_is_never_reaped_even_as_old_post_only() -> None:
     decision = run(
-        [order(1, "rl-acct-BTCUSDT-g1-r1", 10**9, tif="GTX")],
+        [order(1, "rl-acct-BTCUSDT-g1-r1", 10**9, time_in_force="GTX")],
         rules=[ReaperRule(client_id_prefix="r", max_age_ms=1)],
         maker_max_age_ms=1,
     )

@@ -30,7 +30,7 @@ from riskd.risk.lock_store import StateRecord
 from riskd.risk.locks import ALL, TradingState, operator_source, rule_source
 from riskd.risk.rules import EquityPoint, RulesConfig
 from riskd.store.schema import banlist_versions, fills, init_schema, locks, orders
-from tests.kit.samples import lock
+from tests.kit.samples import lock, order_update
 
 ACCOUNT = "main"
 NOW_MS = 1_800_000_000_000
@@ -49,32 +49,21 @@ def engine(sql_engine: Engine) -> Engine:
 
 def _trade(trade_id: int, pnl: str, time_ms: int) -> OrderUpdate:
     """A market sell of BTCUSDT that filled at *time_ms* and realized *pnl* USDT, no fee."""
-    return OrderUpdate(
-        event_time_ms=time_ms + 1,
-        transaction_time_ms=time_ms,
-        symbol="BTCUSDT",
-        client_order_id=f"c-{trade_id}",
+    return order_update(
+        time_ms=time_ms,
         side="SELL",
-        position_side="BOTH",
         order_type="MARKET",
-        orig_type="MARKET",
-        time_in_force="GTC",
-        price=Decimal(0),
-        orig_qty=Decimal("0.1"),
-        execution_type="TRADE",
-        status="FILLED",
+        price="0",
+        orig_qty="0.1",
+        filled="0.1",
+        fill_price="58000",
+        realized_pnl=pnl,
         order_id=100 + trade_id,
-        last_filled_qty=Decimal("0.1"),
-        last_filled_price=Decimal("58000"),
-        cumulative_filled_qty=Decimal("0.1"),
-        average_price=Decimal("58000"),
-        commission=Decimal(0),
-        commission_asset="USDT",
-        realized_pnl=Decimal(pnl),
+        client_order_id=f"c-{trade_id}",
         trade_id=trade_id,
         maker=False,
         reduce_only=True,
-        close_position=False,
+        commission_asset="USDT",
     )
 
 

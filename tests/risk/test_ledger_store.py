@@ -31,7 +31,7 @@ from riskd.risk.ledger_store import (
 from riskd.risk.rules import EquityPoint, RulesConfig, StopOut, evaluate
 from riskd.store.schema import income, init_schema, orders, position_snapshots, symbols
 from tests.kit.samples import BTC as BTC_FILTERS
-from tests.kit.samples import make_fill
+from tests.kit.samples import make_fill, order_update
 
 T = TypeVar("T")
 ACCOUNT = "main"
@@ -257,33 +257,7 @@ def test_symbols_are_inserted_then_replaced(engine: Engine) -> None:
 
 
 def _order(status: str, time_ms: int, filled: str) -> OrderUpdate:
-    return OrderUpdate(
-        event_time_ms=time_ms + 1,
-        transaction_time_ms=time_ms,
-        symbol="BTCUSDT",
-        client_order_id="c-1",
-        side="BUY",
-        position_side="BOTH",
-        order_type="LIMIT",
-        orig_type="LIMIT",
-        time_in_force="GTC",
-        price=Decimal("60000"),
-        orig_qty=Decimal("0.010"),
-        execution_type="TRADE" if filled != "0" else "NEW",
-        status=status,
-        order_id=42,
-        last_filled_qty=Decimal(filled),
-        last_filled_price=Decimal("60000"),
-        cumulative_filled_qty=Decimal(filled),
-        average_price=Decimal("60000"),
-        commission=Decimal(0),
-        commission_asset="",
-        realized_pnl=Decimal(0),
-        trade_id=0,
-        maker=True,
-        reduce_only=False,
-        close_position=False,
-    )
+    return order_update(time_ms=time_ms, status=status, filled=filled)
 
 
 def _stored_order(engine: Engine) -> tuple[str, Decimal, int]:
