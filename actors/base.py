@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from actors.context import ALERTER_NAME, ConfigSource, NamedActor, position_book_name
 from actors.metrics import JobMetrics
+from riskd.config import AccountConfig
 from riskd.core.clock import wall_ms
 from riskd.exchange.access import BinanceAccess
 from riskd.exchange.budget import WeightBudget
@@ -45,12 +46,19 @@ class Job:
 
     SECRETS: ClassVar[frozenset[str]] = frozenset()
     """Secrets the job needs besides its account's keys (``"database"``, …)."""
+    account_config: AccountConfig
+    """The account's config (jobs that run per account)."""
 
     def __init__(self, spec: JobSpec, source: ConfigSource) -> None:
-        config = source.load(secrets={f"account:{spec.account}", *self.SECRETS})
-        account = next(a for a in config.accounts if a.name == spec.account)
+        if spec.kind.per_account:
+            config = source.load(secrets={f"account:{spec.account}", *self.SECRETS})
+            account = next(a for a in config.accounts if a.name == spec.account)
+            self.account_config = account
+            keys = account.api_key, account.api_secret
+        else:  # the market feed reads public data: no keys
+            config = source.load(secrets=self.SECRETS)
+            keys = None, None
         self.config = config  # parsed once per actor; subclasses read it from here
-        self.account_config = account
         self.spec = spec
         self.deployment = config.deployment.name
         self.clock = ServerClock()
@@ -58,9 +66,7 @@ class Job:
         self.alerter = NamedActor(ALERTER_NAME, self.deployment)
         self.peers = [self.alerter]  # the actors this job notifies, warmed before it is ready
         self.guards = IpGuards(listeners=[self.ip_events.append, self._report_ip_event])
-        client = make_client(
-            config.exchange, account.api_key, account.api_secret, local_addr=spec.local_addr
-        )
+        client = make_client(config.exchange, *keys, local_addr=spec.local_addr)
         self.access = BinanceAccess(
             client,
             job=spec.name,
@@ -108,9 +114,8 @@ class Job:
     async def warm(self) -> None:
         """Connect to every actor this job calls, so its first event after start is as fast
         as the next ones. The Controller calls this once all actors exist."""
-        await asyncio.gather(
-            self.position_book.__ray_ready__.remote(), *(peer.warm() for peer in self.peers)
-        )
+        book = [self.position_book.__ray_ready__.remote()] if self.spec.kind.per_account else []
+        await asyncio.gather(*book, *(peer.warm() for peer in self.peers))
 
     async def recover(self) -> None:
         """Rebuild this job's state from the exchange and SQL before its first pass."""

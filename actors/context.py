@@ -6,16 +6,20 @@ from collections.abc import Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import ray
 from ray import ObjectRef
 from ray.actor import ActorHandle
+from ray.exceptions import RayActorError
 
 from riskd.config import RiskdConfig, load_config_text
 
 CONTROLLER_NAME = "controller"
 GATEWAY_NAME = "gateway"
 ALERTER_NAME = "alerter"
+KLINE_STORE_NAME = "kline_store"
+MARKET_HUB_NAME = "market_hub:hub"
 
 
 def position_book_name(account: str) -> str:
@@ -56,6 +60,17 @@ class NamedActor:
             except ValueError:
                 return
         getattr(handle, method).remote(*args).future().add_done_callback(self._forget_on_error)
+
+    async def call(self, method: str, *args: object) -> Any:
+        """Call *method* and await its answer. ValueError if the actor does not exist;
+        RayActorError if it died (the next call looks it up again)."""
+        if self._handle is None:
+            self._handle = ray.get_actor(self.name, namespace=self.namespace)
+        try:
+            return await getattr(self._handle, method).remote(*args)
+        except RayActorError:
+            self._handle = None
+            raise
 
     def _forget_on_error(self, done: Future) -> None:
         if done.exception() is not None:

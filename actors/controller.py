@@ -20,13 +20,18 @@ from actors.base import Job
 from actors.context import (
     ALERTER_NAME,
     GATEWAY_NAME,
+    KLINE_STORE_NAME,
     ConfigSource,
     NamedActor,
     position_book_name,
 )
 from actors.gateway import Gateway
 from actors.heartbeat import Heartbeat
+from actors.kline_store import KlineStoreActor
 from actors.ledger import Ledger
+from actors.market_hub import MarketHub
+from actors.market_reader import MarketReader
+from actors.market_stream import MarketStream
 from actors.order_reaper import OrderReaper
 from actors.position_book import PositionBookActor
 from actors.position_risk_reader import PositionRiskReader
@@ -55,6 +60,9 @@ JOB_CLASSES: dict[JobKind, type[Job]] = {
     JobKind.STOP_LADDER: StopLadder,
     JobKind.HEARTBEAT: Heartbeat,
     JobKind.LEDGER: Ledger,
+    JobKind.MARKET_HUB: MarketHub,
+    JobKind.MARKET_READER: MarketReader,
+    JobKind.MARKET_STREAM: MarketStream,
 }
 HEALTH_TIMEOUT_S = 2.0
 WARM_TIMEOUT_S = 60.0
@@ -90,6 +98,7 @@ class Controller:
         self._gateway: ActorHandle | None = None
         self._gateway_url = ""
         self._alerter: ActorHandle | None = None
+        self._kline_store: ActorHandle | None = None
         self._alerts = NamedActor(ALERTER_NAME, self.namespace)
         self._firing: dict[str, AlertEvent] = {}  # reported to the Alerter as firing
         self._restarts_reported: dict[str, int] = {}
@@ -119,6 +128,13 @@ class Controller:
                         for spec in self.plan.jobs
                     ),
                 )
+            )
+        market = self.config.market
+        if market is not None and market.enabled and market.store_klines:
+            self._kline_store = (
+                ray.remote(KlineStoreActor)
+                .options(**actor_options(KLINE_STORE_NAME, self.namespace))
+                .remote(self.source)
             )
         for spec in self.plan.jobs:
             self._spawn(spec)
@@ -273,7 +289,13 @@ class Controller:
         if self._gateway is not None:  # long-polls answer 304, streams close with 1001
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._gateway.stop.remote(), GATEWAY_STOP_S)
-        handles = [*self._jobs.values(), *self._books.values(), self._gateway, self._alerter]
+        handles = [
+            *self._jobs.values(),
+            *self._books.values(),
+            self._kline_store,
+            self._gateway,
+            self._alerter,
+        ]
         for handle in handles:
             if handle is not None:
                 with contextlib.suppress(Exception):

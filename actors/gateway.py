@@ -3,6 +3,8 @@ named actors."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 import ray
@@ -12,13 +14,19 @@ from ray.exceptions import RayActorError, RayTaskError
 from actors.context import (
     ALERTER_NAME,
     CONTROLLER_NAME,
+    KLINE_STORE_NAME,
     ConfigSource,
     ledger_name,
     position_book_name,
 )
+from actors.metrics import MarketMetrics
+from riskd.core.clock import wall_ms
 from riskd.gateway.app import GatewayServer
 from riskd.gateway.ports import BackendUnavailable
 from riskd.health import JobStatus
+from riskd.market.records import Record
+
+METRICS_EVERY_S = 5.0
 
 
 class RayBackend:
@@ -90,6 +98,14 @@ class RayBackend:
     async def expire_silence(self, silence_id: int, operator: str) -> dict:
         return await self._call(ALERTER_NAME, "expire_silence", silence_id, operator)
 
+    async def kline_history(
+        self, symbol: str, interval: str, start_ms: int | None, end_ms: int | None, limit: int
+    ) -> list[list]:
+        rows = await self._call(
+            KLINE_STORE_NAME, "history", symbol, interval, start_ms, end_ms, limit
+        )
+        return [list(row) for row in rows]
+
 
 class Gateway:
     """A deployment's :class:`riskd.gateway.app.GatewayServer`, as a Ray actor."""
@@ -98,11 +114,32 @@ class Gateway:
         config = source.load(secrets={"gateway"})
         accounts = [account.name for account in config.accounts]
         backend = RayBackend(config.deployment.name)
-        self.server = GatewayServer(config.gateway, accounts, backend)
+        market = config.market if config.market and config.market.enabled else None
+        self.server = GatewayServer(config.gateway, accounts, backend, market=market)
+        self._metrics = (
+            asyncio.get_running_loop().create_task(self._export(config.deployment.name))
+            if market
+            else None
+        )
+
+    async def _export(self, deployment: str) -> None:
+        """The market figures as metrics, every METRICS_EVERY_S."""
+        metrics = MarketMetrics(deployment)
+        while True:
+            await asyncio.sleep(METRICS_EVERY_S)
+            metrics.update(self.server.market_hub.stats(wall_ms()))
 
     async def publish_banlist(self, body: bytes) -> bool:
         """A new ban-list version from an account's Ledger; False when not newer."""
         return self.server.publish_banlist(body)
+
+    async def publish_market(self, records: Sequence[Record]) -> int:
+        """Market records from the feed's readers and stream; how many were newer."""
+        return self.server.publish_market(records)
+
+    async def set_market_symbols(self, symbols: Sequence[str]) -> None:
+        """The symbols the feed carries (the market routes' 404 for any other)."""
+        self.server.set_market_symbols(symbols)
 
     async def url(self) -> str:
         """Start serving (once) and return the base URL."""

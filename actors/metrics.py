@@ -32,3 +32,34 @@ class JobMetrics:
         if stats.errors > self._seen.errors:
             self._errors.inc(stats.errors - self._seen.errors, tags=self._tags)
         self._seen = CallStats(calls=stats.calls, errors=stats.errors)
+
+
+class MarketMetrics:
+    """The gateway's market figures as metrics: requests per robot, and the age of each kind
+    of data per symbol (what ``GET /v1/market/stats`` shows)."""
+
+    def __init__(self, deployment: str) -> None:
+        self._deployment = deployment
+        self._requests = Counter(
+            "riskd_market_requests_total",
+            "Market requests answered, per robot",
+            tag_keys=("deployment", "robot"),
+        )
+        self._age = Gauge(
+            "riskd_market_data_age_ms",
+            "Age of the newest market data held, per symbol and kind",
+            tag_keys=("deployment", "symbol", "kind"),
+        )
+        self._seen: dict[str, int] = {}
+
+    def update(self, stats: dict) -> None:
+        """Export a ``MarketHub.stats`` answer."""
+        for robot, requests in stats["robots"].items():
+            new = requests - self._seen.get(robot, 0)
+            if new > 0:
+                self._requests.inc(new, tags={"deployment": self._deployment, "robot": robot})
+            self._seen[robot] = requests
+        for symbol, held in stats["symbols"].items():
+            for kind, age_ms in held["kinds"].items():
+                tags = {"deployment": self._deployment, "symbol": symbol, "kind": kind}
+                self._age.set(age_ms, tags=tags)

@@ -5,17 +5,23 @@ from __future__ import annotations
 from decimal import Decimal
 
 from actors.base import Job
+from actors.context import ConfigSource
 from riskd.exchange.parse_orders import (
     parse_executed_qty,
     parse_open_algo_orders,
     parse_open_orders,
 )
+from riskd.plan import JobSpec
 from riskd.protect.reaper import MarketOrder, decide, parse_trading_status, replacement_after_cancel
 
 
 class OrderReaper(Job):
     """Each pass reads open orders, open algo orders and the trading-rule indicators (weight
     90 without a symbol), asks ``riskd.protect.reaper.decide`` and carries out its cancels."""
+
+    def __init__(self, spec: JobSpec, source: ConfigSource) -> None:
+        super().__init__(spec, source)
+        self.open_symbols: list[str] = []
 
     async def step(self) -> None:
         client = self.access.client
@@ -32,6 +38,7 @@ class OrderReaper(Job):
                 "GET", "/fapi/v1/apiTradingStatus", client.futures_api_trading_status
             )
         )
+        self.open_symbols = sorted({o.symbol for o in orders} | {a.symbol for a in algos})
         view = await self.position_book.current.remote()
         fresh = await self.position_book.complete_and_fresh.remote()
         positions = {position.key for position in view.positions} if fresh else None
@@ -62,6 +69,11 @@ class OrderReaper(Job):
             "held_back": dict(decision.held_back),
             "alerts": list(decision.alerts),
         }
+
+    async def open_order_symbols(self) -> list[str]:
+        """The symbols with an open order or algo order at the last pass (the market feed's
+        hot set)."""
+        return self.open_symbols
 
     async def _replace(
         self, replacement: MarketOrder, orig_qty: Decimal, executed_qty: Decimal

@@ -1,5 +1,5 @@
-"""The ``riskd`` command: run, status, stop, db init, backfill, locks, lock, unlock, state,
-silences, silence, unsilence, config check, and the simulator."""
+"""The ``riskd`` command: run, status, stop, db init, backfill, klines backfill, locks, lock,
+unlock, state, silences, silence, unsilence, config check, and the simulator."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from pathlib import Path
 
+from binance import AsyncClient
 from sqlalchemy.exc import SQLAlchemyError
 
 from riskd import runs
@@ -32,6 +33,14 @@ from riskd.exchange.guard import IpGuardConfig, IpGuards
 from riskd.exchange.planning import OverSubscribedError
 from riskd.gateway.config import GatewayConfig
 from riskd.health import JobStatus, format_status
+from riskd.market.kline_backfill import (
+    MAX_KLINE_BACKFILL_DAYS,
+    KlineBackfillResult,
+    UnknownSymbol,
+    backfill_klines,
+)
+from riskd.market.kline_store import KlineStore
+from riskd.market.records import INTERVAL_MS, SYMBOL_PATTERN
 from riskd.risk.backfill import MAX_BACKFILL_DAYS, BackfillResult, backfill
 from riskd.sim import SimAccountConfig, SimConfig, SimServer, SimulatorThread, serve_forever
 from riskd.store import SqlRunner, init_schema, make_engine
@@ -81,10 +90,31 @@ egress = "127.0.0.7"
 [accounts.jobs.heartbeat]
 enabled = true
 egress = "127.0.0.6"
+
+# The shared market feed for the simulator's symbols: hub and WebSocket from one address, each
+# REST reader group from its own.
+[market]
+egress = "127.0.0.8"
+
+[market.readers.klines]
+egress = ["127.0.0.9"]
+
+[market.readers.hot_klines]
+egress = ["127.0.0.10"]
+
+[market.readers.book]
+egress = ["127.0.0.11"]
+
+[market.readers.mark]
+egress = ["127.0.0.12"]
+
+[market.readers.ticker]
+egress = ["127.0.0.13"]
 """
 SIM_CONFIG_NAME = "<riskd run --sim>"
 READY_TIMEOUT_S = 60
 MAX_MINUTES = 10 * 365 * 24 * 60
+MAX_WEIGHT_PER_MINUTE = 2400  # Binance's REQUEST_WEIGHT limit per IP
 
 
 def _fail(message: str) -> int:
@@ -376,17 +406,7 @@ async def _run_backfill(
     config: RiskdConfig, account: AccountConfig, days: int, weight_per_minute: int
 ) -> BackfillResult:
     client = make_client(config.exchange, account.api_key, account.api_secret)
-    access = BinanceAccess(
-        client,
-        job="backfill",
-        guard=IpGuards(IpGuardConfig()).for_ip("default"),
-        budget=WeightBudget(weight_per_minute),
-        clock=ServerClock(),
-    )
-    engine = make_engine(config.database.resolved_url.reveal())
-    runner = SqlRunner(engine)
-    try:
-        await access.sync_time()
+    async with _backfill_session(config, client, "backfill", weight_per_minute) as (access, runner):
         return await backfill(
             access,
             runner,
@@ -396,6 +416,62 @@ async def _run_backfill(
             account.ledger.income,
             _progress_bar,
         )
+
+
+def _klines_backfill(args: argparse.Namespace) -> int:
+    try:
+        load, _gateway_url = _running_config(args)
+        config = load({"database"})
+        _init_schema(config)
+        result = asyncio.run(_run_klines_backfill(config, args))
+    except UnknownSymbol as exc:
+        return _fail(f"argument --symbol: {exc}")
+    except (ConfigError, LookupError, ValueError, _DatabaseUnavailable) as exc:
+        return _fail(str(exc))
+    except ExchangeError as exc:
+        return _fail(f"klines backfill stopped (rerun it: klines stored so far stay): {exc}")
+    _say(
+        f"klines backfill {args.symbol} {args.interval}: {result.pages} pages, "
+        f"{result.rows_read} klines read, {result.rows_new} new"
+    )
+    return 0
+
+
+async def _run_klines_backfill(
+    config: RiskdConfig, args: argparse.Namespace
+) -> KlineBackfillResult:
+    client = make_client(config.exchange)  # klines are public: no keys
+    session = _backfill_session(config, client, "klines_backfill", args.weight_per_minute)
+    async with session as (access, runner):
+        return await backfill_klines(
+            access,
+            KlineStore(runner),
+            args.symbol,
+            args.interval,
+            args.days,
+            access.clock.now_ms(),
+            _progress_bar,
+        )
+
+
+@contextlib.asynccontextmanager
+async def _backfill_session(
+    config: RiskdConfig, client: AsyncClient, job: str, weight_per_minute: int
+) -> AsyncIterator[tuple[BinanceAccess, SqlRunner]]:
+    """The exchange, within *weight_per_minute*, and the database, for one backfill (whose
+    progress bar ends its line when the backfill ends)."""
+    access = BinanceAccess(
+        client,
+        job=job,
+        guard=IpGuards(IpGuardConfig()).for_ip("default"),
+        budget=WeightBudget(weight_per_minute),
+        clock=ServerClock(),
+    )
+    engine = make_engine(config.database.resolved_url.reveal())
+    runner = SqlRunner(engine)
+    try:
+        await access.sync_time()
+        yield access, runner
     finally:
         sys.stderr.write("\n")
         await client.close_connection()
@@ -415,6 +491,30 @@ def _ascii_int(text: str, what: str, low: int, high: int) -> int:
 
 def _backfill_days(text: str) -> int:
     return _ascii_int(text, "days (Binance keeps 3 months)", 1, MAX_BACKFILL_DAYS)
+
+
+def _kline_days(text: str) -> int:
+    return _ascii_int(text, "days", 1, MAX_KLINE_BACKFILL_DAYS)
+
+
+def _weight_per_minute(text: str) -> int:
+    return _ascii_int(text, "the weight per minute", 1, MAX_WEIGHT_PER_MINUTE)
+
+
+def _symbol(text: str) -> str:
+    if not SYMBOL_PATTERN.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"a symbol is 1 to 20 upper-case letters and digits, not {printable(text)!r}"
+        )
+    return text
+
+
+def _interval(text: str) -> str:
+    if text not in INTERVAL_MS:
+        raise argparse.ArgumentTypeError(
+            f"the interval must be one of {', '.join(INTERVAL_MS)}, not {printable(text)!r}"
+        )
+    return text
 
 
 def _record_id(text: str) -> int:
@@ -637,9 +737,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(func=_run)
 
-    def deployment_command(name: str, func, text: str) -> argparse.ArgumentParser:
+    def deployment_command(name: str, func, text: str, group=commands) -> argparse.ArgumentParser:
         """A command on a running deployment: the only one running, unless named."""
-        command = commands.add_parser(name, help=text)
+        command = group.add_parser(name, help=text)
         command.add_argument("--config", metavar="PATH", help="riskd.toml: names the deployment")
         command.add_argument("--namespace", help="the deployment's name, when several are running")
         command.set_defaults(func=func)
@@ -666,6 +766,28 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         default=300,
         help="REQUEST_WEIGHT budget (each page weighs 30); leave room for a running riskd",
+    )
+
+    klines = commands.add_parser("klines", help="kline commands")
+    klines_commands = klines.add_subparsers(dest="klines_command", required=True)
+    klines_fill = deployment_command(
+        "backfill",
+        _klines_backfill,
+        "store a symbol's closed klines of the last N days in SQL (resumable)",
+        klines_commands,
+    )
+    klines_fill.add_argument("--symbol", type=_symbol, required=True, help="e.g. BTCUSDT")
+    klines_fill.add_argument(
+        "--interval", type=_interval, required=True, help=", ".join(INTERVAL_MS)
+    )
+    klines_fill.add_argument(
+        "--days", type=_kline_days, required=True, help=f"1 to {MAX_KLINE_BACKFILL_DAYS}"
+    )
+    klines_fill.add_argument(
+        "--weight-per-minute",
+        type=_weight_per_minute,
+        default=300,
+        help="REQUEST_WEIGHT budget (a page of 1500 weighs 10); leave room for a running riskd",
     )
 
     def gateway_command(name: str, func, text: str) -> argparse.ArgumentParser:

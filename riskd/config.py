@@ -34,6 +34,7 @@ from riskd.core.secrets import (
 from riskd.exchange.config import ExchangeConfig
 from riskd.exchange.planning import BudgetPlanConfig
 from riskd.gateway.config import GatewayConfig
+from riskd.market.config import MarketConfig
 from riskd.notify.config import AlertsConfig
 from riskd.plan import AccountJobsConfig, DeploymentPlan, build_plan
 from riskd.protect.heartbeat import HeartbeatConfig
@@ -113,6 +114,8 @@ class RiskdConfig(FrozenModel):
     alerts: AlertsConfig = AlertsConfig()
     budgets: BudgetPlanConfig = BudgetPlanConfig()
     sim: SimConfig = SimConfig()
+    market: MarketConfig | None = None
+    """The shared market feed; none without a ``[market]`` table."""
 
     @model_validator(mode="before")
     @classmethod
@@ -135,7 +138,7 @@ class RiskdConfig(FrozenModel):
 
     def plan(self) -> DeploymentPlan:
         """The jobs to run; raises OverSubscribedError if an egress IP cannot carry them."""
-        return build_plan([(a.name, a.jobs) for a in self.accounts], self.budgets)
+        return build_plan([(a.name, a.jobs) for a in self.accounts], self.budgets, self.market)
 
 
 # pydantic's wording for these, in config terms.

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, Final
 
 from pydantic import Field, model_validator
 
@@ -22,12 +22,14 @@ from riskd.exchange.planning import (
     JobBudget,
     plan_budgets,
 )
+from riskd.market.config import MarketConfig, ReaderSlot, ReaderTiming
 
 EGRESS_LABEL_KEY = "egress"
 
 
 class JobKind(Enum):
-    """The per-account jobs, named as their actor files in ``actors/``."""
+    """The jobs, named as their actor files in ``actors/``: each account's, then the market
+    feed's (one set per deployment)."""
 
     ACCOUNT_READER = "account_reader"
     POSITION_RISK_READER = "position_risk_reader"
@@ -36,6 +38,17 @@ class JobKind(Enum):
     STOP_LADDER = "stop_ladder"
     HEARTBEAT = "heartbeat"
     LEDGER = "ledger"
+    MARKET_HUB = "market_hub"
+    MARKET_READER = "market_reader"
+    MARKET_STREAM = "market_stream"
+
+    @property
+    def per_account(self) -> bool:
+        """Runs once per account with its keys (the market feed's jobs need none)."""
+        return self not in _MARKET_KINDS
+
+
+_MARKET_KINDS = frozenset({JobKind.MARKET_HUB, JobKind.MARKET_READER, JobKind.MARKET_STREAM})
 
 
 class JobConfig(FrozenModel):
@@ -95,11 +108,13 @@ class AccountJobsConfig(FrozenModel):
 
 @dataclass(frozen=True, slots=True)
 class JobSpec:
-    """One job actor to run."""
+    """One job actor to run: an account's, or the market feed's (``account`` then names the
+    job's part of the feed: ``hub``, ``ws``, or a reader as ``book-2of4``)."""
 
     kind: JobKind
     account: str
     config: JobConfig
+    reader: ReaderSlot | None = None
 
     @property
     def name(self) -> str:
@@ -141,14 +156,44 @@ class DeploymentPlan:
         return "\n".join([*lines, "", self.budgets.describe()])
 
 
+# The hub reads exchangeInfo (1) now and then; the stream's only REST call is the same, after
+# a reconnect, to learn the symbols.
+HUB_JOB: Final = JobConfig(interval_ms=5_000, jitter_ms=500, weight_per_minute=20)
+STREAM_JOB: Final = JobConfig(interval_ms=1_000, weight_per_minute=20)
+
+
+def market_jobs(market: MarketConfig) -> list[JobSpec]:
+    """The market feed's jobs: its hub, its WebSocket reader, and every REST reader."""
+    on_egress = {"egress": market.egress}
+    jobs = [JobSpec(JobKind.MARKET_HUB, "hub", HUB_JOB.model_copy(update=on_egress))]
+    if market.websocket:
+        jobs.append(JobSpec(JobKind.MARKET_STREAM, "ws", STREAM_JOB.model_copy(update=on_egress)))
+    for group, readers in market.readers.items():
+        if not readers.enabled:
+            continue
+        for index in range(readers.readers):
+            slot = ReaderSlot(group, index, readers.readers)
+            config = JobConfig(
+                interval_ms=readers.period_ms,
+                jitter_ms=0 if readers.timing is ReaderTiming.SLOTS else readers.period_ms // 10,
+                weight_per_minute=readers.weight_per_minute,
+                egress=readers.egress[index % len(readers.egress)],
+            )
+            jobs.append(JobSpec(JobKind.MARKET_READER, slot.label, config, slot))
+    return jobs
+
+
 def build_plan(
-    accounts: Sequence[tuple[str, AccountJobsConfig]], limits: BudgetPlanConfig
+    accounts: Sequence[tuple[str, AccountJobsConfig]],
+    limits: BudgetPlanConfig,
+    market: MarketConfig | None = None,
 ) -> DeploymentPlan:
-    """The jobs of every account; raises OverSubscribedError if an IP cannot carry them."""
+    """The jobs of every account and of the market feed; raises OverSubscribedError if an IP
+    cannot carry them."""
     jobs = tuple(
         JobSpec(kind, account, jobs_config.of(kind))
         for account, jobs_config in accounts
         for kind in JobKind
-        if jobs_config.of(kind).enabled
-    )
+        if kind.per_account and jobs_config.of(kind).enabled
+    ) + tuple(market_jobs(market) if market and market.enabled else ())
     return DeploymentPlan(jobs, plan_budgets([job.budget() for job in jobs], limits))

@@ -1,5 +1,5 @@
 -- Generated from riskd/store/schema.py by `python -m riskd.store.ddl > sql/schema.mysql.sql`.
--- Do not edit by hand. Schema version 3.
+-- Do not edit by hand. Schema version 4.
 
 CREATE TABLE alert_groups (
 	group_key VARCHAR(16) NOT NULL,
@@ -87,6 +87,25 @@ CREATE TABLE income (
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
 
 CREATE INDEX ix_income_account_time_ms ON income (account, time_ms);
+
+CREATE TABLE klines (
+	symbol VARCHAR(32) NOT NULL,
+	`interval` VARCHAR(8) NOT NULL,
+	open_ms BIGINT NOT NULL,
+	close_ms BIGINT NOT NULL,
+	open VARCHAR(40) NOT NULL,
+	high VARCHAR(40) NOT NULL,
+	low VARCHAR(40) NOT NULL,
+	close VARCHAR(40) NOT NULL,
+	volume VARCHAR(40) NOT NULL,
+	quote_volume VARCHAR(40) NOT NULL,
+	trades BIGINT NOT NULL,
+	taker_buy_volume VARCHAR(40) NOT NULL,
+	taker_buy_quote_volume VARCHAR(40) NOT NULL,
+	unused VARCHAR(40) NOT NULL,
+	stored_ms BIGINT NOT NULL,
+	CONSTRAINT pk_klines PRIMARY KEY (symbol, `interval`, open_ms)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
 
 CREATE TABLE ledger_cursors (
 	account VARCHAR(64) NOT NULL,

@@ -364,3 +364,89 @@ async def test_a_gateway_that_is_not_there_is_one_line() -> None:
     assert code == 2
     assert err.startswith(f"riskd: no riskd gateway answers at {NO_GATEWAY}: ")
     assert err.count("\n") == 1
+
+
+def _sim_config(tmp_path, sim) -> str:
+    config = tmp_path / "riskd.toml"
+    config.write_text(
+        f'[database]\nurl = "sqlite:///{tmp_path}/riskd.db"\n'
+        f'[exchange]\nnetwork = "sim"\nbase_url = "{sim.url}"\n'
+    )
+    return str(config)
+
+
+async def _cli_run(*args: str) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *("-m", "riskd.cli", *args),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    return process.returncode, out.decode(), err.decode()
+
+
+async def test_klines_backfill_stores_the_simulators_klines_without_keys(sim, tmp_path) -> None:
+    config = _sim_config(tmp_path, sim)
+
+    code, out, err = await _cli_run(
+        *("klines", "backfill", "--symbol", "BTCUSDT", "--interval", "1m", "--days", "2"),
+        *("--config", config),
+    )
+
+    assert code == 0, err
+    assert out == "klines backfill BTCUSDT 1m: 2 pages, 2880 klines read, 2880 new\n"
+    assert "[########################################] 100% 2.0/2.0 days" in err
+
+
+async def test_klines_backfill_of_a_symbol_the_exchange_lacks_is_one_line(sim, tmp_path) -> None:
+    config = _sim_config(tmp_path, sim)
+
+    code, out, err = await _cli_run(
+        *("klines", "backfill", "--symbol", "NOPEUSDT", "--interval", "1h", "--days", "1"),
+        *("--config", config),
+    )
+
+    assert (code, out) == (2, "")
+    assert err.endswith("\nriskd: argument --symbol: unknown symbol NOPEUSDT\n")
+
+
+KLINES_BACKFILL = ["klines", "backfill", "--symbol", "BTCUSDT", "--interval", "1m", "--days", "1"]
+
+
+@pytest.mark.parametrize(
+    ("replace", "message"),
+    [
+        (
+            ("--symbol", "btc\x1b[2J"),
+            "argument --symbol: a symbol is 1 to 20 upper-case letters and digits, "
+            "not 'btc\\\\x1b[2J'",
+        ),
+        (
+            ("--interval", "1M"),
+            "argument --interval: the interval must be one of 1m, 3m, 5m, 15m, 30m, 1h, 2h, 4h, "
+            "6h, 8h, 12h, 1d, 3d, 1w, not '1M'",
+        ),
+        (("--days", "0"), "argument --days: days must be between 1 and 3650, not 0"),
+        (("--days", "3651"), "argument --days: days must be between 1 and 3650, not 3651"),
+        (("--days", "\u0663"), "argument --days: days must be a whole number, not '\u0663'"),
+        (
+            ("--weight-per-minute", "2401"),
+            "argument --weight-per-minute: the weight per minute must be between 1 and 2400, "
+            "not 2401",
+        ),
+    ],
+)
+def test_klines_backfill_names_each_bad_argument(replace: tuple[str, str], message: str) -> None:
+    flag, value = replace
+    args = list(KLINES_BACKFILL)
+    if flag in args:
+        args[args.index(flag) + 1] = value
+    else:
+        args += [flag, value]
+
+    result = _cli(*args)
+
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1].endswith(message)
+    assert "Traceback" not in result.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from riskd.exchange.planning import BudgetPlanConfig, OverSubscribedError
+from riskd.market.config import MarketConfig
 from riskd.plan import AccountJobsConfig, JobConfig, JobKind, build_plan
 
 
@@ -74,3 +75,42 @@ def test_a_job_table_overrides_its_defaults_key_by_key() -> None:
     jobs = AccountJobsConfig.model_validate({"user_stream": {"egress": "127.0.0.4"}})
     assert jobs.user_stream.egress == "127.0.0.4"
     assert jobs.user_stream.weight_per_minute == AccountJobsConfig().user_stream.weight_per_minute
+
+
+def _market(**readers: dict) -> MarketConfig:
+    return MarketConfig.model_validate({"egress": "127.0.0.8", "readers": readers})
+
+
+def test_the_market_feed_adds_its_hub_stream_and_one_job_per_reader() -> None:
+    market = _market(
+        book={"readers": 3, "egress": ["127.0.0.11", "127.0.0.12"]},
+        hot_klines={"enabled": False},
+    )
+    plan = build_plan([("a", AccountJobsConfig())], BudgetPlanConfig(), market)
+    feed = [job for job in plan.jobs if not job.kind.per_account]
+    assert [job.name for job in feed] == [
+        "market_hub:hub",
+        "market_stream:ws",
+        "market_reader:klines-1of1",
+        "market_reader:book-1of3",
+        "market_reader:book-2of3",
+        "market_reader:book-3of3",
+        "market_reader:mark-1of1",
+        "market_reader:ticker-1of1",
+    ]
+    books = [job for job in feed if job.reader and job.reader.group == "book"]
+    assert [job.config.egress for job in books] == ["127.0.0.11", "127.0.0.12", "127.0.0.11"]
+    assert [job.reader.index for job in books if job.reader] == [0, 1, 2]
+    assert all(job.config.jitter_ms == 0 for job in books)  # slots: on time, no jitter
+    assert plan.budgets.egress("127.0.0.11").used == 2 * 330
+
+
+def test_readers_that_overload_an_ip_refuse_the_plan_naming_them() -> None:
+    market = _market(klines={"readers": 8, "egress": ["127.0.0.9"], "weight_per_minute": 300})
+    with pytest.raises(OverSubscribedError, match=r"127\.0\.0\.9 .*klines-8of8 300"):
+        build_plan([], BudgetPlanConfig(), market)
+
+
+def test_no_market_table_means_no_feed() -> None:
+    plan = build_plan([("a", AccountJobsConfig())], BudgetPlanConfig(), None)
+    assert all(job.kind.per_account for job in plan.jobs)

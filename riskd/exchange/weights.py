@@ -99,6 +99,14 @@ WEIGHTS: dict[tuple[str, str], Callable[[Params], EndpointWeight]] = {
     ("GET", "/fapi/v1/apiTradingStatus"): _with_symbol(1, 10),
     ("GET", "/fapi/v1/positionSide/dual"): _fixed(30),
     ("POST", "/fapi/v1/positionSide/dual"): _fixed(1),
+    ("GET", "/fapi/v1/ticker/price"): _with_symbol(1, 2),
+    ("GET", "/fapi/v2/ticker/price"): _with_symbol(1, 2),
+    ("GET", "/fapi/v1/fundingRate"): _fixed(1),
+    ("PUT", "/fapi/v1/order"): _fixed(0, 1),
+    ("GET", "/fapi/v1/leverageBracket"): _fixed(1),
+    ("POST", "/fapi/v1/leverage"): _fixed(1),
+    ("POST", "/fapi/v1/marginType"): _fixed(1),
+    ("GET", "/fapi/v1/userTrades"): _fixed(5),
 }
 
 

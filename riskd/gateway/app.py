@@ -1,22 +1,28 @@
-"""The gateway's aiohttp app and its server: the routes of ``riskd.gateway.ops`` and
-``riskd.gateway.banlist`` behind bearer auth, every error JSON, and the timeouts."""
+"""The gateway's aiohttp app and its server: the routes of ``riskd.gateway.ops``,
+``riskd.gateway.banlist`` and ``riskd.gateway.market`` behind bearer auth, every error JSON,
+and the timeouts."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Final
 
 from aiohttp import web
 
 from riskd.core.bodies import MAX_BODY_BYTES
+from riskd.core.clock import Clock, wall_ms
 from riskd.core.net import is_loopback
 from riskd.gateway.auth import bearer_auth
 from riskd.gateway.banlist import add_banlist_routes
 from riskd.gateway.config import GatewayConfig
 from riskd.gateway.errors import HTTP_LOG, json_errors
 from riskd.gateway.hub import BanListHub
+from riskd.gateway.market import add_market_routes
+from riskd.gateway.market_hub import MarketHub
 from riskd.gateway.ops import add_ops_routes
 from riskd.gateway.ports import Backend
+from riskd.market.config import MarketConfig
+from riskd.market.records import Record
 from riskd.risk.banlist import BanList
 
 # aiohttp has no header timeout, but its keep-alive timer runs from the connection (or the
@@ -26,16 +32,25 @@ HEAD_AND_IDLE_TIMEOUT_S: Final = 5.0
 
 
 def gateway_app(
-    config: GatewayConfig, accounts: Sequence[str], backend: Backend, banlists: BanListHub
+    config: GatewayConfig,
+    accounts: Sequence[str],
+    backend: Backend,
+    banlists: BanListHub,
+    *,
+    market: MarketHub | None = None,
+    clock: Clock = wall_ms,
 ) -> web.Application:
-    """Every route for *accounts*, answered by *backend* and, for the ban list, *banlists*;
-    the tokens of *config* asked for; bodies of at most MAX_BODY_BYTES."""
+    """Every route for *accounts*, answered by *backend* and, for the ban list, *banlists*,
+    and with a *market* hub the market routes, ages counted on *clock*; the tokens of
+    *config* asked for; bodies of at most MAX_BODY_BYTES."""
     app = web.Application(
         middlewares=[json_errors, bearer_auth(config.read_token, config.operator_token)],
         client_max_size=MAX_BODY_BYTES,
     )
     add_ops_routes(app, backend, accounts)
     add_banlist_routes(app, banlists, accounts)
+    if market is not None:
+        add_market_routes(app, market, backend, clock)
     return app
 
 
@@ -53,16 +68,27 @@ def gateway_runner(app: web.Application) -> web.AppRunner:
 
 class GatewayServer:
     """The gateway: serves ``GET /v1/health``, positions, the operators' locks, trading state,
-    alerts and silences, and the ban lists it is given. Binds 127.0.0.1 unless configured
-    otherwise, and then only with tokens. Every error is JSON ``{"error": ...}``."""
+    alerts and silences, the ban lists it is given and, with a *market* config, the market
+    data it is given. Binds 127.0.0.1 unless configured otherwise, and then only with tokens.
+    Every error is JSON ``{"error": ...}``."""
 
-    def __init__(self, config: GatewayConfig, accounts: Sequence[str], backend: Backend) -> None:
+    def __init__(
+        self,
+        config: GatewayConfig,
+        accounts: Sequence[str],
+        backend: Backend,
+        *,
+        market: MarketConfig | None = None,
+        clock: Clock = wall_ms,
+    ) -> None:
         if not is_loopback(config.host) and config.read_token is None:
             raise ValueError(f"gateway.host {config.host} is not loopback and has no token")
         self.config = config
         self.accounts = tuple(accounts)
         self.backend = backend
         self.banlists = BanListHub()
+        self.market_hub = None if market is None else MarketHub(market)
+        self.clock = clock
         self._runner: web.AppRunner | None = None
         self._url = ""
 
@@ -71,10 +97,30 @@ class GatewayServer:
         False when not newer."""
         return self.banlists.publish(BanList.from_json(body), body)
 
+    def publish_market(self, records: Iterable[Record]) -> int:
+        """Market records from the feed; how many were newer than what was held."""
+        return self._market().publish(records)
+
+    def set_market_symbols(self, symbols: Iterable[str]) -> None:
+        """The symbols the feed carries: the market routes answer 404 for any other."""
+        self._market().set_symbols(symbols)
+
+    def _market(self) -> MarketHub:
+        if self.market_hub is None:
+            raise RuntimeError("this gateway serves no market data: it has no [market] config")
+        return self.market_hub
+
     async def url(self) -> str:
         """Start serving (once) and return the base URL."""
         if self._runner is None:
-            app = gateway_app(self.config, self.accounts, self.backend, self.banlists)
+            app = gateway_app(
+                self.config,
+                self.accounts,
+                self.backend,
+                self.banlists,
+                market=self.market_hub,
+                clock=self.clock,
+            )
             runner = gateway_runner(app)
             await runner.setup()
             site = web.TCPSite(runner, self.config.host, self.config.port)
@@ -94,7 +140,8 @@ class GatewayServer:
         )
 
     async def stop(self) -> None:
-        """Stop serving: long-polls end (304), streams close, then the listener."""
+        """Stop serving: long-polls end (304), streams (ban list and market) close with
+        1001, then the listener."""
         if self._runner is not None:
             runner, self._runner, self._url = self._runner, None, ""
             await runner.cleanup()

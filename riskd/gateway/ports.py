@@ -59,3 +59,10 @@ class Backend(Protocol):
 
     async def expire_silence(self, silence_id: int, operator: str) -> dict:
         """End silence *silence_id* now, in *operator*'s name; the silence."""
+
+    async def kline_history(
+        self, symbol: str, interval: str, start_ms: int | None, end_ms: int | None, limit: int
+    ) -> list[list]:
+        """Stored closed klines as Binance's 12-field arrays, oldest first, opened from
+        *start_ms* up to *end_ms* (inclusive, None: unbounded): the first *limit* of them
+        when *start_ms* is given, else the last *limit* (as ``GET /fapi/v1/klines``)."""

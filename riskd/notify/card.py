@@ -34,6 +34,7 @@ TITLES: Final[dict[str, tuple[str, str]]] = {
     "JobUnhealthy": ("任务异常", "Job unhealthy"),
     "ActorRestarted": ("任务重启", "Job restarted"),
     "DatabaseError": ("数据库错误", "Database error"),
+    "MarketStreamSilent": ("行情流静默", "Market stream silent"),
     "FeishuFailing": ("飞书发送失败", "Feishu delivery failing"),
     "AlerterHeartbeat": ("告警心跳", "Alerter heartbeat"),
     "RiskdStarted": ("riskd 已启动", "riskd started"),
@@ -101,6 +102,7 @@ ACTIONS: Final[dict[str, tuple[str, str]]] = {
     "market_reduced": ("已市价减仓", "reduced at market"),
     "ladder_fallback": ("已改用市价减仓", "fell back to a market reduce"),
     "restarted": ("已自动重启", "restarted on its own"),
+    "reconnected": ("已重新连接", "reconnected"),
     "ban_list_expiring": (
         "禁开列表将过期, 策略将视为全禁",
         "the ban list expires: clients fail closed",

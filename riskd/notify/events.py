@@ -205,3 +205,12 @@ def database_alert(account: str, job: str, failing: bool, failures: int, at_ms: 
     figures = {"failures": str(failures)} if failing else {}
     action = "retrying" if failing else "none"
     return event("DatabaseError", Severity.CRITICAL, failing, at_ms, labels, figures, action)
+
+
+def stream_silent_alert(route: str, silent_ms: int, at_ms: int, *, firing: bool) -> AlertEvent:
+    """A market-data connection that pushed nothing for *silent_ms* was reconnected (firing),
+    or its replacement delivers data again (resolved)."""
+    labels = {"job": "market_stream:ws", "source": route}
+    figures = {"age_s": _seconds(silent_ms)} if firing else {}
+    action = "reconnected" if firing else "none"
+    return event("MarketStreamSilent", Severity.WARNING, firing, at_ms, labels, figures, action)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from riskd.sim.accounts import Account, Accounts, Margins
+from riskd.sim.brackets import max_notional
 from riskd.sim.market import EIGHT_PLACES, ZERO, Market, fixed, plain
 from riskd.sim.matching import Matching
 from riskd.sim.orders import Position
@@ -44,9 +45,9 @@ class AccountViews:
                     "positionInitialMargin": fixed(n.im, 8),
                     "openOrderInitialMargin": "0",
                     "leverage": str(self._accounts.leverage(account, pos.symbol)),
-                    "isolated": False,
+                    "isolated": pos.symbol in account.isolated,
                     "entryPrice": plain(pos.entry_price),
-                    "maxNotional": "250000",
+                    "maxNotional": self._max_notional(account, pos.symbol),
                     "bidNotional": "0",
                     "askNotional": "0",
                     "positionSide": pos.position_side,
@@ -119,8 +120,8 @@ class AccountViews:
                         self._liquidation_price(account, pos).quantize(EIGHT_PLACES)
                     ),
                     "leverage": str(self._accounts.leverage(account, pos.symbol)),
-                    "maxNotionalValue": "250000",
-                    "marginType": "cross",
+                    "maxNotionalValue": self._max_notional(account, pos.symbol),
+                    "marginType": "isolated" if pos.symbol in account.isolated else "cross",
                     "isolatedMargin": "0.00000000",
                     "isAutoAddMargin": "false",
                     "positionSide": pos.position_side,
@@ -168,6 +169,10 @@ class AccountViews:
                 }
             )
         return rows
+
+    def _max_notional(self, account: Account, symbol: str) -> str:
+        leverage = self._accounts.leverage(account, symbol)
+        return plain(max_notional(self._market.specs[symbol], leverage))
 
     @staticmethod
     def _totals(account: Account, m: Margins) -> dict:

@@ -30,6 +30,8 @@ class Account:
     wallet_update_ms: int
     positions: dict[tuple[str, str], Position] = field(default_factory=dict)
     leverage: dict[str, int] = field(default_factory=dict)
+    # Symbols set to ISOLATED (POST /fapi/v1/marginType); every other symbol is CROSSED.
+    isolated: set[str] = field(default_factory=set)
     income: list[dict] = field(default_factory=list)
     # Initial margin held by open orders: matching keeps it up to date as they enter, fill, end.
     open_order_margin: Decimal = ZERO
@@ -80,7 +82,9 @@ class Accounts(VenuePart):
         return self._by_key.get(api_key)
 
     def leverage(self, account: Account, symbol: str) -> int:
-        return account.leverage.get(symbol, self._rules.default_leverage)
+        """The symbol's leverage: as set, else the default capped at the contract's maximum."""
+        default = min(self._rules.default_leverage, self._market.specs[symbol].max_leverage)
+        return account.leverage.get(symbol, default)
 
     def margins(self, account: Account) -> Margins:
         upnl = position_im = maint = ZERO
@@ -217,7 +221,7 @@ class Accounts(VenuePart):
                     "bep": plain(pos.break_even_price),
                     "cr": fixed(pos.realized, 8),
                     "up": fixed(pos.unrealized_pnl(self._market.quotes[pos.symbol].mark), 8),
-                    "mt": "cross",
+                    "mt": "isolated" if pos.symbol in account.isolated else "cross",
                     "iw": "0",
                     "ps": pos.position_side,
                 }

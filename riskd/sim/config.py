@@ -61,6 +61,9 @@ class SimExchangeConfig(FrozenModel):
     spread_ticks: int = Field(1, ge=1)
 
 
+MAX_SYMBOLS = 1000
+
+
 class SimConfig(FrozenModel):
     """Everything `riskd sim` needs: where it listens, its seed, accounts and rules."""
 
@@ -74,6 +77,16 @@ class SimConfig(FrozenModel):
     exchange: SimExchangeConfig = SimExchangeConfig()
     # How often the matching engine checks triggers, countdowns, funding and expiries.
     tick_interval_ms: int = Field(20, gt=0)
+    # Contracts listed: the first 4 are BTC, ETH, SOL and DOGE; more are generated (SIM001USDT…)
+    # with varied filters and prices, deterministically for the seed.
+    symbols: int = 4
+
+    @field_validator("symbols")
+    @classmethod
+    def _symbol_count(cls, symbols: int) -> int:
+        if not 1 <= symbols <= MAX_SYMBOLS:
+            raise ValueError(f"symbols must be between 1 and {MAX_SYMBOLS} (got {symbols})")
+        return symbols
 
     @field_validator("accounts")
     @classmethod

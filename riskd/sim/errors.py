@@ -113,3 +113,30 @@ def qty_below_min(min_qty: str) -> BinanceError:
 
 def qty_above_max(max_qty: str) -> BinanceError:
     return BinanceError(-4006, f"Quantity greater than max quantity {max_qty}.")
+
+
+NO_NEED_TO_CHANGE_MARGIN_TYPE = BinanceError(-4046, "No need to change margin type.")
+MARGIN_TYPE_WITH_ORDERS = BinanceError(
+    -4047, "Margin type cannot be changed if there exists open orders."
+)
+MARGIN_TYPE_WITH_POSITION = BinanceError(
+    -4048, "Margin type cannot be changed if there exists position."
+)
+MAX_POSITION_AT_LEVERAGE = BinanceError(
+    -2027, "Exceeded the maximum allowable position at current leverage."
+)
+LEVERAGE_MARGIN_INSUFFICIENT = BinanceError(
+    -2028, "Leverage is smaller than permitted: insufficient margin balance."
+)
+ONLY_LIMIT_MODIFY = BinanceError(-5025, "Only limit order is supported.")
+NO_NEED_TO_MODIFY = BinanceError(-5027, "No need to modify the order.")
+START_AFTER_END = BinanceError(-1023, "Start time is greater than end time.")
+PARAMETER_COMBINATION = BinanceError(-1128, "Combination of optional parameters invalid.")
+
+
+def invalid_leverage(leverage: int) -> BinanceError:
+    return BinanceError(-4028, f"Leverage {leverage} is not valid")
+
+
+def window_too_long(hours: int) -> BinanceError:
+    return BinanceError(-1127, f"More than {hours} hours between startTime and endTime.")

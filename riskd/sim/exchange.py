@@ -13,6 +13,9 @@ The parts, each with its state and its rules:
 * ``algo.AlgoService``: conditional orders and their triggers;
 * ``countdown.Countdowns``: countdownCancelAll;
 * ``quant_rules.QuantRules``: apiTradingStatus and the symbol locks it reports;
+* ``settings.AccountSettings``: leverage, margin type and leverage brackets;
+* ``trade_history.TradeHistory``: each account's fills (userTrades);
+* ``stream_events.StreamEvents``: market-stream events (the server's hub fans them out);
 * ``account_views.AccountViews`` and ``snapshot.Snapshot``: read-only renderings.
 """
 
@@ -28,12 +31,16 @@ from riskd.sim.algo import AlgoService
 from riskd.sim.config import SimConfig
 from riskd.sim.countdown import Countdowns
 from riskd.sim.ids import IdSource
-from riskd.sim.market import DEFAULT_SYMBOLS, Market
+from riskd.sim.market import Market
 from riskd.sim.market_data import MarketData
 from riskd.sim.matching import Matching
 from riskd.sim.params import Params
 from riskd.sim.quant_rules import QuantRules
+from riskd.sim.settings import AccountSettings
 from riskd.sim.snapshot import Snapshot
+from riskd.sim.stream_events import StreamEvents, StreamSpec
+from riskd.sim.trade_history import TradeHistory
+from riskd.sim.universe import build_universe
 from riskd.sim.venue import Emit, Venue
 
 
@@ -41,7 +48,8 @@ class SimExchange:
     """Binance USDⓈ-M futures, in memory. Deterministic for a seed and a request sequence.
 
     Each method takes the lock, so tests may call in from another thread than the server's.
-    ``emit`` may be replaced at any time (benchmarks and tests wrap it).
+    ``emit`` may be replaced at any time (benchmarks and tests wrap it); ``on_price_change``
+    is told each symbol whose price moved (the market-stream hub listens).
     """
 
     def __init__(
@@ -53,17 +61,22 @@ class SimExchange:
         self.config = config
         self.clock = clock
         self.emit = emit
+        self.on_price_change: Callable[[str], None] = lambda _symbol: None
         self._lock = threading.Lock()
         rules = config.exchange
-        self.market = Market(DEFAULT_SYMBOLS, config.seed, rules.funding_rate, rules.walk_step_bps)
+        symbols = build_universe(config.symbols, config.seed)
+        self.market = Market(symbols, config.seed, rules.funding_rate, rules.walk_step_bps)
         ids = IdSource(config.seed)
         venue = Venue(config, self.market, ids, clock, self._emit)
         self._market_data = MarketData(config, self.market, ids, clock)
         self._accounts = Accounts(venue)
         self.listen_keys = ListenKeys(rules.listen_key_ttl_ms, ids, clock, self._emit)
         self._quant_rules = QuantRules(self.market, self._accounts, clock)
-        self._matching = Matching(venue, self._accounts, self._quant_rules)
+        self._trades = TradeHistory(self.market, clock)
+        self._matching = Matching(venue, self._accounts, self._quant_rules, self._trades)
         self._algos = AlgoService(venue, self._accounts, self._matching, self._quant_rules)
+        self._settings = AccountSettings(venue, self._accounts, self._matching, self._algos)
+        self._stream_events = StreamEvents(self.market, self._market_data, ids, rules.spread_ticks)
         self._countdowns = Countdowns(self.market, self._accounts, self._matching, clock)
         self._views = AccountViews(self.market, self._accounts, self._matching)
         self._snapshot = Snapshot(
@@ -121,6 +134,13 @@ class SimExchange:
     def _on_price(self, symbol: str) -> None:
         self._matching.match_resting(symbol)
         self._algos.check_triggers(symbol)
+        self.on_price_change(symbol)
+
+    def stream_events(self, requests: list[tuple[StreamSpec, int]]) -> list[dict | None]:
+        """Market-stream events for (stream, at_ms) requests, rendered at one instant."""
+        with self._lock:
+            now = self.clock()
+            return [self._stream_events.render(spec, at_ms, now) for spec, at_ms in requests]
 
     def state(self) -> dict:
         """GET /_sim/state."""
@@ -164,6 +184,16 @@ class SimExchange:
         with self._lock:
             return self._market_data.premium_index(params)
 
+    def ticker_price(self, params: Params) -> dict | list:
+        """GET /fapi/v1/ticker/price and /fapi/v2/ticker/price."""
+        with self._lock:
+            return self._market_data.ticker_price(params)
+
+    def funding_rate(self, params: Params) -> list:
+        """GET /fapi/v1/fundingRate."""
+        with self._lock:
+            return self._market_data.funding_rate(params)
+
     # ------------------------------------------------------------ accounts
 
     def account_v2(self, account: Account) -> dict:
@@ -201,6 +231,26 @@ class SimExchange:
         with self._lock:
             return self._accounts.set_position_mode(account, params)
 
+    def leverage_bracket(self, _account: Account, params: Params) -> dict | list:
+        """GET /fapi/v1/leverageBracket."""
+        with self._lock:
+            return self._settings.leverage_bracket(params)
+
+    def set_leverage(self, account: Account, params: Params) -> dict:
+        """POST /fapi/v1/leverage."""
+        with self._lock:
+            return self._settings.set_leverage(account, params)
+
+    def set_margin_type(self, account: Account, params: Params) -> dict:
+        """POST /fapi/v1/marginType."""
+        with self._lock:
+            return self._settings.set_margin_type(account, params)
+
+    def user_trades(self, account: Account, params: Params) -> list:
+        """GET /fapi/v1/userTrades."""
+        with self._lock:
+            return self._trades.user_trades(account, params)
+
     def api_trading_status(self, account: Account, params: Params) -> dict:
         """GET /fapi/v1/apiTradingStatus."""
         with self._lock:
@@ -232,6 +282,11 @@ class SimExchange:
         """POST /fapi/v1/batchOrders."""
         with self._lock:
             return self._matching.batch_new(account, params)
+
+    def modify_order(self, account: Account, params: Params) -> dict:
+        """PUT /fapi/v1/order."""
+        with self._lock:
+            return self._matching.modify_order(account, params)
 
     def query_order(self, account: Account, params: Params) -> dict:
         """GET /fapi/v1/order."""

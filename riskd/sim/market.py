@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
@@ -51,6 +52,9 @@ class SymbolSpec:
     multiplier_down: Decimal = Decimal("0.9500")
     trigger_protect: Decimal = Decimal("0.0500")
     quote_asset: str = "USDT"
+    # Leverage brackets (see ``brackets``): the first bracket's leverage and notional cap.
+    max_leverage: int = 125
+    first_bracket_cap: Decimal = Decimal(50_000)
 
     def floor_price(self, price: Decimal) -> Decimal:
         return (price / self.tick_size).to_integral_value(ROUND_DOWN) * self.tick_size
@@ -163,6 +167,8 @@ def _spec(
     max_price: str,
     price_precision: int,
     quantity_precision: int,
+    max_leverage: int,
+    first_bracket_cap: int,
 ) -> SymbolSpec:
     return SymbolSpec(
         symbol=symbol,
@@ -178,16 +184,25 @@ def _spec(
         max_price=Decimal(max_price),
         price_precision=price_precision,
         quantity_precision=quantity_precision,
+        max_leverage=max_leverage,
+        first_bracket_cap=Decimal(first_bracket_cap),
     )
 
 
-# Filters as Binance publishes them for these contracts (tick, step, minNotional, limits).
+# Filters as Binance publishes them for these contracts: tick, step, minNotional, limits, then
+# the maximum leverage and the first leverage bracket's notional cap.
+# fmt: off
 DEFAULT_SYMBOLS: tuple[SymbolSpec, ...] = (
-    _spec("BTCUSDT", "60000", "0.10", "0.001", "100", "1000", "120", "261.10", "809484", 2, 3),
-    _spec("ETHUSDT", "3000", "0.01", "0.001", "20", "10000", "2000", "39.86", "306177", 2, 3),
-    _spec("SOLUSDT", "150", "0.0100", "1", "5", "1000000", "5000", "0.4200", "6857", 4, 0),
-    _spec("DOGEUSDT", "0.15", "0.000010", "1", "5", "5e7", "3e7", "0.002440", "30", 6, 0),
+    _spec("BTCUSDT", "60000", "0.10", "0.001", "100", "1000", "120", "261.10", "809484", 2, 3,
+          125, 50_000),
+    _spec("ETHUSDT", "3000", "0.01", "0.001", "20", "10000", "2000", "39.86", "306177", 2, 3,
+          125, 50_000),
+    _spec("SOLUSDT", "150", "0.0100", "1", "5", "1000000", "5000", "0.4200", "6857", 4, 0,
+          100, 5_000),
+    _spec("DOGEUSDT", "0.15", "0.000010", "1", "5", "5e7", "3e7", "0.002440", "30", 6, 0,
+          75, 5_000),
 )
+# fmt: on
 
 
 @dataclass(slots=True)
@@ -198,6 +213,10 @@ class Quote:
     last: Decimal
     funding_rate: Decimal
     history: list[tuple[int, Decimal]] = field(default_factory=list)
+
+
+def _time_of(entry: tuple[int, Decimal]) -> int:
+    return entry[0]
 
 
 class Market:
@@ -286,7 +305,9 @@ class Market:
         for k in range(limit - 1, -1, -1):
             open_ms = current_open - k * interval_ms
             close_ms = open_ms + interval_ms - 1
-            prices = [p for t, p in history if open_ms <= t <= close_ms]
+            # The history is in time order: the clock never goes back.
+            first = bisect_left(history, open_ms, key=_time_of)
+            prices = [p for _, p in history[first : bisect_right(history, close_ms, key=_time_of)]]
             if not prices:
                 rng = random.Random(f"{symbol}:{open_ms}")
                 base = self.quotes[symbol].last * (1 + Decimal(rng.randint(-50, 50)) / 10_000)

@@ -15,6 +15,14 @@ from riskd.sim.params import Params, integer, opt, req
 _INTERVAL = re.compile(r"(\d+)([mhdw])")
 _INTERVAL_UNIT_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 _DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000)
+# Binance lists funding history from a contract's onboardDate (the one exchangeInfo publishes).
+_ONBOARD_MS = 1569398400000
+
+
+def interval_ms(interval: str) -> int | None:
+    """Milliseconds of a kline interval such as "1m" or "4h" (None if it is not one)."""
+    match = _INTERVAL.fullmatch(interval)
+    return int(match.group(1)) * _INTERVAL_UNIT_MS[match.group(2)] if match else None
 
 
 class MarketData:
@@ -32,6 +40,10 @@ class MarketData:
         interval = self._rules.funding_interval_ms
         self.next_funding_ms = now - now % interval + interval
         self._next_walk_ms = now + self._rules.walk_interval_ms
+        # Funding settled since the start: time -> symbol -> (rate, mark price).
+        self._fundings: dict[int, dict[str, tuple[Decimal, Decimal]]] = {}
+        self._symbol_entries: list[dict] | None = None
+        self._started_ms = now
 
     # ------------------------------------------------------------ time passing
 
@@ -53,6 +65,10 @@ class MarketData:
         due = 0
         while now >= self.next_funding_ms:
             due += 1
+            self._fundings[self.next_funding_ms] = {
+                symbol: (quote.funding_rate, quote.mark)
+                for symbol, quote in self._market.quotes.items()
+            }
             self.next_funding_ms += self._rules.funding_interval_ms
         return due
 
@@ -93,26 +109,42 @@ class MarketData:
             "assets": [
                 {"asset": "USDT", "marginAvailable": True, "autoAssetExchange": "-10000"},
             ],
-            "symbols": [
+            "symbols": self._symbols_info(),
+        }
+
+    def _symbols_info(self) -> list[dict]:
+        """exchangeInfo's symbols: the contracts never change, so they are rendered once."""
+        if self._symbol_entries is None:
+            self._symbol_entries = [
                 spec.exchange_info(
                     self._rules.max_open_orders_per_symbol, self._rules.max_algo_orders_per_symbol
                 )
                 for spec in self._market.specs.values()
-            ],
-        }
+            ]
+        return self._symbol_entries
 
     def klines(self, params: Params) -> list:
         """GET /fapi/v1/klines."""
         spec = self._market.spec(opt(params, "symbol"))
-        match = _INTERVAL.fullmatch(req(params, "interval"))
-        if not match:
+        interval = interval_ms(req(params, "interval"))
+        if interval is None:
             raise err.INVALID_INTERVAL
-        interval_ms = int(match.group(1)) * _INTERVAL_UNIT_MS[match.group(2)]
         limit = integer(params, "limit", 500)
         if not 1 <= limit <= 1500:
             raise err.BAD_LIMIT
-        end = integer(params, "endTime", self._clock())
-        return self._market.klines(spec.symbol, interval_ms, limit, min(end, self._clock()))
+        now = self._clock()
+        end = min(integer(params, "endTime", now), now)
+        start = integer(params, "startTime", -1)
+        if start < 0:  # the last `limit` klines opened by endTime
+            return self._market.klines(spec.symbol, interval, limit, end)
+        # The first `limit` klines opened at or after startTime, and by endTime.
+        first_open = -(-start // interval) * interval
+        count = min(limit, (end - end % interval - first_open) // interval + 1)
+        if count <= 0:
+            return []
+        return self._market.klines(
+            spec.symbol, interval, count, first_open + (count - 1) * interval
+        )
 
     def depth(self, params: Params) -> dict:
         """GET /fapi/v1/depth."""
@@ -143,37 +175,95 @@ class MarketData:
 
     def ticker_24hr(self, params: Params) -> dict | list:
         """GET /fapi/v1/ticker/24hr, from the last 24 hourly klines."""
+        return self._for_symbols(params, self.ticker_row)
+
+    def ticker_row(self, spec: SymbolSpec) -> dict:
+        """One symbol's 24 h statistics (REST ticker/24hr; the 24hrTicker stream event)."""
+        now = self._clock()
+        rows = self._market.klines(spec.symbol, 3_600_000, 24, now)
+        open_price = Decimal(rows[0][1])
+        last = self._market.quotes[spec.symbol].last
+        volume = sum(Decimal(r[5]) for r in rows)
+        quote_volume = sum(Decimal(r[7]) for r in rows)
+        change = last - open_price
+        places = spec.price_precision
+        last_id = self._ids.last_trade_id
+        return {
+            "symbol": spec.symbol,
+            "priceChange": fixed(change, places),
+            "priceChangePercent": fixed(change / open_price * 100, 3),
+            "weightedAvgPrice": fixed(quote_volume / volume if volume else last, places),
+            "lastPrice": fixed(last, places),
+            "lastQty": fixed(spec.min_qty, spec.quantity_precision),
+            "openPrice": fixed(open_price, places),
+            "highPrice": fixed(max(Decimal(r[2]) for r in rows), places),
+            "lowPrice": fixed(min(Decimal(r[3]) for r in rows), places),
+            "volume": fixed(volume, spec.quantity_precision),
+            "quoteVolume": fixed(quote_volume, 2),
+            "openTime": rows[0][0],
+            "closeTime": now,
+            "firstId": last_id - 1000,
+            "lastId": last_id,
+            "count": 1000,
+        }
+
+    def ticker_price(self, params: Params) -> dict | list:
+        """GET /fapi/v1/ticker/price and /fapi/v2/ticker/price: the last price."""
         now = self._clock()
 
         def render(spec: SymbolSpec) -> dict:
-            rows = self._market.klines(spec.symbol, 3_600_000, 24, now)
-            open_price = Decimal(rows[0][1])
             last = self._market.quotes[spec.symbol].last
-            volume = sum(Decimal(r[5]) for r in rows)
-            quote_volume = sum(Decimal(r[7]) for r in rows)
-            change = last - open_price
-            places = spec.price_precision
-            last_id = self._ids.last_trade_id
-            return {
-                "symbol": spec.symbol,
-                "priceChange": fixed(change, places),
-                "priceChangePercent": fixed(change / open_price * 100, 3),
-                "weightedAvgPrice": fixed(quote_volume / volume if volume else last, places),
-                "lastPrice": fixed(last, places),
-                "lastQty": fixed(spec.min_qty, spec.quantity_precision),
-                "openPrice": fixed(open_price, places),
-                "highPrice": fixed(max(Decimal(r[2]) for r in rows), places),
-                "lowPrice": fixed(min(Decimal(r[3]) for r in rows), places),
-                "volume": fixed(volume, spec.quantity_precision),
-                "quoteVolume": fixed(quote_volume, 2),
-                "openTime": rows[0][0],
-                "closeTime": now,
-                "firstId": last_id - 1000,
-                "lastId": last_id,
-                "count": 1000,
-            }
+            return {"symbol": spec.symbol, "price": fixed(last, spec.price_precision), "time": now}
 
         return self._for_symbols(params, render)
+
+    def funding_rate(self, params: Params) -> list:
+        """GET /fapi/v1/fundingRate: settled funding, oldest first.
+
+        With startTime: the first ``limit`` records from it; otherwise the ``limit`` most recent
+        up to endTime. Funding times before the simulator started are synthesised with the
+        configured rate at the contract's initial price.
+        """
+        spec = self._market.optional_spec(opt(params, "symbol"))
+        specs = [spec] if spec is not None else list(self._market.specs.values())
+        limit = integer(params, "limit", 100)
+        if not 1 <= limit <= 1000:
+            raise err.BAD_LIMIT
+        start = integer(params, "startTime")
+        end = integer(params, "endTime", self._clock())
+        if start is not None and start > end:
+            raise err.START_AFTER_END
+        period = self._rules.funding_interval_ms
+        last_time = min(end, self.next_funding_ms - period)
+        last_time -= (last_time - self.next_funding_ms) % period
+        first_time = max(_ONBOARD_MS, _ONBOARD_MS if start is None else start)
+        first_time += (self.next_funding_ms - first_time) % period
+        times_needed = -(-limit // len(specs))
+        if start is None:
+            first_time = max(first_time, last_time - (times_needed - 1) * period)
+        times = range(first_time, last_time + 1, period)[:times_needed]
+        rows = [row for at in times for row in self._funding_rows(at, specs)]
+        return rows[:limit] if start is not None else rows[-limit:]
+
+    def _funding_rows(self, at_ms: int, specs: list[SymbolSpec]) -> list[dict]:
+        settled = self._fundings.get(at_ms)
+        rows = []
+        for spec in specs:
+            if settled is not None:
+                rate, mark = settled[spec.symbol]
+            elif at_ms < self._started_ms:
+                rate, mark = self._rules.funding_rate, spec.initial_price
+            else:
+                continue
+            rows.append(
+                {
+                    "symbol": spec.symbol,
+                    "fundingRate": fixed(rate, 8),
+                    "fundingTime": at_ms,
+                    "markPrice": fixed(mark, 8),
+                }
+            )
+        return rows
 
     def premium_index(self, params: Params) -> dict | list:
         """GET /fapi/v1/premiumIndex (mark price and funding)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -9,7 +10,7 @@ from decimal import Decimal
 from riskd.sim import errors as err
 from riskd.sim.accounts import Account, Accounts
 from riskd.sim.errors import BinanceError
-from riskd.sim.market import EIGHT_PLACES, ZERO, fixed, plain
+from riskd.sim.market import EIGHT_PLACES, ZERO, SymbolSpec, fixed, plain
 from riskd.sim.orders import CONDITIONAL_TYPES, ORDER_TYPES, Order
 from riskd.sim.params import (
     Params,
@@ -27,6 +28,7 @@ from riskd.sim.params import (
     working_type,
 )
 from riskd.sim.quant_rules import QuantRules
+from riskd.sim.trade_history import Fill, TradeHistory
 from riskd.sim.venue import Venue, VenuePart
 
 CANCEL_ALL_DONE = {"code": 200, "msg": "The operation of cancel all open order is done."}
@@ -77,11 +79,16 @@ class Matching(VenuePart):
     """The matching engine: takes orders into each account's book and fills them against
     the last price (the simulated book is the spread around it)."""
 
-    def __init__(self, venue: Venue, accounts: Accounts, quant_rules: QuantRules) -> None:
+    def __init__(
+        self, venue: Venue, accounts: Accounts, quant_rules: QuantRules, trades: TradeHistory
+    ) -> None:
         super().__init__(venue)
         self._accounts = accounts
         self._quant_rules = quant_rules
+        self._trades = trades
         self._books = {account.name: OrderBook() for account in accounts}
+        # Queue positions: an order placed or modified later fills after the ones before it.
+        self._queue = itertools.count()
         # Told when an order that an algo order placed is final; the exchange wires this in.
         self.on_algo_order_final: Callable[[Account, Order], None] = lambda _a, _o: None
 
@@ -112,6 +119,51 @@ class Matching(VenuePart):
             except BinanceError as exc:
                 results.append(exc.body())
         return results
+
+    def modify_order(self, account: Account, params: Params) -> dict:
+        """PUT /fapi/v1/order: a resting LIMIT order's new price and quantity.
+
+        The order keeps its orderId and goes to the back of the queue. It is cancelled instead
+        when the new quantity is not above what has been filled, or when a post-only order
+        would take liquidity; any rule the new values break rejects the change and leaves the
+        order as it was. A new price that crosses executes at once, as a taker.
+        """
+        order = self._find(account, params, err.NO_SUCH_ORDER)
+        if order.type != "LIMIT":
+            raise err.ONLY_LIMIT_MODIFY
+        if not order.open:
+            raise err.NO_SUCH_ORDER
+        if side(params) != order.side:
+            raise err.INVALID_SIDE
+        spec = self._market.specs[order.symbol]
+        qty = dec(params, "quantity")
+        price = dec(params, "price")
+        spec.check_quantity(qty, market=False)
+        self._check_limit_price(spec, order.side, price)
+        if qty == order.orig_qty and price == order.price:
+            raise err.NO_NEED_TO_MODIFY
+        if not order.reduce_only and qty * price < spec.min_notional:
+            raise err.min_notional(plain(spec.min_notional))
+        execution = self._execution_price(order.symbol, order.side)
+        if qty <= order.executed_qty or (
+            order.time_in_force == "GTX" and self._crosses(order.side, price, execution)
+        ):
+            self._finish(account, order, "CANCELED")
+            return order.ack(spec)
+        margin_before = self._order_margin(account, order)
+        previous = order.price, order.orig_qty
+        order.price, order.orig_qty = price, qty
+        added_margin = self._order_margin(account, order) - margin_before
+        if added_margin > self._accounts.margins(account).available:
+            order.price, order.orig_qty = previous
+            raise err.MARGIN_INSUFFICIENT
+        account.open_order_margin += added_margin
+        order.update_time_ms = self._clock()
+        order.queue_position = next(self._queue)
+        self._emit_order(account, order, "AMENDMENT")
+        ack = order.ack(spec)
+        self.match(account, order)
+        return ack
 
     def query_order(self, account: Account, params: Params) -> dict:
         """GET /fapi/v1/order."""
@@ -215,7 +267,8 @@ class Matching(VenuePart):
         """Fill, as maker at their price, the resting LIMIT orders the last price reached."""
         last = self._market.quotes[symbol].last
         for account in self._accounts:
-            for order in sorted(self.book(account).open_orders(symbol), key=lambda o: o.order_id):
+            resting = sorted(self.book(account).open_orders(symbol), key=lambda o: o.queue_position)
+            for order in resting:
                 if order.type == "LIMIT" and self._crosses(order.side, order.price, last):
                     self._fill(account, order, order.remaining, order.price, maker=True)
 
@@ -225,6 +278,12 @@ class Matching(VenuePart):
         for order in orders:
             self._finish(account, order, "CANCELED")
         return len(orders)
+
+    def recompute_order_margin(self, account: Account) -> None:
+        """Re-derive the margin open orders hold (after the account's leverage changed)."""
+        account.open_order_margin = sum(
+            (self._order_margin(account, o) for o in self.book(account).open_orders()), ZERO
+        )
 
     def expire_gtd(self, account: Account, now: int) -> None:
         for order in self.book(account).open_orders():
@@ -250,12 +309,7 @@ class Matching(VenuePart):
         if order_type == "LIMIT":
             tif = time_in_force(params)
             price = dec(params, "price")
-            spec.check_price(price)
-            mark = self._market.quotes[spec.symbol].mark
-            if order_side == "BUY" and price > mark * spec.multiplier_up:
-                raise err.PRICE_ABOVE_MULTIPLIER
-            if order_side == "SELL" and price < mark * spec.multiplier_down:
-                raise err.PRICE_BELOW_MULTIPLIER
+            self._check_limit_price(spec, order_side, price)
         else:
             if opt(params, "price") is not None:
                 raise err.not_required("price")
@@ -279,6 +333,15 @@ class Matching(VenuePart):
             stp_mode=stp_mode(params),
             good_till_date=good_till if tif == "GTD" else 0,
         )
+
+    def _check_limit_price(self, spec: SymbolSpec, order_side: str, price: Decimal) -> None:
+        """PRICE_FILTER, then PERCENT_PRICE against the mark."""
+        spec.check_price(price)
+        mark = self._market.quotes[spec.symbol].mark
+        if order_side == "BUY" and price > mark * spec.multiplier_up:
+            raise err.PRICE_ABOVE_MULTIPLIER
+        if order_side == "SELL" and price < mark * spec.multiplier_down:
+            raise err.PRICE_BELOW_MULTIPLIER
 
     def _closes(self, account: Account, request: OrderRequest) -> bool:
         """Whether the order reduces a position (reduce-only ones must)."""
@@ -326,6 +389,7 @@ class Matching(VenuePart):
             time_ms=now,
             update_time_ms=now,
             algo_id=algo_id,
+            queue_position=next(self._queue),
         )
         book = self.book(account)
         book.orders[order.order_id] = order
@@ -364,6 +428,22 @@ class Matching(VenuePart):
             del self.book(account).open[order.symbol][order.order_id]
         trade_id = self._ids.trade_id()
         tran_id = self._ids.tran_id()
+        self._trades.record(
+            account,
+            Fill(
+                trade_id=trade_id,
+                order_id=order.order_id,
+                symbol=order.symbol,
+                side=order.side,
+                position_side=order.position_side,
+                price=price,
+                qty=qty,
+                realized_pnl=realized,
+                commission=fee,
+                time_ms=now,
+                maker=maker,
+            ),
+        )
         if realized:
             self._accounts.book_income(
                 account, order.symbol, "REALIZED_PNL", realized, tran_id, str(trade_id)

@@ -41,6 +41,8 @@ class Order:
     executed_qty: Decimal = ZERO
     cum_quote: Decimal = ZERO
     algo_id: int | None = None
+    # Place in the queue at the order's price: later orders (and modified ones) fill last.
+    queue_position: int = 0
 
     @property
     def open(self) -> bool:

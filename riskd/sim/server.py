@@ -24,7 +24,9 @@ from riskd.sim.errors import BinanceError
 from riskd.sim.exchange import SimExchange
 from riskd.sim.faults import STREAM_FAULTS, Fault, FaultPlan
 from riskd.sim.limits import IpBanned, IpLimited, RateLimiter
+from riskd.sim.market_stream import LEGACY_ROUTE, MarketStreamHub
 from riskd.sim.stream import UserStreamHub
+from riskd.sim.stream_events import MARKET_ROUTE, PUBLIC_ROUTE
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +93,9 @@ def _routes() -> list[Route]:
         Route("GET", "/fapi/v1/ticker/bookTicker", none, _market(x.book_ticker)),
         Route("GET", "/fapi/v1/ticker/24hr", none, _market(x.ticker_24hr)),
         Route("GET", "/fapi/v1/premiumIndex", none, _market(x.premium_index)),
+        Route("GET", "/fapi/v1/ticker/price", none, _market(x.ticker_price)),
+        Route("GET", "/fapi/v2/ticker/price", none, _market(x.ticker_price)),
+        Route("GET", "/fapi/v1/fundingRate", none, _market(x.funding_rate)),
         Route("GET", "/fapi/v2/account", signed, _account(x.account_v2)),
         Route("GET", "/fapi/v3/account", signed, _account(x.account_v3)),
         Route("GET", "/fapi/v2/positionRisk", signed, x.position_risk_v2),
@@ -99,6 +104,7 @@ def _routes() -> list[Route]:
         Route("GET", "/fapi/v1/openOrders", signed, x.open_orders),
         Route("GET", "/fapi/v1/openOrder", signed, x.query_open_order),
         Route("POST", "/fapi/v1/order", signed, x.new_order),
+        Route("PUT", "/fapi/v1/order", signed, x.modify_order),
         Route("GET", "/fapi/v1/order", signed, x.query_order),
         Route("DELETE", "/fapi/v1/order", signed, x.cancel_order),
         Route("POST", "/fapi/v1/batchOrders", signed, x.batch_new),
@@ -116,6 +122,10 @@ def _routes() -> list[Route]:
         Route("GET", "/fapi/v1/apiTradingStatus", signed, x.api_trading_status),
         Route("GET", "/fapi/v1/positionSide/dual", signed, _account(x.position_mode)),
         Route("POST", "/fapi/v1/positionSide/dual", signed, x.set_position_mode),
+        Route("GET", "/fapi/v1/leverageBracket", signed, x.leverage_bracket),
+        Route("POST", "/fapi/v1/leverage", signed, x.set_leverage),
+        Route("POST", "/fapi/v1/marginType", signed, x.set_margin_type),
+        Route("GET", "/fapi/v1/userTrades", signed, x.user_trades),
     ]
 
 
@@ -134,7 +144,14 @@ class SimServer:
     def __init__(self, config: SimConfig | None = None) -> None:
         self.config = config or SimConfig()
         self.clock = SimClock()
-        self.hub = UserStreamHub(self.clock.now_ms, self.config.exchange.ws_max_lifetime_ms)
+        lifetime_ms = self.config.exchange.ws_max_lifetime_ms
+        self.hub = UserStreamHub(self.clock.now_ms, lifetime_ms)
+        self.market_hub = MarketStreamHub(
+            self.clock.now_ms,
+            lifetime_ms,
+            lambda: self.exchange.market.specs,
+            lambda requests: self.exchange.stream_events(requests),
+        )
         self.faults = FaultPlan()
         self._build_state()
         self._runner: web.AppRunner | None = None
@@ -143,6 +160,7 @@ class SimServer:
 
     def _build_state(self) -> None:
         self.exchange = SimExchange(self.config, self.clock.now_ms, self.hub.emit)
+        self.exchange.on_price_change = self.market_hub.price_changed
         self.limiter = RateLimiter(self.config.limits, self.clock.now_ms)
 
     @property
@@ -162,6 +180,11 @@ class SimServer:
         app.router.add_get("/api/v3/time", self._spot_time)
         app.router.add_get("/private/ws", self._user_stream)
         app.router.add_get("/ws/{listen_key}", self._user_stream)
+        for route in (MARKET_ROUTE, PUBLIC_ROUTE):
+            app.router.add_get(f"/{route}/stream", self._combined_stream(route))
+            app.router.add_get(f"/{route}/ws", self._raw_stream(route))
+            app.router.add_get(f"/{route}/ws/{{streams:.+}}", self._raw_stream(route))
+        app.router.add_get("/stream", self._combined_stream(LEGACY_ROUTE))
         app.router.add_post("/_sim/mark", self._control_mark)
         app.router.add_post("/_sim/fault", self._control_fault)
         app.router.add_get("/_sim/state", self._control_state)
@@ -184,6 +207,7 @@ class SimServer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._ticker
         await self.hub.close()
+        await self.market_hub.close()
         if self._runner:
             await self._runner.cleanup()
 
@@ -192,10 +216,16 @@ class SimServer:
         while True:
             await asyncio.sleep(interval_s)
             try:
-                self.exchange.tick()
-                self.hub.expire_old()
+                self._advance()
             except Exception:  # keep the exchange running; the bug is in the log
                 log.exception("simulator tick failed")
+
+    def _advance(self) -> None:
+        """Bring the exchange and the streams up to the clock."""
+        self.exchange.tick()
+        self.hub.expire_old()
+        self.market_hub.expire_old()
+        self.market_hub.publish()
 
     # ------------------------------------------------------------ REST
 
@@ -273,8 +303,31 @@ class SimServer:
         listen_key = request.match_info.get("listen_key") or request.query.get("listenKey", "")
         account = self.exchange.listen_key_account(listen_key)
         if account is None:
+            if "@" in listen_key or listen_key.startswith("!"):
+                # A market stream on the legacy /ws/<stream>: accepted, never fed.
+                return await self.market_hub.serve(
+                    request, LEGACY_ROUTE, [listen_key], combined=False
+                )
             return _json({"code": -1125, "msg": "Invalid listenKey."}, 400)
         return await self.hub.serve(request, account, listen_key)
+
+    # ------------------------------------------------------------ market streams
+
+    def _combined_stream(
+        self, route: str
+    ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        async def serve(request: web.Request) -> web.StreamResponse:
+            names = [n for n in request.query.get("streams", "").split("/") if n]
+            return await self.market_hub.serve(request, route, names, combined=True)
+
+        return serve
+
+    def _raw_stream(self, route: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        async def serve(request: web.Request) -> web.StreamResponse:
+            names = [n for n in request.match_info.get("streams", "").split("/") if n]
+            return await self.market_hub.serve(request, route, names, combined=False)
+
+        return serve
 
     # ------------------------------------------------------------ control API
 
@@ -307,6 +360,7 @@ class SimServer:
             self.exchange.set_price(str(symbol), mark, last)
         except BinanceError:
             return _json({"error": f"unknown symbol {symbol!r}"}, 400)
+        self.market_hub.publish()
         return _json(self.exchange.state()["prices"][symbol])
 
     async def _control_fault(self, request: web.Request) -> web.Response:
@@ -315,8 +369,10 @@ class SimServer:
         except ValueError as exc:
             return _json({"error": str(exc)}, 400)
         if fault.kind in STREAM_FAULTS:
-            affected = (
-                self.hub.drop_all() if fault.kind == "drop_ws" else self.hub.stall_all(fault.ms)
+            hubs = (self.hub, self.market_hub)
+            affected = sum(
+                hub.drop_all() if fault.kind == "drop_ws" else hub.stall_all(fault.ms)
+                for hub in hubs
             )
             return _json({"kind": fault.kind, "connections": affected})
         self.faults.add(fault)
@@ -335,10 +391,17 @@ class SimServer:
             "events_sent": self.hub.events_sent,
             "events_dropped": self.hub.events_dropped,
         }
+        state["market_stream"] = {
+            "connections": len(self.market_hub.connections),
+            "live_streams": self.market_hub.live_streams,
+            "events_sent": self.market_hub.events_sent,
+            "events_dropped": self.market_hub.events_dropped,
+        }
         return _json(state)
 
     async def _control_reset(self, _request: web.Request) -> web.Response:
         self.hub.drop_all()
+        self.market_hub.drop_all()
         self.faults.clear()
         self.clock.offset_ms = 0
         self._build_state()
@@ -350,8 +413,7 @@ class SimServer:
         if not isinstance(advance, int) or isinstance(advance, bool) or advance < 0:
             return _json({"error": "advance_ms must be a non-negative integer"}, 400)
         self.clock.advance(advance)
-        self.exchange.tick()
-        self.hub.expire_old()
+        self._advance()
         return _json({"time": self.clock.now_ms()})
 
 

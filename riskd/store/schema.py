@@ -31,7 +31,7 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from riskd.store.dml import insert_ignore
 
-SCHEMA_VERSION: Final = 3
+SCHEMA_VERSION: Final = 4
 
 metadata = MetaData(
     naming_convention={
@@ -101,6 +101,31 @@ symbols = Table(
     Column("min_qty", Money, nullable=False),
     Column("min_notional", Money, nullable=False),
     Column("updated_at_ms", BigInteger, nullable=False),
+    **_MYSQL_OPTIONS,
+)
+
+# --- market data ------------------------------------------------------------------------------
+
+# Closed klines, each field as Binance sent it (decimal text, not Money), so that they are
+# served back exactly: "60000.10" stays "60000.10".
+klines = Table(
+    "klines",
+    metadata,
+    Column("symbol", String(32), primary_key=True),
+    Column("interval", String(8), primary_key=True),
+    Column("open_ms", BigInteger, primary_key=True, autoincrement=False),
+    Column("close_ms", BigInteger, nullable=False),
+    Column("open", String(40), nullable=False),
+    Column("high", String(40), nullable=False),
+    Column("low", String(40), nullable=False),
+    Column("close", String(40), nullable=False),
+    Column("volume", String(40), nullable=False),
+    Column("quote_volume", String(40), nullable=False),
+    Column("trades", BigInteger, nullable=False),
+    Column("taker_buy_volume", String(40), nullable=False),
+    Column("taker_buy_quote_volume", String(40), nullable=False),
+    Column("unused", String(40), nullable=False),  # Binance's 12th field, "Ignore"
+    Column("stored_ms", BigInteger, nullable=False),
     **_MYSQL_OPTIONS,
 )
 

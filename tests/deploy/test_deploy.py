@@ -349,7 +349,9 @@ def test_example_config_loads_and_plans(example_copy: tuple[Path, dict[str, str]
     plan = config.plan()
 
     assert config.accounts
-    assert {job.account for job in plan.jobs} == {a.name for a in config.accounts}
+    per_account = [job for job in plan.jobs if job.kind.per_account]
+    assert {job.account for job in per_account} == {a.name for a in config.accounts}
+    assert any(job.reader for job in plan.jobs)  # the example runs a market feed
     label_egresses = {job.config.egress for job in plan.jobs if job.label_selector}
     assert label_egresses
     assert {usage.name for usage in plan.budgets.egresses} >= label_egresses

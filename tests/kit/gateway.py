@@ -1,5 +1,5 @@
-"""The gateway without Ray: :class:`FakeBackend`, riskd's actors in memory, and the gateway
-serving from it (:func:`serving`)."""
+"""The gateway without Ray: :class:`FakeBackend`, riskd's actors in memory (and the kline
+store), and the gateway serving from it (:func:`serving`)."""
 
 from __future__ import annotations
 
@@ -16,11 +16,13 @@ from aiohttp import ClientSession
 from multidict import CIMultiDictProxy
 from yarl import URL
 
-from riskd.core.clock import wall_ms
+from riskd.core.clock import Clock, wall_ms
 from riskd.core.secrets import SecretSources
 from riskd.gateway.app import GatewayServer
 from riskd.gateway.config import GatewayConfig
 from riskd.health import JobStatus
+from riskd.market.config import MarketConfig
+from riskd.market.records import KlineRow
 from riskd.notify.alerts import silence_request
 from riskd.risk.locks import operator_lock_request, operator_state_request, operator_unlock_request
 
@@ -84,8 +86,9 @@ def gateway_config(
 
 class FakeBackend:
     """:class:`riskd.gateway.ports.Backend` in memory. It checks operators' requests with the
-    Ledger's and the Alerter's own validators; ``fail[method]`` is raised by that method, a
-    method in ``hang`` never answers, and ``calls`` records every call."""
+    Ledger's and the Alerter's own validators; ``stored_klines[(symbol, interval)]`` holds the
+    kline store's rows; ``fail[method]`` is raised by that method, a method in ``hang`` never
+    answers, and ``calls`` records every call."""
 
     def __init__(self, accounts: Sequence[str] = ("main",)) -> None:
         self.rows: list[JobStatus] = []
@@ -96,6 +99,7 @@ class FakeBackend:
         self.states = {account: {"state": "ACTIVE", "reason": ""} for account in accounts}
         self.firing: list[dict] = []
         self.current_silences: dict[int, dict] = {}
+        self.stored_klines: dict[tuple[str, str], list[KlineRow]] = {}
         self.fail: dict[str, Exception] = {}
         self.hang: set[str] = set()
         self.calls: list[tuple[str, tuple]] = []
@@ -188,6 +192,17 @@ class FakeBackend:
             raise LookupError(f"no silence {silence_id}")
         return self.current_silences.pop(silence_id)
 
+    async def kline_history(
+        self, symbol: str, interval: str, start_ms: int | None, end_ms: int | None, limit: int
+    ) -> list[list]:
+        await self._called("kline_history", symbol, interval, start_ms, end_ms, limit)
+        rows = sorted(
+            list(row)
+            for row in self.stored_klines.get((symbol, interval), [])
+            if (start_ms is None or start_ms <= row[0]) and (end_ms is None or row[0] <= end_ms)
+        )
+        return rows[:limit] if start_ms is not None else rows[-limit:]
+
 
 @dataclass(frozen=True, slots=True)
 class Served:
@@ -218,11 +233,17 @@ async def serving(
     backend: FakeBackend | None = None,
     config: GatewayConfig | None = None,
     accounts: Sequence[str] = ("main",),
+    *,
+    market: MarketConfig | None = None,
+    clock: Clock = wall_ms,
 ) -> AsyncIterator[Served]:
     """The gateway for *accounts* on *backend* (a new FakeBackend by default), configured
-    as *config* (by default: loopback, no tokens), serving until the block ends."""
+    as *config* (by default: loopback, no tokens), with *market* data aged on *clock*,
+    serving until the block ends."""
     backend = backend or FakeBackend(accounts)
-    server = GatewayServer(config or gateway_config(), accounts, backend)
+    server = GatewayServer(
+        config or gateway_config(), accounts, backend, market=market, clock=clock
+    )
     try:
         url = await server.url()
         async with ClientSession() as http:

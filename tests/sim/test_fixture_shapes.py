@@ -575,6 +575,25 @@ REST_CASES = [
         fresh,
         lambda env: env.client._request_futures_api("post", "listenKey", signed=False, data={}),
     ),
+    RestCase(
+        "real/fapi_v1_userTrades.ccxt_real_2023-11-14.json",
+        one_way_book,
+        lambda env: env.client.futures_account_trades(symbol="BTCUSDT"),
+        Rules(digit_strings=True),
+    ),
+    RestCase(
+        "real/fapi_v1_ticker_price.real_mainnet_2024-10-26.json",
+        fresh,
+        lambda env: env.client.futures_symbol_ticker(symbol="BTCUSDT"),
+    ),
+    RestCase(
+        # v2 of ticker/price has the v1 shape.
+        "real/fapi_v1_ticker_price.real_mainnet_2024-10-26.json",
+        fresh,
+        lambda env: env.client._request_futures_api(
+            "get", "ticker/price", signed=False, version=2, data={"symbol": "BTCUSDT"}
+        ),
+    ),
     RestCase("docs/fapi_v1_listenKey_PUT.docs.json", fresh, lambda env: _keepalive(env)),
     RestCase("docs/fapi_v1_listenKey_DELETE.docs.json", fresh, lambda env: _close(env)),
 ]
@@ -594,7 +613,16 @@ def _case_id(case: RestCase) -> str:
     return Path(case.fixture).name.removesuffix(".json")
 
 
-@pytest.mark.parametrize("case", REST_CASES, ids=_case_id)
+def _case_ids(cases: list[RestCase]) -> list[str]:
+    """Unique ids: a fixture used twice gets its position appended the second time."""
+    ids: list[str] = []
+    for case in cases:
+        name = _case_id(case)
+        ids.append(name if name not in ids else f"{name}-{len(ids)}")
+    return ids
+
+
+@pytest.mark.parametrize("case", REST_CASES, ids=_case_ids(REST_CASES))
 async def test_rest_answer_has_fixture_shape(case: RestCase, sim, client, control) -> None:
     fixture = load_binance(case.fixture)
     env = Env(sim, client, control)
@@ -851,6 +879,14 @@ async def _reduce_only_stop_without_position(env: Env) -> None:
     await env.control("POST", "/_sim/mark", {"symbol": "BTCUSDT", "price": "61500"})
 
 
+async def _set_leverage(env: Env) -> None:
+    await env.client.futures_change_leverage(symbol="BTCUSDT", leverage=25)
+
+
+def _check_leverage_config(event: dict, _env: Env) -> None:
+    assert event["ac"] == {"s": "BTCUSDT", "l": 25}
+
+
 async def _expire_listen_key(env: Env) -> None:
     await env.control("POST", "/_sim/clock", {"advance_ms": 3_600_001})
 
@@ -922,6 +958,12 @@ STREAM_CASES = [
         _reduce_only_stop_without_position,
         _algo_event("CANCELED"),
         check=_check_reject_reason,
+    ),
+    StreamCase(
+        "docs/ws_ACCOUNT_CONFIG_UPDATE_leverage.docs.json",
+        _set_leverage,
+        lambda e: e.get("e") == "ACCOUNT_CONFIG_UPDATE",
+        check=_check_leverage_config,
     ),
     # The docs example sends E as a string; the SDK model is an int since 10.3.0 (SOURCES):
     # both are accepted, which is tolerance (a) for this one event.

@@ -27,6 +27,24 @@ async def test_klines_end_with_the_current_candle(sim, client, control) -> None:
     assert rows[1][6] + 1 == rows[2][0]
 
 
+async def test_klines_from_a_start_time_are_the_first_ones_opened_at_or_after_it(
+    sim, client
+) -> None:
+    now = sim.clock.now_ms()
+    start = now - now % 60_000 - 10 * 60_000 + 1  # just after a kline opened
+    rows = await client.futures_klines(symbol="BTCUSDT", interval="1m", startTime=start, limit=3)
+    assert [r[0] for r in rows] == [start - 1 + k * 60_000 for k in (1, 2, 3)]
+    up_to_now = await client.futures_klines(symbol="BTCUSDT", interval="1m", startTime=start)
+    assert len(up_to_now) == 10 and up_to_now[-1][0] <= now <= up_to_now[-1][6]
+    bounded = await client.futures_klines(
+        symbol="BTCUSDT", interval="1m", startTime=start, endTime=start + 60_000
+    )
+    assert [r[0] for r in bounded] == [start - 1 + 60_000]
+    assert (
+        await client.futures_klines(symbol="BTCUSDT", interval="1m", startTime=now + 60_000) == []
+    )
+
+
 async def test_klines_weight_depends_on_limit(sim, client) -> None:
     await client.futures_klines(symbol="BTCUSDT", interval="1h", limit=99)
     await client.futures_klines(symbol="BTCUSDT", interval="1h", limit=1000)

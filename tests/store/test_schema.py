@@ -21,6 +21,7 @@ TABLES = sorted(
         "banlist_versions",
         "fills",
         "income",
+        "klines",
         "ledger_cursors",
         "lock_events",
         "locks",
@@ -82,19 +83,26 @@ def test_upgrades_a_version_1_database_by_adding_the_new_tables(sql_engine: Engi
     assert _version_row(sql_engine) == (str(SCHEMA_VERSION), 2_000)
 
 
-VERSION_3_TABLES = ["alert_groups", "alert_outbox", "alerts", "balance_snapshots", "silences"]
+ADDED_IN = {
+    3: ["alert_groups", "alert_outbox", "alerts", "balance_snapshots", "silences"],
+    4: ["klines"],
+}
 
 
-def test_upgrades_a_version_2_database_by_adding_the_new_tables(sql_engine: Engine) -> None:
-    version_2 = [t for t in metadata.sorted_tables if t.name not in VERSION_3_TABLES]
-    metadata.create_all(sql_engine, tables=version_2)
+@pytest.mark.parametrize("version", [2, 3])
+def test_upgrades_a_database_by_adding_the_tables_of_later_versions(
+    sql_engine: Engine, version: int
+) -> None:
+    later = sorted(t for v, tables in ADDED_IN.items() if v > version for t in tables)
+    existing = [t for t in metadata.sorted_tables if t.name not in later]
+    metadata.create_all(sql_engine, tables=existing)
     with sql_engine.begin() as connection:
         connection.execute(
-            insert(schema_meta).values(key="schema_version", value="2", updated_at_ms=1_000)
+            insert(schema_meta).values(key="schema_version", value=str(version), updated_at_ms=1)
         )
 
-    assert sorted(init_schema(sql_engine, now_ms=2_000)) == VERSION_3_TABLES
-    assert _version_row(sql_engine) == ("3", 2_000)
+    assert sorted(init_schema(sql_engine, now_ms=2_000)) == later
+    assert _version_row(sql_engine) == (str(SCHEMA_VERSION), 2_000)
 
 
 @pytest.mark.parametrize("text", ["0.000000000000000001", "-123456789012345678.5", "60000.10"])

@@ -1,0 +1,208 @@
+"""The market feed on Ray against the simulator: readers, the stream, the hub, the kline store
+and the gateway's cache, end to end."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+import ray
+
+from actors import launcher
+from actors.context import ConfigSource
+from riskd.sim import SimConfig, SimulatorThread
+from tests.kit.deployment import (
+    LOOPBACK_JOBS,
+    READY_S,
+    deployment_toml,
+    get_json,
+    post_json,
+    run_cli,
+    wait_for,
+)
+
+SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "DOGEUSDT")
+ACCOUNT_IPS = {f"127.0.0.{k}" for k in range(2, 8)}  # the account's jobs
+FEED_IPS = ("127.0.0.8", "127.0.0.9", "127.0.0.10", "127.0.0.11", "127.0.0.12", "127.0.0.13")
+JOBS = (
+    LOOPBACK_JOBS
+    + """
+[accounts.jobs.order_reaper]
+egress = "127.0.0.5"
+
+[accounts.jobs.stop_ladder]
+egress = "127.0.0.6"
+
+[accounts.jobs.ledger]
+egress = "127.0.0.7"
+"""
+)
+MARKET = """
+[market]
+egress = "127.0.0.8"
+kline_window = 5
+silence_ms = 1000
+
+[market.readers.klines]
+period_ms = 200
+egress = ["127.0.0.9"]
+
+[market.readers.hot_klines]
+period_ms = 200
+egress = ["127.0.0.10"]
+
+[market.readers.book]
+readers = 2
+period_ms = 500
+egress = ["127.0.0.11"]
+
+[market.readers.mark]
+period_ms = 1000
+egress = ["127.0.0.12"]
+
+[market.readers.ticker]
+period_ms = 5000
+egress = ["127.0.0.13"]
+"""
+
+
+@pytest.fixture(scope="module")
+def feed(ray_cluster, tmp_path_factory) -> Iterator[tuple[str, Path, SimulatorThread]]:
+    """One deployment with the market feed against a simulator whose prices move every
+    200 ms (so every stream has something to say): its gateway URL, config file, simulator."""
+    simulator = SimulatorThread(SimConfig(port=0, exchange={"walk_interval_ms": 200}))
+    simulator.start()
+    folder = tmp_path_factory.mktemp("feed")
+    path = folder / "riskd.toml"
+    path.write_text(deployment_toml(simulator.server.url, JOBS + MARKET, name="feed"))
+    controller, info = launcher.start(ConfigSource.from_path(path))
+    try:
+        rows = launcher.wait_ready(controller, READY_S)
+        assert all(row.healthy() for row in rows), rows
+        yield info["gateway"], path, simulator
+    finally:
+        launcher.stop(controller)
+        simulator.stop()
+
+
+def _weights(simulator: SimulatorThread) -> dict[str, int]:
+    ips = simulator.server.limiter.state()["ips"]
+    return {ip: usage["total_weight"] for ip, usage in ips.items()}
+
+
+def _served(gateway: str, path: str) -> dict | None:
+    status, body = get_json(f"{gateway}{path}")
+    return body if status == 200 else None
+
+
+async def _poll(gateway: str, robots: int, rounds: int) -> int:
+    """*robots* robots each ask for every symbol's ticker, mark and klines *rounds* times;
+    how many answers were 200."""
+    ok = 0
+    async with aiohttp.ClientSession() as session:
+
+        async def robot(name: str) -> None:
+            nonlocal ok
+            for _ in range(rounds):
+                for symbol in SYMBOLS:
+                    for path in (
+                        f"/v1/market/ticker?symbol={symbol}",
+                        f"/v1/market/mark?symbol={symbol}",
+                        f"/v1/market/klines?symbol={symbol}&interval=1m&limit=2",
+                    ):
+                        async with session.get(f"{gateway}{path}&robot={name}") as answer:
+                            ok += answer.status == 200
+
+        await asyncio.gather(*(robot(f"r{k}") for k in range(robots)))
+    return ok
+
+
+def test_robots_polling_the_gateway_cost_the_exchange_nothing_beyond_the_feed(feed) -> None:
+    gateway, _, simulator = feed
+    for symbol in SYMBOLS:
+        for kind in ("ticker", "mark"):
+            assert wait_for(lambda k=kind, s=symbol: _served(gateway, f"/v1/market/{k}?symbol={s}"))
+    before = _weights(simulator)
+    answered = asyncio.run(_poll(gateway, robots=20, rounds=5))
+    after = _weights(simulator)
+
+    assert answered == 20 * 5 * len(SYMBOLS) * 3
+    grew = {ip for ip in after if after[ip] > before.get(ip, 0)}
+    assert grew <= set(FEED_IPS) | ACCOUNT_IPS  # robots read riskd, never the exchange
+    assert "127.0.0.1" not in grew
+    stats = get_json(f"{gateway}/v1/market/stats")[1]
+    assert stats["robots"]["r7"] == 5 * len(SYMBOLS) * 3
+    assert set(stats["symbols"]) == set(SYMBOLS)
+
+
+def test_a_silent_stream_is_reconnected_and_reported(feed) -> None:
+    gateway, _, simulator = feed
+    stream = ray.get_actor("market_stream:ws", namespace="feed")
+
+    def extra() -> dict:
+        return ray.get(stream.health_report.remote())["extra"]
+
+    assert wait_for(lambda: extra()["events"] > 0)
+    reconnects = extra()["reconnects"]
+    status, answer = post_json(
+        f"{simulator.server.url}/_sim/fault", {"path": "*", "kind": "stall_ws", "ms": 3000}
+    )
+    assert status == 200 and answer["connections"] >= 2  # /market and /public
+
+    assert wait_for(lambda: extra()["reconnects"] > reconnects)
+    alerts = wait_for(
+        lambda: [
+            alert
+            for alert in get_json(f"{gateway}/v1/alerts")[1]["alerts"]
+            if alert["labels"]["alertname"] == "MarketStreamSilent"
+        ]
+    )
+    assert alerts and alerts[0]["labels"]["source"] in ("market", "public")
+    events = extra()["events"]
+    assert wait_for(lambda: extra()["events"] > events)  # the new connections deliver
+
+
+def test_history_beyond_the_cache_comes_from_the_kline_store(feed) -> None:
+    gateway, path, _ = feed
+    query = "/v1/market/klines?symbol=BTCUSDT&interval=1m"
+    cached = wait_for(lambda: _served(gateway, f"{query}&limit=5"))
+    assert len(cached["klines"]) == 5  # the window
+
+    backfill = run_cli(
+        *("klines", "backfill", "--config", str(path), "--symbol", "BTCUSDT"),
+        *("--interval", "1m", "--days", "1"),
+    )
+    assert backfill.returncode == 0, backfill.stderr
+    body = _served(gateway, f"{query}&limit=60")
+    assert body is not None and len(body["klines"]) == 60
+    opens = [row[0] for row in body["klines"]]
+    assert opens == list(range(opens[0], opens[0] + 60 * 60_000, 60_000))  # no gap, no repeat
+    assert opens[-1] >= cached["klines"][-1][0]  # ends with the cache's newest
+
+
+def test_market_stats_reach_rays_prometheus_export(feed) -> None:
+    gateway, _, _ = feed
+    assert _served(gateway, "/v1/market/ticker?symbol=BTCUSDT&robot=metrics-robot")
+    node_id = ray.get_runtime_context().get_node_id()  # the gateway runs on the head
+    port = next(n["MetricsExportPort"] for n in ray.nodes() if n["NodeID"] == node_id)
+    ours = {
+        "requests": re.compile(
+            r'riskd_market_requests_total\{(?=[^}]*deployment="feed")(?=[^}]*robot="metrics-robot")'
+        ),
+        "age": re.compile(
+            r'riskd_market_data_age_ms\{(?=[^}]*kind="book")(?=[^}]*symbol="BTCUSDT")'
+        ),
+    }
+
+    def exported() -> set[str]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+            text = response.read().decode()
+        return {name for name, pattern in ours.items() if pattern.search(text)}
+
+    found = wait_for(lambda: exported() == set(ours) or None, timeout_s=60, interval_s=1)
+    assert found, f"exported so far: {exported()}"
