@@ -25,6 +25,7 @@ from tests.kit.deployment import (
     run_cli,
     wait_for,
 )
+from tests.kit.sim import binance_client
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "DOGEUSDT")
 ACCOUNT_IPS = {f"127.0.0.{k}" for k in range(2, 8)}  # the account's jobs
@@ -47,6 +48,9 @@ MARKET = """
 egress = "127.0.0.8"
 kline_window = 5
 silence_ms = 1000
+
+[market.hot]
+top_by_quote_volume = 0
 
 [market.readers.klines]
 period_ms = 200
@@ -165,6 +169,24 @@ def test_a_silent_stream_is_reconnected_and_reported(feed) -> None:
     assert alerts and alerts[0]["labels"]["source"] in ("market", "public")
     events = extra()["events"]
     assert wait_for(lambda: extra()["events"] > events)  # the new connections deliver
+
+
+async def test_a_symbol_with_a_position_joins_the_hot_set_and_its_fast_reader(feed) -> None:
+    _, _, simulator = feed
+    hub = ray.get_actor("market_hub:hub", namespace="feed")
+    hot_reader = ray.get_actor("market_reader:hot_klines-1of1", namespace="feed")
+    assert ray.get(hub.health_report.remote())["extra"]["hot"] == []
+    client = binance_client(simulator.server)
+    try:
+        await client.futures_create_order(symbol="SOLUSDT", side="BUY", type="MARKET", quantity="1")
+    finally:
+        await client.close_connection()
+
+    def hot() -> list[str]:
+        return ray.get(hub.health_report.remote())["extra"]["hot"]
+
+    assert wait_for(lambda: hot() == ["SOLUSDT"])
+    assert wait_for(lambda: ray.get(hot_reader.health_report.remote())["extra"].get("published"))
 
 
 def test_history_beyond_the_cache_comes_from_the_kline_store(feed) -> None:

@@ -10,6 +10,8 @@ import pytest
 from riskd.gateway.app import gateway_app
 from riskd.gateway.auth import READS
 from riskd.gateway.hub import BanListHub
+from riskd.gateway.market_hub import MarketHub
+from riskd.market.config import MarketConfig
 from tests.kit.gateway import (
     JSON,
     OPERATOR,
@@ -24,9 +26,11 @@ from tests.kit.gateway import (
 )
 
 TOKENS = gateway_config(READ_TOKEN, OPERATOR_TOKEN)
+MARKET = MarketConfig()
+APP = gateway_app(TOKENS, ["main"], FakeBackend(), BanListHub(), market=MarketHub(MARKET))
 ROUTES = sorted(
     (route.method, route.resource.canonical)
-    for route in gateway_app(TOKENS, ["main"], FakeBackend(), BanListHub()).router.routes()
+    for route in APP.router.routes()
     if route.resource is not None
 )
 SEND_TOKEN = "Authorization: send 'Bearer <token>'"
@@ -35,7 +39,7 @@ CHANGES_NEED_THE_OPERATOR = "changes need the operator's token"
 
 @pytest.fixture(scope="module")
 async def gateway() -> AsyncIterator[Served]:
-    async with serving(config=TOKENS) as served:
+    async with serving(config=TOKENS, market=MARKET) as served:
         yield served
 
 
