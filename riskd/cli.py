@@ -246,7 +246,8 @@ def _run(args: argparse.Namespace) -> int:
             )
         _say(
             f"ray {info['ray_address']}, namespace {config.deployment.name}: riskd status, "
-            "locks, lock, unlock, state, silences, backfill and stop find it without flags"
+            "locks, lock, unlock, state, silences, backfill, klines backfill and stop find it "
+            "without flags"
         )
         _say(f"gateway {info['gateway']} serves:")
         for route in info["routes"]:

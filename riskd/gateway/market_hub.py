@@ -153,7 +153,9 @@ class MarketHub:
         self._marks: dict[str, Rendered] = {}
         self._windows: dict[tuple[str, str], KlineWindow] = {}
         self._changed_windows: set[tuple[str, str]] = set()
-        self._last_kline: dict[str, Kline] = {}  # by update time, of any interval
+        # The newest kline of the first interval: its close is the last price when it is
+        # newer than the 24 h ticker (a window read brings old klines with a new update time).
+        self._last_kline: dict[str, Kline] = {}
         self._subscribers: dict[str, set[Subscription]] = {}
         self._requests: Counter[str] = Counter()
 
@@ -189,7 +191,9 @@ class MarketHub:
         self._changed_windows.add((symbol, record.interval))
         changes = [Change(Channel.KLINE, symbol, record)]
         last = self._last_kline.get(symbol)
-        if last is None or record.update_ms > last.update_ms:
+        if record.interval == self.config.intervals[0] and (
+            last is None or (record.open_ms, record.update_ms) > (last.open_ms, last.update_ms)
+        ):
             self._last_kline[symbol] = record
             ticker = self.cache.ticker(symbol)
             if ticker is None or record.update_ms > ticker.update_ms:  # the ticker's last

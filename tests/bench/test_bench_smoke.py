@@ -182,6 +182,57 @@ RUNS: dict[str, tuple[list[str], list[str]]] = {
             row("20", *[NUMBER] * 7, "(?:ok|MISS)"),
         ],
     ),
+    "market": (
+        [
+            *("--robots", "2", "--symbols", "2", "--duration-s", "3"),
+            *("--age-seconds", "2", "--readers", "1,2", "--insert-rows", "200"),
+        ],
+        [
+            header(
+                *("robots", "symbols", "demanded req/s", "achieved req/s", "of demand"),
+                *("ticks due", "late", "skipped", "200", "503", "other", "robots CPU"),
+                "gateway CPU",
+            ),
+            row("2", "2", *[VALUE] * 11),
+            header("route", "sample", "n", "p50 ms", "p90 ms", "p99 ms", "max ms", "target"),
+            *latency_rows("klines", steady=r"\d+"),
+            *latency_rows("ticker", steady=r"\d+"),
+            header("source", "requests/min", "weight/min", "saved", "target"),
+            row(re.escape("robots direct, as demanded"), NUMBER, NUMBER, VALUE, "-"),
+            row(re.escape("robots direct, as achieved"), NUMBER, NUMBER, VALUE, "(?:ok|MISS)"),
+            row(re.escape("riskd feed with the cache (measured)"), "-", NUMBER, "-", "-"),
+            header("request", "endpoint_weight", "simulator charged", "match"),
+            *(
+                row(re.escape(f"GET /fapi/v1/{request}"), weight, weight, "yes")
+                for request, weight in (
+                    ("klines?symbol=BTCUSDT&interval=1m&limit=2", "1"),
+                    ("ticker/bookTicker?symbol=BTCUSDT", "2"),
+                )
+            ),
+            header(
+                *("source", "sample", "n", "p50 ms", "p90 ms", "p99 ms", "max ms"),
+                *("expected p50 ms", "≈ 1/N"),
+            ),
+            *(
+                row(re.escape(source), label, count, *[VALUE] * 5, "(?:ok|MISS|-)")
+                for source in ("book, 1 in slots", "book, 2 in slots")
+                for label, count in ((FIRST, "1"), (STEADY, r"\d+"))
+            ),
+            *(
+                row("WebSocket", label, count, *[VALUE] * 4, "-", "-")
+                for label, count in ((FIRST, "1"), (STEADY, r"\d+"))
+            ),
+            header(
+                *("database", "batch", "sample", "batches", "rows", "rows/s"),
+                *("p50 ms/batch", "p99 ms/batch", "max ms/batch"),
+            ),
+            *(
+                row("SQLite", batch, label, *[VALUE] * 6)
+                for batch in ("1", "20", "500")
+                for label in (FIRST, STEADY)
+            ),
+        ],
+    ),
 }
 
 

@@ -69,6 +69,20 @@ def test_last_is_the_newest_of_the_24h_ticker_and_the_klines() -> None:
     assert json.loads(hub.ticker("BTCUSDT").json(NOW_MS))["last"] == "70459.4"
 
 
+def test_last_is_the_newest_klines_close_not_an_old_one_a_window_read_brought() -> None:
+    hub = hub_with(book(NOW_MS), ticker(update_ms=NOW_MS))
+    read_at = NOW_MS + 50  # a REST window read: every kline carries the read's time
+    window = [
+        kline(NOW_MS - 2 * MINUTE_MS, update_ms=read_at, closed=True, close="69000.0"),
+        kline(NOW_MS - MINUTE_MS, update_ms=read_at, closed=True, close="69500.0"),
+        kline(NOW_MS, update_ms=read_at, close="71000.1"),
+    ]
+    hub.publish(window[::-1])  # in any order
+    assert json.loads(hub.ticker("BTCUSDT").json(NOW_MS))["last"] == "71000.1"
+    hub.publish([kline(NOW_MS, update_ms=read_at + 1, interval="5m", close="1.0")])
+    assert json.loads(hub.ticker("BTCUSDT").json(NOW_MS))["last"] == "71000.1"  # 1m only
+
+
 def test_a_ticker_needs_a_book_and_its_last_price_may_be_unknown() -> None:
     hub = hub_with(ticker(update_ms=NOW_MS))
     assert hub.ticker("BTCUSDT") is None
