@@ -107,7 +107,6 @@ import logging
 import math
 import multiprocessing
 import os
-import platform
 import random
 import sys
 import tempfile
@@ -124,7 +123,6 @@ from typing import ClassVar
 from urllib.parse import parse_qs, urlparse
 
 import aiohttp
-import ray
 from aiohttp import web
 from binance import AsyncClient
 from deployment import (
@@ -143,6 +141,7 @@ from deployment import (
     local_deployment,
     ms,
     pct,
+    print_host,
     table,
 )
 from simproc import CLIENT_CPU, SERVER_CPU
@@ -923,10 +922,7 @@ def main() -> int:
         parser.error("--samples, --polling-samples, --subscribers and --versions must be ≥ 1")
     logging.basicConfig(level=logging.WARNING)
     os.chdir(Path(__file__).resolve().parent.parent)
-    print(
-        f"host: {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}; Python "
-        f"{platform.python_version()}; aiohttp {aiohttp.__version__}; ray {ray.__version__}"
-    )
+    print_host()
     failed = False
     if args.part in ("1", "all"):
         results = []

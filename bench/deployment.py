@@ -6,6 +6,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
+import platform
 import threading
 import time
 import uuid
@@ -160,6 +162,14 @@ def local_deployment(
 
 
 # ---------------------------------------------------------------- tables
+
+
+def print_host() -> None:
+    """The header line of a bench's output: the host's CPUs and load, and the versions."""
+    print(
+        f"host: {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}; Python "
+        f"{platform.python_version()}; aiohttp {aiohttp.__version__}; ray {ray.__version__}"
+    )
 
 
 def by_row(first: T | None, steady: list[T]) -> list[tuple[str, list[T]]]:

@@ -127,7 +127,8 @@ def sim_deployment(accounts: int) -> tuple[dict, dict[str, str]]:
             env[account[ref]] = f"{account['name']}-{value}"
         jobs = account.setdefault("jobs", {})
         for job in plan.jobs:
-            jobs.setdefault(job.kind.value, {})["egress"] = next(free)
+            if job.kind.per_account:  # the market feed runs once per deployment
+                jobs.setdefault(job.kind.value, {})["egress"] = next(free)
         data["accounts"].append(account)
     return data, env
 
