@@ -47,7 +47,11 @@ from riskd.store import SqlRunner, init_schema, make_engine
 
 # `riskd run --sim`: the simulator's default account, and every job on its own loopback IP so
 # the simulator's per-IP counters show each job's weight apart.
-SIM_ENV = {"RISKD_SIM_API_KEY": "sim-key", "RISKD_SIM_API_SECRET": "sim-secret"}
+SIM_ENV = {
+    "RISKD_SIM_API_KEY": "sim-key",
+    "RISKD_SIM_API_SECRET": "sim-secret",
+    "RISKD_SIM_ROBOT_TOKEN": "sim-robot-token",
+}
 # Ray takes the loopback address for its node only when it runs no cluster (the mode meant
 # for laptops), and then binds every server of the --sim run to 127.0.0.1. Read when ray is
 # imported, so set before.
@@ -90,6 +94,12 @@ egress = "127.0.0.7"
 [accounts.jobs.heartbeat]
 enabled = true
 egress = "127.0.0.6"
+
+# A robot that trades through riskd on the simulator's account (POST /fmz/…, channels).
+[[robots]]
+name = "sim-robot"
+account = "sim"
+token_env = "RISKD_SIM_ROBOT_TOKEN"
 
 # The shared market feed for the simulator's symbols: hub and WebSocket from one address, each
 # REST reader group from its own.

@@ -44,6 +44,7 @@ from riskd.risk.ledger import LedgerConfig
 from riskd.risk.rules import RulesConfig
 from riskd.sim.config import SimConfig
 from riskd.store.config import DatabaseConfig
+from riskd.trade.config import LimitsConfig, RobotConfig
 
 
 class ConfigError(Exception):
@@ -73,6 +74,8 @@ class AccountConfig(FrozenModel):
     heartbeat: HeartbeatConfig = HeartbeatConfig()
     ledger: LedgerConfig = LedgerConfig()
     rules: RulesConfig = RulesConfig()
+    limits: LimitsConfig = LimitsConfig()
+    """Limits on every robot's orders on this account, together."""
     _api_key: Secret | None = PrivateAttr(None)
     _api_secret: Secret | None = PrivateAttr(None)
 
@@ -116,6 +119,7 @@ class RiskdConfig(FrozenModel):
     sim: SimConfig = SimConfig()
     market: MarketConfig | None = None
     """The shared market feed; none without a ``[market]`` table."""
+    robots: tuple[RobotConfig, ...] = ()
 
     @model_validator(mode="before")
     @classmethod
@@ -135,6 +139,23 @@ class RiskdConfig(FrozenModel):
                 raise invalid(f"duplicate account name {account.name!r}", index, "name")
             seen.add(account.name)
         return accounts
+
+    @model_validator(mode="after")
+    def _robots_name_accounts(self) -> RiskdConfig:
+        accounts = {account.name for account in self.accounts}
+        seen: set[str] = set()
+        for index, robot in enumerate(self.robots):
+            if robot.name in seen:
+                raise invalid(f"duplicate robot name {robot.name!r}", "robots", index, "name")
+            seen.add(robot.name)
+            if robot.account not in accounts:
+                raise invalid(
+                    f"names no account of this config ({', '.join(sorted(accounts)) or 'none'})",
+                    "robots",
+                    index,
+                    "account",
+                )
+        return self
 
     def plan(self) -> DeploymentPlan:
         """The jobs to run; raises OverSubscribedError if an egress IP cannot carry them."""
