@@ -23,8 +23,10 @@ from actors.metrics import MarketMetrics
 from riskd.core.clock import wall_ms
 from riskd.gateway.app import GatewayServer
 from riskd.gateway.ports import BackendUnavailable
+from riskd.gateway.robots import RobotTokens
 from riskd.health import JobStatus
 from riskd.market.records import Record
+from riskd.trade.config import ROBOTS_SECRETS
 
 METRICS_EVERY_S = 5.0
 
@@ -111,11 +113,12 @@ class Gateway:
     """A deployment's :class:`riskd.gateway.app.GatewayServer`, as a Ray actor."""
 
     def __init__(self, source: ConfigSource) -> None:
-        config = source.load(secrets={"gateway"})
+        config = source.load(secrets={"gateway", ROBOTS_SECRETS})
         accounts = [account.name for account in config.accounts]
         backend = RayBackend(config.deployment.name)
         market = config.market if config.market and config.market.enabled else None
-        self.server = GatewayServer(config.gateway, accounts, backend, market=market)
+        robots = RobotTokens.of(config.robots)
+        self.server = GatewayServer(config.gateway, accounts, backend, market=market, robots=robots)
         self._metrics = (
             asyncio.get_running_loop().create_task(self._export(config.deployment.name))
             if market

@@ -1,5 +1,5 @@
 -- Generated from riskd/store/schema.py by `python -m riskd.store.ddl > sql/schema.mysql.sql`.
--- Do not edit by hand. Schema version 4.
+-- Do not edit by hand. Schema version 5.
 
 CREATE TABLE alert_groups (
 	group_key VARCHAR(16) NOT NULL,
@@ -146,6 +146,30 @@ CREATE TABLE locks (
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
 
 CREATE INDEX ix_locks_account_active ON locks (account, active);
+
+CREATE TABLE order_decisions (
+	id BIGINT NOT NULL AUTO_INCREMENT,
+	account VARCHAR(64) NOT NULL,
+	robot VARCHAR(16) NOT NULL,
+	symbol VARCHAR(32) NOT NULL,
+	side VARCHAR(8) NOT NULL,
+	position_side VARCHAR(8) NOT NULL,
+	order_type VARCHAR(16) NOT NULL,
+	quantity NUMERIC(36, 18) NOT NULL,
+	price NUMERIC(36, 18),
+	reduce_only BOOL NOT NULL,
+	passed BOOL NOT NULL,
+	refusal VARCHAR(32),
+	detail VARCHAR(512) NOT NULL,
+	client_order_id VARCHAR(36),
+	order_id BIGINT,
+	decided_ms BIGINT NOT NULL,
+	CONSTRAINT pk_order_decisions PRIMARY KEY (id)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
+
+CREATE INDEX ix_order_decisions_account_decided_ms ON order_decisions (account, decided_ms);
+
+CREATE INDEX ix_order_decisions_robot_decided_ms ON order_decisions (robot, decided_ms);
 
 CREATE TABLE orders (
 	account VARCHAR(64) NOT NULL,

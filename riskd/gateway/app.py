@@ -1,6 +1,6 @@
 """The gateway's aiohttp app and its server: the routes of ``riskd.gateway.ops``,
-``riskd.gateway.banlist`` and ``riskd.gateway.market`` behind bearer auth, every error JSON,
-and the timeouts."""
+``riskd.gateway.banlist``, ``riskd.gateway.channels`` and ``riskd.gateway.market`` behind
+bearer auth, every error JSON, and the timeouts."""
 
 from __future__ import annotations
 
@@ -12,15 +12,19 @@ from aiohttp import web
 from riskd.core.bodies import MAX_BODY_BYTES
 from riskd.core.clock import Clock, wall_ms
 from riskd.core.net import is_loopback
-from riskd.gateway.auth import bearer_auth
+from riskd.gateway.auth import NO_ROBOTS, bearer_auth
 from riskd.gateway.banlist import add_banlist_routes
+from riskd.gateway.channel_hub import ChannelHub
+from riskd.gateway.channels import add_channel_routes
 from riskd.gateway.config import GatewayConfig
 from riskd.gateway.errors import HTTP_LOG, json_errors
 from riskd.gateway.hub import BanListHub
 from riskd.gateway.market import add_market_routes
 from riskd.gateway.market_hub import MarketHub
+from riskd.gateway.openapi import add_openapi_route
 from riskd.gateway.ops import add_ops_routes
 from riskd.gateway.ports import Backend
+from riskd.gateway.robots import RobotTokens
 from riskd.market.config import MarketConfig
 from riskd.market.records import Record
 from riskd.risk.banlist import BanList
@@ -38,19 +42,22 @@ def gateway_app(
     banlists: BanListHub,
     *,
     market: MarketHub | None = None,
+    channels: ChannelHub | None = None,
+    robots: RobotTokens = NO_ROBOTS,
     clock: Clock = wall_ms,
 ) -> web.Application:
     """Every route for *accounts*, answered by *backend* and, for the ban list, *banlists*,
-    and with a *market* hub the market routes, ages counted on *clock*; the tokens of
-    *config* asked for; bodies of at most MAX_BODY_BYTES."""
-    app = web.Application(
-        middlewares=[json_errors, bearer_auth(config.read_token, config.operator_token)],
-        client_max_size=MAX_BODY_BYTES,
-    )
+    the channels of *channels* (a new hub by default) written with *robots*' tokens, and with
+    a *market* hub the market routes, ages counted on *clock*; the tokens of *config* asked
+    for; bodies of at most MAX_BODY_BYTES."""
+    auth = bearer_auth(config.read_token, config.operator_token, robots)
+    app = web.Application(middlewares=[json_errors, auth], client_max_size=MAX_BODY_BYTES)
     add_ops_routes(app, backend, accounts)
     add_banlist_routes(app, banlists, accounts)
+    add_channel_routes(app, ChannelHub(clock) if channels is None else channels)
     if market is not None:
         add_market_routes(app, market, backend, clock)
+    add_openapi_route(app, accounts, None if market is None else market.config)
     return app
 
 
@@ -68,9 +75,9 @@ def gateway_runner(app: web.Application) -> web.AppRunner:
 
 class GatewayServer:
     """The gateway: serves ``GET /v1/health``, positions, the operators' locks, trading state,
-    alerts and silences, the ban lists it is given and, with a *market* config, the market
-    data it is given. Binds 127.0.0.1 unless configured otherwise, and then only with tokens.
-    Every error is JSON ``{"error": ...}``."""
+    alerts and silences, the ban lists it is given, the channels *robots* write and, with a
+    *market* config, the market data it is given. Binds 127.0.0.1 unless configured
+    otherwise, and then only with tokens. Every error is JSON ``{"error": ...}``."""
 
     def __init__(
         self,
@@ -79,6 +86,7 @@ class GatewayServer:
         backend: Backend,
         *,
         market: MarketConfig | None = None,
+        robots: RobotTokens = NO_ROBOTS,
         clock: Clock = wall_ms,
     ) -> None:
         if not is_loopback(config.host) and config.read_token is None:
@@ -88,6 +96,8 @@ class GatewayServer:
         self.backend = backend
         self.banlists = BanListHub()
         self.market_hub = None if market is None else MarketHub(market)
+        self.channels = ChannelHub(clock)
+        self.robots = robots
         self.clock = clock
         self._runner: web.AppRunner | None = None
         self._url = ""
@@ -119,6 +129,8 @@ class GatewayServer:
                 self.backend,
                 self.banlists,
                 market=self.market_hub,
+                channels=self.channels,
+                robots=self.robots,
                 clock=self.clock,
             )
             runner = gateway_runner(app)
@@ -140,8 +152,8 @@ class GatewayServer:
         )
 
     async def stop(self) -> None:
-        """Stop serving: long-polls end (304), streams (ban list and market) close with
-        1001, then the listener."""
+        """Stop serving: long-polls end (304), streams (ban list, channels and market) close
+        with 1001, then the listener."""
         if self._runner is not None:
             runner, self._runner, self._url = self._runner, None, ""
             await runner.cleanup()

@@ -31,7 +31,7 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from riskd.store.dml import insert_ignore
 
-SCHEMA_VERSION: Final = 4
+SCHEMA_VERSION: Final = 5
 
 metadata = MetaData(
     naming_convention={
@@ -126,6 +126,34 @@ klines = Table(
     Column("taker_buy_quote_volume", String(40), nullable=False),
     Column("unused", String(40), nullable=False),  # Binance's 12th field, "Ignore"
     Column("stored_ms", BigInteger, nullable=False),
+    **_MYSQL_OPTIONS,
+)
+
+# --- robots' orders ---------------------------------------------------------------------------
+
+# Every order a robot sent through the pre-trade gate: passed (with the exchange's order id once
+# placed) or refused (with the reason). Kept, never updated but to add the order id.
+order_decisions = Table(
+    "order_decisions",
+    metadata,
+    _id(),
+    Column("account", String(64), nullable=False),
+    Column("robot", String(16), nullable=False),
+    Column("symbol", String(32), nullable=False),
+    Column("side", String(8), nullable=False),
+    Column("position_side", String(8), nullable=False),
+    Column("order_type", String(16), nullable=False),
+    Column("quantity", Money, nullable=False),
+    Column("price", Money, nullable=True),
+    Column("reduce_only", Boolean, nullable=False),
+    Column("passed", Boolean, nullable=False),
+    Column("refusal", String(32), nullable=True),
+    Column("detail", String(512), nullable=False),
+    Column("client_order_id", String(36), nullable=True),
+    Column("order_id", BigInteger, nullable=True),
+    Column("decided_ms", BigInteger, nullable=False),
+    Index(None, "account", "decided_ms"),
+    Index(None, "robot", "decided_ms"),
     **_MYSQL_OPTIONS,
 )
 

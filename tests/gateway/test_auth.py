@@ -1,5 +1,8 @@
 """Bearer auth on every route the gateway serves: reads take the read or the operator token,
-changes only the operator's; a kind of request without a token configured is open."""
+changes only the operator's; a kind of request without a token configured is open. The table's
+gateway has no robots, so a channel's PUT takes the operator's token like any change; with
+robots, it takes only a robot's (tests/gateway/test_channels.py), and a robot's token changes
+nothing else."""
 
 from __future__ import annotations
 
@@ -20,7 +23,9 @@ from tests.kit.gateway import (
     READER,
     FakeBackend,
     Served,
+    as_robot,
     gateway_config,
+    robot_tokens,
     serving,
     state_body,
 )
@@ -33,6 +38,7 @@ ROUTES = sorted(
     for route in APP.router.routes()
     if route.resource is not None
 )
+ROBOT_WRITES = [("PUT", "/v1/channels/{id}")]
 SEND_TOKEN = "Authorization: send 'Bearer <token>'"
 CHANGES_NEED_THE_OPERATOR = "changes need the operator's token"
 
@@ -126,3 +132,17 @@ async def test_with_only_the_operator_token_reads_are_open_and_changes_need_it()
         assert (await gateway.call("GET", "/v1/locks"))[0] == 200
         assert await _refused(gateway, "POST", "/v1/state", {}) == SEND_TOKEN
         assert (await gateway.call("POST", "/v1/state", state_body(), JSON | OPERATOR))[0] == 200
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [route for route in ROUTES if route[0] not in READS and route not in ROBOT_WRITES],
+)
+async def test_a_robots_token_makes_no_other_change(method: str, path: str) -> None:
+    async with serving(config=TOKENS, market=MARKET, robots=robot_tokens("alice")) as gateway:
+        error = await _refused(gateway, method, path, as_robot("alice"))
+    assert error == "wrong bearer token"
+
+
+async def test_the_routes_robots_write_are_served() -> None:
+    assert set(ROBOT_WRITES) <= set(ROUTES)

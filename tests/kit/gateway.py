@@ -1,5 +1,6 @@
 """The gateway without Ray: :class:`FakeBackend`, riskd's actors in memory (and the kline
-store), and the gateway serving from it (:func:`serving`)."""
+store), robots' tokens (:func:`robot_tokens`), and the gateway serving from it
+(:func:`serving`)."""
 
 from __future__ import annotations
 
@@ -17,9 +18,11 @@ from multidict import CIMultiDictProxy
 from yarl import URL
 
 from riskd.core.clock import Clock, wall_ms
-from riskd.core.secrets import SecretSources
+from riskd.core.secrets import Secret, SecretSources
 from riskd.gateway.app import GatewayServer
+from riskd.gateway.auth import NO_ROBOTS
 from riskd.gateway.config import GatewayConfig
+from riskd.gateway.robots import RobotTokens
 from riskd.health import JobStatus
 from riskd.market.config import MarketConfig
 from riskd.market.records import KlineRow
@@ -30,6 +33,21 @@ READ_TOKEN, OPERATOR_TOKEN = "read-token", "operator-token"
 READER = {"Authorization": f"Bearer {READ_TOKEN}"}
 OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
 JSON = {"Content-Type": "application/json"}
+
+
+def robot_token(name: str) -> str:
+    """Robot *name*'s token in tests."""
+    return f"{name}-robot-token"
+
+
+def robot_tokens(*names: str) -> RobotTokens:
+    """The tokens of robots *names*, each its :func:`robot_token`."""
+    return RobotTokens({name: Secret(robot_token(name)) for name in names})
+
+
+def as_robot(name: str) -> dict[str, str]:
+    """The ``Authorization`` header of robot *name*."""
+    return {"Authorization": f"Bearer {robot_token(name)}"}
 
 
 def lock_body(**fields: object) -> bytes:
@@ -235,14 +253,15 @@ async def serving(
     accounts: Sequence[str] = ("main",),
     *,
     market: MarketConfig | None = None,
+    robots: RobotTokens = NO_ROBOTS,
     clock: Clock = wall_ms,
 ) -> AsyncIterator[Served]:
     """The gateway for *accounts* on *backend* (a new FakeBackend by default), configured
-    as *config* (by default: loopback, no tokens), with *market* data aged on *clock*,
-    serving until the block ends."""
+    as *config* (by default: loopback, no tokens), with *market* data aged on *clock* and
+    channels written with *robots*' tokens, serving until the block ends."""
     backend = backend or FakeBackend(accounts)
     server = GatewayServer(
-        config or gateway_config(), accounts, backend, market=market, clock=clock
+        config or gateway_config(), accounts, backend, market=market, robots=robots, clock=clock
     )
     try:
         url = await server.url()

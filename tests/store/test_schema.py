@@ -25,6 +25,7 @@ TABLES = sorted(
         "ledger_cursors",
         "lock_events",
         "locks",
+        "order_decisions",
         "orders",
         "position_snapshots",
         "schema_meta",
@@ -86,10 +87,11 @@ def test_upgrades_a_version_1_database_by_adding_the_new_tables(sql_engine: Engi
 ADDED_IN = {
     3: ["alert_groups", "alert_outbox", "alerts", "balance_snapshots", "silences"],
     4: ["klines"],
+    5: ["order_decisions"],
 }
 
 
-@pytest.mark.parametrize("version", [2, 3])
+@pytest.mark.parametrize("version", [2, 3, 4])
 def test_upgrades_a_database_by_adding_the_tables_of_later_versions(
     sql_engine: Engine, version: int
 ) -> None:
