@@ -34,6 +34,10 @@ def ledger_name(account: str) -> str:
     return f"ledger:{account}"
 
 
+def trader_name(account: str) -> str:
+    return f"trader:{account}"
+
+
 class NamedActor:
     """A named actor of the deployment that may not exist (yet, or any more): looked up on
     first use and again only after a call to it failed, so notifying it costs no lookup."""

@@ -36,6 +36,7 @@ from actors.order_reaper import OrderReaper
 from actors.position_book import PositionBookActor
 from actors.position_risk_reader import PositionRiskReader
 from actors.stop_ladder import StopLadder
+from actors.trader import Trader
 from actors.user_stream import UserStream
 from riskd.core.clock import wall_ms
 from riskd.health import JobState, JobStatus, late_after_ms, unanswered_state
@@ -60,6 +61,7 @@ JOB_CLASSES: dict[JobKind, type[Job]] = {
     JobKind.STOP_LADDER: StopLadder,
     JobKind.HEARTBEAT: Heartbeat,
     JobKind.LEDGER: Ledger,
+    JobKind.TRADER: Trader,
     JobKind.MARKET_HUB: MarketHub,
     JobKind.MARKET_READER: MarketReader,
     JobKind.MARKET_STREAM: MarketStream,
@@ -127,6 +129,7 @@ class Controller:
                         spec.account == account.name and spec.kind is JobKind.USER_STREAM
                         for spec in self.plan.jobs
                     ),
+                    trades=any(robot.account == account.name for robot in self.config.robots),
                 )
             )
         market = self.config.market

@@ -18,9 +18,11 @@ from actors.context import (
     ConfigSource,
     ledger_name,
     position_book_name,
+    trader_name,
 )
 from actors.metrics import MarketMetrics
 from riskd.core.clock import wall_ms
+from riskd.fmz.request import Method, Params
 from riskd.gateway.app import GatewayServer
 from riskd.gateway.ports import BackendUnavailable
 from riskd.gateway.robots import RobotTokens
@@ -100,6 +102,12 @@ class RayBackend:
     async def expire_silence(self, silence_id: int, operator: str) -> dict:
         return await self._call(ALERTER_NAME, "expire_silence", silence_id, operator)
 
+    async def fmz(self, account: str, robot: str, method: Method, params: Params) -> dict:
+        return await self._call(trader_name(account), "fmz", robot, method, params)
+
+    async def orders(self, account: str, robot: str | None, limit: int) -> list[dict]:
+        return await self._call(trader_name(account), "orders", robot, limit)
+
     async def kline_history(
         self, symbol: str, interval: str, start_ms: int | None, end_ms: int | None, limit: int
     ) -> list[list]:
@@ -118,7 +126,14 @@ class Gateway:
         backend = RayBackend(config.deployment.name)
         market = config.market if config.market and config.market.enabled else None
         robots = RobotTokens.of(config.robots)
-        self.server = GatewayServer(config.gateway, accounts, backend, market=market, robots=robots)
+        self.server = GatewayServer(
+            config.gateway,
+            accounts,
+            backend,
+            market=market,
+            robots=robots,
+            robot_accounts={robot.name: robot.account for robot in config.robots},
+        )
         self._metrics = (
             asyncio.get_running_loop().create_task(self._export(config.deployment.name))
             if market

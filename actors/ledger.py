@@ -19,7 +19,7 @@ import logging
 from dataclasses import asdict
 
 from actors.base import Job
-from actors.context import GATEWAY_NAME, ConfigSource
+from actors.context import GATEWAY_NAME, ConfigSource, trader_name
 from riskd.core.clock import MINUTE_MS
 from riskd.exchange.errors import ExchangeError
 from riskd.exchange.filters import ExchangeInfoError, parse_exchange_info
@@ -66,6 +66,8 @@ class Ledger(Job):
         self.engine = make_engine(self.config.database.resolved_url.reveal())
         self.sql = SqlRunner(self.engine)
         self.gateway = self.peer(GATEWAY_NAME)
+        trades = any(robot.account == spec.account for robot in self.config.robots)
+        self.trader = self.peer(trader_name(spec.account)) if trades else None
         self.cursor_ms: int | None = None
         self.income_ok_ms = 0  # when the income source last answered in full
         self.live_equity: EquityPoint | None = None  # from the latest fresh book
@@ -288,6 +290,8 @@ class Ledger(Job):
         self.published = decision.banlist
         self.history = decision.history
         self.gateway.notify("publish_banlist", decision.body)
+        if self.trader is not None:
+            self.trader.notify("on_banlist", decision.body)
         self._report_locks(decision, now_ms)
 
     def _report_locks(self, decision: Decision, now_ms: int) -> None:

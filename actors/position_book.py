@@ -6,7 +6,7 @@ import contextlib
 from collections import deque
 from collections.abc import Mapping
 
-from actors.context import NamedActor, stop_ladder_name
+from actors.context import NamedActor, stop_ladder_name, trader_name
 from riskd.core.clock import wall_ms
 from riskd.positions import BookChanges, BookView, PositionBook, SourceSnapshot
 
@@ -30,6 +30,7 @@ class PositionBookActor:
         max_age_ms: Mapping[str, int],
         *,
         expects_stream: bool,
+        trades: bool = False,
     ) -> None:
         self.account = account
         self.namespace = namespace
@@ -39,6 +40,8 @@ class PositionBookActor:
         self.disagreements: deque[tuple[int, str]] = deque(maxlen=20)
         self.stream_misses: deque[tuple[int, str]] = deque(maxlen=20)
         self.stop_ladder = NamedActor(stop_ladder_name(account), namespace)
+        # The account's Trader, when robots trade on it, judges orders by these positions.
+        self.trader = NamedActor(trader_name(account), namespace) if trades else None
 
     def apply(self, snapshot: SourceSnapshot) -> BookChanges:
         now = wall_ms()
@@ -57,6 +60,8 @@ class PositionBookActor:
             )
         if changes.opened or changes.changed or changes.closed:
             self.stop_ladder.notify("on_positions")
+            if self.trader is not None:
+                self.trader.notify("on_positions")
         return changes
 
     def warm(self) -> None:

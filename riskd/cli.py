@@ -95,6 +95,9 @@ egress = "127.0.0.7"
 enabled = true
 egress = "127.0.0.6"
 
+[accounts.jobs.trader]
+egress = "127.0.0.14"
+
 # A robot that trades through riskd on the simulator's account (POST /fmz/…, channels).
 [[robots]]
 name = "sim-robot"

@@ -159,7 +159,9 @@ class RiskdConfig(FrozenModel):
 
     def plan(self) -> DeploymentPlan:
         """The jobs to run; raises OverSubscribedError if an egress IP cannot carry them."""
-        return build_plan([(a.name, a.jobs) for a in self.accounts], self.budgets, self.market)
+        trading = {robot.account for robot in self.robots}
+        accounts = [(a.name, a.jobs) for a in self.accounts]
+        return build_plan(accounts, self.budgets, self.market, trading)
 
 
 # pydantic's wording for these, in config terms.

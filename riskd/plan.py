@@ -6,7 +6,7 @@ Controller (``actors/controller.py``) only carries it out.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Final
@@ -38,6 +38,7 @@ class JobKind(Enum):
     STOP_LADDER = "stop_ladder"
     HEARTBEAT = "heartbeat"
     LEDGER = "ledger"
+    TRADER = "trader"
     MARKET_HUB = "market_hub"
     MARKET_READER = "market_reader"
     MARKET_STREAM = "market_stream"
@@ -84,6 +85,10 @@ class AccountJobsConfig(FrozenModel):
     # GET /fapi/v1/income costs 30: a page every 10 s is 180 weight/min; catching up after a
     # restart pages faster, up to the budget. Fills come from the stream between passes.
     ledger: JobConfig = JobConfig(interval_ms=10_000, jitter_ms=500, weight_per_minute=240)
+    # Robots' orders: openOrders (40) and premiumIndex (10) per pass, exchangeInfo (1) every
+    # 10 min, and what robots ask (an order 1, positions 5, history 5); placements weigh 0.
+    # Runs only on accounts with robots.
+    trader: JobConfig = JobConfig(interval_ms=10_000, jitter_ms=500, weight_per_minute=600)
     # Optional dead-man's switch: openOrders (40) + countdownCancelAll (10) per armed symbol.
     heartbeat: JobConfig = JobConfig(
         enabled=False, interval_ms=30_000, jitter_ms=1_000, weight_per_minute=300
@@ -187,13 +192,16 @@ def build_plan(
     accounts: Sequence[tuple[str, AccountJobsConfig]],
     limits: BudgetPlanConfig,
     market: MarketConfig | None = None,
+    trading: Collection[str] = (),
 ) -> DeploymentPlan:
-    """The jobs of every account and of the market feed; raises OverSubscribedError if an IP
-    cannot carry them."""
+    """The jobs of every account (the Trader only on the *trading* ones, which have robots)
+    and of the market feed; raises OverSubscribedError if an IP cannot carry them."""
     jobs = tuple(
         JobSpec(kind, account, jobs_config.of(kind))
         for account, jobs_config in accounts
         for kind in JobKind
-        if kind.per_account and jobs_config.of(kind).enabled
+        if kind.per_account
+        and jobs_config.of(kind).enabled
+        and (kind is not JobKind.TRADER or account in trading)
     ) + tuple(market_jobs(market) if market and market.enabled else ())
     return DeploymentPlan(jobs, plan_budgets([job.budget() for job in jobs], limits))

@@ -83,6 +83,7 @@ WEIGHTS: dict[tuple[str, str], Callable[[Params], EndpointWeight]] = {
     ("GET", "/fapi/v1/openOrder"): _fixed(1),
     ("POST", "/fapi/v1/order"): _fixed(0, 1),
     ("GET", "/fapi/v1/order"): _fixed(1),
+    ("GET", "/fapi/v1/allOrders"): _fixed(5),
     ("DELETE", "/fapi/v1/order"): _fixed(1),
     ("POST", "/fapi/v1/batchOrders"): _batch_orders,
     ("DELETE", "/fapi/v1/batchOrders"): _fixed(1),

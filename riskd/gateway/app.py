@@ -4,7 +4,7 @@ bearer auth, every error JSON, and the timeouts."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Final
 
 from aiohttp import web
@@ -18,11 +18,13 @@ from riskd.gateway.channel_hub import ChannelHub
 from riskd.gateway.channels import add_channel_routes
 from riskd.gateway.config import GatewayConfig
 from riskd.gateway.errors import HTTP_LOG, json_errors
+from riskd.gateway.fmz import add_fmz_route
 from riskd.gateway.hub import BanListHub
 from riskd.gateway.market import add_market_routes
 from riskd.gateway.market_hub import MarketHub
 from riskd.gateway.openapi import add_openapi_route
 from riskd.gateway.ops import add_ops_routes
+from riskd.gateway.orders import add_orders_route
 from riskd.gateway.ports import Backend
 from riskd.gateway.robots import RobotTokens
 from riskd.market.config import MarketConfig
@@ -44,6 +46,7 @@ def gateway_app(
     market: MarketHub | None = None,
     channels: ChannelHub | None = None,
     robots: RobotTokens = NO_ROBOTS,
+    robot_accounts: Mapping[str, str] | None = None,
     clock: Clock = wall_ms,
 ) -> web.Application:
     """Every route for *accounts*, answered by *backend* and, for the ban list, *banlists*,
@@ -57,6 +60,8 @@ def gateway_app(
     add_channel_routes(app, ChannelHub(clock) if channels is None else channels)
     if market is not None:
         add_market_routes(app, market, backend, clock)
+    add_fmz_route(app, backend, robots, robot_accounts or {}, market)
+    add_orders_route(app, backend, accounts, robots)
     add_openapi_route(app, accounts, None if market is None else market.config)
     return app
 
@@ -87,6 +92,7 @@ class GatewayServer:
         *,
         market: MarketConfig | None = None,
         robots: RobotTokens = NO_ROBOTS,
+        robot_accounts: Mapping[str, str] | None = None,
         clock: Clock = wall_ms,
     ) -> None:
         if not is_loopback(config.host) and config.read_token is None:
@@ -98,6 +104,7 @@ class GatewayServer:
         self.market_hub = None if market is None else MarketHub(market)
         self.channels = ChannelHub(clock)
         self.robots = robots
+        self.robot_accounts = dict(robot_accounts or {})
         self.clock = clock
         self._runner: web.AppRunner | None = None
         self._url = ""
@@ -131,6 +138,7 @@ class GatewayServer:
                 market=self.market_hub,
                 channels=self.channels,
                 robots=self.robots,
+                robot_accounts=self.robot_accounts,
                 clock=self.clock,
             )
             runner = gateway_runner(app)

@@ -4,7 +4,8 @@ A kind of request with no token configured is open: the gateway is then on loopb
 
 Routes registered with :func:`written_by_robots` are changed with a robot's token instead,
 when robots are configured (without robots, the operator's rule holds): the handler finds the
-robot with :func:`robot_of`.
+robot with :func:`robot_of`. Routes registered with :func:`authenticated_by_body` (the FMZ
+protocol, whose body carries the robot's key) take no bearer token: their handler checks it.
 """
 
 from __future__ import annotations
@@ -27,6 +28,14 @@ _SEND_TOKEN: Final = "Authorization: send 'Bearer <token>'"
 _WRONG_TOKEN: Final = "wrong bearer token"
 _ROBOT_WRITES: Final = web.AppKey("robot_writes", set[web.AbstractRoute])
 _ROBOT: Final = web.RequestKey("robot", str)
+_BODY_AUTH: Final = web.AppKey("body_auth", set[web.AbstractRoute])
+
+
+def authenticated_by_body(app: web.Application, route: web.AbstractRoute) -> None:
+    """Let *route* through without a bearer token: its handler authenticates the body."""
+    if _BODY_AUTH not in app:
+        app[_BODY_AUTH] = set()
+    app[_BODY_AUTH].add(route)
 
 
 def written_by_robots(app: web.Application, route: web.AbstractRoute) -> None:
@@ -71,6 +80,8 @@ def bearer_auth(
 
     @web.middleware
     async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.match_info.route in request.app.get(_BODY_AUTH, ()):
+            return await handler(request)
         change = request.method not in READS
         if change and robots and request.match_info.route in request.app.get(_ROBOT_WRITES, ()):
             given = _given(request)

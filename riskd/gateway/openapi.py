@@ -41,6 +41,7 @@ from riskd.market.config import MarketConfig
 from riskd.market.records import MAX_KLINES, SYMBOL_PATTERN, MarketKind
 from riskd.notify.alerts import MAX_SILENCE_MS, Severity
 from riskd.risk.locks import LOCK_SIDES, OPERATOR_CHARS, REASON_CHARS, SYMBOL_CHARS, TradingState
+from riskd.trade.decision_store import MAX_LISTED
 
 Json = dict[str, Any]
 
@@ -545,7 +546,18 @@ def _trade_paths(accounts: Sequence[str]) -> Json:
             "get": _operation(
                 "The pre-trade gate's decisions",
                 READ,
-                {"200": _json({"type": "array", "items": _ref("OrderDecision")}, "decisions")},
+                {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["orders"],
+                            "properties": {
+                                "orders": {"type": "array", "items": _ref("OrderDecision")}
+                            },
+                        },
+                        "the decisions, newest first",
+                    )
+                },
                 [
                     (400, "a parameter is wrong (named)"),
                     _UNKNOWN_ACCOUNT,
@@ -554,7 +566,11 @@ def _trade_paths(accounts: Sequence[str]) -> Json:
                 parameters=[
                     _account(accounts, "one account's"),
                     _query("robot", {"type": "string", "pattern": _ROBOT_NAME}, "one robot's"),
-                    _query("limit", {"type": "integer", "minimum": 1}, "at most this many"),
+                    _query(
+                        "limit",
+                        {"type": "integer", "minimum": 1, "maximum": MAX_LISTED},
+                        "at most this many (default 100)",
+                    ),
                 ],
             ),
         },

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from riskd.fmz.request import Method, Params
 from riskd.health import JobStatus
 
 
@@ -66,3 +67,10 @@ class Backend(Protocol):
         """Stored closed klines as Binance's 12-field arrays, oldest first, opened from
         *start_ms* up to *end_ms* (inclusive, None: unbounded): the first *limit* of them
         when *start_ms* is given, else the last *limit* (as ``GET /fapi/v1/klines``)."""
+
+    async def fmz(self, account: str, robot: str, method: Method, params: Params) -> dict:
+        """The FMZ answer (``{"data", "raw"}`` or ``{"error"}``) to *robot*'s account method,
+        from *account*'s Trader (orders pass the pre-trade gate there)."""
+
+    async def orders(self, account: str, robot: str | None, limit: int) -> list[dict]:
+        """The newest *limit* gate decisions of *account* (of *robot* if given)."""

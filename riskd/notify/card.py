@@ -35,6 +35,7 @@ TITLES: Final[dict[str, tuple[str, str]]] = {
     "ActorRestarted": ("任务重启", "Job restarted"),
     "DatabaseError": ("数据库错误", "Database error"),
     "MarketStreamSilent": ("行情流静默", "Market stream silent"),
+    "OrderRefused": ("下单被风控拒绝", "Order refused by the gate"),
     "FeishuFailing": ("飞书发送失败", "Feishu delivery failing"),
     "AlerterHeartbeat": ("告警心跳", "Alerter heartbeat"),
     "RiskdStarted": ("riskd 已启动", "riskd started"),
@@ -52,6 +53,7 @@ LABELS: Final[dict[str, tuple[str, str, re.Pattern[str]]]] = {
     "job": ("任务", "Job", re.compile(rf"[a-z_]{{1,32}}(:{_NAME})?")),
     "source": ("来源", "Source", re.compile(rf"[a-z_]{{1,32}}|(rule|operator):{_NAME}")),
     "receiver": ("接收方", "Receiver", re.compile(r"[a-z_-]{1,32}")),
+    "robot": ("机器人", "Robot", re.compile(r"[A-Za-z0-9_-]{1,16}")),
 }
 FigureKind = Literal["usdt", "number", "seconds", "duration", "status", "time"]
 _FIGURE_PATTERNS: Final[dict[FigureKind, re.Pattern[str]]] = {
@@ -103,6 +105,7 @@ ACTIONS: Final[dict[str, tuple[str, str]]] = {
     "ladder_fallback": ("已改用市价减仓", "fell back to a market reduce"),
     "restarted": ("已自动重启", "restarted on its own"),
     "reconnected": ("已重新连接", "reconnected"),
+    "refused": ("订单未发送", "the order was not sent"),
     "ban_list_expiring": (
         "禁开列表将过期, 策略将视为全禁",
         "the ban list expires: clients fail closed",

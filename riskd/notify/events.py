@@ -214,3 +214,12 @@ def stream_silent_alert(route: str, silent_ms: int, at_ms: int, *, firing: bool)
     figures = {"age_s": _seconds(silent_ms)} if firing else {}
     action = "reconnected" if firing else "none"
     return event("MarketStreamSilent", Severity.WARNING, firing, at_ms, labels, figures, action)
+
+
+def order_refused_alert(
+    account: str, robot: str, symbol: str, refusal: str, at_ms: int
+) -> AlertEvent:
+    """The pre-trade gate refused a robot's order (once; grouped per account like others)."""
+    labels = {"account": account, "robot": robot, "symbol": symbol}
+    figures = {"status": refusal}
+    return event("OrderRefused", Severity.WARNING, True, at_ms, labels, figures, "refused")

@@ -293,6 +293,11 @@ class SimExchange:
         with self._lock:
             return self._matching.query_order(account, params)
 
+    def all_orders(self, account: Account, params: Params) -> list:
+        """GET /fapi/v1/allOrders."""
+        with self._lock:
+            return self._matching.all_orders(account, params)
+
     def query_open_order(self, account: Account, params: Params) -> dict:
         """GET /fapi/v1/openOrder."""
         with self._lock:

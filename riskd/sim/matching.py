@@ -170,6 +170,28 @@ class Matching(VenuePart):
         order = self._find(account, params, err.NO_SUCH_ORDER)
         return order.query(self._market.specs[order.symbol])
 
+    def all_orders(self, account: Account, params: Params) -> list:
+        """GET /fapi/v1/allOrders: a symbol's orders, open or done, oldest first; from
+        ``orderId`` on if given, else the most recent; within startTime..endTime."""
+        spec = self._market.spec(opt(params, "symbol"))
+        limit = integer(params, "limit", 500)
+        if not 1 <= limit <= 1000:
+            raise err.BAD_LIMIT
+        from_id = integer(params, "orderId", 0)
+        start_ms, end_ms = integer(params, "startTime", 0), integer(params, "endTime", 2**62)
+        chosen = sorted(
+            (
+                order
+                for order in self.book(account).orders.values()
+                if order.symbol == spec.symbol
+                and order.order_id >= from_id
+                and start_ms <= order.time_ms <= end_ms
+            ),
+            key=lambda order: order.order_id,
+        )
+        chosen = chosen[:limit] if from_id else chosen[-limit:]
+        return [order.query(spec) for order in chosen]
+
     def query_open_order(self, account: Account, params: Params) -> dict:
         """GET /fapi/v1/openOrder."""
         order = self._find(account, params, err.NO_SUCH_ORDER)

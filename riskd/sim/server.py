@@ -106,6 +106,7 @@ def _routes() -> list[Route]:
         Route("POST", "/fapi/v1/order", signed, x.new_order),
         Route("PUT", "/fapi/v1/order", signed, x.modify_order),
         Route("GET", "/fapi/v1/order", signed, x.query_order),
+        Route("GET", "/fapi/v1/allOrders", signed, x.all_orders),
         Route("DELETE", "/fapi/v1/order", signed, x.cancel_order),
         Route("POST", "/fapi/v1/batchOrders", signed, x.batch_new),
         Route("DELETE", "/fapi/v1/batchOrders", signed, x.batch_cancel),

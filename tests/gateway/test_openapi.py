@@ -40,9 +40,6 @@ from tests.kit.samples import banlist, lock
 ACCOUNTS = ("main", "spare")
 MARKET = MarketConfig(intervals=("1m", "5m"))
 METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
-# Routes other helpers are adding now (issue 15): documented already, not served yet. Remove
-# each once the app serves it; the check then holds it to the app as every other route.
-PLANNED = frozenset({("POST", "/fmz/{label}"), ("GET", "/v1/orders")})
 # The changes robots make (``written_by_robots``), and the FMZ docker's, whose token is in
 # the body; every other route takes the token of its kind (``riskd.gateway.auth``).
 SPECIAL_ACCESS = {("PUT", "/v1/channels/{id}"): ROBOT_WRITE, ("POST", "/fmz/{label}"): IN_BODY}
@@ -87,8 +84,7 @@ async def test_the_document_served_covers_exactly_the_routes_served(
     assert document == json.loads(json.dumps(openapi_document(ACCOUNTS, market)))
     assert ("GET", "/openapi.json") in routes
     assert routes - documented(document) == set(), "served but not documented"
-    assert documented(document) - routes - PLANNED == set(), "documented but not served"
-    assert documented(document) >= PLANNED, "planned but not documented"
+    assert documented(document) - routes == set(), "documented but not served"
     assert any(path.startswith("/v1/market/") for _, path in routes) == (market is not None)
 
 

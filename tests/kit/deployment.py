@@ -20,7 +20,11 @@ T = TypeVar("T")
 READY_S = 30
 """How long a deployment may take to report every job healthy."""
 
-SECRETS_ENV = {"RISKD_TEST_API_KEY": "sim-key", "RISKD_TEST_API_SECRET": "sim-secret"}
+SECRETS_ENV = {
+    "RISKD_TEST_API_KEY": "sim-key",
+    "RISKD_TEST_API_SECRET": "sim-secret",
+    "RISKD_TEST_ROBOT_TOKEN": "robot-token",
+}
 
 
 def deployment_toml(sim_url: str, jobs: str = "", name: str | None = None) -> str:
@@ -73,13 +77,14 @@ def get_json(url: str) -> tuple[int, dict]:
         return exc.code, json.load(exc)
 
 
-def post_json(url: str, body: dict) -> tuple[int, dict]:
-    """POST *body* as JSON to *url*: (status, decoded body), for error statuses too."""
+def post_json(url: str, body: dict, headers: dict[str, str] | None = None) -> tuple[int, dict]:
+    """POST *body* as JSON to *url* (with *headers*): (status, decoded body), for error
+    statuses too."""
     request = urllib.request.Request(
         url,
         data=json.dumps(body).encode(),
         method="POST",
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", **(headers or {})},
     )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:

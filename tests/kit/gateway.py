@@ -19,6 +19,7 @@ from yarl import URL
 
 from riskd.core.clock import Clock, wall_ms
 from riskd.core.secrets import Secret, SecretSources
+from riskd.fmz.request import Method, Params
 from riskd.gateway.app import GatewayServer
 from riskd.gateway.auth import NO_ROBOTS
 from riskd.gateway.config import GatewayConfig
@@ -118,6 +119,7 @@ class FakeBackend:
         self.firing: list[dict] = []
         self.current_silences: dict[int, dict] = {}
         self.stored_klines: dict[tuple[str, str], list[KlineRow]] = {}
+        self.decisions: dict[str, list[dict]] = {account: [] for account in accounts}
         self.fail: dict[str, Exception] = {}
         self.hang: set[str] = set()
         self.calls: list[tuple[str, tuple]] = []
@@ -210,6 +212,16 @@ class FakeBackend:
             raise LookupError(f"no silence {silence_id}")
         return self.current_silences.pop(silence_id)
 
+    async def fmz(self, account: str, robot: str, method: Method, params: Params) -> dict:
+        """Echoes what the Trader was asked: ``{"data": {account, robot, method}}``."""
+        await self._called("fmz", account, robot, method, params)
+        return {"data": {"account": account, "robot": robot, "method": method.value}}
+
+    async def orders(self, account: str, robot: str | None, limit: int) -> list[dict]:
+        await self._called("orders", account, robot, limit)
+        listed = [d for d in self.decisions[account] if robot in (None, d["robot"])]
+        return listed[:limit]
+
     async def kline_history(
         self, symbol: str, interval: str, start_ms: int | None, end_ms: int | None, limit: int
     ) -> list[list]:
@@ -254,6 +266,7 @@ async def serving(
     *,
     market: MarketConfig | None = None,
     robots: RobotTokens = NO_ROBOTS,
+    robot_accounts: Mapping[str, str] | None = None,
     clock: Clock = wall_ms,
 ) -> AsyncIterator[Served]:
     """The gateway for *accounts* on *backend* (a new FakeBackend by default), configured
@@ -261,7 +274,13 @@ async def serving(
     channels written with *robots*' tokens, serving until the block ends."""
     backend = backend or FakeBackend(accounts)
     server = GatewayServer(
-        config or gateway_config(), accounts, backend, market=market, robots=robots, clock=clock
+        config or gateway_config(),
+        accounts,
+        backend,
+        market=market,
+        robots=robots,
+        robot_accounts=robot_accounts,
+        clock=clock,
     )
     try:
         url = await server.url()

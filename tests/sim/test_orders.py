@@ -359,3 +359,22 @@ async def test_gtc_cancel_storm_shows_in_trading_status_and_locks_symbol(sim, cl
     sim.exchange.tick()
     _, code, _ = await _error(client.futures_create_order(**_limit("59000")))
     assert code == -4400
+
+
+async def test_all_orders_lists_open_and_done_orders_oldest_first(sim, client) -> None:
+    resting = await client.futures_create_order(**_limit("50000.0"))
+    filled = await client.futures_create_order(
+        symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.002"
+    )
+    await client.futures_cancel_order(symbol="BTCUSDT", orderId=resting["orderId"])
+    listed = await client.futures_get_all_orders(symbol="BTCUSDT")
+    assert [(o["orderId"], o["status"]) for o in listed] == [
+        (resting["orderId"], "CANCELED"),
+        (filled["orderId"], "FILLED"),
+    ]
+    assert await client.futures_get_all_orders(symbol="BTCUSDT", limit=1) == listed[-1:]
+    from_second = await client.futures_get_all_orders(symbol="BTCUSDT", orderId=filled["orderId"])
+    assert [o["orderId"] for o in from_second] == [filled["orderId"]]
+    before = int(client.response.headers["X-MBX-USED-WEIGHT-1M"])
+    await client.futures_get_all_orders(symbol="BTCUSDT")
+    assert int(client.response.headers["X-MBX-USED-WEIGHT-1M"]) == before + 5

@@ -1,0 +1,339 @@
+"""Trader: the account's order path for its robots. Every order passes the pre-trade gate
+(decides: riskd.trade.gate) and every decision is recorded (riskd.trade.decision_store); the
+FMZ protocol's account methods are answered here (shapes: riskd.fmz.answers).
+
+Each pass refreshes what the gate judges by: the account's open orders (weight 40), every
+symbol's mark price (10), the symbols' filters (exchangeInfo, every 10 min) and the positions
+(the PositionBook, which also tells it of every change). The ban list comes from the Ledger.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import Sequence
+from dataclasses import replace
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from actors.base import Job
+from actors.context import ConfigSource
+from riskd.core.clock import MINUTE_MS, wall_ms
+from riskd.exchange.errors import ExchangeError, Rejected
+from riskd.exchange.filters import parse_exchange_info
+from riskd.exchange.parse import parse_account
+from riskd.exchange.parse_orders import parse_open_orders
+from riskd.exchange.weights import endpoint_weight
+from riskd.fmz import answers
+from riskd.fmz.request import (
+    HistoryParams,
+    MarginLevelParams,
+    Method,
+    NoParams,
+    OrderParams,
+    Params,
+    PositionsParams,
+    RawParams,
+    SymbolParams,
+    TradeParams,
+)
+from riskd.fmz.symbols import FmzSymbol
+from riskd.notify.events import order_refused_alert
+from riskd.plan import JobSpec
+from riskd.risk.banlist import BanList
+from riskd.store import SqlRunner, init_schema, make_engine
+from riskd.trade.decision_store import DecisionRecord, decisions, record_decisions
+from riskd.trade.gate import GateContext, decide
+from riskd.trade.intent import OrderIntent, OrderType, PositionSide
+from riskd.trade.recent import RecentOrders
+
+FILTERS_EVERY_MS = 10 * MINUTE_MS
+log = logging.getLogger(__name__)
+
+
+class Trader(Job):
+    """Places, lists and cancels the account's robots' orders; a robot sees only its own."""
+
+    SECRETS: ClassVar[frozenset[str]] = frozenset({"database"})
+
+    def __init__(self, spec: JobSpec, source: ConfigSource) -> None:
+        super().__init__(spec, source)
+        self.robots = {r.name: r for r in self.config.robots if r.account == spec.account}
+        self.engine = make_engine(self.config.database.resolved_url.reveal())
+        self.sql = SqlRunner(self.engine)
+        windows = [r.limits.duplicate_window_ms for r in self.robots.values()]
+        windows.append(self.account_config.limits.duplicate_window_ms)
+        self.recent = RecentOrders(max(1_000, *windows))
+        self.banlist: BanList | None = None
+        self.filters: dict = {}
+        self.filters_read_ms: int | None = None
+        self.positions: dict = {}
+        self.open_orders: tuple = ()
+        self.marks: dict[str, Decimal] = {}
+        self.sequence = itertools.count()
+        self._writes: set[asyncio.Task] = set()
+
+    async def recover(self) -> None:
+        await super().recover()
+        await asyncio.to_thread(init_schema, self.engine, wall_ms())
+
+    async def step(self) -> None:
+        client = self.access.client
+        now_ms = self.clock.now_ms()
+        if self.filters_read_ms is None or now_ms - self.filters_read_ms >= FILTERS_EVERY_MS:
+            info = await self.access.read(
+                "GET", "/fapi/v1/exchangeInfo", client.futures_exchange_info
+            )
+            self.filters, self.filters_read_ms = parse_exchange_info(info), now_ms
+        self.open_orders = parse_open_orders(
+            await self.access.read("GET", "/fapi/v1/openOrders", client.futures_get_open_orders)
+        )
+        marks = await self.access.read("GET", "/fapi/v1/premiumIndex", client.futures_mark_price)
+        self.marks = {item["symbol"]: Decimal(item["markPrice"]) for item in marks}
+        await self.on_positions()
+
+    async def on_positions(self) -> None:
+        """The PositionBook's positions changed (or a pass asks): take its current view."""
+        view = await self.position_book.current.remote()
+        self.positions = {record.key: record.amount for record in view.positions}
+
+    async def on_banlist(self, body: bytes) -> None:
+        """A new ban-list version from the Ledger (an older one is ignored)."""
+        banlist = BanList.from_json(body)
+        if self.banlist is None or banlist.version > self.banlist.version:
+            self.banlist = banlist
+
+    # ------------------------------------------------------------ the FMZ methods
+
+    async def fmz(self, robot: str, method: Method, params: Params) -> dict[str, Any]:
+        """Answer one FMZ account method for *robot*: ``{"data", "raw"}`` or ``{"error"}``."""
+        if robot not in self.robots:
+            return answers.error(f"robot {robot!r} does not trade on account {self.spec.account}")
+        try:
+            return await self._fmz(robot, method, params)
+        except Rejected as exc:
+            return answers.error(f"the exchange refused: {exc.detail}")
+        except ExchangeError as exc:
+            return answers.error(f"the exchange could not be reached: {exc.detail}")
+        except (KeyError, TypeError, ValueError) as exc:  # a malformed answer (PayloadError)
+            log.warning("%s: %s answered from a malformed body: %r", self.spec.name, method, exc)
+            return answers.error(f"{method.value}: the exchange's answer was malformed")
+
+    async def _fmz(self, robot: str, method: Method, params: Params) -> dict[str, Any]:
+        client = self.access.client
+        match method, params:
+            case Method.TRADE, TradeParams():
+                return await self._trade(robot, params)
+            case Method.ORDERS, SymbolParams():
+                body = await self.access.read(
+                    "GET",
+                    "/fapi/v1/openOrders",
+                    lambda: client.futures_get_open_orders(symbol=params.symbol.binance),
+                    {"symbol": params.symbol.binance},
+                )
+                return answers.answer(answers.orders(self._own(robot, answers.parse_orders(body))))
+            case Method.ORDER, OrderParams():
+                body = await self._order(params)
+                if not self._owns(robot, body):
+                    return answers.error(f"order {params.order.fmz_id} is not robot {robot}'s")
+                return answers.answer(answers.order(answers.parse_order(body)), body)
+            case Method.CANCEL, OrderParams():
+                body = await self._order(params)
+                if not self._owns(robot, body):
+                    return answers.error(f"order {params.order.fmz_id} is not robot {robot}'s")
+                ref = params.order
+                await self.access.write(
+                    "DELETE",
+                    "/fapi/v1/order",
+                    lambda: client.futures_cancel_order(
+                        symbol=ref.symbol.binance, orderId=ref.order_id
+                    ),
+                    {"symbol": ref.symbol.binance},
+                )
+                return answers.answer(answers.DONE)
+            case Method.HISTORY_ORDERS, HistoryParams():
+                query: dict[str, Any] = {"symbol": params.symbol.binance}
+                if params.since_ms:
+                    query["startTime"] = params.since_ms
+                if params.limit:
+                    query["limit"] = params.limit
+                body = await self.access.read(
+                    "GET",
+                    "/fapi/v1/allOrders",
+                    lambda: client.futures_get_all_orders(**query),
+                    query,
+                )
+                return answers.answer(answers.orders(self._own(robot, answers.parse_orders(body))))
+            case Method.ACCOUNTS | Method.ASSETS, NoParams():
+                body = await self.access.read(
+                    "GET", "/fapi/v3/account", lambda: client.futures_account(version=3)
+                )
+                snapshot = parse_account(body, self.clock.now_ms())
+                return answers.answer(answers.balances(snapshot.balances))
+            case Method.POSITIONS, PositionsParams():
+                return await self._positions(params)
+            case Method.MARGIN_LEVEL, MarginLevelParams():
+                symbol = params.symbol.binance
+                await self.access.write(
+                    "POST",
+                    "/fapi/v1/leverage",
+                    lambda: client.futures_change_leverage(
+                        symbol=symbol, leverage=params.margin_level
+                    ),
+                    {"symbol": symbol},
+                )
+                return answers.answer(answers.DONE)
+            case Method.RAW, RawParams():
+                return await self._raw(params)
+        return answers.error(f"method {method.value}: not an account method")
+
+    async def _trade(self, robot: str, params: TradeParams) -> dict[str, Any]:
+        config = self.robots[robot]
+        now_ms = self.clock.now_ms()
+        intent = OrderIntent(
+            robot=robot,
+            account=self.spec.account,
+            symbol=params.symbol.binance,
+            side=params.side.binance,
+            position_side=PositionSide.BOTH,
+            type=OrderType.MARKET if params.price is None else OrderType.LIMIT,
+            quantity=params.amount,
+            price=params.price,
+            reduce_only=params.side.reduce_only,
+        )
+        context = GateContext(
+            now_ms=now_ms,
+            robot=config,
+            account_limits=self.account_config.limits,
+            banlist=self.banlist,
+            filters=self.filters.get(intent.symbol),
+            positions=self.positions,
+            open_orders=self.open_orders,
+            marks=self.marks,
+            recent=self.recent,
+        )
+        decision = decide(intent, context)
+        client_id = (
+            f"{config.client_id_prefix}{now_ms:x}{next(self.sequence) % 1000:03d}"
+            if decision.passed
+            else None
+        )
+        record = DecisionRecord(
+            account=self.spec.account,
+            robot=robot,
+            symbol=intent.symbol,
+            side=intent.side.value,
+            position_side=intent.position_side.value,
+            order_type=intent.type.value,
+            quantity=intent.quantity,
+            price=intent.price,
+            reduce_only=intent.reduce_only,
+            passed=decision.passed,
+            refusal=None if decision.refusal is None else decision.refusal.value,
+            detail=decision.detail,
+            client_order_id=client_id,
+            decided_ms=now_ms,
+        )
+        if not decision.passed:
+            assert decision.refusal is not None
+            self._record(record)
+            alert = order_refused_alert(
+                self.spec.account, robot, intent.symbol, decision.refusal.value, now_ms
+            )
+            self.report([alert])
+            return answers.error(f"refused ({decision.refusal.value}): {decision.detail}")
+        self.recent.record(intent, now_ms)
+        try:
+            placed = await self.access.place_order(self._order_params(intent, client_id))
+        except ExchangeError as exc:
+            self._record(replace(record, detail=f"not placed: {exc}"))
+            raise
+        self._record(replace(record, order_id=int(placed["orderId"])))
+        return answers.answer(answers.created(params.symbol, int(placed["orderId"])), placed)
+
+    def _record(self, record: DecisionRecord) -> None:
+        """Write *record* in the background: SQL is not on the order's path."""
+        task = asyncio.get_running_loop().create_task(self.sql.run(record_decisions, [record]))
+        self._writes.add(task)
+        task.add_done_callback(self._written)
+
+    def _written(self, task: asyncio.Task) -> None:
+        self._writes.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s: a gate decision was not recorded: %s", self.spec.name, task.exception())
+
+    def _order_params(self, intent: OrderIntent, client_id: str | None) -> dict[str, str]:
+        filters = self.filters[intent.symbol]
+        market = intent.type is OrderType.MARKET
+        order = {
+            "symbol": intent.symbol,
+            "side": intent.side.value,
+            "type": intent.type.value,
+            "quantity": filters.format_quantity(intent.quantity, market=market),
+            "newClientOrderId": client_id or "",
+        }
+        if intent.price is not None:
+            order |= {"price": filters.format_price(intent.price), "timeInForce": "GTC"}
+        if intent.reduce_only:
+            order["reduceOnly"] = "true"
+        return order
+
+    async def _order(self, params: OrderParams) -> dict:
+        ref = params.order
+        return await self.access.read(
+            "GET",
+            "/fapi/v1/order",
+            lambda: self.access.client.futures_get_order(
+                symbol=ref.symbol.binance, orderId=ref.order_id
+            ),
+            {"symbol": ref.symbol.binance},
+        )
+
+    def _owns(self, robot: str, body: dict) -> bool:
+        return str(body.get("clientOrderId", "")).startswith(self.robots[robot].client_id_prefix)
+
+    def _own(self, robot: str, orders: Sequence) -> list:
+        prefix = self.robots[robot].client_id_prefix
+        return [order for order in orders if order.client_order_id.startswith(prefix)]
+
+    async def _positions(self, params: PositionsParams) -> dict[str, Any]:
+        """Positions from the PositionBook; margin levels from GET /fapi/v2/account (v3 and
+        positionRisk v3 no longer report leverage)."""
+        body = await self.access.read(
+            "GET", "/fapi/v2/account", lambda: self.access.client.futures_account(version=2)
+        )
+        levels = {item["symbol"]: int(item["leverage"]) for item in body["positions"]}
+        view = await self.position_book.current.remote()
+        wanted: FmzSymbol | None = params.symbol
+        records = [
+            record for record in view.positions if wanted is None or record.symbol == wanted.binance
+        ]
+        return answers.answer(answers.positions(records, levels))
+
+    async def _raw(self, params: RawParams) -> dict[str, Any]:
+        version, _, path = params.path.removeprefix("/fapi/v").partition("/")
+        if not version.isdigit():
+            return answers.error(f"{params.path}: only /fapi/v<n>/ paths go through riskd")
+        query = dict(params.params)
+        method = params.http_method.value
+        try:
+            endpoint_weight(method, params.path, query)
+        except KeyError:
+            return answers.error(
+                f"{method} {params.path}: riskd knows no weight for it, so cannot budget it"
+            )
+
+        async def call() -> Any:
+            return await self.access.client._request_futures_api(
+                method.lower(), path, signed=True, version=int(version), data=query
+            )
+
+        send = self.access.read if method == "GET" else self.access.write
+        body = await send(method, params.path, call, query)
+        return answers.answer(body, body)
+
+    async def orders(self, robot: str | None, limit: int) -> list[dict]:
+        """The newest gate decisions of this account (of *robot* if given)."""
+        records = await self.sql.run(decisions, account=self.spec.account, robot=robot, limit=limit)
+        return [record.to_dict() for record in records]
