@@ -26,6 +26,7 @@ from riskd.exchange.parse import parse_account
 from riskd.exchange.parse_orders import parse_open_orders
 from riskd.exchange.weights import endpoint_weight
 from riskd.fmz import answers
+from riskd.fmz.intents import trade_intent
 from riskd.fmz.request import (
     HistoryParams,
     MarginLevelParams,
@@ -45,10 +46,11 @@ from riskd.risk.banlist import BanList
 from riskd.store import SqlRunner, init_schema, make_engine
 from riskd.trade.decision_store import DecisionRecord, decisions, record_decisions
 from riskd.trade.gate import GateContext, decide
-from riskd.trade.intent import OrderIntent, OrderType, PositionSide
+from riskd.trade.orders import client_order_id, decision_record, order_params, owns
 from riskd.trade.recent import RecentOrders
 
 FILTERS_EVERY_MS = 10 * MINUTE_MS
+RESTING = frozenset({"NEW", "PARTIALLY_FILLED"})
 log = logging.getLogger(__name__)
 
 
@@ -151,6 +153,9 @@ class Trader(Job):
                     ),
                     {"symbol": ref.symbol.binance},
                 )
+                self.open_orders = tuple(
+                    order for order in self.open_orders if order.order_id != ref.order_id
+                )
                 return answers.answer(answers.DONE)
             case Method.HISTORY_ORDERS, HistoryParams():
                 query: dict[str, Any] = {"symbol": params.symbol.binance}
@@ -191,17 +196,7 @@ class Trader(Job):
     async def _trade(self, robot: str, params: TradeParams) -> dict[str, Any]:
         config = self.robots[robot]
         now_ms = self.clock.now_ms()
-        intent = OrderIntent(
-            robot=robot,
-            account=self.spec.account,
-            symbol=params.symbol.binance,
-            side=params.side.binance,
-            position_side=PositionSide.BOTH,
-            type=OrderType.MARKET if params.price is None else OrderType.LIMIT,
-            quantity=params.amount,
-            price=params.price,
-            reduce_only=params.side.reduce_only,
-        )
+        intent = trade_intent(robot, self.spec.account, params)
         context = GateContext(
             now_ms=now_ms,
             robot=config,
@@ -214,42 +209,27 @@ class Trader(Job):
             recent=self.recent,
         )
         decision = decide(intent, context)
-        client_id = (
-            f"{config.client_id_prefix}{now_ms:x}{next(self.sequence) % 1000:03d}"
-            if decision.passed
-            else None
-        )
-        record = DecisionRecord(
-            account=self.spec.account,
-            robot=robot,
-            symbol=intent.symbol,
-            side=intent.side.value,
-            position_side=intent.position_side.value,
-            order_type=intent.type.value,
-            quantity=intent.quantity,
-            price=intent.price,
-            reduce_only=intent.reduce_only,
-            passed=decision.passed,
-            refusal=None if decision.refusal is None else decision.refusal.value,
-            detail=decision.detail,
-            client_order_id=client_id,
-            decided_ms=now_ms,
-        )
-        if not decision.passed:
-            assert decision.refusal is not None
-            self._record(record)
-            alert = order_refused_alert(
-                self.spec.account, robot, intent.symbol, decision.refusal.value, now_ms
+        if decision.refusal is not None:
+            self._record(decision_record(intent, decision, None, now_ms))
+            refusal = decision.refusal.value
+            self.report(
+                [order_refused_alert(intent.account, robot, intent.symbol, refusal, now_ms)]
             )
-            self.report([alert])
-            return answers.error(f"refused ({decision.refusal.value}): {decision.detail}")
+            return answers.error(f"refused ({refusal}): {decision.detail}")
+        client_id = client_order_id(config, now_ms, next(self.sequence))
+        record = decision_record(intent, decision, client_id, now_ms)
         self.recent.record(intent, now_ms)
         try:
-            placed = await self.access.place_order(self._order_params(intent, client_id))
+            placed = await self.access.place_order(
+                order_params(intent, self.filters[intent.symbol], client_id)
+            )
         except ExchangeError as exc:
             self._record(replace(record, detail=f"not placed: {exc}"))
             raise
         self._record(replace(record, order_id=int(placed["orderId"])))
+        if placed.get("status") in RESTING:  # the gate counts it until the next pass reads it
+            resting = {"time": placed.get("updateTime"), **placed}  # the answer has no "time"
+            self.open_orders = (*self.open_orders, *parse_open_orders([resting]))
         return answers.answer(answers.created(params.symbol, int(placed["orderId"])), placed)
 
     def _record(self, record: DecisionRecord) -> None:
@@ -263,22 +243,6 @@ class Trader(Job):
         if not task.cancelled() and task.exception() is not None:
             log.error("%s: a gate decision was not recorded: %s", self.spec.name, task.exception())
 
-    def _order_params(self, intent: OrderIntent, client_id: str | None) -> dict[str, str]:
-        filters = self.filters[intent.symbol]
-        market = intent.type is OrderType.MARKET
-        order = {
-            "symbol": intent.symbol,
-            "side": intent.side.value,
-            "type": intent.type.value,
-            "quantity": filters.format_quantity(intent.quantity, market=market),
-            "newClientOrderId": client_id or "",
-        }
-        if intent.price is not None:
-            order |= {"price": filters.format_price(intent.price), "timeInForce": "GTC"}
-        if intent.reduce_only:
-            order["reduceOnly"] = "true"
-        return order
-
     async def _order(self, params: OrderParams) -> dict:
         ref = params.order
         return await self.access.read(
@@ -291,11 +255,10 @@ class Trader(Job):
         )
 
     def _owns(self, robot: str, body: dict) -> bool:
-        return str(body.get("clientOrderId", "")).startswith(self.robots[robot].client_id_prefix)
+        return owns(self.robots[robot], str(body.get("clientOrderId", "")))
 
     def _own(self, robot: str, orders: Sequence) -> list:
-        prefix = self.robots[robot].client_id_prefix
-        return [order for order in orders if order.client_order_id.startswith(prefix)]
+        return [order for order in orders if owns(self.robots[robot], order.client_order_id)]
 
     async def _positions(self, params: PositionsParams) -> dict[str, Any]:
         """Positions from the PositionBook; margin levels from GET /fapi/v2/account (v3 and
