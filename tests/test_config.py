@@ -79,6 +79,7 @@ def test_example_config_loads(tmp_path: Path) -> None:
         "RISKD_READ_TOKEN": "read-token-value",
         "RISKD_OPERATOR_TOKEN": "operator-token-value",
         "RISKD_FEISHU_APP_SECRET": "feishu-secret-value",
+        "RISKD_ROBOT_GRID1_TOKEN": "robot-token-value",
     }
 
     config = load_config(path, env=env)
