@@ -8,7 +8,7 @@ from riskd.trade.intent import OrderIntent, OrderType, PositionSide
 
 def trade_intent(robot: str, account: str, params: TradeParams) -> OrderIntent:
     """*robot*'s ``trade`` on *account*: one-way mode; no price is a MARKET order; FMZ's
-    ``closebuy``/``closesell`` are reduce-only."""
+    ``closebuy``/``closesell`` are reduce-only; ``intended`` passes the duplicate guard."""
     return OrderIntent(
         robot=robot,
         account=account,
@@ -19,4 +19,5 @@ def trade_intent(robot: str, account: str, params: TradeParams) -> OrderIntent:
         quantity=params.amount,
         price=params.price,
         reduce_only=params.side.reduce_only,
+        intended_duplicate=params.intended,
     )

@@ -170,12 +170,15 @@ class RecordsParams:
 
 @dataclass(frozen=True, slots=True)
 class TradeParams:
-    """``trade``: a new order; ``price`` None is a market order (FMZ's price ≤ 0)."""
+    """``trade``: a new order; ``price`` None is a market order (FMZ's price ≤ 0).
+    ``intended`` (riskd's own field, default false) sends an order the duplicate guard would
+    refuse: the same symbol, side and amount again within its window."""
 
     symbol: FmzSymbol
     side: Side
     price: Decimal | None
     amount: Decimal
+    intended: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -456,6 +459,15 @@ class _Fields:
             )
         return number
 
+    def flag(self, name: str) -> bool:
+        """An optional true or false (absent or null: false)."""
+        value = self.get(name)
+        if value is None:
+            return False
+        if not isinstance(value, bool):
+            raise RequestError(f"params.{name}: must be true or false, not {shown(value)}")
+        return value
+
     def limit(self, high: int) -> int | None:
         return self.optional_integer("limit", 1, high)
 
@@ -507,7 +519,8 @@ def _trade(fields: _Fields) -> TradeParams:
     side = fields.side()
     price = fields.number("price", positive=False)
     amount = fields.number("amount", positive=True)
-    return TradeParams(symbol, side, price if price > 0 else None, amount)
+    intended = fields.flag("intended")
+    return TradeParams(symbol, side, price if price > 0 else None, amount, intended)
 
 
 def _history(fields: _Fields) -> HistoryParams:

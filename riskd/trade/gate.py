@@ -315,7 +315,7 @@ def _duplicate(intent: OrderIntent, context: GateContext, limits: _Limits) -> Ga
     return _refuse(
         Refusal.DUPLICATE,
         f"{intent.side} {intent.quantity:f} {intent.symbol} again within {window_ms} ms; "
-        "mark it intended_duplicate to send it anyway",
+        "mark it intended to send it anyway",
         limits,
     )
 

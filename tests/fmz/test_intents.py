@@ -28,3 +28,9 @@ def test_closing_directions_are_reduce_only_in_one_way_mode() -> None:
     assert (close_long.side.value, close_long.reduce_only) == ("SELL", True)
     assert close_long.position_side is PositionSide.BOTH
     assert trade_intent("r1", "main", _params(Side.CLOSE_SELL, None)).side.value == "BUY"
+
+
+def test_an_intended_repeat_is_marked_for_the_duplicate_guard() -> None:
+    params = TradeParams(parse_symbol("BTC_USDT"), Side.BUY, None, Decimal("0.01"), True)
+    assert trade_intent("r1", "main", params).intended_duplicate
+    assert not trade_intent("r1", "main", _params(Side.BUY, None)).intended_duplicate

@@ -351,6 +351,7 @@ TRADE = fmz.TRADE_PARAMS
         ({"type": "long"}, "params.type: must be buy, sell, closebuy, closesell, not 'long'"),
         ({"type": None}, "params.type: required"),
         ({"symbol": None}, "params.symbol: required"),
+        ({"intended": "yes"}, "params.intended: must be true or false, not 'yes'"),
     ],
 )
 def test_trade_refuses_bad_fields_naming_them(change: dict, error: str) -> None:
