@@ -160,9 +160,10 @@ class Controller:
         return self.source, self._gateway_url
 
     async def _warm(self) -> None:
-        """Have every job and book connect to the actors it notifies, now that all exist, so
-        the first position change or fill after ready is handled as fast as the next ones."""
-        handles = [*self._jobs.values(), *self._books.values()]
+        """Have every job and book, and the gateway, connect to the actors they call, now that
+        all exist, so the first position change, fill or robot's order after ready is handled
+        as fast as the next ones."""
+        handles = [*self._jobs.values(), *self._books.values(), self._gateway]
         try:
             results = await asyncio.wait_for(
                 asyncio.gather(*(h.warm.remote() for h in handles), return_exceptions=True),

@@ -4,6 +4,7 @@ named actors."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -62,6 +63,13 @@ class RayBackend:
             raise BackendUnavailable() from exc
         except RayTaskError as exc:
             raise exc.cause from None
+
+    async def warm(self, names: Sequence[str]) -> None:
+        """Look actors *names* up and make a round trip to each, so that the first request
+        that needs one is as fast as the next ones (the Controller calls this once all exist)."""
+        for name in names:
+            with contextlib.suppress(BackendUnavailable):
+                await self._call(name, "__ray_ready__")
 
     async def health_rows(self) -> list[JobStatus]:
         return await self._call(CONTROLLER_NAME, "status")
@@ -126,6 +134,8 @@ class Gateway:
         backend = RayBackend(config.deployment.name)
         market = config.market if config.market and config.market.enabled else None
         robots = RobotTokens.of(config.robots)
+        self.backend = backend
+        self.traders = sorted({trader_name(robot.account) for robot in config.robots})
         self.server = GatewayServer(
             config.gateway,
             accounts,
@@ -146,6 +156,10 @@ class Gateway:
         while True:
             await asyncio.sleep(METRICS_EVERY_S)
             metrics.update(self.server.market_hub.stats(wall_ms()))
+
+    async def warm(self) -> None:
+        """Connect to every account's Trader now: the robots' first order pays no lookup."""
+        await self.backend.warm(self.traders)
 
     async def publish_banlist(self, body: bytes) -> bool:
         """A new ban-list version from an account's Ledger; False when not newer."""

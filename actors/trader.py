@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import replace
 from decimal import Decimal
@@ -20,6 +21,7 @@ from typing import Any, ClassVar
 from actors.base import Job
 from actors.context import ConfigSource
 from riskd.core.clock import MINUTE_MS, wall_ms
+from riskd.exchange.budget import OrderBudget
 from riskd.exchange.errors import ExchangeError, Rejected
 from riskd.exchange.filters import parse_exchange_info
 from riskd.exchange.parse import parse_account
@@ -50,6 +52,7 @@ from riskd.trade.orders import client_order_id, decision_record, order_params, o
 from riskd.trade.recent import RecentOrders
 
 FILTERS_EVERY_MS = 10 * MINUTE_MS
+RECORD_EVERY_S = 0.1
 RESTING = frozenset({"NEW", "PARTIALLY_FILLED"})
 log = logging.getLogger(__name__)
 
@@ -74,7 +77,13 @@ class Trader(Job):
         self.open_orders: tuple = ()
         self.marks: dict[str, Decimal] = {}
         self.sequence = itertools.count()
-        self._writes: set[asyncio.Task] = set()
+        self._unrecorded: list[DecisionRecord] = []
+        self._writer = asyncio.get_running_loop().create_task(self._write_decisions())
+        budgets = self.config.budgets
+        self.access.orders = OrderBudget(  # robots' bursts wait here, not in a −1015
+            math.floor(budgets.account_orders_per_10s * budgets.headroom),
+            math.floor(budgets.account_orders_per_minute * budgets.headroom),
+        )
 
     async def recover(self) -> None:
         await super().recover()
@@ -233,15 +242,21 @@ class Trader(Job):
         return answers.answer(answers.created(params.symbol, int(placed["orderId"])), placed)
 
     def _record(self, record: DecisionRecord) -> None:
-        """Write *record* in the background: SQL is not on the order's path."""
-        task = asyncio.get_running_loop().create_task(self.sql.run(record_decisions, [record]))
-        self._writes.add(task)
-        task.add_done_callback(self._written)
+        """Queue *record*; ``_write_decisions`` stores the queue every RECORD_EVERY_S in one
+        transaction, off the order's path."""
+        self._unrecorded.append(record)
 
-    def _written(self, task: asyncio.Task) -> None:
-        self._writes.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("%s: a gate decision was not recorded: %s", self.spec.name, task.exception())
+    async def _write_decisions(self) -> None:
+        while True:
+            await asyncio.sleep(RECORD_EVERY_S)
+            batch, self._unrecorded = self._unrecorded, []
+            if not batch:
+                continue
+            try:
+                await self.sql.run(record_decisions, batch)
+            except Exception:  # kept, and written with the next batch
+                log.exception("%s: %d gate decisions not recorded yet", self.spec.name, len(batch))
+                self._unrecorded[:0] = batch
 
     async def _order(self, params: OrderParams) -> dict:
         ref = params.order

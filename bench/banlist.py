@@ -113,7 +113,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -142,6 +142,8 @@ from deployment import (
     ms,
     pct,
     print_host,
+    serve_subscribers,
+    subscriber_processes,
     table,
 )
 from simproc import CLIENT_CPU, SERVER_CPU
@@ -772,40 +774,16 @@ def report_http(results: list[LoadResult], args: argparse.Namespace) -> None:
 
 async def _subscribers(url: str, count: int, conn: Connection) -> None:
     received: list[tuple[int, float]] = []  # (version, receive wall s)
-    ready = asyncio.Event()
-    connected = 0
-    gate = asyncio.Semaphore(64)  # connects in flight: stay under the listen backlog
     headers = {"Authorization": f"Bearer {READ_TOKEN}"}
 
-    async def follow(session: aiohttp.ClientSession) -> None:
-        nonlocal connected
-        async with gate:
-            socket = await session.ws_connect(url, params={"account": ACCOUNT}, headers=headers)
-        async with socket:
-            await socket.receive()  # the current snapshot
-            connected += 1
-            if connected == count:
-                ready.set()
-            while (message := await socket.receive()).type is aiohttp.WSMsgType.TEXT:
-                at_s = time.time()
-                text = message.data
-                start = text.index('"version":') + 10
-                received.append((int(text[start : text.index(",", start)]), at_s))
+    def connect(session: aiohttp.ClientSession) -> Awaitable[aiohttp.ClientWebSocketResponse]:
+        return session.ws_connect(url, params={"account": ACCOUNT}, headers=headers)
 
-    connector = aiohttp.TCPConnector(limit=0)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        tasks = [asyncio.create_task(follow(session)) for _ in range(count)]
-        try:
-            async with asyncio.timeout(START_S):
-                await ready.wait()
-        except TimeoutError:
-            pass
-        conn.send(connected)
-        await asyncio.to_thread(conn.recv)  # "collect"
-        failed = sum(t.done() and t.exception() is not None for t in tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+    def on_text(_index: int, text: str, at_s: float) -> None:
+        start = text.index('"version":') + 10
+        received.append((int(text[start : text.index(",", start)]), at_s))
+
+    failed = await serve_subscribers(count, connect, on_text, conn, START_S, skip_first=True)
     conn.send((received, failed))
 
 
@@ -828,40 +806,24 @@ class PushResult:
 
 def run_push(args: argparse.Namespace) -> PushResult:
     result = PushResult(subscribers=args.subscribers, versions=args.versions)
-    spawn = multiprocessing.get_context("spawn")
     with server_process(serve_aiohttp, "gateway") as (url, server, _process):
         stream_url = url.replace("http://", "ws://") + "/v1/banlist/stream"
-        clients = []
-        per_proc = [args.subscribers // args.client_procs] * args.client_procs
-        per_proc[0] += args.subscribers - sum(per_proc)
-        try:
-            for count in per_proc:
-                ours, theirs = spawn.Pipe()
-                process = spawn.Process(target=subscribe, args=(stream_url, count, theirs))
-                process.start()
-                clients.append((process, ours))
-            for _process, ours in clients:
-                if not ours.poll(START_S + 30):
-                    raise RuntimeError("a subscriber process did not report")
-                result.connected += ours.recv()
+        with subscriber_processes(
+            subscribe, stream_url, args.subscribers, args.client_procs, START_S + 30
+        ) as (clients, connected):
+            result.connected = connected
             print(f"  {result.connected} subscribers hold a snapshot; publishing ...", flush=True)
             server.send(("publish", args.versions, args.publish_interval_ms / 1000))
             published: dict[int, float] = server.recv()
             time.sleep(1.0)
             deliveries: dict[int, list[float]] = {v: [] for v in published}
-            for _process, ours in clients:
+            for _share, ours in clients:
                 ours.send("collect")
                 received, failed = ours.recv()
                 result.failed += failed
                 for version, at_s in received:
                     if version in deliveries:
                         deliveries[version].append(at_s)
-        finally:
-            for process, _ours in clients:
-                process.join(10)
-                if process.is_alive():
-                    process.terminate()
-                    process.join(5)
     for version, times in deliveries.items():
         result.latencies_s += [at_s - published[version] for at_s in times]
         if times:

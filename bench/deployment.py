@@ -3,20 +3,24 @@ deployment in a fresh local Ray, a Binance client for the bench, and the tables 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import math
+import multiprocessing
 import os
 import platform
 import threading
 import time
 import uuid
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterator, Sequence
+from multiprocessing.connection import Connection
 from typing import TypeVar
 
 import aiohttp
 import ray
 from binance import AsyncClient
+from ray._private import state as ray_state
 from ray.actor import ActorHandle
 
 from actors import launcher
@@ -161,7 +165,103 @@ def local_deployment(
         ray.shutdown()
 
 
+def actor_pid(name: str) -> int | None:
+    """The pid of the worker process of the live actor named *name* (in any namespace of the
+    connected Ray), from the GCS actor table; None if there is none."""
+    for actor in ray_state.actors().values():
+        if actor.get("Name") == name and actor.get("State") == "ALIVE":
+            return actor.get("Pid")
+    return None
+
+
 # ---------------------------------------------------------------- tables
+
+
+SUBSCRIBE_CONNECTS = 64
+"""WebSocket connects in flight at once: stay under the server's listen backlog."""
+
+
+async def serve_subscribers(
+    count: int,
+    connect: Callable[[aiohttp.ClientSession], Awaitable[aiohttp.ClientWebSocketResponse]],
+    on_text: Callable[[int, str, float], None],
+    conn: Connection,
+    start_s: float,
+    *,
+    skip_first: bool = False,
+) -> int:
+    """*count* WebSocket subscribers in this (child) process: each opens its socket with
+    *connect* and hands every text message to ``on_text(subscriber, text, wall_s)`` (after
+    its first, the current state, when *skip_first*). Tells the parent over *conn* how many
+    connected once all did (or after *start_s*), waits for its "collect", then stops them;
+    returns how many failed."""
+    ready = asyncio.Event()
+    connected = 0
+    gate = asyncio.Semaphore(SUBSCRIBE_CONNECTS)
+
+    async def follow(session: aiohttp.ClientSession, index: int) -> None:
+        nonlocal connected
+        async with gate:
+            socket = await connect(session)
+        async with socket:
+            if skip_first:
+                await socket.receive()
+            connected += 1
+            if connected == count:
+                ready.set()
+            while (message := await socket.receive()).type is aiohttp.WSMsgType.TEXT:
+                on_text(index, message.data, time.time())
+
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        tasks = [asyncio.create_task(follow(session, index)) for index in range(count)]
+        try:
+            async with asyncio.timeout(start_s):
+                await ready.wait()
+        except TimeoutError:
+            pass
+        conn.send(connected)
+        await asyncio.to_thread(conn.recv)  # "collect"
+        failed = sum(t.done() and t.exception() is not None for t in tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    return failed
+
+
+@contextlib.contextmanager
+def subscriber_processes(
+    target: Callable[[str, int, Connection], None],
+    url: str,
+    total: int,
+    processes: int,
+    report_s: float,
+) -> Iterator[tuple[list[tuple[int, Connection]], int]]:
+    """*total* subscribers of *url* split over *processes* spawned processes, each running
+    ``target(url, share, conn)`` (see :func:`serve_subscribers`). Yields each process's
+    (share, connection) and how many subscribers connected, once every process reported;
+    joins them at the end, terminating any that lingers."""
+    spawn = multiprocessing.get_context("spawn")
+    shares = [total // processes] * processes
+    shares[0] += total - sum(shares)
+    started: list[tuple[multiprocessing.process.BaseProcess, Connection, int]] = []
+    try:
+        for share in shares:
+            ours, theirs = spawn.Pipe()
+            process = spawn.Process(target=target, args=(url, share, theirs))
+            process.start()
+            started.append((process, ours, share))
+        connected = 0
+        for _process, ours, _share in started:
+            if not ours.poll(report_s):
+                raise RuntimeError("a subscriber process did not report")
+            connected += ours.recv()
+        yield [(share, ours) for _process, ours, share in started], connected
+    finally:
+        for process, _ours, _share in started:
+            process.join(10)
+            if process.is_alive():
+                process.terminate()
+                process.join(5)
 
 
 def print_host() -> None:

@@ -101,8 +101,12 @@ async def test_a_robot_trades_through_riskd_and_a_lock_refuses_its_next_opening_
         ]
     )
     assert {"account": "sim", "robot": "r1", "symbol": "BTCUSDT"}.items() <= refusals[0].items()
-    decisions = get_json(f"{gateway}/v1/orders?robot=r1")[1]["orders"]
-    assert decisions[0]["passed"] and decisions[0]["reduce_only"]
+    def decisions() -> list[dict]:  # recorded within 100 ms, in batches
+        listed = get_json(f"{gateway}/v1/orders?robot=r1")[1]["orders"]
+        return listed if listed and listed[0]["reduce_only"] else []
+
+    decisions = wait_for(decisions)
+    assert decisions[0]["passed"]
     assert any(d["refusal"] == "BANNED_SYMBOL" and not d["passed"] for d in decisions)
     assert decisions[-1]["client_order_id"].startswith("rb-r1-")
 

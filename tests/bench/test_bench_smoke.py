@@ -182,6 +182,55 @@ RUNS: dict[str, tuple[list[str], list[str]]] = {
             row("20", *[NUMBER] * 7, "(?:ok|MISS)"),
         ],
     ),
+    "gateway": (
+        [
+            *("--orders", "4", "--concurrency", "1,3"),
+            *("--market-clients", "2", "--market-seconds", "1"),
+            *("--subscribers", "20", "--client-procs", "1", "--publishes", "3"),
+            *("--publish-hz", "20"),
+        ],
+        [
+            header(
+                *("route", "concurrency", "sample", "n", "errors"),
+                *("p50 ms", "p90 ms", "p99 ms", "max ms", "target"),
+            ),
+            *(
+                row(route, concurrency, label, count, "0", *[VALUE] * 4, "-")
+                for route in ("direct", "riskd")
+                for concurrency, label, count in (
+                    ("1", FIRST, "1"),
+                    ("1", STEADY, "4"),
+                    ("3", "first burst", "3"),
+                    ("3", STEADY, "3"),
+                )
+            ),
+            *(
+                row("added", concurrency, label, "-", "-", *[VALUE] * 4, verdict)
+                for concurrency, label, verdict in (
+                    ("1", FIRST, "-"),
+                    ("1", STEADY, "(?:ok|MISS)"),
+                    ("3", "first burst", "-"),
+                    ("3", STEADY, "(?:ok|MISS)"),
+                )
+            ),
+            header(
+                "method", "sample", "n", "req/s", "errors", "p50 ms", "p90 ms", "p99 ms", "max ms"
+            ),
+            *(
+                row(method, label, count, rate, "0", *[VALUE] * 4)
+                for method in ("ticker", "records", "depth")
+                for label, count, rate in ((FIRST, "1", "-"), (STEADY, r"\d+", NUMBER))
+            ),
+            row("all", STEADY, r"\d+", NUMBER, "0", *[VALUE] * 4),
+            header(
+                *("sample", "publishes", "subscribed", "deliveries", "skipped"),
+                *("p50 ms", "p90 ms", "p99 ms", "max ms"),
+            ),
+            row(FIRST, "1", "20", r"\d+", r"\d+", *[VALUE] * 4),
+            row(STEADY, "3", "20", r"\d+", r"\d+", *[VALUE] * 4),
+            r"^lost \(never got the last version\): 0; failed subscribers: 0;",
+        ],
+    ),
     "market": (
         [
             *("--robots", "2", "--symbols", "2", "--duration-s", "3"),
