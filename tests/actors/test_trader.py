@@ -101,6 +101,7 @@ async def test_a_robot_trades_through_riskd_and_a_lock_refuses_its_next_opening_
         ]
     )
     assert {"account": "sim", "robot": "r1", "symbol": "BTCUSDT"}.items() <= refusals[0].items()
+
     def decisions() -> list[dict]:  # recorded within 100 ms, in batches
         listed = get_json(f"{gateway}/v1/orders?robot=r1")[1]["orders"]
         return listed if listed and listed[0]["reduce_only"] else []

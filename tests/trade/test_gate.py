@@ -248,8 +248,7 @@ def test_the_same_order_again_within_the_window_is_a_duplicate_unless_intended()
         decide(intent("BUY", "0.01", "59990.0"), later), Refusal.DUPLICATE, Scope.ROBOT
     )
     assert detail == (
-        "BUY 0.01 BTCUSDT again within 2000 ms; mark it intended to send it anyway "
-        "(robot r1)"
+        "BUY 0.01 BTCUSDT again within 2000 ms; mark it intended to send it anyway (robot r1)"
     )
     assert decide(intent("BUY", "0.010", intended_duplicate=True), later).passed
     assert decide(intent("BUY", "0.011"), later).passed
