@@ -23,6 +23,7 @@ import pytest
 
 from riskd.cli import SIM_CONFIG_TOML, SIM_ENV
 from riskd.config import load_config_text
+from riskd.plan import JobKind
 
 pytestmark = pytest.mark.bench
 
@@ -357,8 +358,9 @@ def test_footprint_gives_each_job_of_further_accounts_an_ip_of_its_own(
     jobs, sim_plan = config.plan().jobs, sim.plan().jobs  # no IP over-subscribed
     assert config.accounts[0] == sim.accounts[0]
     assert len(config.accounts) == 5
-    per_account = [job for job in sim_plan if job.kind.per_account]
-    assert len(jobs) == 5 * len(per_account) + len(sim_plan) - len(per_account)
+    # Each further account copies the first's jobs but the Trader (it has no robots).
+    copied = [job for job in sim_plan if job.kind.per_account and job.kind is not JobKind.TRADER]
+    assert len(jobs) == len(sim_plan) + 4 * len(copied)
     egress = [job.config.egress for job in jobs if job.kind.per_account and job.account != "sim"]
     assert len(set(egress)) == len(egress)
     assert not set(egress) & {"127.0.0.1", *(job.config.egress for job in sim_plan)}
