@@ -25,7 +25,7 @@ from riskd.exchange.budget import OrderBudget
 from riskd.exchange.errors import ExchangeError, Rejected
 from riskd.exchange.filters import parse_exchange_info
 from riskd.exchange.parse import parse_account
-from riskd.exchange.parse_orders import parse_open_orders
+from riskd.exchange.parse_orders import parse_open_orders, parse_order, parse_orders
 from riskd.exchange.weights import endpoint_weight
 from riskd.fmz import answers
 from riskd.fmz.intents import trade_intent
@@ -143,12 +143,12 @@ class Trader(Job):
                     lambda: client.futures_get_open_orders(symbol=params.symbol.binance),
                     {"symbol": params.symbol.binance},
                 )
-                return answers.answer(answers.orders(self._own(robot, answers.parse_orders(body))))
+                return answers.answer(answers.orders(self._own(robot, parse_orders(body))))
             case Method.ORDER, OrderParams():
                 body = await self._order(params)
                 if not self._owns(robot, body):
                     return answers.error(f"order {params.order.fmz_id} is not robot {robot}'s")
-                return answers.answer(answers.order(answers.parse_order(body)), body)
+                return answers.answer(answers.order(parse_order(body)), body)
             case Method.CANCEL, OrderParams():
                 body = await self._order(params)
                 if not self._owns(robot, body):
@@ -178,7 +178,7 @@ class Trader(Job):
                     lambda: client.futures_get_all_orders(**query),
                     query,
                 )
-                return answers.answer(answers.orders(self._own(robot, answers.parse_orders(body))))
+                return answers.answer(answers.orders(self._own(robot, parse_orders(body))))
             case Method.ACCOUNTS | Method.ASSETS, NoParams():
                 body = await self.access.read(
                     "GET", "/fapi/v3/account", lambda: client.futures_account(version=3)

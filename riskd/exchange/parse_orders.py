@@ -20,6 +20,7 @@ OPEN_ORDERS: Final = "GET /fapi/v1/openOrders"
 OPEN_ALGO_ORDERS: Final = "GET /fapi/v1/openAlgoOrders"
 ALGO_ORDER: Final = "/fapi/v1/algoOrder"
 ORDER: Final = "/fapi/v1/order"
+ORDERS: Final = "GET /fapi/v1/openOrders|allOrders"
 ALGO_UPDATE: Final = "ALGO_UPDATE"
 ORDER_TRADE_UPDATE: Final = "ORDER_TRADE_UPDATE"
 SIDES: Final = frozenset({"BUY", "SELL"})
@@ -278,3 +279,45 @@ def _quantity(item: _Object, key: str, *, close_position: bool) -> Decimal:
     if close_position and item._get(key) == "":
         return Decimal(0)
     return item.decimal(key)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRecord:
+    """A regular order as GET/POST/DELETE /fapi/v1/order, openOrders and allOrders describe
+    it, open or done; its client id tells whose it is."""
+
+    order_id: int
+    client_order_id: str
+    symbol: str
+    side: str  # BUY | SELL
+    status: str
+    price: Decimal  # 0 for a market order
+    avg_price: Decimal  # 0 before a fill
+    orig_qty: Decimal
+    executed_qty: Decimal
+    reduce_only: bool
+
+
+def parse_order(body: object, endpoint: str = ORDER) -> OrderRecord:
+    """One order body (POST, GET or DELETE /fapi/v1/order)."""
+    return _order_record(_Object.at(endpoint, "", body))
+
+
+def parse_orders(body: Sequence[Any]) -> tuple[OrderRecord, ...]:
+    """A GET /fapi/v1/openOrders or allOrders body."""
+    return tuple(_order_record(item) for item in _items(ORDERS, body))
+
+
+def _order_record(item: _Object) -> OrderRecord:
+    return OrderRecord(
+        order_id=_id(item, "orderId"),
+        client_order_id=item.text("clientOrderId"),
+        symbol=item.text("symbol"),
+        side=_side(item, "side"),
+        status=item.text("status"),
+        price=item.decimal("price"),
+        avg_price=item.decimal("avgPrice"),
+        orig_qty=item.decimal("origQty"),
+        executed_qty=item.decimal("executedQty"),
+        reduce_only=_flag(item, "reduceOnly"),
+    )

@@ -33,28 +33,25 @@ Where the seed is silent (futures):
 - ``accounts``: ``free`` is Binance's availableBalance and ``frozen`` the margin in use
   (marginBalance − availableBalance, at least 0).
 
-Binance's depth, trades and order bodies are read here (:func:`depth`, :func:`trades`,
-:func:`parse_order`) with ``riskd.exchange``'s field readers, so every problem is a
-:class:`~riskd.exchange.parse.PayloadError` naming the endpoint and field.
+Binance's depth and trades bodies are read here (:func:`depth`, :func:`trades`) with
+``riskd.exchange``'s field readers, and orders by ``riskd.exchange.parse_orders``, so every
+problem is a :class:`~riskd.exchange.parse.PayloadError` naming the endpoint and field.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final
 
 from riskd.exchange.parse import PayloadError, _Object, _show
-from riskd.exchange.parse_orders import _flag, _id, _items, _side
+from riskd.exchange.parse_orders import ORDER, OrderRecord, _flag, _id, _items
 from riskd.fmz.symbols import SWAP, FmzSymbol, format_order_id, from_binance
 from riskd.market.records import BookTicker, KlineRow, Ticker24h
 from riskd.positions import BalanceRecord, PositionKey, PositionRecord
 
 DEPTH: Final = "GET /fapi/v1/depth"
 TRADES: Final = "GET /fapi/v1/trades"
-ORDER: Final = "/fapi/v1/order"
-ORDERS: Final = "GET /fapi/v1/openOrders|allOrders"
 
 DONE: Final = True
 """The ``data`` of ``cancel`` and ``marginlevel`` (the seed: no error field means success)."""
@@ -150,48 +147,6 @@ def _balance(record: BalanceRecord) -> dict[str, str]:
     }
 
 
-@dataclass(frozen=True, slots=True)
-class BinanceOrder:
-    """A regular order as GET/POST/DELETE /fapi/v1/order, openOrders and allOrders describe
-    it: what an FMZ order answer needs, and the client id that tells whose it is."""
-
-    order_id: int
-    client_order_id: str
-    symbol: str
-    side: str  # BUY | SELL
-    status: str
-    price: Decimal  # 0 for a market order
-    avg_price: Decimal  # 0 before a fill
-    orig_qty: Decimal
-    executed_qty: Decimal
-    reduce_only: bool
-
-
-def parse_order(body: object, endpoint: str = ORDER) -> BinanceOrder:
-    """One order body (POST, GET or DELETE /fapi/v1/order)."""
-    return _order(_Object.at(endpoint, "", body))
-
-
-def parse_orders(body: Sequence[Any]) -> tuple[BinanceOrder, ...]:
-    """A GET /fapi/v1/openOrders or allOrders body."""
-    return tuple(_order(item) for item in _items(ORDERS, body))
-
-
-def _order(item: _Object) -> BinanceOrder:
-    return BinanceOrder(
-        order_id=_id(item, "orderId"),
-        client_order_id=item.text("clientOrderId"),
-        symbol=item.text("symbol"),
-        side=_side(item, "side"),
-        status=item.text("status"),
-        price=item.decimal("price"),
-        avg_price=item.decimal("avgPrice"),
-        orig_qty=item.decimal("origQty"),
-        executed_qty=item.decimal("executedQty"),
-        reduce_only=_flag(item, "reduceOnly"),
-    )
-
-
 def order_status(status: str, executed_qty: Decimal) -> str:
     """FMZ's status of an order Binance reports in *status* with *executed_qty* filled."""
     if status in ORDER_STATUSES:
@@ -201,7 +156,7 @@ def order_status(status: str, executed_qty: Decimal) -> str:
     raise PayloadError(ORDER, "status", f"{status!r} is not a status riskd knows")
 
 
-def order(order: BinanceOrder) -> dict[str, object]:
+def order(order: OrderRecord) -> dict[str, object]:
     """``order``, and each item of ``orders`` and ``historyorders``."""
     symbol = from_binance(order.symbol)
     return {
@@ -216,7 +171,7 @@ def order(order: BinanceOrder) -> dict[str, object]:
     }
 
 
-def orders(items: Iterable[BinanceOrder]) -> list[dict[str, object]]:
+def orders(items: Iterable[OrderRecord]) -> list[dict[str, object]]:
     """``orders`` and ``historyorders``."""
     return [order(item) for item in items]
 

@@ -24,20 +24,19 @@ from __future__ import annotations
 import asyncio
 import math
 import re
-import weakref
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import aclosing
 from typing import Final
 
-from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp import web
 
 from riskd.core.bodies import INT64_MAX, shown, whole_number
 from riskd.gateway.accounts import Accounts
 from riskd.gateway.errors import Refused
 from riskd.gateway.hub import BanListHub, Published
+from riskd.gateway.push import PushStreams
 
 MAX_WAIT_S: Final = 60.0
-WS_HEARTBEAT_S: Final = 20.0
 _CACHE_CONTROL: Final = "no-cache"
 _SECONDS: Final = re.compile(r"[0-9]{1,3}(\.[0-9]{1,3})?")
 
@@ -52,7 +51,7 @@ class _BanListRoutes:
     def __init__(self, hub: BanListHub, accounts: Accounts) -> None:
         self._hub = hub
         self._accounts = accounts
-        self._sockets: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
+        self._streams = PushStreams()
         self._long_polls: set[asyncio.Future[Published | None]] = set()
         self._closing = False
 
@@ -134,35 +133,19 @@ class _BanListRoutes:
             account = self._accounts.resolve(request.query.get("account"))
         except Refused as refused:
             return refused.response()
-        socket = web.WebSocketResponse(heartbeat=WS_HEARTBEAT_S)
-        await socket.prepare(request)
-        self._sockets.add(socket)
-        pusher = asyncio.create_task(self._push(socket, account))
-        try:
-            async for _message in socket:
-                pass  # the client has nothing to say; reading notices its close
-        finally:
-            pusher.cancel()
-        return socket
+        return await self._streams.serve(request, self._versions(account))
 
-    async def _push(self, socket: web.WebSocketResponse, account: str) -> None:
-        """Send every version until the socket closes (the reader then ends the handler)."""
+    async def _versions(self, account: str) -> AsyncIterator[bytes]:
         async with aclosing(self._hub.subscribe(account)) as versions:
             async for published in versions:
-                if socket.closed:
-                    return
-                try:
-                    await socket.send_frame(published.body, WSMsgType.TEXT)
-                except ConnectionResetError:
-                    return
+                yield published.body
 
     async def shutdown(self, _app: web.Application) -> None:
         """End long-polls (304) and close streams, so that shutdown does not wait for them."""
         self._closing = True
         for waiter in list(self._long_polls):
             waiter.cancel()
-        for socket in list(self._sockets):
-            await socket.close(code=WSCloseCode.GOING_AWAY, message=b"gateway shutting down")
+        await self._streams.close_all()
 
 
 def add_banlist_routes(app: web.Application, hub: BanListHub, accounts: Sequence[str]) -> None:

@@ -22,15 +22,13 @@ one past that is 507. Every error is JSON ``{"error": "..."}``; nothing changes 
 
 from __future__ import annotations
 
-import asyncio
-import weakref
+from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Final
 
-from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp import web
 
 from riskd.gateway.auth import robot_of, written_by_robots
-from riskd.gateway.banlist import WS_HEARTBEAT_S
 from riskd.gateway.channel_hub import (
     ChannelHub,
     ChannelsFull,
@@ -40,6 +38,7 @@ from riskd.gateway.channel_hub import (
 )
 from riskd.gateway.errors import Refused, json_response, refusing
 from riskd.gateway.json_body import json_body
+from riskd.gateway.push import PushStreams
 
 _PUBLISH_ERRORS: Final = ((ChannelTooLarge, 413), (NotOwner, 403), (ChannelsFull, 507))
 
@@ -53,7 +52,7 @@ def _id(request: web.Request) -> str:
 class _ChannelRoutes:
     def __init__(self, hub: ChannelHub) -> None:
         self._hub = hub
-        self._sockets: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
+        self._streams = PushStreams()
 
     async def put(self, request: web.Request) -> web.Response:
         id_ = _id(request)
@@ -71,35 +70,16 @@ class _ChannelRoutes:
 
     async def stream(self, request: web.Request) -> web.StreamResponse:
         id_ = _id(request)
-        socket = web.WebSocketResponse(heartbeat=WS_HEARTBEAT_S)
-        if not socket.can_prepare(request):
-            message = "this route is a WebSocket: send 'Upgrade: websocket'"
-            raise Refused(426, message, {"Upgrade": "websocket"})
-        await socket.prepare(request)
-        self._sockets.add(socket)
-        pusher = asyncio.create_task(self._push(socket, id_))
-        try:
-            async for _message in socket:
-                pass  # the client has nothing to say; reading notices its close
-        finally:
-            pusher.cancel()
-        return socket
+        return await self._streams.serve(request, self._versions(id_))
 
-    async def _push(self, socket: web.WebSocketResponse, id_: str) -> None:
-        """Send every version until the socket closes (the reader then ends the handler)."""
+    async def _versions(self, id_: str) -> AsyncIterator[bytes]:
         async with aclosing(self._hub.subscribe(id_)) as versions:
             async for channel in versions:
-                if socket.closed:
-                    return
-                try:
-                    await socket.send_frame(channel.message, WSMsgType.TEXT)
-                except ConnectionResetError:
-                    return
+                yield channel.message
 
     async def shutdown(self, _app: web.Application) -> None:
         """Close the streams, so that shutdown does not wait for them."""
-        for socket in list(self._sockets):
-            await socket.close(code=WSCloseCode.GOING_AWAY, message=b"gateway shutting down")
+        await self._streams.close_all()
 
 
 def add_channel_routes(app: web.Application, hub: ChannelHub) -> None:

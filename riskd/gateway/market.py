@@ -30,19 +30,16 @@ older than its kind's ``max_age`` 503 with its ``age_ms``: robots must not trade
 
 from __future__ import annotations
 
-import asyncio
 import re
-import weakref
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import aclosing
 from typing import Final
 
-from aiohttp import WSCloseCode, web
+from aiohttp import web
 
 from riskd.core.bodies import INT64_MAX, shown, whole_number
 from riskd.core.clock import Clock
-from riskd.gateway.banlist import WS_HEARTBEAT_S
 from riskd.gateway.errors import Refused, json_response, refusing
 from riskd.gateway.market_hub import (
     ANONYMOUS,
@@ -53,6 +50,7 @@ from riskd.gateway.market_hub import (
     row_json,
 )
 from riskd.gateway.ports import Backend
+from riskd.gateway.push import PushStreams
 from riskd.market.records import INTERVAL_MS, MAX_KLINES, SYMBOL_PATTERN, MarketKind
 
 DEFAULT_LIMIT: Final = 500
@@ -104,7 +102,7 @@ class _MarketRoutes:
         self._hub = hub
         self._backend = backend
         self._clock = clock
-        self._sockets: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
+        self._streams = PushStreams()
 
     def _symbol(self, name: str, symbol: str | None) -> str:
         """*symbol*, well formed and carried by the feed."""
@@ -225,40 +223,20 @@ class _MarketRoutes:
         query = _query(request, _STREAM)
         robot = _robot(query)
         symbols = self._stream_symbols(query.get("symbols"))
-        socket = web.WebSocketResponse(heartbeat=WS_HEARTBEAT_S)
-        if not socket.can_prepare(request):
-            message = "this route is a WebSocket: send 'Upgrade: websocket'"
-            raise Refused(426, message, {"Upgrade": "websocket"})
-        await socket.prepare(request)
-        self._hub.count(robot)
-        self._sockets.add(socket)
-        pusher = asyncio.create_task(self._push(socket, symbols))
-        try:
-            async for _message in socket:
-                pass  # the client has nothing to say; reading notices its close
-        finally:
-            pusher.cancel()
-        return socket
+        opened = lambda: self._hub.count(robot)  # noqa: E731
+        return await self._streams.serve(request, self._changes(symbols), opened)
 
-    async def _push(self, socket: web.WebSocketResponse, symbols: tuple[str, ...]) -> None:
-        """Send every change until the socket closes (the reader then ends the handler)."""
+    async def _changes(self, symbols: tuple[str, ...]) -> AsyncIterator[str]:
         async with aclosing(self._hub.subscribe(symbols)) as batches:
             async for changes in batches:
                 for change in changes:
                     message = self._hub.message(change, self._clock())
-                    if message is None:
-                        continue
-                    if socket.closed:
-                        return
-                    try:
-                        await socket.send_str(message)
-                    except ConnectionResetError:
-                        return
+                    if message is not None:
+                        yield message
 
     async def shutdown(self, _app: web.Application) -> None:
         """Close the streams, so that shutdown does not wait for them."""
-        for socket in list(self._sockets):
-            await socket.close(code=WSCloseCode.GOING_AWAY, message=b"gateway shutting down")
+        await self._streams.close_all()
 
 
 def add_market_routes(app: web.Application, hub: MarketHub, backend: Backend, clock: Clock) -> None:

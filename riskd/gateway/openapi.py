@@ -390,7 +390,7 @@ def _banlist_paths(accounts: Sequence[str]) -> Json:
                 "WebSocket: the current snapshot, then every new version (as the GET's JSON)",
                 READ,
                 _WEBSOCKET,
-                (*refused, (400, "not a WebSocket handshake")),
+                (*refused, (426, "not a WebSocket handshake")),
                 parameters=[account],
             ),
         },

@@ -26,13 +26,13 @@ from dataclasses import dataclass, field
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from riskd.sim.sockets import CLOSE, SocketHub, next_item
 from riskd.sim.stream_events import StreamSpec, parse_stream
 
 LEGACY_ROUTE = "legacy"
 MAX_STREAMS_PER_CONNECTION = 1024
 MAX_INCOMING_PER_SECOND = 10
 _METHODS = "SUBSCRIBE, UNSUBSCRIBE, LIST_SUBSCRIPTIONS, SET_PROPERTY, GET_PROPERTY"
-_CLOSE = object()
 
 Render = Callable[[list[tuple[StreamSpec, int]]], list[dict | None]]
 """Renders events for (stream, at_ms) requests, in order (the exchange, under its lock)."""
@@ -67,7 +67,7 @@ class ConnectionLimit(RequestError):
     """A breach of a connection limit (streams, message rate): the socket is closed."""
 
 
-class MarketStreamHub:
+class MarketStreamHub(SocketHub[MarketConnection]):
     """Market-stream sockets and what they subscribe; pushes due events on ``publish``."""
 
     def __init__(
@@ -77,13 +77,9 @@ class MarketStreamHub:
         symbols: Callable[[], Collection[str]],
         render: Render,
     ) -> None:
-        self.clock = clock
-        self.max_lifetime_ms = max_lifetime_ms
+        super().__init__(clock, max_lifetime_ms)
         self._symbols = symbols
         self._render = render
-        self.connections: set[MarketConnection] = set()
-        self.events_sent = 0
-        self.events_dropped = 0
         # Live streams (known symbol, right route) and their subscribers.
         self._subscribers: dict[str, set[MarketConnection]] = {}
         self._specs: dict[str, StreamSpec] = {}
@@ -163,34 +159,10 @@ class MarketStreamHub:
                 conn.queue.put_nowait(wrapped if conn.combined else raw)
                 self.events_sent += 1
 
-    def drop_all(self) -> int:
-        """Close every socket abruptly (fault ``drop_ws``); returns how many were open."""
-        for conn in self.connections:
-            conn.queue.put_nowait(_CLOSE)
-        return len(self.connections)
-
-    def stall_all(self, ms: int) -> int:
-        """Push nothing to any socket for ``ms``; events in that time are lost."""
-        until = self.clock() + ms
-        for conn in self.connections:
-            conn.stalled_until_ms = until
-        return len(self.connections)
-
-    def expire_old(self) -> None:
-        """Binance closes a connection after 24 hours."""
-        deadline = self.clock() - self.max_lifetime_ms
-        for conn in self.connections:
-            if conn.opened_ms <= deadline:
-                conn.queue.put_nowait(_CLOSE)
-
     @property
     def live_streams(self) -> int:
         """Streams with at least one subscriber that receives events."""
         return len(self._subscribers)
-
-    async def close(self) -> None:
-        self.drop_all()
-        await asyncio.sleep(0)
 
     # ------------------------------------------------------------ subscriptions
 
@@ -247,15 +219,7 @@ class MarketStreamHub:
         close_code, close_message = WSCloseCode.GOING_AWAY, b""
         try:
             self._subscribe(conn, names)
-            while True:
-                getter = asyncio.ensure_future(conn.queue.get())
-                done, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
-                if getter not in done:
-                    getter.cancel()
-                    break
-                text = getter.result()
-                if text is _CLOSE:
-                    break
+            while (text := await next_item(conn, reader)) is not CLOSE:
                 if isinstance(text, ConnectionLimit):
                     close_code, close_message = WSCloseCode.POLICY_VIOLATION, text.msg.encode()
                     break

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import WSCloseCode, web
 
+from riskd.sim.sockets import CLOSE, SocketHub, next_item
+
 
 @dataclass(eq=False, slots=True)
 class StreamConnection:
@@ -24,18 +26,11 @@ class StreamConnection:
     stalled_until_ms: int = 0
 
 
-_CLOSE = object()
-
-
-class UserStreamHub:
+class UserStreamHub(SocketHub[StreamConnection]):
     """Routes each account's events to its open sockets; applies drop/stall faults."""
 
     def __init__(self, clock: Callable[[], int], max_lifetime_ms: int) -> None:
-        self.clock = clock
-        self.max_lifetime_ms = max_lifetime_ms
-        self.connections: set[StreamConnection] = set()
-        self.events_sent = 0
-        self.events_dropped = 0
+        super().__init__(clock, max_lifetime_ms)
 
     def emit(self, account: str, event: dict) -> None:
         expired_key = event.get("listenKey") if event.get("e") == "listenKeyExpired" else None
@@ -44,27 +39,7 @@ class UserStreamHub:
                 continue
             conn.queue.put_nowait(event)
             if expired_key:
-                conn.queue.put_nowait(_CLOSE)
-
-    def drop_all(self) -> int:
-        """Close every socket abruptly (fault ``drop_ws``); returns how many were open."""
-        for conn in self.connections:
-            conn.queue.put_nowait(_CLOSE)
-        return len(self.connections)
-
-    def stall_all(self, ms: int) -> int:
-        """Stop writing to every socket for ``ms``; events in that time are lost."""
-        until = self.clock() + ms
-        for conn in self.connections:
-            conn.stalled_until_ms = until
-        return len(self.connections)
-
-    def expire_old(self) -> None:
-        """Binance closes a user-stream connection after 24 hours."""
-        deadline = self.clock() - self.max_lifetime_ms
-        for conn in self.connections:
-            if conn.opened_ms <= deadline:
-                conn.queue.put_nowait(_CLOSE)
+                conn.queue.put_nowait(CLOSE)
 
     async def serve(
         self, request: web.Request, account: str, listen_key: str
@@ -75,15 +50,7 @@ class UserStreamHub:
         self.connections.add(conn)
         reader = asyncio.create_task(self._drain_incoming(ws))
         try:
-            while True:
-                getter = asyncio.ensure_future(conn.queue.get())
-                done, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
-                if getter not in done:
-                    getter.cancel()
-                    break
-                event = getter.result()
-                if event is _CLOSE:
-                    break
+            while (event := await next_item(conn, reader)) is not CLOSE:
                 if conn.stalled_until_ms > self.clock():
                     self.events_dropped += 1
                     continue
@@ -103,7 +70,3 @@ class UserStreamHub:
         """Read (and ignore) client frames so pings are answered and closes are seen."""
         async for _ in ws:
             pass
-
-    async def close(self) -> None:
-        self.drop_all()
-        await asyncio.sleep(0)

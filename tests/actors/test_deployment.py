@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 import ray
@@ -18,6 +16,7 @@ from tests.kit.deployment import (
     LOOPBACK_JOBS,
     READY_S,
     deployment_toml,
+    exported_metrics,
     get_json,
     post_json,
     wait_for,
@@ -131,19 +130,12 @@ def test_job_metrics_reach_rays_prometheus_export(deploy, simulator) -> None:
     controller, _ = deploy(deployment_toml(simulator.server.url, LOOPBACK_JOBS, name="metrics"))
     rows = _by_job(launcher.wait_ready(controller, READY_S))
     node_id = rows["account_reader"].health["node_id"]
-    port = next(n["MetricsExportPort"] for n in ray.nodes() if n["NodeID"] == node_id)
     ours = {
         name: re.compile(rf'{name}\{{(?=[^}}]*deployment="metrics")(?=[^}}]*job="account_reader")')
         for name in ("riskd_job_calls_total", "riskd_job_weight_used_1m", "riskd_job_lag_ms")
     }
 
-    def exported() -> set[str]:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
-            text = response.read().decode()
-        return {name for name, pattern in ours.items() if pattern.search(text)}
-
-    found = wait_for(lambda: exported() == set(ours) or None, timeout_s=60, interval_s=1)
-    assert found, f"exported so far: {exported()}"
+    assert exported_metrics(node_id, ours) == set(ours)
 
 
 SLOW_READERS_FAST_STREAM = LOOPBACK_JOBS.replace(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from tests.kit.deployment import (
     LOOPBACK_JOBS,
     READY_S,
     deployment_toml,
+    exported_metrics,
     get_json,
     post_json,
     run_cli,
@@ -211,7 +211,6 @@ def test_market_stats_reach_rays_prometheus_export(feed) -> None:
     gateway, _, _ = feed
     assert _served(gateway, "/v1/market/ticker?symbol=BTCUSDT&robot=metrics-robot")
     node_id = ray.get_runtime_context().get_node_id()  # the gateway runs on the head
-    port = next(n["MetricsExportPort"] for n in ray.nodes() if n["NodeID"] == node_id)
     ours = {
         "requests": re.compile(
             r'riskd_market_requests_total\{(?=[^}]*deployment="feed")(?=[^}]*robot="metrics-robot")'
@@ -221,10 +220,4 @@ def test_market_stats_reach_rays_prometheus_export(feed) -> None:
         ),
     }
 
-    def exported() -> set[str]:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
-            text = response.read().decode()
-        return {name for name, pattern in ours.items() if pattern.search(text)}
-
-    found = wait_for(lambda: exported() == set(ours) or None, timeout_s=60, interval_s=1)
-    assert found, f"exported so far: {exported()}"
+    assert exported_metrics(node_id, ours) == set(ours)

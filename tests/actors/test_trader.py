@@ -13,7 +13,7 @@ from tests.kit.deployment import (
     post_json,
     wait_for,
 )
-from tests.kit.sim import binance_client
+from tests.kit.sim import binance_client, rest_limit
 
 ROBOT = """
 [accounts.jobs.ledger]
@@ -118,15 +118,7 @@ async def test_every_account_method_answers_for_the_robots_own_orders(deploy, si
     assert all(row.healthy() for row in launcher.wait_ready(controller, READY_S))
     client = binance_client(simulator.server)
     try:  # an order of another client: the robot must not see it
-        await client.futures_create_order(
-            symbol="BTCUSDT",
-            side="BUY",
-            type="LIMIT",
-            timeInForce="GTC",
-            quantity="0.002",
-            price="50000",
-            newClientOrderId="someone-else-1",
-        )
+        await rest_limit(client, quantity="0.002", newClientOrderId="someone-else-1")
     finally:
         await client.close_connection()
     resting = {"symbol": "BTC_USDT", "type": "buy", "price": "58000", "amount": "0.002"}

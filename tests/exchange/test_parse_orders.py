@@ -11,6 +11,7 @@ import pytest
 from riskd.exchange.parse import PayloadError
 from riskd.exchange.parse_orders import (
     AlgoUpdate,
+    OrderRecord,
     OrderUpdate,
     open_algo_from_update,
     parse_algo_order,
@@ -18,7 +19,9 @@ from riskd.exchange.parse_orders import (
     parse_executed_qty,
     parse_open_algo_orders,
     parse_open_orders,
+    parse_order,
     parse_order_update,
+    parse_orders,
 )
 from riskd.orders import OpenAlgoOrder, OpenOrder
 from tests.kit.fixtures import load_binance
@@ -443,3 +446,29 @@ def test_cancel_answer_without_a_readable_executed_qty_names_the_field() -> None
     del body["executedQty"]
     with raises("/fapi/v1/order: executedQty: is missing"):
         parse_executed_qty(body)
+
+
+def test_order_bodies_are_read_open_or_done() -> None:
+    order = parse_order(load_binance("docs/fapi_v1_order_GET.sdk_docs.json"))
+    assert order == OrderRecord(
+        order_id=1573346959,
+        client_order_id="abc",
+        symbol="BTCUSDT",
+        side="BUY",
+        status="NEW",
+        price=Decimal("0"),
+        avg_price=Decimal("0.00000"),
+        orig_qty=Decimal("0.40"),
+        executed_qty=Decimal("0"),
+        reduce_only=False,
+    )
+    (listed,) = parse_orders(load_binance("docs/fapi_v1_openOrders.docs.json"))
+    assert listed.order_id == 1917641
+
+
+def test_order_bodies_it_cannot_read_are_refused() -> None:
+    body = load_binance("docs/fapi_v1_order_GET.sdk_docs.json")
+    with pytest.raises(PayloadError, match=r"^/fapi/v1/order: avgPrice: is missing$"):
+        parse_order({key: value for key, value in body.items() if key != "avgPrice"})
+    with pytest.raises(PayloadError, match=r"^GET /fapi/v1/openOrders\|allOrders: body: "):
+        parse_orders({})  # type: ignore[arg-type]

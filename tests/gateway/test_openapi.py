@@ -175,7 +175,7 @@ ANSWERS = [
     ("GET", "/v1/channels/{id}", "/v1/channels/c1", None, 200),
     ("GET", "/v1/channels/{id}", "/v1/channels/c2", None, 404),
     ("GET", "/v1/channels/{id}", "/v1/channels/c!", None, 400),
-    ("GET", "/v1/banlist/stream", "/v1/banlist/stream?account=main", None, 400),
+    ("GET", "/v1/banlist/stream", "/v1/banlist/stream?account=main", None, 426),
     ("GET", "/v1/market/stream", "/v1/market/stream?symbols=BTCUSDT,ETHUSDT", None, 426),
     ("GET", "/v1/channels/{id}/stream", "/v1/channels/c1/stream", None, 426),
     ("DELETE", "/v1/silences/{id}", "/v1/silences/7?operator=al", None, 404),

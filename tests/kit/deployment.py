@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TypeVar
+
+import ray
 
 from riskd.sim import SimServer
 from tests.kit.sim import binance_client
@@ -99,6 +102,20 @@ def wait_for(predicate: Callable[[], T], timeout_s: float = READY_S, interval_s:
     while not (value := predicate()) and time.monotonic() < deadline:
         time.sleep(interval_s)
     return value
+
+
+def exported_metrics(node_id: str, patterns: Mapping[str, re.Pattern[str]]) -> set[str]:
+    """The names of *patterns* found in Ray's Prometheus export on node *node_id*, once all
+    are (or after 60 s: Ray exports every few seconds)."""
+    port = next(n["MetricsExportPort"] for n in ray.nodes() if n["NodeID"] == node_id)
+
+    def exported() -> set[str]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+            text = response.read().decode()
+        return {name for name, pattern in patterns.items() if pattern.search(text)}
+
+    wait_for(lambda: exported() == set(patterns) or None, timeout_s=60, interval_s=1)
+    return exported()
 
 
 def published_banlist(gateway: str, account: str = "sim") -> dict | None:

@@ -73,3 +73,18 @@ async def control(sim: SimServer) -> AsyncIterator[Callable[..., Awaitable[dict]
                 return payload
 
         yield call
+
+
+async def rest_limit(
+    client: AsyncClient, price: str = "50000", quantity: str = "0.010", **extra: str
+) -> dict:
+    """A BTCUSDT LIMIT BUY, GTC, that rests below the market (python-binance's answer)."""
+    return await client.futures_create_order(
+        symbol="BTCUSDT",
+        side="BUY",
+        type="LIMIT",
+        timeInForce="GTC",
+        quantity=quantity,
+        price=price,
+        **extra,
+    )

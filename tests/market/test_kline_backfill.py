@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from pathlib import Path
 
 import pytest
 from binance import AsyncClient
@@ -21,7 +20,7 @@ from riskd.market.kline_backfill import UnknownSymbol, backfill_klines
 from riskd.market.kline_store import KlineStore
 from riskd.market.records import Kline
 from riskd.sim import SimServer
-from riskd.store.engine import SqlRunner, make_engine
+from riskd.store.engine import SqlRunner
 from riskd.store.schema import init_schema
 
 MakeAccess = Callable[[int], Awaitable[BinanceAccess]]
@@ -29,11 +28,10 @@ TWO_DAYS_OF_MINUTES = 2 * 1440
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'riskd.db'}")
-    init_schema(engine, 0)
-    yield engine
-    engine.dispose()
+def engine(sqlite_engine: Engine) -> Engine:
+    """The SQLite database (tests/conftest.py) with riskd's schema."""
+    init_schema(sqlite_engine, 0)
+    return sqlite_engine
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from binance import AsyncClient
@@ -22,7 +21,7 @@ from riskd.risk.backfill import backfill
 from riskd.risk.ledger import IncomePagerConfig
 from riskd.risk.ledger_store import income_cursor
 from riskd.sim import SimServer
-from riskd.store.engine import SqlRunner, make_engine
+from riskd.store.engine import SqlRunner
 from riskd.store.schema import income, init_schema
 
 ACCOUNT = "sim"
@@ -30,11 +29,10 @@ Control = Callable[..., Awaitable[dict]]
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'riskd.db'}")
-    init_schema(engine, 0)
-    yield engine
-    engine.dispose()
+def engine(sqlite_engine: Engine) -> Engine:
+    """The SQLite database (tests/conftest.py) with riskd's schema."""
+    init_schema(sqlite_engine, 0)
+    return sqlite_engine
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from binance.exceptions import BinanceAPIException
 
+from tests.kit.sim import rest_limit
 from tests.kit.sim_local import Local
 
 
@@ -61,14 +62,7 @@ async def _error(call) -> BinanceAPIException:
 
 
 async def test_modify_errors(sim, client) -> None:
-    resting = await client.futures_create_order(
-        symbol="BTCUSDT",
-        side="BUY",
-        type="LIMIT",
-        timeInForce="GTC",
-        quantity="0.010",
-        price="50000",
-    )
+    resting = await rest_limit(client)
     market = await client.futures_create_order(
         symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.010"
     )
@@ -102,14 +96,7 @@ async def test_modify_errors(sim, client) -> None:
 
 
 async def test_modify_counts_on_the_order_limits_not_the_ip(sim, client) -> None:
-    order = await client.futures_create_order(
-        symbol="BTCUSDT",
-        side="BUY",
-        type="LIMIT",
-        timeInForce="GTC",
-        quantity="0.010",
-        price="50000",
-    )
+    order = await rest_limit(client)
     weight = client.response.headers["X-MBX-USED-WEIGHT-1M"]
     await client.futures_modify_order(
         symbol="BTCUSDT", side="BUY", orderId=order["orderId"], price="50100", quantity="0.010"
