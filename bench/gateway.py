@@ -35,7 +35,7 @@ concurrency C, a round is C robots sending one order each at the same instant
 limits (the simulator's: 300 per 10 s, 1,200 per minute, which riskd does not pace): the bench
 admits a round only when it keeps the bench's orders within 90 % of both over any window, so
 rounds are paced at about 18 orders/s. ``first after ready``: the first trade once the gateway
-holds a ban list (its first call reaches the Trader), then the first direct order, each over a
+holds a valid ban list (its first call reaches the Trader), then the first direct order, each over a
 new connection; ``first burst``: the first round at concurrency > 1 (new
 connections). ``added`` = riskd − direct, percentile by percentile.
 
@@ -127,6 +127,7 @@ ORDER_LIMITS = ((10.0, 300), (60.0, 1_200))  # the simulator's account limits: (
 ORDER_MARGIN = 0.9
 FIRST_BURST = "first burst"
 BANLIST_WAIT_S = 30.0
+NOT_YET = ("BANLIST_MISSING", "BANLIST_EXPIRED")  # the Trader's list lags the gateway's
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=30)
 MARKET_SYMBOLS = 4
 MARKET_WALK_MS = 1_000
@@ -227,7 +228,7 @@ class Route:
 @dataclass(slots=True)
 class GateResult:
     routes: list[Route] = field(default_factory=list)
-    refused_first: int = 0  # BANLIST_MISSING answers before the first trade passed
+    refused_first: int = 0  # NOT_YET answers before the first trade passed
     cpu_ms: dict[int, tuple[float, float]] = field(default_factory=dict)
     """By concurrency: CPU ms per riskd trade of the gateway's and the Trader's workers."""
     errors: list[str] = field(default_factory=list)
@@ -293,24 +294,27 @@ async def direct_order(binance: AsyncClient, robot: int, side: str, amount: str)
 
 
 async def first_trade(gateway: str, amount: str, result: GateResult) -> float:
-    """The first trade once the gateway holds a ban list, over a new connection; a trade the
-    Trader refuses for want of a ban list (it gets the list with the gateway) is sent again."""
+    """The first trade once the gateway holds a ban list still valid (the Ledger's first list
+    expires at once when the PositionBook was not yet fresh), over a new connection; a trade the
+    Trader refuses for want of a valid list (it gets the list with the gateway) is sent again."""
     async with aiohttp.ClientSession(timeout=REQUEST_TIMEOUT) as session:
         deadline = time.monotonic() + BANLIST_WAIT_S
         while True:
             async with session.get(f"{gateway}/v1/banlist?account={ACCOUNT}") as answer:
-                await answer.read()
-                if answer.status == 200:
+                body = await answer.read()
+                if answer.status == 200 and json.loads(body)["valid_until"] > time.time() * 1000:
                     break
             if time.monotonic() > deadline:
-                raise RuntimeError(f"the gateway held no ban list {BANLIST_WAIT_S:g} s after ready")
+                raise RuntimeError(
+                    f"the gateway held no valid ban list {BANLIST_WAIT_S:g} s after ready"
+                )
             await asyncio.sleep(0.05)
     while True:
         async with aiohttp.ClientSession(timeout=REQUEST_TIMEOUT) as session:
             took, error = await timed(fmz_trade(session, gateway, 0, "BUY", amount))
         if error is None:
             return took
-        if "BANLIST_MISSING" not in error or result.refused_first >= 20:
+        if not any(code in error for code in NOT_YET) or result.refused_first >= 20:
             raise RuntimeError(f"the first trade failed: {error}")
         result.refused_first += 1
         await asyncio.sleep(0.05)
