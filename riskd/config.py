@@ -38,13 +38,16 @@ from riskd.market.config import MarketConfig
 from riskd.notify.config import AlertsConfig
 from riskd.plan import AccountJobsConfig, DeploymentPlan, build_plan
 from riskd.protect.heartbeat import HeartbeatConfig
-from riskd.protect.ladder import StopLadderConfig
-from riskd.protect.reaper import ReaperConfig
+from riskd.protect.ladder import MARKET_REDUCE_PREFIX, RUNG_PREFIX, StopLadderConfig
+from riskd.protect.reaper import REPLACEMENT_PREFIX, ReaperConfig
 from riskd.risk.ledger import LedgerConfig
 from riskd.risk.rules import RulesConfig
 from riskd.sim.config import SimConfig
 from riskd.store.config import DatabaseConfig
-from riskd.trade.config import LimitsConfig, RobotConfig
+from riskd.trade.config import GATEWAY_PREFIX, LimitsConfig, RobotConfig
+
+RISKD_PREFIXES: Final = (GATEWAY_PREFIX, RUNG_PREFIX, MARKET_REDUCE_PREFIX, REPLACEMENT_PREFIX)
+"""The client-id prefixes of the orders riskd places itself: no robot's may overlap them."""
 
 
 class ConfigError(Exception):
@@ -144,7 +147,25 @@ class RiskdConfig(FrozenModel):
     def _robots_name_accounts(self) -> RiskdConfig:
         accounts = {account.name for account in self.accounts}
         seen: set[str] = set()
+        prefixes: dict[tuple[str, str], str] = {}  # (account, prefix) -> robot
         for index, robot in enumerate(self.robots):
+            for prefix in robot.client_id_prefixes:
+                where = ("robots", index, "client_id_prefixes")
+                for own in RISKD_PREFIXES:
+                    if prefix.startswith(own) or own.startswith(prefix):
+                        raise invalid(f"{prefix!r} overlaps riskd's own prefix {own!r}", *where)
+                for (account, other), owner in prefixes.items():
+                    if (
+                        account == robot.account
+                        and owner != robot.name
+                        and (prefix.startswith(other) or other.startswith(prefix))
+                    ):
+                        raise invalid(
+                            f"{prefix!r} overlaps robot {owner}'s {other!r}: an order could"
+                            " be either's",
+                            *where,
+                        )
+                prefixes[(robot.account, prefix)] = robot.name
             if robot.name in seen:
                 raise invalid(f"duplicate robot name {robot.name!r}", "robots", index, "name")
             seen.add(robot.name)

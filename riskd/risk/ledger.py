@@ -19,7 +19,7 @@ beyond the page may be missing.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Final, Literal
@@ -74,6 +74,7 @@ class LedgerEntry:
     amount: Decimal
     asset: str
     trade_id: str  # "" when not from a trade
+    client_order_id: str = ""  # its trade's order's, when riskd holds the fill
 
 
 STOP_ORDER_TYPES: Final = frozenset({"STOP_MARKET", "STOP"})
@@ -125,8 +126,12 @@ def entry_kind(income_type: str) -> EntryKind:
     return _KIND_BY_INCOME_TYPE.get(income_type, "other")
 
 
-def entries_from_income(records: Iterable[IncomeRecord]) -> list[LedgerEntry]:
-    """Every income row as an entry (its amount is already signed)."""
+def entries_from_income(
+    records: Iterable[IncomeRecord], client_ids: Mapping[tuple[str, str], str] | None = None
+) -> list[LedgerEntry]:
+    """Every income row as an entry (its amount is already signed); *client_ids* maps a trade's
+    (symbol, trade id) to its order's client id, where a fill is known."""
+    client_ids = client_ids or {}
     return [
         LedgerEntry(
             time_ms=record.time_ms,
@@ -135,6 +140,7 @@ def entries_from_income(records: Iterable[IncomeRecord]) -> list[LedgerEntry]:
             amount=record.amount,
             asset=record.asset,
             trade_id=record.trade_id,
+            client_order_id=client_ids.get((record.symbol, record.trade_id), ""),
         )
         for record in records
     ]
@@ -174,7 +180,15 @@ def entries_from_fills(
         for kind, amount, asset in flows:
             if amount != 0 and (fill.symbol, trade_id, kind) not in reconciled:
                 entries.append(
-                    LedgerEntry(fill.time_ms, fill.symbol, kind, amount, asset, trade_id)
+                    LedgerEntry(
+                        fill.time_ms,
+                        fill.symbol,
+                        kind,
+                        amount,
+                        asset,
+                        trade_id,
+                        fill.client_order_id,
+                    )
                 )
     return entries
 

@@ -20,6 +20,7 @@ from riskd.exchange.filters import SymbolFilters
 from riskd.exchange.parse_income import IncomeRecord
 from riskd.exchange.parse_orders import OrderUpdate
 from riskd.positions import BalanceRecord, PositionRecord
+from riskd.risk.attribution import FilledQuantity
 from riskd.risk.ledger import (
     STOP_ORDER_TYPES,
     Fill,
@@ -140,12 +141,15 @@ def ledger_entries(conn: Connection, account: str, since_ms: int) -> list[Ledger
         from_row(Fill, row)
         for row in conn.execute(
             select(fills)
-            .where(fills.c.account == account, fills.c.time_ms >= since_ms)
+            .where(fills.c.account == account, fills.c.time_ms >= since_ms - RECONCILE_SLACK_MS)
             .order_by(fills.c.time_ms, fills.c.symbol, fills.c.trade_id)
         ).mappings()
     ]
-    entries = entries_from_income(r for r in booked if r.time_ms >= since_ms)
-    entries += entries_from_fills(stored_fills, reconcile_keys(booked))
+    client_ids = {(fill.symbol, str(fill.trade_id)): fill.client_order_id for fill in stored_fills}
+    entries = entries_from_income((r for r in booked if r.time_ms >= since_ms), client_ids)
+    entries += entries_from_fills(
+        (fill for fill in stored_fills if fill.time_ms >= since_ms), reconcile_keys(booked)
+    )
     return sorted(entries, key=lambda entry: entry.time_ms)
 
 
@@ -303,6 +307,18 @@ def stop_fills(conn: Connection, account: str, since_ms: int) -> list[Fill]:
             .order_by(fills.c.time_ms, fills.c.symbol, fills.c.trade_id)
         ).mappings()
     ]
+
+
+def filled_quantities(conn: Connection, account: str) -> list[FilledQuantity]:
+    """Every fill's order, position and quantity, in time order (for positions per robot:
+    ``riskd.risk.attribution.robot_positions``; summed in Python, exactly)."""
+    columns = (fills.c.client_order_id, fills.c.symbol, fills.c.position_side, fills.c.side)
+    rows = conn.execute(
+        select(*columns, fills.c.qty)
+        .where(fills.c.account == account)
+        .order_by(fills.c.time_ms, fills.c.symbol, fills.c.trade_id)
+    ).mappings()
+    return [from_row(FilledQuantity, row) for row in rows]
 
 
 class RuleHistory(NamedTuple):

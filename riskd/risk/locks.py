@@ -95,6 +95,7 @@ class LockRequest:
     # The loss behind a loss rule's request (the window's PnL, or equity's drop from its
     # peak), for alert cards; not stored with the lock.
     pnl_usdt: Decimal | None = None
+    robot: str = ""  # the one robot banned; "": every robot of the account
 
     def __post_init__(self) -> None:
         if not self.symbol:

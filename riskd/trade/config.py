@@ -25,6 +25,9 @@ ROBOTS_SECRETS: Final = "robots"
 
 RobotName = Annotated[str, matching(r"[A-Za-z0-9_-]{1,16}", "1 to 16 letters, digits, '-' or '_'")]
 SYMBOL = r"[A-Z0-9]{1,20}"
+GATEWAY_PREFIX: Final = "rb-"
+"""Where the client ids of the orders riskd places for robots begin."""
+CLIENT_ID_PREFIX = r"[.A-Za-z0-9:/_-]{1,30}"  # Binance's newClientOrderId alphabet
 
 
 class LimitsConfig(FrozenModel):
@@ -57,12 +60,22 @@ class RobotConfig(FrozenModel):
     symbols: tuple[Annotated[str, matching(SYMBOL, "a symbol like BTCUSDT")], ...] | None = None
     """Only these symbols (None: any)."""
     limits: LimitsConfig = LimitsConfig()
+    client_id_prefixes: tuple[
+        Annotated[str, matching(CLIENT_ID_PREFIX, "1 to 30 of A-Z a-z 0-9 . : / _ -")], ...
+    ] = ()
+    """The client-id prefixes of the orders this robot sends to Binance directly (riskd
+    attributes them, and their fills and PnL, to it)."""
     _token: Secret | None = PrivateAttr(None)
 
     @property
     def client_id_prefix(self) -> str:
         """What the client order ids riskd places for this robot begin with."""
-        return f"rb-{self.name}-"
+        return f"{GATEWAY_PREFIX}{self.name}-"
+
+    @property
+    def prefixes(self) -> tuple[str, ...]:
+        """Every client-id prefix of this robot's orders: riskd's, then its own."""
+        return (self.client_id_prefix, *self.client_id_prefixes)
 
     @property
     def token(self) -> Secret:

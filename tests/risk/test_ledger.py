@@ -121,8 +121,8 @@ def test_income_rows_become_signed_entries_by_kind() -> None:
 
 def test_unreconciled_fill_counts_pnl_and_commission_as_negative() -> None:
     assert entries_from_fills([make_fill()], set()) == [
-        LedgerEntry(1000, "BTCUSDT", "realized_pnl", Decimal("-10"), "USDT", "1"),
-        LedgerEntry(1000, "BTCUSDT", "commission", Decimal("-0.5"), "USDT", "1"),
+        LedgerEntry(1000, "BTCUSDT", "realized_pnl", Decimal("-10"), "USDT", "1", "c"),
+        LedgerEntry(1000, "BTCUSDT", "commission", Decimal("-0.5"), "USDT", "1", "c"),
     ]
 
 
