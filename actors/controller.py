@@ -67,7 +67,9 @@ JOB_CLASSES: dict[JobKind, type[Job]] = {
     JobKind.MARKET_STREAM: MarketStream,
 }
 HEALTH_TIMEOUT_S = 2.0
-WARM_TIMEOUT_S = 60.0
+# The jobs warm within a second or two; one no node can take (pending) never does and must
+# not hold up the start: a job not warmed by then connects on its first call instead.
+WARM_TIMEOUT_S = 10.0
 SUPERVISE_INTERVAL_S = 2.0
 GATEWAY_STOP_S = 5.0
 

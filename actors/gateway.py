@@ -29,6 +29,7 @@ from riskd.gateway.ports import BackendUnavailable
 from riskd.gateway.robots import RobotTokens
 from riskd.health import JobStatus
 from riskd.market.records import Record
+from riskd.protect.flatten import FlattenRequest
 from riskd.trade.config import ROBOTS_SECRETS
 
 METRICS_EVERY_S = 5.0
@@ -116,6 +117,12 @@ class RayBackend:
     async def orders(self, account: str, robot: str | None, limit: int) -> list[dict]:
         return await self._call(trader_name(account), "orders", robot, limit)
 
+    async def flatten(self, account: str, request: FlattenRequest) -> dict:
+        return await self._call(trader_name(account), "flatten", request)
+
+    async def pnl(self, account: str, by: str, hours: int, robot: str | None) -> dict:
+        return await self._call(ledger_name(account), "pnl", by, hours, robot)
+
     async def kline_history(
         self, symbol: str, interval: str, start_ms: int | None, end_ms: int | None, limit: int
     ) -> list[list]:
@@ -135,7 +142,10 @@ class Gateway:
         market = config.market if config.market and config.market.enabled else None
         robots = RobotTokens.of(config.robots)
         self.backend = backend
-        self.traders = sorted({trader_name(robot.account) for robot in config.robots})
+        # Every account's Trader: the robots' orders and the operators' flattens go there.
+        self.traders = sorted(
+            trader_name(account.name) for account in config.accounts if account.jobs.trader.enabled
+        )
         self.server = GatewayServer(
             config.gateway,
             accounts,
@@ -158,7 +168,8 @@ class Gateway:
             metrics.update(self.server.market_hub.stats(wall_ms()))
 
     async def warm(self) -> None:
-        """Connect to every account's Trader now: the robots' first order pays no lookup."""
+        """Connect to every account's Trader now: the robots' first order, and an operator's
+        first flatten, pay no lookup."""
         await self.backend.warm(self.traders)
 
     async def publish_banlist(self, body: bytes) -> bool:

@@ -27,8 +27,12 @@ from riskd.exchange.parse_income import parse_income
 from riskd.exchange.parse_orders import OrderUpdate
 from riskd.notify.events import lock_alerts, state_alert
 from riskd.plan import JobSpec
+from riskd.pnl.report import PnlGrouping
+from riskd.pnl.store import pnl_report
 from riskd.positions import BookView
+from riskd.protect.flatten import FlattenRequest, FlattenScope
 from riskd.risk import ledger_store, lock_store
+from riskd.risk.attribution import Attribution
 from riskd.risk.banlist import BanList, BanListLock
 from riskd.risk.decide import (
     DecideInputs,
@@ -36,21 +40,24 @@ from riskd.risk.decide import (
     book_fill_and_decide,
     decide,
     live_equity,
+    live_exposure,
     lock_figures,
 )
 from riskd.risk.ledger import advance_income_cursor, fill_from_order_update, next_income_request
 from riskd.risk.ledger_store import RuleHistory
 from riskd.risk.locks import (
     ALL,
+    REASON_CHARS,
     SymbolListUnavailable,
     operator_lock_request,
     operator_state_request,
     operator_unlock_request,
 )
-from riskd.risk.rules import EquityPoint
+from riskd.risk.rules import EquityPoint, Exposure
 from riskd.store import SqlRunner, init_schema, make_engine
 
 log = logging.getLogger(__name__)
+RULES_OPERATOR = "riskd"  # who the audit names for a flatten rule's flatten
 SYMBOLS_RETRY_MS = 60_000
 
 
@@ -66,11 +73,14 @@ class Ledger(Job):
         self.engine = make_engine(self.config.database.resolved_url.reveal())
         self.sql = SqlRunner(self.engine)
         self.gateway = self.peer(GATEWAY_NAME)
-        trades = any(robot.account == spec.account for robot in self.config.robots)
+        trades = self.account_config.jobs.trader.enabled
         self.trader = self.peer(trader_name(spec.account)) if trades else None
+        self._flattens: set[asyncio.Task] = set()  # the rules' flattens, running
         self.cursor_ms: int | None = None
         self.income_ok_ms = 0  # when the income source last answered in full
         self.live_equity: EquityPoint | None = None  # from the latest fresh book
+        self.exposure: Exposure | None = None  # the latest book, while it is fresh
+        self.attribution = Attribution.of(self.config.robots, spec.account)
         self.snapshot_minute_ms: int | None = None  # the latest minute recorded
         self.symbols_refreshed_ms: int | None = None
         self.symbols_tried_ms = 0  # when an operator's unknown symbol last asked for a refresh
@@ -116,6 +126,12 @@ class Ledger(Job):
         ValueError names what is wrong with *body*, or that the exchange does not list its
         symbol; SymbolListUnavailable when riskd has no list of symbols to check it against."""
         request = operator_lock_request(body)
+        robots = [r.name for r in self.config.robots if r.account == self.spec.account]
+        if request.robot and request.robot not in robots:
+            raise ValueError(
+                f"robot: {request.robot!r} does not trade on account {self.spec.account} "
+                f"({', '.join(robots) or 'no robot does'})"
+            )
         if request.symbol != ALL:
             await self._require_listed(request.symbol)
         now_ms = self.clock.now_ms()
@@ -185,6 +201,22 @@ class Ledger(Job):
         await self._evaluate_and_publish()
         return await self.trading_state()
 
+    async def pnl(self, by: str, hours: int, robot: str | None) -> dict:
+        """The account's PnL over the last *hours* per robot or symbol (``PnlGrouping``), of
+        *robot* only when given, as ``GET /v1/pnl`` answers it. ValueError names a bad
+        argument; LookupError: *robot* is none of the account's robots."""
+        attribution = Attribution.of(self.config.robots, self.spec.account)
+        report = await self.sql.run(
+            pnl_report,
+            self.spec.account,
+            attribution,
+            PnlGrouping(by),
+            hours,
+            self.clock.now_ms(),
+            robot,
+        )
+        return report.to_dict()
+
     # ------------------------------------------------------------ one pass
 
     async def step(self) -> None:
@@ -193,6 +225,8 @@ class Ledger(Job):
         book_fresh = await self.position_book.complete_and_fresh.remote()
         if book_fresh:
             self.live_equity = live_equity(self.rules, view)
+        # The exposure rules judge the latest fresh book (a fill's decision too), or nothing.
+        self.exposure = live_exposure(view, self.live_equity) if book_fresh else None
         await self._evaluate_and_publish(book_fresh)
         if book_fresh:
             await self._record_snapshot(view)
@@ -282,6 +316,8 @@ class Ledger(Job):
             live_equity=self.live_equity,
             previous_valid_until_ms=self.published.valid_until_ms if self.published else None,
             history=history,
+            attribution=self.attribution,
+            exposure=self.exposure,
         )
 
     def _announce(self, decision: Decision, now_ms: int) -> None:
@@ -293,6 +329,22 @@ class Ledger(Job):
         if self.trader is not None:
             self.trader.notify("on_banlist", decision.body)
         self._report_locks(decision, now_ms)
+        for lock in decision.flattens:
+            reason = f"{lock.source}: {lock.reason_text}"[:REASON_CHARS]
+            request = FlattenRequest(FlattenScope(robot=lock.robot), RULES_OPERATOR, reason)
+            task = asyncio.get_running_loop().create_task(self._flatten(request))
+            self._flattens.add(task)
+            task.add_done_callback(self._flattens.discard)
+
+    async def _flatten(self, request: FlattenRequest) -> None:
+        """A flatten rule's flatten, by the Trader (which reports and audits it); one that
+        cannot run is logged: the rule's lock and state stand either way."""
+        try:
+            if self.trader is None:
+                raise RuntimeError("the account's Trader is disabled")
+            await self.trader.call("flatten", request)
+        except Exception as exc:
+            log.error("%s: the rules' flatten of %s did not run: %s", self.spec.name, request, exc)
 
     def _report_locks(self, decision: Decision, now_ms: int) -> None:
         """Every active lock and the trading state to the Alerter; ended locks resolve."""

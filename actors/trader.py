@@ -1,10 +1,13 @@
-"""Trader: the account's order path for its robots. Every order passes the pre-trade gate
-(decides: riskd.trade.gate) and every decision is recorded (riskd.trade.decision_store); the
-FMZ protocol's account methods are answered here (shapes: riskd.fmz.answers).
+"""Trader: the account's order path, for its robots and the emergency flatten. Every robot's
+order passes the pre-trade gate (decides: riskd.trade.gate) and every decision is recorded
+(riskd.trade.decision_store); the FMZ protocol's account methods are answered here (shapes:
+riskd.fmz.answers). An operator's flatten runs here too (``flatten``; its loop in
+``actors/flatten.py``, its decisions in riskd.protect.flatten). Every account runs one.
 
-Each pass refreshes what the gate judges by: the account's open orders (weight 40), every
-symbol's mark price (10), the symbols' filters (exchangeInfo, every 10 min) and the positions
-(the PositionBook, which also tells it of every change). The ban list comes from the Ledger.
+Each pass refreshes the symbols' filters (exchangeInfo, every 10 min) and, on an account with
+robots, what the gate judges by: the account's open orders (weight 40), every symbol's mark
+price (10) and the positions (the PositionBook, which also tells it of every change). The ban
+list comes from the Ledger.
 """
 
 from __future__ import annotations
@@ -13,13 +16,14 @@ import asyncio
 import itertools
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any, ClassVar
 
 from actors.base import Job
 from actors.context import ConfigSource
+from actors.flatten import Flattener
 from riskd.core.clock import MINUTE_MS, wall_ms
 from riskd.exchange.budget import OrderBudget
 from riskd.exchange.errors import ExchangeError, Rejected
@@ -44,7 +48,11 @@ from riskd.fmz.request import (
 from riskd.fmz.symbols import FmzSymbol
 from riskd.notify.events import order_refused_alert
 from riskd.plan import JobSpec
+from riskd.positions import PositionKey
+from riskd.protect.flatten import FlattenRequest
+from riskd.risk.attribution import Attribution, RobotPositionKey, robot_positions
 from riskd.risk.banlist import BanList
+from riskd.risk.ledger_store import filled_quantities
 from riskd.store import SqlRunner, init_schema, make_engine
 from riskd.trade.decision_store import DecisionRecord, decisions, record_decisions
 from riskd.trade.gate import GateContext, decide
@@ -74,6 +82,9 @@ class Trader(Job):
         self.filters: dict = {}
         self.filters_read_ms: int | None = None
         self.positions: dict = {}
+        self.attribution = Attribution.of(self.config.robots, spec.account)
+        self.robot_positions: Mapping[RobotPositionKey, Decimal] = {}
+        self.leverage: dict[str, int] = {}
         self.open_orders: tuple = ()
         self.marks: dict[str, Decimal] = {}
         self.sequence = itertools.count()
@@ -84,6 +95,7 @@ class Trader(Job):
             math.floor(budgets.account_orders_per_10s * budgets.headroom),
             math.floor(budgets.account_orders_per_minute * budgets.headroom),
         )
+        self.flattener = Flattener(self)  # after the attribution and the order budget
 
     async def recover(self) -> None:
         await super().recover()
@@ -97,17 +109,42 @@ class Trader(Job):
                 "GET", "/fapi/v1/exchangeInfo", client.futures_exchange_info
             )
             self.filters, self.filters_read_ms = parse_exchange_info(info), now_ms
+        # The rest is what the gate judges robots' orders by; a running flatten needs the
+        # job's weight more (and HALTED or a lock refuses what they would open meanwhile).
+        if not self.robots or self.flattener.running:
+            return
         self.open_orders = parse_open_orders(
             await self.access.read("GET", "/fapi/v1/openOrders", client.futures_get_open_orders)
         )
         marks = await self.access.read("GET", "/fapi/v1/premiumIndex", client.futures_mark_price)
         self.marks = {item["symbol"]: Decimal(item["markPrice"]) for item in marks}
+        if any(r.max_margin_usdt is not None for r in self.robots.values()):
+            self.leverage = await self._leverage()
         await self.on_positions()
 
     async def on_positions(self) -> None:
-        """The PositionBook's positions changed (or a pass asks): take its current view."""
+        """The PositionBook's positions changed (or a pass asks): take its current view, and
+        the robots' own positions as their fills built them (for their shares)."""
         view = await self.position_book.current.remote()
         self.positions = {record.key: record.amount for record in view.positions}
+        if any(r.max_notional_usdt or r.max_margin_usdt for r in self.robots.values()):
+            fills = await self.sql.run(filled_quantities, self.spec.account)
+            self.robot_positions = robot_positions(fills, self.attribution)
+
+    async def _leverage(self) -> dict[str, int]:
+        """Each symbol's leverage, from GET /fapi/v2/account (v3 and positionRisk v3 no longer
+        report it)."""
+        body = await self.access.read(
+            "GET", "/fapi/v2/account", lambda: self.access.client.futures_account(version=2)
+        )
+        return {item["symbol"]: int(item["leverage"]) for item in body["positions"]}
+
+    def _own_positions(self, robot: str) -> dict[PositionKey, Decimal]:
+        return {
+            PositionKey(symbol, side): amount
+            for (owner, symbol, side), amount in self.robot_positions.items()
+            if owner == robot
+        }
 
     async def on_banlist(self, body: bytes) -> None:
         """A new ban-list version from the Ledger (an older one is ignored)."""
@@ -216,6 +253,8 @@ class Trader(Job):
             open_orders=self.open_orders,
             marks=self.marks,
             recent=self.recent,
+            robot_positions=self._own_positions(robot),
+            leverage=self.leverage,
         )
         decision = decide(intent, context)
         if decision.refusal is not None:
@@ -276,12 +315,8 @@ class Trader(Job):
         return [order for order in orders if owns(self.robots[robot], order.client_order_id)]
 
     async def _positions(self, params: PositionsParams) -> dict[str, Any]:
-        """Positions from the PositionBook; margin levels from GET /fapi/v2/account (v3 and
-        positionRisk v3 no longer report leverage)."""
-        body = await self.access.read(
-            "GET", "/fapi/v2/account", lambda: self.access.client.futures_account(version=2)
-        )
-        levels = {item["symbol"]: int(item["leverage"]) for item in body["positions"]}
+        """Positions from the PositionBook; margin levels from the account."""
+        levels = self.leverage = await self._leverage()
         view = await self.position_book.current.remote()
         wanted: FmzSymbol | None = params.symbol
         records = [
@@ -315,3 +350,10 @@ class Trader(Job):
         """The newest gate decisions of this account (of *robot* if given)."""
         records = await self.sql.run(decisions, account=self.spec.account, robot=robot, limit=limit)
         return [record.to_dict() for record in records]
+
+    async def flatten(self, request: FlattenRequest) -> dict[str, Any]:
+        """An operator's emergency flatten of this account, a symbol of it or a robot's
+        positions (``actors.flatten.Flattener``): its report as a dict. LookupError: the robot
+        does not trade here, or the exchange does not list the symbol; FlattenBusy: a
+        flatten of the account is running."""
+        return await self.flattener.run(request)

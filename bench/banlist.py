@@ -276,6 +276,9 @@ def ledger_budget(interval_ms: int) -> int:
 def account_toml(mode: str, ledger_interval_ms: int, window_ms: int) -> str:
     """The account's rules and jobs: riskd's defaults but for the ledger (and the stream)."""
     user_stream = "" if mode == "stream" else "\n[accounts.jobs.user_stream]\nenabled = false\n"
+    # No robot and no flatten here: the Trader's 600 weight/min would not fit the default IP
+    # beside a Ledger paging income every 2 s.
+    user_stream += "\n[accounts.jobs.trader]\nenabled = false\n"
     return f"""
 [[accounts.rules.rules]]
 id = "{RULE_ID}"

@@ -1,5 +1,5 @@
 """The ``riskd`` command: run, status, stop, db init, backfill, klines backfill, locks, lock,
-unlock, state, silences, silence, unsilence, config check, and the simulator."""
+unlock, state, silences, silence, unsilence, pnl, flatten, config check, and the simulator."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from riskd import runs
 from riskd.config import AccountConfig, ConfigError, RiskdConfig, load_config
 from riskd.core.clock import DAY_MS, wall_ms
-from riskd.core.display import printable, printable_lines, since, table, until
+from riskd.core.display import printable, printable_lines, since, table, until, utc
 from riskd.core.net import is_loopback
 from riskd.exchange.access import BinanceAccess
 from riskd.exchange.budget import WeightBudget
@@ -41,6 +41,7 @@ from riskd.market.kline_backfill import (
 )
 from riskd.market.kline_store import KlineStore
 from riskd.market.records import INTERVAL_MS, SYMBOL_PATTERN
+from riskd.pnl.report import MAX_HOURS, PnlGrouping
 from riskd.risk.backfill import MAX_BACKFILL_DAYS, BackfillResult, backfill
 from riskd.sim import SimAccountConfig, SimConfig, SimServer, SimulatorThread, serve_forever
 from riskd.store import SqlRunner, init_schema, make_engine
@@ -531,6 +532,10 @@ def _interval(text: str) -> str:
     return text
 
 
+def _hours(text: str) -> int:
+    return _ascii_int(text, "hours", 1, MAX_HOURS)
+
+
 def _record_id(text: str) -> int:
     return _ascii_int(text, "the id", 1, 2**63 - 1)
 
@@ -589,7 +594,13 @@ def _token(gateway: GatewayConfig, change: bool) -> str | None:
     return None
 
 
-def _gateway_call(args: argparse.Namespace, method: str, path: str, body: dict | None = None):
+def _gateway_call(
+    args: argparse.Namespace,
+    method: str,
+    path: str,
+    body: dict | None = None,
+    timeout_s: float = 30,
+):
     """One request to a running riskd's gateway; its JSON answer, or SystemExit with why."""
     try:
         if args.url and not args.config:  # a gateway named alone: on loopback, no token
@@ -608,7 +619,7 @@ def _gateway_call(args: argparse.Namespace, method: str, path: str, body: dict |
         | ({"Authorization": f"Bearer {token}"} if token else {}),
     )
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
             return json.load(response)
     except urllib.error.HTTPError as exc:
         raise SystemExit(_fail(f"{method} {path}: {exc.code} {_error_of(exc)}")) from None
@@ -633,12 +644,13 @@ def _print_locks(locks: list[dict]) -> None:
     now_ms = wall_ms()
     _say(
         table(
-            ("id", "symbol", "side", "until (UTC)", "since (UTC)", "source", "reason"),
+            ("id", "symbol", "side", "robot", "until (UTC)", "since (UTC)", "source", "reason"),
             [
                 (
                     lock["id"],
                     lock["symbol"],
                     lock["side"],
+                    lock.get("robot") or "all",
                     until(lock["until_ms"], now_ms),
                     since(lock["created_ms"], now_ms),
                     lock["source"],
@@ -663,6 +675,8 @@ def _lock(args: argparse.Namespace) -> int:
     symbol = args.symbol.upper() if args.symbol.isascii() else args.symbol
     body = {"symbol": symbol, "side": args.side, "reason": args.reason}
     body |= {"operator": args.operator, "account": args.account}
+    if args.robot is not None:
+        body["robot"] = args.robot
     if args.minutes is not None:
         body["until_ms"] = wall_ms() + round(args.minutes * 60_000)
     _print_locks([_gateway_call(args, "POST", "/v1/locks", body)])
@@ -733,6 +747,91 @@ def _unsilence(args: argparse.Namespace) -> int:
     silence = _gateway_call(args, "DELETE", f"/v1/silences/{args.id}{query}")
     _say(f"expired silence {silence['id']}")
     return 0
+
+
+def _pnl(args: argparse.Namespace) -> int:
+    query = _query(account=args.account, by=args.by, hours=str(args.hours), robot=args.robot)
+    report = _gateway_call(args, "GET", "/v1/pnl" + query)
+    of = f", robot {report['robot']}" if report["robot"] else ""
+    window = f"{utc(report['start_ms'])} to {utc(report['end_ms'])}"
+    _say(f"PnL of {report['account']} per {report['by']}{of}, {window}")
+    columns = ("realized_pnl", "commission", "funding", "total")
+    rows = [
+        (row["key"], row["asset"], *(row[column] for column in columns)) for row in report["rows"]
+    ]
+    if rows:
+        _say(table((report["by"], "asset", "realized PnL", "commission", "funding", "total"), rows))
+    else:
+        _say("no realized PnL, commission or funding in the window")
+    return 0
+
+
+# The Trader ends a flatten by its own timeout (at most 10 min): wait a little longer.
+FLATTEN_WAIT_S = 660
+
+
+def _flatten(args: argparse.Namespace) -> int:
+    """Exit 0 when the exchange confirmed the scope flat, 1 when the flatten is incomplete."""
+    body: dict[str, object] = {"operator": args.operator, "reason": args.reason}
+    if args.account is not None:
+        body["account"] = args.account
+    if args.symbol is not None:
+        body["symbol"] = args.symbol.upper() if args.symbol.isascii() else args.symbol
+    if args.robot is not None:
+        body["robot"] = args.robot
+    report = _gateway_call(args, "POST", "/v1/flatten", body, timeout_s=FLATTEN_WAIT_S)
+    took_s = (report["ended_ms"] - report["started_ms"]) / 1000
+    flat = report["outcome"] == "flat"
+    _say(
+        f"flatten {report['id'] or '(not audited)'} of {report['account']}, {report['scope']}, "
+        f"by {report['operator']}: {report['outcome'].upper()} after {took_s:.1f} s"
+    )
+    steps = [(s["step"], s["status"], s["detail"]) for s in report["steps"]]
+    _say(table(("step", "status", "detail"), steps))
+    if report["cancelled"]:
+        _say()
+        rows = [
+            (
+                c["symbol"],
+                c["client_id"],
+                c["order_id"],
+                "conditional" if c["algo"] else "order",
+                "cancelled" if c["cancelled"] else c["error"],
+            )
+            for c in report["cancelled"]
+        ]
+        _say(table(("symbol", "client id", "order id", "kind", "result"), rows))
+    if report["slices"]:
+        _say()
+        rows = [
+            (
+                s["symbol"],
+                s["position_side"],
+                s["side"],
+                s["quantity"],
+                s["attempt"],
+                s["status"],
+                s["filled_qty"] or "-",
+                "" if s["code"] is None else s["code"],
+                s["message"],
+            )
+            for s in report["slices"]
+        ]
+        headers = ("symbol", "position", "side", "quantity", "round", "status", "filled")
+        _say(table((*headers, "code", "message"), rows))
+    _say()
+    if report["left"]:
+        rows = [
+            (p["symbol"], p["position_side"], p["amount"], p["reason"], p["detail"])
+            for p in report["left"]
+        ]
+        _say("left open:")
+        _say(table(("symbol", "position", "amount", "reason", "detail"), rows))
+    elif flat:
+        _say("nothing left: the exchange reports every position in scope flat")
+    else:
+        _say("no position is known to be left; see the steps for what failed")
+    return 0 if flat else 1
 
 
 # ---------------------------------------------------------------- parser
@@ -816,6 +915,7 @@ def build_parser() -> argparse.ArgumentParser:
     lock.add_argument("symbol", help="a symbol, or ALL")
     lock.add_argument("--side", choices=("long", "short", "both"), default="both")
     lock.add_argument("--minutes", type=_minutes, help="how long (default: until unlocked)")
+    lock.add_argument("--robot", help="lock this robot only (default: every robot)")
     unlock = gateway_command("unlock", _unlock, "end a lock now (audited)")
     unlock.add_argument("id", type=_record_id)
     for command in (lock, unlock):
@@ -830,6 +930,20 @@ def build_parser() -> argparse.ArgumentParser:
     unsilence = gateway_command("unsilence", _unsilence, "end a silence now")
     unsilence.add_argument("id", type=_record_id)
     unsilence.add_argument("--operator", required=True, help="who: kept with the silence")
+    pnl = gateway_command("pnl", _pnl, "realized PnL, commission and funding per robot or symbol")
+    pnl.add_argument("--robot", help="one robot's (or unattributed)")
+    pnl.add_argument("--hours", type=_hours, default=24, help=f"the last N hours, 1 to {MAX_HOURS}")
+    pnl.add_argument("--by", choices=[grouping.value for grouping in PnlGrouping], default="robot")
+    flatten = gateway_command(
+        "flatten",
+        _flatten,
+        "emergency: stop new risk, cancel the orders in scope (the stop ladder's stay), close "
+        "the positions at market and confirm flat (exit 1 when something is left)",
+    )
+    flatten.add_argument("--symbol", help="only this symbol (default: every one, and HALTED)")
+    flatten.add_argument("--robot", help="only this robot's orders and positions (a robot lock)")
+    flatten.add_argument("--operator", required=True, help="who: kept in the audit")
+    flatten.add_argument("--reason", required=True, help="why: kept in the audit")
     state = gateway_command("state", _state, "show or set the account's trading state")
     state.add_argument("state", nargs="?", choices=("ACTIVE", "REDUCING", "HALTED"))
     state.add_argument("--operator", help="who (to set a state): kept in the audit")

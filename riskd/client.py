@@ -77,13 +77,18 @@ class AsyncBanListClient:
         """The newest ban list received, expired or not."""
         return self._snapshot
 
-    def is_banned(self, symbol: str, side: PositionSide) -> bool:
-        """Whether opening *side* on *symbol* is banned now (from memory, any thread)."""
+    def is_banned(self, symbol: str, side: PositionSide, robot: str | None = None) -> bool:
+        """Whether opening *side* on *symbol* is banned now (from memory, any thread), for
+        *robot* if given: a robot's locks ban that robot only."""
         snapshot = self._snapshot
         if snapshot is None:
             return self.config.banned_when_expired
         return snapshot.is_banned(
-            symbol, side, self._now_ms(), when_expired_banned=self.config.banned_when_expired
+            symbol,
+            side,
+            self._now_ms(),
+            robot=robot,
+            when_expired_banned=self.config.banned_when_expired,
         )
 
     async def wait_for_version(self, version: int = 0, timeout_s: float = 10.0) -> bool:
@@ -211,9 +216,9 @@ class BanListClient:
     def snapshot(self) -> BanList | None:
         return self._client.snapshot
 
-    def is_banned(self, symbol: str, side: PositionSide) -> bool:
+    def is_banned(self, symbol: str, side: PositionSide, robot: str | None = None) -> bool:
         """As :meth:`AsyncBanListClient.is_banned`: from memory, no network call."""
-        return self._client.is_banned(symbol, side)
+        return self._client.is_banned(symbol, side, robot)
 
     def wait_for_version(self, version: int = 0, timeout_s: float = 10.0) -> bool:
         """Block until the held snapshot's version is at least *version*; False on timeout."""

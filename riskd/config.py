@@ -37,16 +37,24 @@ from riskd.gateway.config import GatewayConfig
 from riskd.market.config import MarketConfig
 from riskd.notify.config import AlertsConfig
 from riskd.plan import AccountJobsConfig, DeploymentPlan, build_plan
+from riskd.protect.flatten import FLATTEN_PREFIX, FlattenConfig
 from riskd.protect.heartbeat import HeartbeatConfig
 from riskd.protect.ladder import MARKET_REDUCE_PREFIX, RUNG_PREFIX, StopLadderConfig
 from riskd.protect.reaper import REPLACEMENT_PREFIX, ReaperConfig
+from riskd.risk.attribution import UNATTRIBUTED
 from riskd.risk.ledger import LedgerConfig
 from riskd.risk.rules import RulesConfig
 from riskd.sim.config import SimConfig
 from riskd.store.config import DatabaseConfig
 from riskd.trade.config import GATEWAY_PREFIX, LimitsConfig, RobotConfig
 
-RISKD_PREFIXES: Final = (GATEWAY_PREFIX, RUNG_PREFIX, MARKET_REDUCE_PREFIX, REPLACEMENT_PREFIX)
+RISKD_PREFIXES: Final = (
+    GATEWAY_PREFIX,
+    RUNG_PREFIX,
+    MARKET_REDUCE_PREFIX,
+    REPLACEMENT_PREFIX,
+    FLATTEN_PREFIX,
+)
 """The client-id prefixes of the orders riskd places itself: no robot's may overlap them."""
 
 
@@ -79,6 +87,8 @@ class AccountConfig(FrozenModel):
     rules: RulesConfig = RulesConfig()
     limits: LimitsConfig = LimitsConfig()
     """Limits on every robot's orders on this account, together."""
+    flatten: FlattenConfig = FlattenConfig()
+    """How the emergency flatten (``riskd flatten``) confirms and retries."""
     _api_key: Secret | None = PrivateAttr(None)
     _api_secret: Secret | None = PrivateAttr(None)
 
@@ -168,6 +178,9 @@ class RiskdConfig(FrozenModel):
                 prefixes[(robot.account, prefix)] = robot.name
             if robot.name in seen:
                 raise invalid(f"duplicate robot name {robot.name!r}", "robots", index, "name")
+            if robot.name == UNATTRIBUTED:
+                where = ("robots", index, "name")
+                raise invalid(f"{UNATTRIBUTED!r} names the orders of no robot", *where)
             seen.add(robot.name)
             if robot.account not in accounts:
                 raise invalid(
@@ -180,9 +193,8 @@ class RiskdConfig(FrozenModel):
 
     def plan(self) -> DeploymentPlan:
         """The jobs to run; raises OverSubscribedError if an egress IP cannot carry them."""
-        trading = {robot.account for robot in self.robots}
         accounts = [(a.name, a.jobs) for a in self.accounts]
-        return build_plan(accounts, self.budgets, self.market, trading)
+        return build_plan(accounts, self.budgets, self.market)
 
 
 # pydantic's wording for these, in config terms.

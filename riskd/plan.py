@@ -6,7 +6,7 @@ Controller (``actors/controller.py``) only carries it out.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Final
@@ -85,9 +85,10 @@ class AccountJobsConfig(FrozenModel):
     # GET /fapi/v1/income costs 30: a page every 10 s is 180 weight/min; catching up after a
     # restart pages faster, up to the budget. Fills come from the stream between passes.
     ledger: JobConfig = JobConfig(interval_ms=10_000, jitter_ms=500, weight_per_minute=240)
-    # Robots' orders: openOrders (40) and premiumIndex (10) per pass, exchangeInfo (1) every
-    # 10 min, and what robots ask (an order 1, positions 5, history 5); placements weigh 0.
-    # Runs only on accounts with robots.
+    # The account's order path: robots' orders and the emergency flatten. With robots,
+    # openOrders (40) and premiumIndex (10) per pass; exchangeInfo (1) every 10 min; what robots
+    # ask (an order 1, positions 5, history 5); a flatten's reads (openOrders and
+    # openAlgoOrders 40 each, positionRisk 5 per confirmation, 1 per cancel); placements weigh 0.
     trader: JobConfig = JobConfig(interval_ms=10_000, jitter_ms=500, weight_per_minute=600)
     # Optional dead-man's switch: openOrders (40) + countdownCancelAll (10) per armed symbol.
     heartbeat: JobConfig = JobConfig(
@@ -192,16 +193,14 @@ def build_plan(
     accounts: Sequence[tuple[str, AccountJobsConfig]],
     limits: BudgetPlanConfig,
     market: MarketConfig | None = None,
-    trading: Collection[str] = (),
 ) -> DeploymentPlan:
-    """The jobs of every account (the Trader only on the *trading* ones, which have robots)
-    and of the market feed; raises OverSubscribedError if an IP cannot carry them."""
+    """The enabled jobs of every account (the Trader too: it is every account's order path,
+    the robots' and the emergency flatten's) and of the market feed; raises
+    OverSubscribedError if an IP cannot carry them."""
     jobs = tuple(
         JobSpec(kind, account, jobs_config.of(kind))
         for account, jobs_config in accounts
         for kind in JobKind
-        if kind.per_account
-        and jobs_config.of(kind).enabled
-        and (kind is not JobKind.TRADER or account in trading)
+        if kind.per_account and jobs_config.of(kind).enabled
     ) + tuple(market_jobs(market) if market and market.enabled else ())
     return DeploymentPlan(jobs, plan_budgets([job.budget() for job in jobs], limits))

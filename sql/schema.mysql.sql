@@ -1,5 +1,5 @@
 -- Generated from riskd/store/schema.py by `python -m riskd.store.ddl > sql/schema.mysql.sql`.
--- Do not edit by hand. Schema version 5.
+-- Do not edit by hand. Schema version 6.
 
 CREATE TABLE alert_groups (
 	group_key VARCHAR(16) NOT NULL,
@@ -72,6 +72,21 @@ CREATE TABLE fills (
 
 CREATE INDEX ix_fills_account_time_ms ON fills (account, time_ms);
 
+CREATE TABLE flattens (
+	id BIGINT NOT NULL AUTO_INCREMENT,
+	account VARCHAR(64) NOT NULL,
+	scope VARCHAR(64) NOT NULL,
+	operator VARCHAR(64) NOT NULL,
+	reason VARCHAR(512) NOT NULL,
+	started_ms BIGINT NOT NULL,
+	ended_ms BIGINT,
+	outcome VARCHAR(16) NOT NULL,
+	report TEXT(16777215) NOT NULL,
+	CONSTRAINT pk_flattens PRIMARY KEY (id)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
+
+CREATE INDEX ix_flattens_account_started_ms ON flattens (account, started_ms);
+
 CREATE TABLE income (
 	account VARCHAR(64) NOT NULL,
 	tran_id BIGINT NOT NULL,
@@ -138,6 +153,7 @@ CREATE TABLE locks (
 	reason_code VARCHAR(32) NOT NULL,
 	reason_text VARCHAR(512) NOT NULL,
 	source VARCHAR(96) NOT NULL,
+	robot VARCHAR(16) NOT NULL DEFAULT '',
 	created_ms BIGINT NOT NULL,
 	until_ms BIGINT,
 	active BOOL NOT NULL,

@@ -9,10 +9,23 @@ import signal
 import socket
 import subprocess
 import sys
+from decimal import Decimal
 
 import pytest
 from aiohttp import web
 
+from riskd.pnl.report import PnlRow
+from riskd.positions import PositionKey
+from riskd.protect.flatten import (
+    FlattenProgress,
+    FlattenRequest,
+    FlattenScope,
+    FlattenStep,
+    SliceStatus,
+    StepStatus,
+)
+from tests.kit.flatten import SMALL_LOTS
+from tests.kit.gateway import FakeBackend, robot_tokens, serving
 from tests.kit.sim import binance_client
 
 READY = re.compile(r"REST (http://127\.0\.0\.1:\d+)/fapi")
@@ -344,7 +357,7 @@ async def test_reading_needs_only_the_read_token_and_shows_text_inert(gateway, t
     assert code == 0, err
     assert gateway.authorizations == ["Bearer r-tok"]
     assert "\x1b" not in out and "\x07" not in out
-    assert re.search(r"7\s+BTCUSDT\s+both\s+until unlocked\s+2025-12-04 12:00:00Z", out)
+    assert re.search(r"7\s+BTCUSDT\s+both\s+all\s+until unlocked\s+2025-12-04 12:00:00Z", out)
     assert "operator:\\x1b[2Jmallory  all clear\\x1b]0;pwned\\x07" in out
 
 
@@ -450,3 +463,110 @@ def test_klines_backfill_names_each_bad_argument(replace: tuple[str, str], messa
     assert result.returncode == 2
     assert result.stderr.splitlines()[-1].endswith(message)
     assert "Traceback" not in result.stderr
+
+
+async def test_pnl_prints_the_gateways_report_as_a_table() -> None:
+    backend = FakeBackend()
+    backend.pnl_rows["main"] = [
+        PnlRow("BTCUSDT", "USDT", Decimal("5"), Decimal("-0.25"), Decimal("-2.1")),
+        PnlRow("ETHUSDT", "BNB", Decimal("0"), Decimal("-0.001"), Decimal("0")),
+    ]
+    async with serving(backend, robot_accounts={"alpha": "main"}) as gateway:
+        args = ("--by", "symbol", "--hours", "48", "--robot", "alpha")
+        code, out, err = await _cli_async("pnl", "--url", gateway.url, *args, env={})
+    assert code == 0, err
+    assert backend.calls == [("pnl", ("main", "symbol", 48, "alpha"))]
+    title, header, *rows = out.splitlines()
+    assert re.fullmatch(r"PnL of main per symbol, robot alpha, \S+ \S+Z to \S+ \S+Z", title)
+    assert re.fullmatch(r"symbol +asset +realized PnL +commission +funding +total", header)
+    assert [row.split() for row in rows] == [
+        ["BTCUSDT", "USDT", "5", "-0.25", "-2.1", "2.65"],
+        ["ETHUSDT", "BNB", "0", "-0.001", "0", "-0.001"],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--hours", "0"), "argument --hours: hours must be between 1 and 8760, not 0"),
+        (("--hours", "\u0663"), "argument --hours: hours must be a whole number, not '\u0663'"),
+        (("--by", "desk"), "argument --by: invalid choice: 'desk' (choose from 'robot', 'symbol')"),
+    ],
+)
+def test_pnl_names_each_bad_argument(args: tuple[str, str], message: str) -> None:
+    result = _cli("pnl", "--url", NO_GATEWAY, *args)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1].endswith(message)
+    assert "Traceback" not in result.stderr
+
+
+async def test_pnl_of_an_unknown_robot_is_one_line() -> None:
+    async with serving() as gateway:
+        code, out, err = await _cli_async("pnl", "--url", gateway.url, "--robot", "nobody", env={})
+    assert (code, out) == (2, "")
+    assert err == (
+        "riskd: GET /v1/pnl?by=robot&hours=24&robot=nobody: "
+        "404 robot: no robot 'nobody' on account 'main'\n"
+    )
+
+
+class _IncompleteBackend(FakeBackend):
+    """Answers every flatten with the report of one that left a rejected BTCUSDT long."""
+
+    async def flatten(self, account: str, request: FlattenRequest) -> dict:
+        progress = FlattenProgress(account, request, 1_764_849_600_000)
+        progress.step(FlattenStep.STOP, StepStatus.DONE, "locked BTCUSDT")
+        progress.cancels_finished()
+        progress.positions_read({PositionKey("BTCUSDT", "BOTH"): Decimal("0.5")})
+        (order,) = progress.next_slices({"BTCUSDT": SMALL_LOTS}, attempt=1)
+        progress.attempts = 1
+        progress.sending(order)
+        progress.answered(order, SliceStatus.REJECTED, code=-2022, message="\x1b[2Jrejected")
+        progress.closed()
+        progress.positions_read({PositionKey("BTCUSDT", "BOTH"): Decimal("0.5")})
+        return progress.report(1_764_849_601_500).to_dict()
+
+
+async def test_flatten_prints_its_report_and_exits_0_when_flat() -> None:
+    async with serving(robots=robot_tokens("r1"), robot_accounts={"r1": "main"}) as gateway:
+        code, out, err = await _cli_async(
+            "flatten", "--url", gateway.url, "--symbol", "btcusdt", "--robot", "r1",
+            "--operator", "alice", "--reason", "drill", env={},
+        )  # fmt: skip
+        (call,) = gateway.backend.calls
+    assert (code, err) == (0, "")
+    assert call[0] == "flatten" and call[1][1].scope == FlattenScope("BTCUSDT", "r1")
+    assert out.startswith("flatten (not audited) of main, robot r1 on BTCUSDT, by alice: FLAT")
+    assert re.search(r"^confirm +done +the exchange reports flat$", out, re.MULTILINE)
+    assert out.endswith("nothing left: the exchange reports every position in scope flat\n")
+
+
+async def test_an_incomplete_flatten_shows_what_is_left_and_exits_1() -> None:
+    async with serving(_IncompleteBackend()) as gateway:
+        code, out, err = await _cli_async(
+            "flatten", "--url", gateway.url, "--symbol", "BTCUSDT",
+            "--operator", "alice", "--reason", "drill", env={},
+        )  # fmt: skip
+    assert (code, err) == (1, "")
+    assert "INCOMPLETE after 1.5 s" in out and "\x1b" not in out
+    assert re.search(r"BTCUSDT +BOTH +SELL +0\.500 +1 +rejected +- +-2022 +\\x1b\[2Jrejected", out)
+    assert re.search(r"^left open:\nsymbol +position +amount +reason +detail$", out, re.MULTILINE)
+    assert re.search(r"^BTCUSDT +BOTH +0\.5 +rejected +code -2022: ", out, re.MULTILINE)
+
+
+async def test_a_refused_flatten_is_one_line() -> None:
+    async with serving() as gateway:
+        code, out, err = await _cli_async(
+            "flatten", "--url", gateway.url, "--symbol", "XRPUSDT",
+            "--operator", "alice", "--reason", "drill", env={},
+        )  # fmt: skip
+    assert (code, out) == (2, "")
+    assert err == ("riskd: POST /v1/flatten: 404 symbol: the exchange does not list 'XRPUSDT'\n")
+
+
+def test_flatten_needs_an_operator_and_a_reason() -> None:
+    result = _cli("flatten", "--url", NO_GATEWAY, "--reason", "drill")
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1].endswith(
+        "the following arguments are required: --operator"
+    )

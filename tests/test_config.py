@@ -412,3 +412,32 @@ def test_feishu_webhook_url_is_a_secret_from_a_file(write: Write, tmp_path: Path
 
 def test_without_feishu_alerts_go_to_the_console() -> None:
     assert load_config(None, env={}).alerts.to_console is True
+
+
+def _robot(name: str, prefixes: str = "[]") -> str:
+    return (
+        f'\n[[robots]]\nname = "{name}"\naccount = "main"\ntoken_env = "T"\n'
+        f"client_id_prefixes = {prefixes}\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("robots", "message"),
+    [
+        (_robot("a", '["grid"]') + _robot("b", '["grid-2"]'), "'grid-2' overlaps robot a's 'grid'"),
+        (_robot("a", '["rl"]'), "'rl' overlaps riskd's own prefix 'rl'"),
+        (_robot("a", '["rb-x"]'), "'rb-x' overlaps riskd's own prefix 'rb-'"),
+        (_robot("a", '["bad prefix"]'), "client_id_prefixes"),
+        (_robot("unattributed"), "'unattributed' names the orders of no robot"),
+    ],
+)
+def test_robots_client_id_prefixes_may_not_make_an_order_ambiguous(
+    write: Write, robots: str, message: str
+) -> None:
+    assert message in _error(write(MAIN_ACCOUNT + robots), {**MAIN_ENV, "T": "t"})
+
+
+def test_a_robot_may_hold_several_prefixes_of_its_own(write: Write) -> None:
+    path = write(MAIN_ACCOUNT + _robot("a", '["grid", "grid-hedge"]'))
+    (robot,) = load_config(path, env={**MAIN_ENV, "T": "t"}).robots
+    assert robot.prefixes == ("rb-a-", "grid", "grid-hedge")

@@ -6,25 +6,11 @@ from dataclasses import replace
 from decimal import Decimal
 
 from riskd.orders import GONE_MEMORY_MS, AlgoOrderBook, OpenAlgoOrder
+from tests.kit.samples import algo_order
 
 
 def algo(algo_id: int) -> OpenAlgoOrder:
-    return OpenAlgoOrder(
-        algo_id=algo_id,
-        client_algo_id=f"rl{algo_id}",
-        symbol="BTCUSDT",
-        side="SELL",
-        position_side="BOTH",
-        order_type="STOP_MARKET",
-        quantity=Decimal("0.010"),
-        trigger_price=Decimal("57000"),
-        working_type="MARK_PRICE",
-        reduce_only=True,
-        close_position=False,
-        price_protect=True,
-        create_time_ms=1_000,
-        update_time_ms=1_000,
-    )
+    return algo_order(algo_id, time_ms=1_000)
 
 
 def ids(book: AlgoOrderBook) -> list[int]:

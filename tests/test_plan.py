@@ -31,11 +31,13 @@ def test_every_account_gets_each_enabled_job() -> None:
         "order_reaper:a",
         "stop_ladder:a",
         "ledger:a",
+        "trader:a",
         "account_reader:b",
         "user_stream:b",
         "order_reaper:b",
         "stop_ladder:b",
         "ledger:b",
+        "trader:b",
     ]
 
 
@@ -86,7 +88,8 @@ def test_the_market_feed_adds_its_hub_stream_and_one_job_per_reader() -> None:
         book={"readers": 3, "egress": ["127.0.0.11", "127.0.0.12"]},
         hot_klines={"enabled": False},
     )
-    plan = build_plan([("a", AccountJobsConfig())], BudgetPlanConfig(), market)
+    jobs = AccountJobsConfig.model_validate({"trader": {"egress": "127.0.0.14"}})
+    plan = build_plan([("a", jobs)], BudgetPlanConfig(), market)
     feed = [job for job in plan.jobs if not job.kind.per_account]
     assert [job.name for job in feed] == [
         "market_hub:hub",
@@ -114,3 +117,11 @@ def test_readers_that_overload_an_ip_refuse_the_plan_naming_them() -> None:
 def test_no_market_table_means_no_feed() -> None:
     plan = build_plan([("a", AccountJobsConfig())], BudgetPlanConfig(), None)
     assert all(job.kind.per_account for job in plan.jobs)
+
+
+def test_every_account_runs_a_trader_unless_its_job_is_disabled() -> None:
+    off = AccountJobsConfig.model_validate({"trader": {"enabled": False}})
+    testnet_ip_limit = BudgetPlanConfig(ip_weight_limit_per_minute=6000)
+    plan = build_plan([("a", AccountJobsConfig()), ("b", off)], testnet_ip_limit)
+    traders = [job.name for job in plan.jobs if job.kind is JobKind.TRADER]
+    assert traders == ["trader:a"]  # robots or not: the emergency flatten runs in it

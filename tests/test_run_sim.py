@@ -121,7 +121,7 @@ def test_run_sim_serves_operators_without_flags_on_loopback_only(tmp_path: Path)
         locked = riskd("lock", "ethusdt", "--minutes", "30", "--operator", "o", "--reason", "r")
         assert locked.returncode == 0, locked.stderr
         assert re.search(
-            r"ETHUSDT\s+both\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ \(in 29m 5\d",
+            r"ETHUSDT\s+both\s+all\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ \(in 29m 5\d",
             (riskd("locks").stdout),
         )
         assert riskd("state").stdout == "ACTIVE (never changed)\n"

@@ -54,6 +54,7 @@ from riskd.fmz.symbols import (
     parse_symbol,
 )
 from riskd.market.records import INTERVAL_MS, MAX_KLINES
+from riskd.trade.config import ROBOT_NAME
 
 RAW_PREFIX: Final = "__api_"
 PERIODS: Final[dict[int, str]] = {ms // MINUTE_MS: name for name, ms in INTERVAL_MS.items()}
@@ -64,7 +65,7 @@ MAX_NUMBER: Final = Decimal(10) ** 15  # no price or amount comes near
 MAX_DECIMALS: Final = 18
 MAX_SECRET_CHARS: Final = 512
 
-_ROBOT: Final = re.compile(r"[A-Za-z0-9_-]{1,16}")  # riskd.trade.config.RobotName's pattern
+_ROBOT: Final = re.compile(ROBOT_NAME)
 _NUMBER: Final = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?")
 _DIGITS: Final = re.compile(r"[0-9]{1,19}")
 _RAW_PATH: Final = re.compile(r"/(?:fapi/v[1-9]|futures/data)(?:/[A-Za-z0-9]+)+")

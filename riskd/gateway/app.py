@@ -1,5 +1,7 @@
 """The gateway's aiohttp app and its server: the routes of ``riskd.gateway.ops``,
-``riskd.gateway.banlist``, ``riskd.gateway.channels`` and ``riskd.gateway.market`` behind
+``riskd.gateway.banlist``, ``riskd.gateway.channels``, ``riskd.gateway.market``,
+``riskd.gateway.fmz``, ``riskd.gateway.orders``, ``riskd.gateway.pnl`` and
+``riskd.gateway.flatten`` behind
 bearer auth, every error JSON, and the timeouts."""
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from riskd.gateway.channel_hub import ChannelHub
 from riskd.gateway.channels import add_channel_routes
 from riskd.gateway.config import GatewayConfig
 from riskd.gateway.errors import HTTP_LOG, json_errors
+from riskd.gateway.flatten import add_flatten_route
 from riskd.gateway.fmz import add_fmz_route
 from riskd.gateway.hub import BanListHub
 from riskd.gateway.market import add_market_routes
@@ -25,6 +28,7 @@ from riskd.gateway.market_hub import MarketHub
 from riskd.gateway.openapi import add_openapi_route
 from riskd.gateway.ops import add_ops_routes
 from riskd.gateway.orders import add_orders_route
+from riskd.gateway.pnl import add_pnl_route
 from riskd.gateway.ports import Backend
 from riskd.gateway.robots import RobotTokens
 from riskd.market.config import MarketConfig
@@ -62,6 +66,8 @@ def gateway_app(
         add_market_routes(app, market, backend, clock)
     add_fmz_route(app, backend, robots, robot_accounts or {}, market)
     add_orders_route(app, backend, accounts, robots)
+    add_flatten_route(app, backend, accounts, robot_accounts or {})
+    add_pnl_route(app, backend, accounts, robot_accounts or {})
     add_openapi_route(app, accounts, None if market is None else market.config)
     return app
 

@@ -63,7 +63,7 @@ _STREAM: Final = frozenset({"symbols", "robot"})
 _STATS: Final = frozenset({"robot"})
 
 
-def _query(request: web.Request, allowed: frozenset[str]) -> Mapping[str, str]:
+def checked_query(request: web.Request, allowed: frozenset[str]) -> Mapping[str, str]:
     """The request's parameters, each given at most once and each one of *allowed*."""
     counts = Counter(request.query.keys())
     unknown = sorted(set(counts) - allowed)
@@ -136,7 +136,7 @@ class _MarketRoutes:
 
     def _latest(self, request: web.Request, view: Callable[[str], Rendered | None]) -> web.Response:
         """A symbol's ticker or mark, as *view* renders it."""
-        query = _query(request, _ONE_SYMBOL)
+        query = checked_query(request, _ONE_SYMBOL)
         robot = _robot(query)
         symbol = self._symbol("symbol", query.get("symbol"))
         rendered = view(symbol)
@@ -154,7 +154,7 @@ class _MarketRoutes:
         return self._latest(request, self._hub.mark)
 
     async def klines(self, request: web.Request) -> web.Response:
-        query = _query(request, _KLINES)
+        query = checked_query(request, _KLINES)
         robot = _robot(query)
         symbol = self._symbol("symbol", query.get("symbol"))
         interval = self._interval(query.get("interval"))
@@ -205,7 +205,7 @@ class _MarketRoutes:
         return rows[:limit] if start_ms is not None else rows[-limit:]
 
     async def stats(self, request: web.Request) -> web.Response:
-        query = _query(request, _STATS)
+        query = checked_query(request, _STATS)
         self._hub.count(_robot(query))
         return json_response(self._hub.stats(self._clock()))
 
@@ -220,7 +220,7 @@ class _MarketRoutes:
         return tuple(self._symbol("symbols", name) for name in names)
 
     async def stream(self, request: web.Request) -> web.StreamResponse:
-        query = _query(request, _STREAM)
+        query = checked_query(request, _STREAM)
         robot = _robot(query)
         symbols = self._stream_symbols(query.get("symbols"))
         opened = lambda: self._hub.count(robot)  # noqa: E731

@@ -34,13 +34,19 @@ from riskd.core.bodies import (
 )
 from riskd.gateway.banlist import MAX_WAIT_S
 from riskd.gateway.channel_hub import CHANNEL_ID, MAX_CHANNELS, MAX_DATA_BYTES
+from riskd.gateway.flatten import FLATTEN_PATH
 from riskd.gateway.json_body import BODY_TIMEOUT_S
 from riskd.gateway.market import DEFAULT_LIMIT, MAX_STREAM_SYMBOLS, ROBOT_PATTERN
+from riskd.gateway.pnl import DEFAULT_HOURS, GROUPINGS
 from riskd.health import JobState
 from riskd.market.config import MarketConfig
 from riskd.market.records import MAX_KLINES, SYMBOL_PATTERN, MarketKind
 from riskd.notify.alerts import MAX_SILENCE_MS, Severity
+from riskd.pnl.report import MAX_HOURS
+from riskd.protect.flatten import FlattenOutcome, FlattenStep, LeftReason, SliceStatus, StepStatus
+from riskd.risk.attribution import UNATTRIBUTED
 from riskd.risk.locks import LOCK_SIDES, OPERATOR_CHARS, REASON_CHARS, SYMBOL_CHARS, TradingState
+from riskd.trade.config import ROBOT_NAME
 from riskd.trade.decision_store import MAX_LISTED
 
 Json = dict[str, Any]
@@ -132,7 +138,7 @@ _ROBOT_ID: Final = {"type": "string", "pattern": _anchored(ROBOT_PATTERN.pattern
 _WWW_AUTHENTICATE: Final[Mapping[int, Json]] = {
     401: {"WWW-Authenticate": {"description": "Bearer", "schema": _STR}},
 }
-_ROBOT_NAME: Final = "^[A-Za-z0-9_-]{1,16}$"  # [[robots]] name
+_ROBOT_NAME: Final = f"^{ROBOT_NAME}$"
 
 
 def _query(name: str, schema: Json, description: str, *, required: bool = False) -> Json:
@@ -577,6 +583,160 @@ def _trade_paths(accounts: Sequence[str]) -> Json:
     }
 
 
+def _pnl_paths(accounts: Sequence[str]) -> Json:
+    """``riskd.gateway.pnl``: PnL per robot or per symbol."""
+    return {
+        "/v1/pnl": {
+            "get": _operation(
+                "The account's realized PnL, commission and funding per robot or per symbol",
+                READ,
+                {"200": _json(_ref("PnlReport"), "the PnL, rows sorted by key and asset")},
+                [
+                    _ONE_ACCOUNT,
+                    (400, "a parameter is wrong, unknown or given twice (named)"),
+                    _UNKNOWN_ACCOUNT,
+                    (404, "the robot does not trade on the account"),
+                    (503, _BACKEND_DOWN),
+                ],
+                parameters=[
+                    _account(accounts, "the account; may be left out when the gateway serves one"),
+                    _query(
+                        "by",
+                        {"type": "string", "enum": list(GROUPINGS), "default": GROUPINGS[0]},
+                        "a row per robot or per symbol",
+                    ),
+                    _query(
+                        "hours",
+                        {"type": "integer", "minimum": 1, "maximum": MAX_HOURS},
+                        f"the window: the last N hours (default {DEFAULT_HOURS})",
+                    ),
+                    _query(
+                        "robot",
+                        {"type": "string", "pattern": _ROBOT_NAME},
+                        f"one robot's (or {UNATTRIBUTED})",
+                    ),
+                ],
+            ),
+        },
+    }
+
+
+def _flatten_paths(accounts: Sequence[str]) -> Json:
+    """``riskd.gateway.flatten``: the emergency flatten."""
+    return {
+        FLATTEN_PATH: {
+            "post": _operation(
+                "An operator's emergency flatten: stop new risk (HALTED, or a lock of the symbol "
+                "or the robot), cancel the open orders in scope but the stop ladder's, close the "
+                "positions in scope with reduce-only MARKET slices, confirm flat from the "
+                "exchange; answered once it ended (audited, alerted)",
+                CHANGE,
+                {
+                    "200": _json(
+                        _ref("FlattenReport"),
+                        "the flatten's report: flat, or incomplete with what is left and why",
+                    )
+                },
+                (
+                    _ONE_ACCOUNT,
+                    (400, "a field is wrong or missing (named)"),
+                    _UNKNOWN_ACCOUNT,
+                    (404, "the robot does not trade on the account"),
+                    (404, "the exchange does not list the symbol"),
+                    (409, "a flatten of the account is running"),
+                    (503, _BACKEND_DOWN),
+                ),
+                parameters=[
+                    _account(accounts, "the account (or the body's); may be left out with one")
+                ],
+                body=_ref("FlattenRequest"),
+            ),
+        },
+    }
+
+
+def _flatten_schemas(accounts: Sequence[str]) -> Json:
+    text_or_empty = {"type": "string", "description": "empty when not given"}
+    return {
+        "FlattenRequest": _object(
+            {"operator": _text(OPERATOR_CHARS), "reason": _text(REASON_CHARS)},
+            {
+                "account": {"type": "string", "enum": list(accounts)},
+                "symbol": {
+                    "type": "string",
+                    "pattern": rf"^[A-Z0-9_]{{1,{SYMBOL_CHARS}}}$",
+                    "description": "only this symbol (one the exchange lists); left out: all",
+                },
+                "robot": {
+                    "type": "string",
+                    "pattern": _ROBOT_NAME,
+                    "description": "only this robot's orders and positions (as its fills "
+                    "built them); the other robots keep trading",
+                },
+            },
+        )
+        | {"additionalProperties": False},
+        "FlattenReport": _object(
+            {
+                "id": {**_nullable("integer"), "description": "its flattens row (null: none)"},
+                "account": _STR,
+                "scope": {**_STR, "description": "account, symbol S, robot R [on S]"},
+                "operator": _STR,
+                "reason": _STR,
+                "started_ms": _MS,
+                "ended_ms": _MS,
+                "outcome": {"type": "string", "enum": [o.value for o in FlattenOutcome]},
+                "steps": {"type": "array", "items": _ref("FlattenStep")},
+                "cancelled": {"type": "array", "items": _ref("FlattenCancel")},
+                "kept_rungs": {**_INT, "description": "the stop ladder's orders left in place"},
+                "slices": {"type": "array", "items": _ref("FlattenSlice")},
+                "left": {"type": "array", "items": _ref("FlattenLeft")},
+                "closed": {**_INT, "description": "positions in scope it had to close"},
+            }
+        ),
+        "FlattenStep": _object(
+            {
+                "step": {"type": "string", "enum": [s.value for s in FlattenStep]},
+                "status": {"type": "string", "enum": [s.value for s in StepStatus]},
+                "detail": _STR,
+            }
+        ),
+        "FlattenCancel": _object(
+            {
+                "symbol": _STR,
+                "client_id": _STR,
+                "order_id": {**_INT, "description": "the algo id of a conditional order"},
+                "algo": _BOOL,
+                "cancelled": _BOOL,
+                "error": text_or_empty,
+            }
+        ),
+        "FlattenSlice": _object(
+            {
+                "symbol": _STR,
+                "position_side": {"type": "string", "enum": ["BOTH", "LONG", "SHORT"]},
+                "side": {"type": "string", "enum": ["BUY", "SELL"]},
+                "quantity": _DECIMAL,
+                "client_order_id": _STR,
+                "attempt": _INT,
+                "status": {"type": "string", "enum": [s.value for s in SliceStatus]},
+                "filled_qty": {**_nullable("string"), "description": "null: not said"},
+                "code": {**_nullable("integer"), "description": "the exchange's error code"},
+                "message": text_or_empty,
+            }
+        ),
+        "FlattenLeft": _object(
+            {
+                "symbol": _STR,
+                "position_side": _STR,
+                "amount": {**_DECIMAL, "description": "signed: short is negative"},
+                "reason": {"type": "string", "enum": [r.value for r in LeftReason]},
+                "detail": _STR,
+            }
+        ),
+    }
+
+
 def _document_path() -> Json:
     return {
         OPENAPI_PATH: {
@@ -689,6 +849,7 @@ def _schemas(accounts: Sequence[str]) -> Json:
                 "until_ms": {**_nullable("integer"), "description": "null: until unlocked"},
                 "created_ms": _MS,
                 "active": _BOOL,
+                "robot": {**_STR, "description": "the one robot banned; empty: every robot"},
             }
         ),
         "LockRequest": _object(
@@ -704,6 +865,11 @@ def _schemas(accounts: Sequence[str]) -> Json:
             {
                 "account": {"type": "string", "enum": list(accounts)},
                 "side": {**side, "default": "both"},
+                "robot": {
+                    "type": "string",
+                    "pattern": _ROBOT_NAME,
+                    "description": "lock this robot of the account only; left out: every robot",
+                },
                 "until_ms": {
                     "type": ["integer", "null"],
                     "minimum": 1,
@@ -786,6 +952,7 @@ def _schemas(accounts: Sequence[str]) -> Json:
                 "source": _STR,
                 "created": _MS,
                 "until": _nullable("integer"),
+                "robot": {**_STR, "description": "the one robot banned; empty: every robot"},
             }
         ),
         "Klines": _object(
@@ -897,6 +1064,29 @@ def _schemas(accounts: Sequence[str]) -> Json:
                 "decided_ms": _MS,
             }
         ),
+        "PnlReport": _object(
+            {
+                "account": _STR,
+                "by": {"type": "string", "enum": list(GROUPINGS)},
+                "robot": {**_nullable("string"), "description": "null: every robot's"},
+                "start_ms": {**_MS, "description": "the window's start, inclusive"},
+                "end_ms": {**_MS, "description": "the window's end (now), inclusive"},
+                "rows": {"type": "array", "items": _ref("PnlRow")},
+            }
+        ),
+        "PnlRow": _object(
+            {
+                "key": {**_STR, "description": f"the robot ({UNATTRIBUTED} too), or the symbol"},
+                "asset": _STR,
+                "realized_pnl": _DECIMAL,
+                "commission": {**_DECIMAL, "description": "a decimal; paid is negative"},
+                "funding": {
+                    **_DECIMAL,
+                    "description": "a decimal; a robot's share by its position, paid is negative",
+                },
+                "total": _DECIMAL,
+            }
+        ),
     }
 
 
@@ -915,6 +1105,8 @@ def openapi_document(accounts: Sequence[str], market: MarketConfig | None = None
         **(_market_paths(market) if market is not None else {}),
         **_channel_paths(),
         **_trade_paths(accounts),
+        **_pnl_paths(accounts),
+        **_flatten_paths(accounts),
         **_document_path(),
     }
     return {
@@ -928,7 +1120,7 @@ def openapi_document(accounts: Sequence[str], market: MarketConfig | None = None
         },
         "paths": paths,
         "components": {
-            "schemas": _schemas(accounts),
+            "schemas": {**_schemas(accounts), **_flatten_schemas(accounts)},
             "securitySchemes": {
                 "readToken": {
                     "type": "http",

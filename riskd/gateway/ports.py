@@ -6,6 +6,7 @@ from typing import Protocol
 
 from riskd.fmz.request import Method, Params
 from riskd.health import JobStatus
+from riskd.protect.flatten import FlattenRequest
 
 
 class BackendUnavailable(Exception):
@@ -74,3 +75,12 @@ class Backend(Protocol):
 
     async def orders(self, account: str, robot: str | None, limit: int) -> list[dict]:
         """The newest *limit* gate decisions of *account* (of *robot* if given)."""
+
+    async def flatten(self, account: str, request: FlattenRequest) -> dict:
+        """Run an operator's emergency flatten of *account* in its Trader; its report
+        (``riskd.protect.flatten.FlattenReport.to_dict``). LookupError: the robot or the
+        symbol is unknown there; FlattenBusy: a flatten of the account is running."""
+
+    async def pnl(self, account: str, by: str, hours: int, robot: str | None) -> dict:
+        """*account*'s PnL over the last *hours* per robot or symbol (*by*), of *robot* only
+        when given: ``riskd.pnl.report.PnlReport.to_dict``."""

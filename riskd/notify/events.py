@@ -17,8 +17,9 @@ from typing import Any
 from riskd.exchange.guard import IpEvent, IpEventKind
 from riskd.health import JobStatus
 from riskd.notify.alerts import AlertEvent, Severity, labels_of
+from riskd.protect.flatten import FlattenOutcome, FlattenReport, FlattenScope, StepStatus
 from riskd.risk.banlist import BanListLock
-from riskd.risk.locks import ALL, TradingState
+from riskd.risk.locks import ALL, TradingState, operator_source
 
 _IP_ALERTS = {
     IpEventKind.RATE_LIMITED: ("RateLimited", Severity.WARNING, True, "backed_off"),
@@ -73,8 +74,10 @@ def _lock_alert(
     account: str, lock: BanListLock, firing: bool, at_ms: int, figures: Mapping[str, str]
 ) -> AlertEvent:
     labels = {"account": account, "side": lock.side, "source": lock.source}
+    if lock.robot:  # one robot's lock: the others trade on
+        labels["robot"] = lock.robot
     if lock.symbol == ALL:
-        name, severity = "AllLocked", Severity.CRITICAL
+        name, severity = "AllLocked", Severity.WARNING if lock.robot else Severity.CRITICAL
     else:
         name, severity = "SymbolLocked", Severity.WARNING
         labels["symbol"] = lock.symbol
@@ -223,3 +226,58 @@ def order_refused_alert(
     labels = {"account": account, "robot": robot, "symbol": symbol}
     figures = {"status": refusal}
     return event("OrderRefused", Severity.WARNING, True, at_ms, labels, figures, "refused")
+
+
+def _flatten_labels(account: str, scope: FlattenScope, operator: str) -> dict[str, str]:
+    return {
+        "account": account,
+        "symbol": scope.symbol,
+        "robot": scope.robot,
+        "source": operator_source(operator),
+    }
+
+
+def flatten_started_alerts(
+    account: str, scope: FlattenScope, operator: str, at_ms: int
+) -> list[AlertEvent]:
+    """An operator's flatten started (once): new risk stops, orders go, positions close."""
+    labels = _flatten_labels(account, scope, operator)
+    return one_shot("FlattenStarted", Severity.WARNING, at_ms, labels, "flattening")
+
+
+def flatten_finished_alerts(scope: FlattenScope, report: FlattenReport) -> list[AlertEvent]:
+    """A flatten ended (once): FlattenFinished when the exchange confirmed it flat, else
+    FlattenIncomplete (critical) with what is left: how many positions, why (the first's
+    reason, or the step that failed), and the symbol, amount and exchange code of a lone one."""
+    labels = _flatten_labels(report.account, scope, report.operator)
+    at_ms = report.ended_ms
+    if report.outcome is FlattenOutcome.FLAT:
+        figures = {"count": str(report.closed)}
+        return [
+            event("FlattenFinished", Severity.INFO, firing, at_ms, labels, figures, "flattened")
+            for firing in (True, False)
+        ]
+    failed = [s for s in report.steps if s.status not in (StepStatus.DONE, StepStatus.SKIPPED)]
+    why = report.left[0].reason.value if report.left else f"{failed[0].step.value}_failed"
+    figures = {"count": str(len(report.left)), "status": why.upper()}
+    if len(report.left) == 1:
+        lone = report.left[0]
+        labels["symbol"] = lone.symbol
+        figures["qty"] = f"{abs(lone.amount):f}"
+        codes = [
+            s.code for s in report.slices if s.slice.symbol == lone.symbol and s.code is not None
+        ]
+        if codes:
+            figures["code"] = str(codes[-1])
+    return [
+        event(
+            "FlattenIncomplete",
+            Severity.CRITICAL,
+            firing,
+            at_ms,
+            labels,
+            figures,
+            "flatten_incomplete",
+        )
+        for firing in (True, False)
+    ]

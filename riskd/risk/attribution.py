@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Final, NamedTuple, Protocol
+from typing import Final, Protocol
 
 UNATTRIBUTED: Final = "unattributed"
 """The robot of an order no robot's prefix matches (opened outside riskd, or by riskd itself)."""
@@ -64,7 +65,8 @@ class Attribution:
         return UNATTRIBUTED
 
 
-class FilledQuantity(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class FilledQuantity:
     """One fill, as positions per robot read it."""
 
     client_order_id: str
@@ -72,6 +74,12 @@ class FilledQuantity(NamedTuple):
     position_side: str  # BOTH (one-way mode), LONG or SHORT (hedge mode)
     side: str  # BUY or SELL
     qty: Decimal
+    time_ms: int  # the transaction time
+
+    @property
+    def signed_qty(self) -> Decimal:
+        """What the fill adds to its position: a BUY adds, a SELL takes away."""
+        return self.qty if self.side == "BUY" else -self.qty
 
 
 RobotPositionKey = tuple[str, str, str]  # (robot, symbol, position side)
@@ -86,5 +94,41 @@ def robot_positions(
     held: dict[RobotPositionKey, Decimal] = defaultdict(Decimal)
     for fill in fills:
         key = (attribution.robot_of(fill.client_order_id), fill.symbol, fill.position_side)
-        held[key] += fill.qty if fill.side == "BUY" else -fill.qty
+        held[key] += fill.signed_qty
     return {key: amount for key, amount in held.items() if amount != 0}
+
+
+def position_holders(
+    fills: Iterable[FilledQuantity],
+    attribution: Attribution,
+    sides: Iterable[tuple[int, str, str]],
+) -> list[tuple[str, ...]]:
+    """For each (time, symbol, ``long`` | ``short``) of *sides*: the robots that held that side
+    of the symbol just before the time, as their fills (in time order) built their positions."""
+    wanted = list(sides)
+    answers: list[tuple[str, ...]] = [()] * len(wanted)
+    held: dict[RobotPositionKey, Decimal] = defaultdict(Decimal)
+    ordered = iter(fills)
+    pending = next(ordered, None)
+    for index in sorted(range(len(wanted)), key=lambda i: wanted[i][0]):
+        at_ms, symbol, side = wanted[index]
+        while pending is not None and pending.time_ms < at_ms:
+            key = (attribution.robot_of(pending.client_order_id), pending.symbol)
+            held[(*key, pending.position_side)] += pending.signed_qty
+            pending = next(ordered, None)
+        answers[index] = tuple(
+            sorted(
+                robot
+                for (robot, held_symbol, position_side), amount in held.items()
+                if held_symbol == symbol
+                and robot != UNATTRIBUTED
+                and _holds(side, position_side, amount)
+            )
+        )
+    return answers
+
+
+def _holds(side: str, position_side: str, amount: Decimal) -> bool:
+    if side == "long":
+        return position_side in ("BOTH", "LONG") and amount > 0
+    return position_side in ("BOTH", "SHORT") and amount < 0

@@ -10,7 +10,10 @@ Wire format (compact JSON, keys in this order, times as epoch milliseconds)::
     {"account":"main","version":7,"generated_at":1700000000000,"valid_until":1700000030000,
      "state":"ACTIVE","all":false,"locks":[{"id":3,"symbol":"BTCUSDT","side":"both",
      "reason_code":"PNL_4H","reason_text":"...","source":"rule:pnl_4h",
-     "created":1699999000000,"until":null}]}
+     "created":1699999000000,"until":null,"robot":""}]}
+
+A lock's ``robot`` names the one robot it bans (``""``: every robot). A client older than the
+field bans every robot by such a lock: it errs on the safe side.
 
 The gateway's :class:`riskd.gateway.hub.BanListHub` holds the latest snapshot per account.
 """
@@ -50,6 +53,7 @@ class BanListLock:
     source: str
     created_ms: int
     until_ms: int | None
+    robot: str = ""  # the one robot banned; "": every robot of the account
 
     def __post_init__(self) -> None:
         if not self.symbol:
@@ -67,6 +71,7 @@ class BanListLock:
             "source": self.source,
             "created": self.created_ms,
             "until": self.until_ms,
+            "robot": self.robot,
         }
 
     @classmethod
@@ -83,6 +88,7 @@ class BanListLock:
                 source=_str(fields, "source", where),
                 created_ms=_int(fields, "created", where),
                 until_ms=_optional_int(fields, "until", where),
+                robot=_str(fields, "robot", where) if "robot" in fields else "",
             )
         except ValueError as error:
             if str(error).startswith(where):
@@ -126,9 +132,17 @@ class BanList:
         return now_ms >= self.valid_until_ms
 
     def is_banned(
-        self, symbol: str, side: PositionSide, now_ms: int, *, when_expired_banned: bool = True
+        self,
+        symbol: str,
+        side: PositionSide,
+        now_ms: int,
+        *,
+        robot: str | None = None,
+        when_expired_banned: bool = True,
     ) -> bool:
-        """Whether opening (or adding to) a *side* position on *symbol* is banned at *now_ms*.
+        """Whether opening (or adding to) a *side* position on *symbol* is banned at *now_ms*,
+        for *robot* if given (a lock of another robot does not ban it; without a robot only
+        the account's locks count).
 
         Reducing a position is never banned by the list. An expired snapshot bans everything
         unless *when_expired_banned* is false, in which case its contents still decide.
@@ -139,7 +153,7 @@ class BanList:
             return True
         if self.state is not TradingState.ACTIVE or self.all:
             return True
-        return is_banned(self.locks, symbol, side, now_ms)
+        return is_banned(self.locks, symbol, side, now_ms, robot)
 
     def to_json(self) -> bytes:
         """Compact JSON with a stable key order (see the module docstring)."""
@@ -246,6 +260,7 @@ def build_banlist(
             source=lock.source,
             created_ms=lock.created_ms,
             until_ms=lock.until_ms,
+            robot=lock.robot,
         )
         for lock in sorted(locks, key=lambda lock: lock.id)
         if lock.active and (lock.until_ms is None or lock.until_ms > now_ms)
@@ -256,7 +271,9 @@ def build_banlist(
         generated_at_ms=now_ms,
         valid_until_ms=valid_until_ms,
         state=state,
-        all=any(lock.symbol == ALL and lock.side == "both" for lock in published),
+        all=any(
+            lock.symbol == ALL and lock.side == "both" and not lock.robot for lock in published
+        ),
         locks=published,
     )
 

@@ -27,6 +27,7 @@ from riskd.exchange.parse_orders import OrderUpdate
 from riskd.health import late_after_ms
 from riskd.positions import BookView
 from riskd.risk import ledger_store, lock_store
+from riskd.risk.attribution import Attribution
 from riskd.risk.banlist import BanList, BanListLock, build_banlist, next_valid_until_ms
 from riskd.risk.ledger import Fill
 from riskd.risk.ledger_store import RuleHistory
@@ -36,12 +37,13 @@ from riskd.risk.locks import (
     Lock,
     LockChanges,
     LockKey,
+    LockRequest,
     TradingState,
     next_trading_state,
     not_overruled,
     reconcile,
 )
-from riskd.risk.rules import EquityPoint, RulesConfig, evaluate
+from riskd.risk.rules import EquityPoint, Exposure, RuleAction, RulesConfig, evaluate
 
 log = logging.getLogger(__name__)
 RULES_ACTOR: Final = "rules"  # who the audit names for the rules' acts
@@ -61,6 +63,8 @@ class DecideInputs:
     live_equity: EquityPoint | None  # from the latest fresh book
     previous_valid_until_ms: int | None  # the last published version's; None: none yet
     history: RuleHistory | None = None  # the caller's cached history; None: read it from SQL
+    attribution: Attribution | None = None  # the account's robots, for robot-scoped rules
+    exposure: Exposure | None = None  # the latest fresh book, for the exposure rules
 
     @property
     def sources_fresh(self) -> bool:
@@ -89,6 +93,7 @@ class Judgement:
     state: TradingState
     state_reason: str | None
     pnl_usdt_by_lock: Mapping[LockKey, Decimal]
+    flattens: tuple[LockRequest, ...] = ()  # a flatten rule's new locks: flatten their robot
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +106,7 @@ class Decision:
     state: TradingState
     pnl_usdt_by_lock: Mapping[LockKey, Decimal]
     history: RuleHistory
+    flattens: tuple[LockRequest, ...] = ()  # flatten each one's robot now ("": the account)
 
 
 def judge(
@@ -114,8 +120,20 @@ def judge(
     those an operator's unlock overrules (*unlocked_ms*), into changes to the *active* ones,
     and choose the trading state after *current*. Pure."""
     equity = [*history.equity, inputs.live_equity] if inputs.live_equity else history.equity
-    evaluation = evaluate(inputs.rules, history.entries, history.stop_outs, equity, inputs.now_ms)
+    evaluation = evaluate(
+        inputs.rules,
+        history.entries,
+        history.stop_outs,
+        equity,
+        inputs.now_ms,
+        attribution=inputs.attribution,
+        exposure=inputs.exposure,
+        hold_ms=inputs.banlist_valid_ms,
+    )
     changes = reconcile(active, not_overruled(evaluation.locks, unlocked_ms), inputs.now_ms)
+    flattening = {rule.source for rule in inputs.rules.rules if rule.acts is RuleAction.FLATTEN}
+    flattened = {lock.robot: lock for lock in changes.create if lock.source in flattening}
+    flattens = tuple(flattened.values())
     state = next_trading_state(
         current.state,
         current.set_by_operator,
@@ -125,9 +143,9 @@ def judge(
     )
     pnl = {lock.key: lock.pnl_usdt for lock in evaluation.locks if lock.pnl_usdt is not None}
     if state is None:
-        return Judgement(changes, current.state, None, pnl)
+        return Judgement(changes, current.state, None, pnl, flattens)
     reason = "; ".join(evaluation.reasons) if evaluation.state else "no rule sets a state"
-    return Judgement(changes, state, reason[:REASON_CHARS], pnl)
+    return Judgement(changes, state, reason[:REASON_CHARS], pnl, flattens)
 
 
 def decide(connection: Connection, inputs: DecideInputs) -> Decision:
@@ -136,7 +154,9 @@ def decide(connection: Connection, inputs: DecideInputs) -> Decision:
     account, now_ms = inputs.account, inputs.now_ms
     history = inputs.history
     if history is None:
-        history = ledger_store.rule_history(connection, account, inputs.rules, now_ms)
+        history = ledger_store.rule_history(
+            connection, account, inputs.rules, now_ms, inputs.attribution
+        )
     active = lock_store.active_locks(connection, account)
     unlocked_ms = lock_store.operator_unlocks(
         connection, account, now_ms - inputs.rules.lookback_ms()
@@ -160,7 +180,9 @@ def decide(connection: Connection, inputs: DecideInputs) -> Decision:
     lock_store.save_banlist_version(
         connection, account, version, now_ms, banlist.valid_until_ms, body.decode()
     )
-    return Decision(banlist, body, judgement.state, judgement.pnl_usdt_by_lock, history)
+    return Decision(
+        banlist, body, judgement.state, judgement.pnl_usdt_by_lock, history, judgement.flattens
+    )
 
 
 def book_fill_and_decide(
@@ -182,6 +204,18 @@ def book_fill_and_decide(
         return None
 
 
+def live_exposure(view: BookView, equity: EquityPoint | None) -> Exposure:
+    """Each symbol's gross notional in the book (at the mark, or the entry price when no mark
+    is known), and the equity."""
+    notional: dict[str, Decimal] = {}
+    for position in view.positions:
+        price = position.mark_price or position.entry_price
+        notional[position.symbol] = notional.get(position.symbol, Decimal(0)) + abs(
+            position.amount * price
+        )
+    return Exposure(notional, None if equity is None else equity.equity)
+
+
 def live_equity(rules: RulesConfig, view: BookView) -> EquityPoint | None:
     """Wallet + unrealized PnL in the rules' assets; None unless every one is known."""
     balances = [b for b in view.balances if b.asset in rules.assets]
@@ -197,7 +231,7 @@ def lock_figures(
 ) -> dict[str, str]:
     """A lock's alert card: its rule's window and threshold, and the loss behind it."""
     figures = next((rule.figures() for rule in rules.rules if rule.source == lock.source), {})
-    pnl_usdt = pnl_usdt_by_lock.get((lock.source, lock.symbol, lock.side))
+    pnl_usdt = pnl_usdt_by_lock.get((lock.source, lock.symbol, lock.side, lock.robot))
     if pnl_usdt is not None:
         figures["pnl_usdt"] = str(pnl_usdt)
     return figures

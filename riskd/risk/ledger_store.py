@@ -20,7 +20,7 @@ from riskd.exchange.filters import SymbolFilters
 from riskd.exchange.parse_income import IncomeRecord
 from riskd.exchange.parse_orders import OrderUpdate
 from riskd.positions import BalanceRecord, PositionRecord
-from riskd.risk.attribution import FilledQuantity
+from riskd.risk.attribution import Attribution, FilledQuantity, position_holders
 from riskd.risk.ledger import (
     STOP_ORDER_TYPES,
     Fill,
@@ -314,7 +314,7 @@ def filled_quantities(conn: Connection, account: str) -> list[FilledQuantity]:
     ``riskd.risk.attribution.robot_positions``; summed in Python, exactly)."""
     columns = (fills.c.client_order_id, fills.c.symbol, fills.c.position_side, fills.c.side)
     rows = conn.execute(
-        select(*columns, fills.c.qty)
+        select(*columns, fills.c.qty, fills.c.time_ms)
         .where(fills.c.account == account)
         .order_by(fills.c.time_ms, fills.c.symbol, fills.c.trade_id)
     ).mappings()
@@ -340,14 +340,32 @@ class RuleHistory(NamedTuple):
         )
 
 
-def rule_history(conn: Connection, account: str, rules: RulesConfig, now_ms: int) -> RuleHistory:
-    """Everything *rules* read at *now_ms*, from SQL alone: a restarted Ledger decides alike."""
+def rule_history(
+    conn: Connection,
+    account: str,
+    rules: RulesConfig,
+    now_ms: int,
+    attribution: Attribution | None = None,
+) -> RuleHistory:
+    """Everything *rules* read at *now_ms*, from SQL alone: a restarted Ledger decides alike.
+    With *attribution* and a robot-scoped stop rule, each stop-out names the robots that held
+    the side stopped (from every fill of the account)."""
     entries = ledger_entries(conn, account, now_ms - rules.lookback_ms())
     stops_ms = rules.lookback_ms("stop_streak", "cooldown")
     fills = stop_fills(conn, account, now_ms - stops_ms) if stops_ms else []
     drawdown_ms = rules.lookback_ms("drawdown")
     equity = equity_points(conn, account, now_ms - drawdown_ms, rules.assets) if drawdown_ms else []
     stop_outs = [stop for stop in map(stop_out, fills) if stop is not None]
+    robot_stops = any(
+        rule.enabled and rule.scope == "robot" and rule.kind in ("stop_streak", "cooldown")
+        for rule in rules.rules
+    )
+    if stop_outs and attribution is not None and robot_stops:
+        sides = [(stop.time_ms, stop.symbol, stop.position) for stop in stop_outs]
+        held = position_holders(filled_quantities(conn, account), attribution, sides)
+        stop_outs = [
+            stop._replace(robots=robots) for stop, robots in zip(stop_outs, held, strict=True)
+        ]
     return RuleHistory(entries, stop_outs, equity)
 
 

@@ -29,7 +29,13 @@ from riskd.store.schema import banlist_versions, lock_events, locks, trading_sta
 
 LockAction = Literal["created", "extended", "expired", "unlocked"]
 # Column widths in riskd.store.schema.
-_WIDTHS: Final = {"symbol": 32, "reason_code": 32, "reason_text": 512, "source": 96}
+_WIDTHS: Final = {
+    "symbol": 32,
+    "reason_code": 32,
+    "reason_text": 512,
+    "source": 96,
+    "robot": 16,
+}
 _ACTOR_WIDTH: Final = 96
 _DETAIL_WIDTH: Final = 512
 
@@ -105,6 +111,7 @@ def _create(conn: Connection, account: str, request: LockRequest, actor: str, no
         "reason_code": request.reason_code,
         "reason_text": request.reason_text,
         "source": request.source,
+        "robot": request.robot,
         "created_ms": now_ms,
         "until_ms": request.until_ms,
         "active": True,
@@ -203,7 +210,13 @@ def unlock(
 def operator_unlocks(conn: Connection, account: str, since_ms: int) -> dict[LockKey, int]:
     """When an operator last unlocked each rule's lock (by key), for unlocks after *since_ms*."""
     rows = conn.execute(
-        select(locks.c.source, locks.c.symbol, locks.c.side, func.max(lock_events.c.at_ms))
+        select(
+            locks.c.source,
+            locks.c.symbol,
+            locks.c.side,
+            locks.c.robot,
+            func.max(lock_events.c.at_ms),
+        )
         .join(lock_events, lock_events.c.lock_id == locks.c.id)
         .where(
             locks.c.account == account,
@@ -211,9 +224,9 @@ def operator_unlocks(conn: Connection, account: str, since_ms: int) -> dict[Lock
             lock_events.c.action == "unlocked",
             lock_events.c.at_ms > since_ms,
         )
-        .group_by(locks.c.source, locks.c.symbol, locks.c.side)
+        .group_by(locks.c.source, locks.c.symbol, locks.c.side, locks.c.robot)
     )
-    return {(source, symbol, side): at_ms for source, symbol, side, at_ms in rows}
+    return {(source, symbol, side, robot): at_ms for source, symbol, side, robot, at_ms in rows}
 
 
 def lock_history(conn: Connection, account: str, limit: int) -> list[LockEvent]:

@@ -31,7 +31,7 @@ LockSide = Literal["long", "short", "both"]
 LOCK_SIDES: Final = get_args(LockSide)  # a tuple: `in` takes unhashable values too
 ALL: Final = "ALL"
 """The ``symbol`` of a lock that covers every symbol of the account."""
-LockKey = tuple[str, str, str]  # (source, symbol, side): which locks are "the same"
+LockKey = tuple[str, str, str, str]  # (source, symbol, side, robot): which locks are "the same"
 RULE_PREFIX: Final = "rule:"
 OPERATOR_PREFIX: Final = "operator:"
 
@@ -107,8 +107,8 @@ class LockRequest:
 
     @property
     def key(self) -> LockKey:
-        """(source, symbol, side): the lock this request would create or extend."""
-        return (self.source, self.symbol, self.side)
+        """(source, symbol, side, robot): the lock this request would create or extend."""
+        return (self.source, self.symbol, self.side, self.robot)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,11 +125,12 @@ class Lock:
     until_ms: int | None
     created_ms: int
     active: bool
+    robot: str = ""  # the one robot banned; "": every robot of the account
 
     @property
     def key(self) -> LockKey:
-        """(source, symbol, side): the lock a request with the same key would extend."""
-        return (self.source, self.symbol, self.side)
+        """(source, symbol, side, robot): the lock a request with the same key would extend."""
+        return (self.source, self.symbol, self.side, self.robot)
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +194,7 @@ def not_overruled(
 ) -> tuple[LockRequest, ...]:
     """The requests an operator's unlock does not overrule.
 
-    *unlocked_ms* maps (source, symbol, side) to when an operator last unlocked such a lock.
+    *unlocked_ms* maps (source, symbol, side, robot) to when an operator last unlocked such a lock.
     A request with that key stands only on evidence newer than the unlock: a rule whose window
     still breaches on the same losses does not lock again, but a new loss does.
     """
@@ -217,13 +218,24 @@ class BanningLock(Protocol):
     @property
     def until_ms(self) -> int | None: ...
 
+    @property
+    def robot(self) -> str: ...
 
-def is_banned(locks: Iterable[BanningLock], symbol: str, side: LockSide, now_ms: int) -> bool:
-    """Whether *locks* ban opening *side* of *symbol* at *now_ms*: the one ban predicate.
+
+def is_banned(
+    locks: Iterable[BanningLock],
+    symbol: str,
+    side: LockSide,
+    now_ms: int,
+    robot: str | None = None,
+) -> bool:
+    """Whether *locks* ban opening *side* of *symbol* at *now_ms* (for *robot*, if given): the
+    one ban predicate.
 
     A lock applies to its symbol, or to every symbol when it is ``ALL``; a ``both`` lock bans
     both sides, and asking about ``both`` means either side (banned when either is). A lock
     bans while ``until_ms`` is None or after *now_ms*; an inactive :class:`Lock` bans nothing.
+    A lock with a robot bans that robot only: it applies when *robot* is that robot.
     """
     for lock in locks:
         if isinstance(lock, Lock) and not lock.active:
@@ -231,6 +243,8 @@ def is_banned(locks: Iterable[BanningLock], symbol: str, side: LockSide, now_ms:
         if lock.until_ms is not None and lock.until_ms <= now_ms:
             continue
         if lock.symbol not in (ALL, symbol):
+            continue
+        if lock.robot and lock.robot != robot:
             continue
         if "both" in (lock.side, side) or lock.side == side:
             return True
@@ -241,6 +255,7 @@ OPERATOR_REASON_CODE: Final = "operator"
 SYMBOL_CHARS: Final = 32  # locks.symbol
 # The name goes into a lock's source and an act's actor as "operator:<name>" (96 wide).
 OPERATOR_CHARS: Final = 64
+ROBOT_CHARS: Final = 16  # locks.robot
 REASON_CHARS: Final = 512  # locks.reason_text, trading_states.reason, lock_events.detail
 _STATES: Final = tuple(TradingState)
 _SYMBOL_ASCII: Final = frozenset(string.ascii_uppercase + string.digits + "_")
@@ -291,10 +306,13 @@ def operator_state_request(body: object) -> StateRequest:
 
 def operator_lock_request(body: object) -> LockRequest:
     """An operator's lock from a JSON body: ``{"symbol", "side"?, "reason", "operator",
-    "until_ms"?}`` (side defaults to both; no until_ms: until unlocked). ValueError names the
-    field that is wrong; whether the exchange lists the symbol is the caller's to check."""
-    body = json_object(body, {"account", "symbol", "side", "reason", "operator", "until_ms"})
+    "until_ms"?, "robot"?}`` (side defaults to both; no until_ms: until unlocked; no robot:
+    every robot). ValueError names the field that is wrong; whether the exchange lists the
+    symbol, and whether the robot trades on the account, is the caller's to check."""
+    keys = {"account", "symbol", "side", "reason", "operator", "until_ms", "robot"}
+    body = json_object(body, keys)
     until_ms = body.get("until_ms")
+    robot = body.get("robot", "")
     return LockRequest(
         symbol=lock_symbol(body.get("symbol")),
         side=cast(LockSide, choice("side", body.get("side", "both"), LOCK_SIDES)),
@@ -302,6 +320,7 @@ def operator_lock_request(body: object) -> LockRequest:
         reason_text=text("reason", body.get("reason"), REASON_CHARS),
         source=operator_source(text("operator", body.get("operator"), OPERATOR_CHARS)),
         until_ms=None if until_ms is None else integer("until_ms", until_ms, 1, MAX_EPOCH_MS),
+        robot=text("robot", robot, ROBOT_CHARS) if robot != "" else "",
     )
 
 

@@ -11,9 +11,11 @@ from decimal import Decimal
 from typing import Any, Final
 
 from sqlalchemy import (
+    DDL,
     BigInteger,
     Boolean,
     Column,
+    Connection,
     Dialect,
     Engine,
     Index,
@@ -27,11 +29,12 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.schema import CreateColumn
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from riskd.store.dml import insert_ignore
 
-SCHEMA_VERSION: Final = 5
+SCHEMA_VERSION: Final = 6
 
 metadata = MetaData(
     naming_convention={
@@ -157,6 +160,28 @@ order_decisions = Table(
     **_MYSQL_OPTIONS,
 )
 
+# --- emergency flattens -----------------------------------------------------------------------
+
+# Every flatten an operator asked for (riskd.protect.flatten): written when it starts (outcome
+# "running", no end) and once more when it ends, with its report.
+flattens = Table(
+    "flattens",
+    metadata,
+    _id(),
+    Column("account", String(64), nullable=False),
+    Column("scope", String(64), nullable=False),  # "account", "symbol X", "robot R[ on X]"
+    Column("operator", String(64), nullable=False),
+    Column("reason", String(512), nullable=False),
+    Column("started_ms", BigInteger, nullable=False),
+    Column("ended_ms", BigInteger, nullable=True),  # None: running, or the Trader died
+    Column("outcome", String(16), nullable=False),  # running | flat | incomplete
+    # The report as JSON ("{}" while running); MEDIUMTEXT on MySQL: a flatten of many
+    # positions sends many slices.
+    Column("report", Text(2**24 - 1), nullable=False),
+    Index(None, "account", "started_ms"),
+    **_MYSQL_OPTIONS,
+)
+
 # --- the ledger ------------------------------------------------------------------------------
 
 income = Table(
@@ -263,6 +288,8 @@ locks = Table(
     Column("reason_code", String(32), nullable=False),
     Column("reason_text", String(512), nullable=False),
     Column("source", String(96), nullable=False),  # "rule:<id>" or "operator:<name>"
+    # v6: the one robot the lock bans; "": every robot of the account
+    Column("robot", String(16), nullable=False, server_default=""),
     Column("created_ms", BigInteger, nullable=False),
     Column("until_ms", BigInteger, nullable=True),  # None: until an operator unlocks it
     Column("active", Boolean, nullable=False),
@@ -374,7 +401,8 @@ class SchemaVersionError(RuntimeError):
 def init_schema(engine: Engine, now_ms: int) -> list[str]:
     """Create the missing tables and record SCHEMA_VERSION; return the tables created.
 
-    Idempotent; upgrades an older schema (every change so far only adds tables). Raises
+    Idempotent; upgrades an older schema (changes so far add tables, and columns with a server
+    default: v6 ``locks.robot``). Raises
     SchemaVersionError, before changing anything, if the database records a newer version.
     """
     with engine.begin() as connection:
@@ -388,6 +416,7 @@ def init_schema(engine: Engine, now_ms: int) -> list[str]:
                     f"database schema version is {stored}, this riskd uses {SCHEMA_VERSION}"
                 )
         metadata.create_all(connection)
+        _add_columns(connection, existing)
         row = {"key": _VERSION_KEY, "value": str(SCHEMA_VERSION), "updated_at_ms": now_ms}
         connection.execute(insert_ignore(schema_meta, [row], connection.dialect.name))
         connection.execute(
@@ -396,3 +425,19 @@ def init_schema(engine: Engine, now_ms: int) -> list[str]:
             .values(value=str(SCHEMA_VERSION), updated_at_ms=now_ms)
         )
     return [table.name for table in metadata.sorted_tables if table.name not in existing]
+
+
+def _add_columns(connection: Connection, existing: set[str]) -> None:
+    """Add the columns a newer schema added to tables that already existed (each with a server
+    default, so that the rows stored keep their meaning)."""
+    inspector = inspect(connection)
+    quote = connection.dialect.identifier_preparer.format_table
+    for table in metadata.sorted_tables:
+        if table.name not in existing:
+            continue
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in present:
+                assert column.server_default is not None, f"{column} needs a server default"
+                spec = CreateColumn(column).compile(dialect=connection.dialect)
+                connection.execute(DDL(f"ALTER TABLE {quote(table)} ADD COLUMN {spec}"))

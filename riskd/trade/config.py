@@ -23,7 +23,9 @@ from riskd.core.secrets import (
 ROBOTS_SECRETS: Final = "robots"
 """The secrets owner whose load resolves every robot's token (the gateway's)."""
 
-RobotName = Annotated[str, matching(r"[A-Za-z0-9_-]{1,16}", "1 to 16 letters, digits, '-' or '_'")]
+ROBOT_NAME: Final = r"[A-Za-z0-9_-]{1,16}"
+"""What a robot's name is made of: ``[[robots]] name``."""
+RobotName = Annotated[str, matching(ROBOT_NAME, "1 to 16 letters, digits, '-' or '_'")]
 SYMBOL = r"[A-Z0-9]{1,20}"
 GATEWAY_PREFIX: Final = "rb-"
 """Where the client ids of the orders riskd places for robots begin."""
@@ -60,6 +62,12 @@ class RobotConfig(FrozenModel):
     symbols: tuple[Annotated[str, matching(SYMBOL, "a symbol like BTCUSDT")], ...] | None = None
     """Only these symbols (None: any)."""
     limits: LimitsConfig = LimitsConfig()
+    max_notional_usdt: Decimal | None = Field(None, gt=0)
+    """The robot's share of the shared wallet, as gross notional: its own positions (as its
+    fills built them) at the mark, plus its own open orders that would add to them."""
+    max_margin_usdt: Decimal | None = Field(None, gt=0)
+    """Its share as margin in use: that notional over each symbol's leverage (1x where riskd
+    does not know it)."""
     client_id_prefixes: tuple[
         Annotated[str, matching(CLIENT_ID_PREFIX, "1 to 30 of A-Z a-z 0-9 . : / _ -")], ...
     ] = ()

@@ -20,6 +20,9 @@ first, the ban list before the limits, and the exchange's filters last, just bef
    have refuses with ``NO_MARK`` (fail closed). The rate counts the robot's passed orders
    against its limit and every robot's of the account against the account's; a duplicate is
    always the same robot's order, within the robot's window and within the account's.
+   Then the robot's share of the wallet (``max_notional_usdt``, ``max_margin_usdt`` of
+   ``[[robots]]``): ``ROBOT_NOTIONAL``, ``ROBOT_MARGIN``, judged on the robot's own positions
+   (as its fills built them) and its own open orders, for an order that adds to them.
 5. The exchange's filters (:func:`riskd.exchange.filters.check_order`): ``NOT_TRADING``,
    ``STEP_SIZE``, ``MIN_QTY``, ``MAX_QTY``, ``TICK_SIZE``, ``MIN_PRICE``, ``MAX_PRICE``,
    ``PERCENT_PRICE``, ``MIN_NOTIONAL`` (``NO_MARK`` for a market order's min notional without
@@ -46,7 +49,7 @@ an order that does not is never refused for exposure, even above the limit.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from typing import Final, NamedTuple
@@ -82,6 +85,8 @@ class Refusal(StrEnum):
     ORDER_NOTIONAL = "ORDER_NOTIONAL"
     SYMBOL_EXPOSURE = "SYMBOL_EXPOSURE"
     ACCOUNT_EXPOSURE = "ACCOUNT_EXPOSURE"
+    ROBOT_NOTIONAL = "ROBOT_NOTIONAL"
+    ROBOT_MARGIN = "ROBOT_MARGIN"
     NO_MARK = "NO_MARK"
     NOT_TRADING = "NOT_TRADING"
     STEP_SIZE = "STEP_SIZE"
@@ -126,7 +131,8 @@ class GateContext:
     symbol's (None: unknown symbol). ``positions`` are the account's signed amounts by
     (symbol, position side), every symbol; ``open_orders`` the account's open regular orders,
     every symbol; ``marks`` the mark price per symbol (a symbol left out has none). ``recent``
-    is read only.
+    is read only. ``robot_positions`` are the robot's own, as its fills built them (for its
+    share of the wallet); ``leverage`` each symbol's (left out: 1x).
     """
 
     now_ms: int
@@ -138,6 +144,8 @@ class GateContext:
     open_orders: Sequence[OpenOrder]
     marks: Mapping[str, Decimal]
     recent: RecentOrders
+    robot_positions: Mapping[PositionKey, Decimal] = field(default_factory=dict)
+    leverage: Mapping[str, int] = field(default_factory=dict)
 
 
 def decide(intent: OrderIntent, context: GateContext) -> GateDecision:
@@ -157,6 +165,7 @@ def decide(intent: OrderIntent, context: GateContext) -> GateDecision:
         or (None if reducing else _ban_list(intent, context))
         or _order_limits(intent, context, scopes)
         or (None if reducing else _exposure_limits(intent, context, scopes))
+        or _robot_share(intent, context)
         or _exchange_filters(intent, context)
     )
     return refused or GateDecision(True, None, _passed_detail(intent, context, reducing))
@@ -262,12 +271,13 @@ def _ban_list(intent: OrderIntent, context: GateContext) -> GateDecision | None:
     side = _opened_side(intent)
     # ALL locks first: a ban of every symbol is the more fundamental reason.
     for lock in sorted(banlist.locks, key=lambda lock: lock.symbol != ALL):
-        if is_banned((lock,), intent.symbol, side, now_ms):
+        if is_banned((lock,), intent.symbol, side, now_ms, intent.robot):
             until = "unlocked" if lock.until_ms is None else str(lock.until_ms)
+            whom = f" for robot {lock.robot}" if lock.robot else ""
             return _refuse(
                 Refusal.BANNED_ALL if lock.symbol == ALL else Refusal.BANNED_SYMBOL,
-                f"lock {lock.id} ({lock.reason_code}) bans opening {side} on {lock.symbol} "
-                f"until {until} ({version})",
+                f"lock {lock.id} ({lock.reason_code}) bans opening {side} on {lock.symbol}"
+                f"{whom} until {until} ({version})",
             )
     return None
 
@@ -436,7 +446,7 @@ def _exposure_limits(
     if all(most is None for _, most in per_account):
         return None
     try:
-        account_before = _account_exposure(context.positions, pending, context.marks)
+        account_before = sum(_exposures(context.positions, pending, context.marks).values(), ZERO)
     except _MissingMark as missing:
         limits = next(lim for lim, most in per_account if most is not None)
         return _no_mark(missing.symbol, "value the account's exposure", limits)
@@ -452,11 +462,58 @@ def _exposure_limits(
     return None
 
 
-def _account_exposure(
+def _robot_share(intent: OrderIntent, context: GateContext) -> GateDecision | None:
+    """The robot's own share of the wallet: its positions and its own open orders that would
+    add to them, as gross notional and as margin; only an order adding to them is refused."""
+    robot = context.robot
+    if robot.max_notional_usdt is None and robot.max_margin_usdt is None:
+        return None
+    limits = _Limits(Scope.ROBOT, robot.limits, f"robot {robot.name}")
+    own = [
+        _Pending(
+            order.symbol, order.side, order.position_side, order.remaining_qty, order.price or None
+        )
+        for order in context.open_orders
+        if not order.reduce_only
+        and order.remaining_qty > 0
+        and order.client_order_id.startswith(robot.prefixes)
+    ]
+    ordered = _Pending(
+        intent.symbol, intent.side, intent.position_side, intent.quantity, intent.price
+    )
+    positions = context.robot_positions
+    try:
+        before = _exposures(positions, own, context.marks)
+        after = _exposures(positions, [*own, ordered], context.marks)
+    except _MissingMark as missing:
+        return _no_mark(missing.symbol, f"value robot {robot.name}'s share", limits)
+    if after.get(intent.symbol, ZERO) <= before.get(intent.symbol, ZERO):
+        return None
+    notional = sum(after.values(), ZERO)
+    most = robot.max_notional_usdt
+    if most is not None and notional > most:
+        return _refuse(
+            Refusal.ROBOT_NOTIONAL,
+            f"its gross notional {_usdt(notional)} USDT with this order > max {_usdt(most)} USDT",
+            limits,
+        )
+    margin = sum((value / context.leverage.get(s, 1) for s, value in after.items()), ZERO)
+    most = robot.max_margin_usdt
+    if most is not None and margin > most:
+        return _refuse(
+            Refusal.ROBOT_MARGIN,
+            f"its margin in use {_usdt(margin)} USDT with this order > max {_usdt(most)} USDT",
+            limits,
+        )
+    return None
+
+
+def _exposures(
     positions: Mapping[PositionKey, Decimal],
     pending: Sequence[_Pending],
     marks: Mapping[str, Decimal],
-) -> Decimal:
+) -> dict[str, Decimal]:
+    """Each symbol's gross exposure (positions and pending orders, see ``_symbol_exposure``)."""
     held: dict[str, dict[PositionKey, Decimal]] = {}
     for key, amount in positions.items():
         if amount:
@@ -464,13 +521,10 @@ def _account_exposure(
     orders: dict[str, list[_Pending]] = {}
     for order in pending:
         orders.setdefault(order.symbol, []).append(order)
-    return sum(
-        (
-            _symbol_exposure(symbol, held.get(symbol, {}), orders.get(symbol, []), marks).total
-            for symbol in sorted(held.keys() | orders.keys())
-        ),
-        ZERO,
-    )
+    return {
+        symbol: _symbol_exposure(symbol, held.get(symbol, {}), orders.get(symbol, []), marks).total
+        for symbol in sorted(held.keys() | orders.keys())
+    }
 
 
 def _symbol_exposure(

@@ -46,6 +46,7 @@ def test_jobs_report_health_each_from_its_own_ip_within_budget(deploy, simulator
         "order_reaper",
         "stop_ladder",
         "ledger",
+        "trader",  # every account's order path (the emergency flatten), robots or not
     }
 
 

@@ -131,7 +131,7 @@ def test_an_operator_lock_and_its_unlock_are_published_and_audited(
     lock_id = int(row.split()[0])
     assert wait_for(lambda: _locked(gateway) == [("DOGEUSDT", "operator:alice")], timeout_s=10)
     listed = run_cli("locks", "--url", gateway)
-    assert re.search(r"DOGEUSDT\s+long\s+until unlocked\s+.*operator:alice\s+news", listed.stdout)
+    assert re.search(r"DOGEUSDT\s+long\s+all\s+until unlocked\s+.*operator:alice\s+news", listed.stdout)
 
     refused = run_cli(
         "unlock", str(lock_id + 99), "--operator", "bob", "--reason", "x", "--url", gateway

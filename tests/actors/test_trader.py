@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
-
 from actors import launcher
 from tests.kit.deployment import (
     LOOPBACK_JOBS,
     READY_S,
     deployment_toml,
+    fmz,
+    fmz_trade,
     get_json,
     post_json,
     wait_for,
@@ -30,41 +30,16 @@ token_env = "RISKD_TEST_ROBOT_TOKEN"
 """
 
 
-def _fmz(
-    gateway: str,
-    method: str,
-    params: dict,
-    secret: str = "robot-token",
-    headers: dict[str, str] | None = None,
-) -> dict:
-    body = {
-        "access_key": "r1",
-        "secret_key": secret,
-        "method": method,
-        "nonce": time.time_ns(),
-        "params": params,
-    }
-    status, answer = post_json(f"{gateway}/fmz/binance", body, headers)
-    assert status == 200  # the protocol answers 200, errors included
-    return answer
-
-
-def _trade(gateway: str, side: str, amount: str) -> dict:
-    return _fmz(
-        gateway, "trade", {"symbol": "BTC_USDT", "type": side, "price": -1, "amount": amount}
-    )
-
-
 async def test_a_robot_trades_through_riskd_and_a_lock_refuses_its_next_opening_order(
     deploy, simulator
 ) -> None:
     controller, info = deploy(deployment_toml(simulator.server.url, LOOPBACK_JOBS + ROBOT))
     gateway = info["gateway"]
     assert all(row.healthy() for row in launcher.wait_ready(controller, READY_S))
-    assert "error" in _fmz(gateway, "accounts", {}, secret="wrong")  # nothing sent
+    assert "error" in fmz(gateway, "accounts", {}, secret="wrong")  # nothing sent
 
     def bought() -> dict | None:  # refused only until the Trader holds a ban list
-        answer = _trade(gateway, "buy", "0.010")
+        answer = fmz_trade(gateway, "buy", "0.010")
         return None if "BANLIST_MISSING" in answer.get("error", "") else answer
 
     answer = wait_for(bought)
@@ -79,18 +54,20 @@ async def test_a_robot_trades_through_riskd_and_a_lock_refuses_its_next_opening_
         assert placed["status"] == "FILLED"
     finally:
         await client.close_connection()
-    assert _fmz(gateway, "order", {"id": order_id})["data"]["status"] == "filled"
+    assert fmz(gateway, "order", {"id": order_id})["data"]["status"] == "filled"
 
     status, _ = post_json(
         f"{gateway}/v1/locks", {"symbol": "BTCUSDT", "reason": "test", "operator": "alice"}
     )
     assert status == 201
     # Below the step size: refused by the filters until the lock arrives, then by the ban.
-    refused = wait_for(lambda: "BANNED_SYMBOL" in _trade(gateway, "buy", "0.0001").get("error", ""))
+    refused = wait_for(
+        lambda: "BANNED_SYMBOL" in fmz_trade(gateway, "buy", "0.0001").get("error", "")
+    )
     assert refused
-    opening = _trade(gateway, "buy", "0.010")
+    opening = fmz_trade(gateway, "buy", "0.010")
     assert "BANNED_SYMBOL" in opening["error"]
-    closing = _trade(gateway, "closebuy", "0.010")  # reducing: never banned
+    closing = fmz_trade(gateway, "closebuy", "0.010")  # reducing: never banned
     assert "data" in closing, closing
 
     refusals = wait_for(
@@ -122,26 +99,26 @@ async def test_every_account_method_answers_for_the_robots_own_orders(deploy, si
     finally:
         await client.close_connection()
     resting = {"symbol": "BTC_USDT", "type": "buy", "price": "58000", "amount": "0.002"}
-    placed = wait_for(lambda: (a := _fmz(gateway, "trade", resting)).get("data") and a)
+    placed = wait_for(lambda: (a := fmz(gateway, "trade", resting)).get("data") and a)
     order_id = placed["data"]["id"]
 
-    open_orders = _fmz(gateway, "orders", {"symbol": "BTC_USDT"})["data"]
+    open_orders = fmz(gateway, "orders", {"symbol": "BTC_USDT"})["data"]
     assert [o["id"] for o in open_orders] == [order_id]
-    assert _fmz(gateway, "order", {"id": order_id})["data"]["status"] == "pending"
-    assert _fmz(gateway, "cancel", {"id": order_id}) == {"data": True}
-    history = _fmz(gateway, "historyorders", {"symbol": "BTC_USDT"})["data"]
+    assert fmz(gateway, "order", {"id": order_id})["data"]["status"] == "pending"
+    assert fmz(gateway, "cancel", {"id": order_id}) == {"data": True}
+    history = fmz(gateway, "historyorders", {"symbol": "BTC_USDT"})["data"]
     assert [(o["id"], o["status"]) for o in history] == [(order_id, "canceled")]
 
-    usdt = next(a for a in _fmz(gateway, "accounts", {})["data"] if a["currency"] == "USDT")
+    usdt = next(a for a in fmz(gateway, "accounts", {})["data"] if a["currency"] == "USDT")
     assert float(usdt["free"]) > 0
-    assert _fmz(gateway, "marginlevel", {"symbol": "BTC_USDT", "marginLevel": 10})["data"] is True
-    assert "data" in _trade(gateway, "buy", "0.010")
-    position = wait_for(lambda: _fmz(gateway, "positions", {"symbol": "BTC_USDT"})["data"])
+    assert fmz(gateway, "marginlevel", {"symbol": "BTC_USDT", "marginLevel": 10})["data"] is True
+    assert "data" in fmz_trade(gateway, "buy", "0.010")
+    position = wait_for(lambda: fmz(gateway, "positions", {"symbol": "BTC_USDT"})["data"])
     assert position[0]["margin_level"] == 10 and position[0]["type"] == "long"
     get = {"Http-Method": "GET"}
-    raw = _fmz(gateway, "__api_/fapi/v1/leverageBracket", {"symbol": "BTCUSDT"}, headers=get)
+    raw = fmz(gateway, "__api_/fapi/v1/leverageBracket", {"symbol": "BTCUSDT"}, headers=get)
     assert raw["data"]["symbol"] == "BTCUSDT" and raw["data"]["brackets"]
-    unbudgeted = _fmz(gateway, "__api_/fapi/v2/balance", {}, headers=get)
+    unbudgeted = fmz(gateway, "__api_/fapi/v2/balance", {}, headers=get)
     assert "weight" in unbudgeted["error"]
-    foreign = _fmz(gateway, "cancel", {"id": "BTC_USDT,1"})
+    foreign = fmz(gateway, "cancel", {"id": "BTC_USDT,1"})
     assert "error" in foreign  # not the robot's order (or no such order): nothing cancelled

@@ -23,7 +23,6 @@ import pytest
 
 from riskd.cli import SIM_CONFIG_TOML, SIM_ENV
 from riskd.config import load_config_text
-from riskd.plan import JobKind
 
 pytestmark = pytest.mark.bench
 
@@ -232,6 +231,18 @@ RUNS: dict[str, tuple[list[str], list[str]]] = {
             r"^lost \(never got the last version\): 0; failed subscribers: 0;",
         ],
     ),
+    "flatten": (
+        ["--sizes", "1,2", "--rounds", "1"],
+        [
+            header(
+                *("positions", "sample", "n", "slices", "p50 ms", "p90 ms", "p99 ms"),
+                *("max ms", "riskd p50 ms", "flat"),
+            ),
+            row("1", FIRST, "1", "1", *[VALUE] * 5, "1/1"),
+            row("1", STEADY, "1", "1", *[VALUE] * 5, "1/1"),
+            row("2", STEADY, "1", "2", *[VALUE] * 5, "1/1"),
+        ],
+    ),
     "market": (
         [
             *("--robots", "2", "--symbols", "2", "--duration-s", "3"),
@@ -358,8 +369,8 @@ def test_footprint_gives_each_job_of_further_accounts_an_ip_of_its_own(
     jobs, sim_plan = config.plan().jobs, sim.plan().jobs  # no IP over-subscribed
     assert config.accounts[0] == sim.accounts[0]
     assert len(config.accounts) == 5
-    # Each further account copies the first's jobs but the Trader (it has no robots).
-    copied = [job for job in sim_plan if job.kind.per_account and job.kind is not JobKind.TRADER]
+    # Each further account copies the first's jobs, the Trader too (every account runs one).
+    copied = [job for job in sim_plan if job.kind.per_account]
     assert len(jobs) == len(sim_plan) + 4 * len(copied)
     egress = [job.config.egress for job in jobs if job.kind.per_account and job.account != "sim"]
     assert len(set(egress)) == len(egress)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Iterator
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -22,6 +23,7 @@ from riskd.gateway.openapi import (
     openapi_document,
 )
 from riskd.market.config import MarketConfig
+from riskd.pnl.report import PnlRow
 from tests.kit.clock import FrozenClock
 from tests.kit.gateway import (
     JSON,
@@ -179,6 +181,9 @@ ANSWERS = [
     ("GET", "/v1/market/stream", "/v1/market/stream?symbols=BTCUSDT,ETHUSDT", None, 426),
     ("GET", "/v1/channels/{id}/stream", "/v1/channels/c1/stream", None, 426),
     ("DELETE", "/v1/silences/{id}", "/v1/silences/7?operator=al", None, 404),
+    ("GET", "/v1/pnl", "/v1/pnl?account=main&by=symbol&hours=2", None, 200),
+    ("GET", "/v1/pnl", "/v1/pnl?account=main&robot=r9", None, 404),
+    ("GET", "/v1/pnl", "/v1/pnl?account=main&hours=0", None, 400),
 ]
 
 
@@ -193,6 +198,7 @@ async def gateway() -> AsyncIterator[Served]:
         served.server.publish_banlist(banlist(3, lock()).to_json())
         served.server.set_market_symbols(["BTCUSDT", "ETHUSDT"])
         served.server.publish_market([book(), mark(), ticker(), kline(NOW_MS)])
+        served.backend.pnl_rows["main"] = [PnlRow("r1", "USDT", Decimal(1), Decimal(0), Decimal(0))]
         yield served
 
 

@@ -27,6 +27,7 @@ SECRETS_ENV = {
     "RISKD_TEST_API_KEY": "sim-key",
     "RISKD_TEST_API_SECRET": "sim-secret",
     "RISKD_TEST_ROBOT_TOKEN": "robot-token",
+    "RISKD_TEST_ROBOT_B_TOKEN": "robot-b-token",
 }
 
 
@@ -102,6 +103,35 @@ def wait_for(predicate: Callable[[], T], timeout_s: float = READY_S, interval_s:
     while not (value := predicate()) and time.monotonic() < deadline:
         time.sleep(interval_s)
     return value
+
+
+def fmz(
+    gateway: str,
+    method: str,
+    params: dict,
+    *,
+    robot: str = "r1",
+    secret: str = "robot-token",
+    headers: dict[str, str] | None = None,
+) -> dict:
+    """One FMZ protocol call of *robot* to the gateway's ``/fmz/binance``; its JSON answer
+    (the protocol answers 200, errors included)."""
+    body = {
+        "access_key": robot,
+        "secret_key": secret,
+        "method": method,
+        "nonce": time.time_ns(),
+        "params": params,
+    }
+    status, answer = post_json(f"{gateway}/fmz/binance", body, headers)
+    assert status == 200
+    return answer
+
+
+def fmz_trade(gateway: str, side: str, amount: str, symbol: str = "BTC_USDT", **robot: str) -> dict:
+    """A MARKET trade (price -1) of *amount* by *robot* (``fmz``'s robot and secret)."""
+    params = {"symbol": symbol, "type": side, "price": -1, "amount": amount}
+    return fmz(gateway, "trade", params, **robot)
 
 
 def exported_metrics(node_id: str, patterns: Mapping[str, re.Pattern[str]]) -> set[str]:

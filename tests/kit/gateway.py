@@ -17,7 +17,7 @@ from aiohttp import ClientSession
 from multidict import CIMultiDictProxy
 from yarl import URL
 
-from riskd.core.clock import Clock, wall_ms
+from riskd.core.clock import HOUR_MS, Clock, wall_ms
 from riskd.core.secrets import Secret, SecretSources
 from riskd.fmz.request import Method, Params
 from riskd.gateway.app import GatewayServer
@@ -28,7 +28,10 @@ from riskd.health import JobStatus
 from riskd.market.config import MarketConfig
 from riskd.market.records import KlineRow
 from riskd.notify.alerts import silence_request
+from riskd.pnl.report import PnlGrouping, PnlReport, PnlRow
+from riskd.protect.flatten import FlattenRequest, UnknownSymbol
 from riskd.risk.locks import operator_lock_request, operator_state_request, operator_unlock_request
+from tests.kit.flatten import nothing_open_report
 
 READ_TOKEN, OPERATOR_TOKEN = "read-token", "operator-token"
 READER = {"Authorization": f"Bearer {READ_TOKEN}"}
@@ -106,8 +109,9 @@ def gateway_config(
 class FakeBackend:
     """:class:`riskd.gateway.ports.Backend` in memory. It checks operators' requests with the
     Ledger's and the Alerter's own validators; ``stored_klines[(symbol, interval)]`` holds the
-    kline store's rows; ``fail[method]`` is raised by that method, a method in ``hang`` never
-    answers, and ``calls`` records every call."""
+    kline store's rows, ``pnl_rows[account]`` the rows of its PnL reports; ``fail[method]``
+    is raised by that method, a method in ``hang`` never answers, and ``calls`` records every
+    call."""
 
     def __init__(self, accounts: Sequence[str] = ("main",)) -> None:
         self.rows: list[JobStatus] = []
@@ -120,6 +124,7 @@ class FakeBackend:
         self.current_silences: dict[int, dict] = {}
         self.stored_klines: dict[tuple[str, str], list[KlineRow]] = {}
         self.decisions: dict[str, list[dict]] = {account: [] for account in accounts}
+        self.pnl_rows: dict[str, list[PnlRow]] = {account: [] for account in accounts}
         self.fail: dict[str, Exception] = {}
         self.hang: set[str] = set()
         self.calls: list[tuple[str, tuple]] = []
@@ -221,6 +226,23 @@ class FakeBackend:
         await self._called("orders", account, robot, limit)
         listed = [d for d in self.decisions[account] if robot in (None, d["robot"])]
         return listed[:limit]
+
+    async def flatten(self, account: str, request: FlattenRequest) -> dict:
+        """The report of a flatten that found nothing open; a symbol other than BTCUSDT and
+        ETHUSDT is not listed (UnknownSymbol)."""
+        await self._called("flatten", account, request)
+        symbol = request.scope.symbol
+        if symbol and symbol not in ("BTCUSDT", "ETHUSDT"):
+            raise UnknownSymbol(f"symbol: the exchange does not list {symbol!r}")
+        return nothing_open_report(account, request, wall_ms())
+
+    async def pnl(self, account: str, by: str, hours: int, robot: str | None) -> dict:
+        """A report of ``pnl_rows[account]`` over the *hours* up to now."""
+        await self._called("pnl", account, by, hours, robot)
+        end_ms = wall_ms()
+        rows = tuple(self.pnl_rows[account])
+        grouping = PnlGrouping(by)
+        return PnlReport(account, grouping, robot, end_ms - hours * HOUR_MS, end_ms, rows).to_dict()
 
     async def kline_history(
         self, symbol: str, interval: str, start_ms: int | None, end_ms: int | None, limit: int

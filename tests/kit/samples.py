@@ -6,8 +6,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 from riskd.exchange.filters import SymbolFilters
+from riskd.exchange.parse_income import IncomeRecord
 from riskd.exchange.parse_orders import OrderUpdate
-from riskd.orders import OpenOrder
+from riskd.orders import OpenAlgoOrder, OpenOrder
 from riskd.risk.banlist import BanList, BanListLock
 from riskd.risk.ledger import Fill
 
@@ -16,7 +17,11 @@ VALID_MS = 30_000
 
 
 def lock(
-    symbol: str = "BTCUSDT", side: str = "both", until_ms: int | None = None, id: int = 1
+    symbol: str = "BTCUSDT",
+    side: str = "both",
+    until_ms: int | None = None,
+    id: int = 1,
+    robot: str = "",
 ) -> BanListLock:
     return BanListLock(
         id=id,
@@ -27,6 +32,7 @@ def lock(
         source="rule:pnl_4h",
         created_ms=NOW_MS - 60_000,
         until_ms=until_ms,
+        robot=robot,
     )
 
 
@@ -165,4 +171,48 @@ def order_update(
         maker=maker,
         reduce_only=reduce_only,
         close_position=False,
+    )
+
+
+def algo_order(
+    algo_id: int, client_algo_id: str | None = None, symbol: str = "BTCUSDT", time_ms: int = 1
+) -> OpenAlgoOrder:
+    """A resting STOP_MARKET SELL of 0.010 *symbol* at 57,000 (client id ``rl<algo_id>``
+    unless given), created and updated at *time_ms*."""
+    return OpenAlgoOrder(
+        algo_id=algo_id,
+        client_algo_id=f"rl{algo_id}" if client_algo_id is None else client_algo_id,
+        symbol=symbol,
+        side="SELL",
+        position_side="BOTH",
+        order_type="STOP_MARKET",
+        quantity=Decimal("0.010"),
+        trigger_price=Decimal("57000"),
+        working_type="MARK_PRICE",
+        reduce_only=True,
+        close_position=False,
+        price_protect=True,
+        create_time_ms=time_ms,
+        update_time_ms=time_ms,
+    )
+
+
+def income_record(
+    tran_id: int,
+    income_type: str = "COMMISSION",
+    amount: str = "-0.5",
+    time_ms: int = 1000,
+    trade_id: str = "",
+    symbol: str = "BTCUSDT",
+) -> IncomeRecord:
+    """A row of GET /fapi/v1/income in USDT (its info: the income type)."""
+    return IncomeRecord(
+        tran_id=tran_id,
+        income_type=income_type,
+        symbol=symbol,
+        asset="USDT",
+        amount=Decimal(amount),
+        time_ms=time_ms,
+        trade_id=trade_id,
+        info=income_type,
     )

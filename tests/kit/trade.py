@@ -26,10 +26,14 @@ ACTIVE = banlist()
 
 
 def robot(
-    name: str = ROBOT, *, symbols: tuple[str, ...] | None = None, **limits: Any
+    name: str = ROBOT,
+    *,
+    symbols: tuple[str, ...] | None = None,
+    share: Mapping[str, str] | None = None,
+    **limits: Any,
 ) -> RobotConfig:
-    """Robot *name* on account main with these *limits* (LimitsConfig's fields); its token is
-    not loaded."""
+    """Robot *name* on account main with these *limits* (LimitsConfig's fields) and *share*
+    (max_notional_usdt, max_margin_usdt); its token is not loaded."""
     return RobotConfig.model_validate(
         {
             "name": name,
@@ -37,6 +41,7 @@ def robot(
             "token_env": "ROBOT_TOKEN",
             "symbols": symbols,
             "limits": limits,
+            **(share or {}),
         },
         context=SecretSources(secrets=frozenset()),
     )
@@ -79,6 +84,8 @@ def context(
     open_orders: Sequence[OpenOrder] = (),
     marks: Mapping[str, str] | None = None,
     recent: RecentOrders | None = None,
+    robot_positions: Mapping[tuple[str, str], str] | None = None,
+    leverage: Mapping[str, int] | None = None,
 ) -> GateContext:
     """A GateContext at *now_ms* for robot r1 (unless *robot_config*); positions and marks as
     strings, marks {BTCUSDT: 60000} unless given; default limits (a 500 bps band, a 2 s
@@ -95,6 +102,10 @@ def context(
         open_orders=open_orders,
         marks={symbol: Decimal(mark) for symbol, mark in marks.items()},
         recent=recent or RecentOrders(HORIZON_MS),
+        robot_positions={
+            PositionKey(*key): Decimal(amount) for key, amount in (robot_positions or {}).items()
+        },
+        leverage=leverage or {},
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 
 from riskd.exchange.guard import IpEvent, IpEventKind
@@ -63,6 +64,22 @@ def test_published_locks_fire_again_and_ended_ones_resolve() -> None:
     }
     assert events[2].severity is Severity.CRITICAL
     assert dict(events[2].figures) == {"window": "4h", "threshold_usdt": "-150"}  # no end
+
+
+def test_two_robots_locks_of_one_symbol_are_two_alerts_and_a_robots_all_lock_warns() -> None:
+    def robots(lock_id: int, symbol: str, robot: str) -> BanListLock:
+        return dataclasses.replace(_lock(lock_id, symbol), robot=robot)
+
+    events = lock_alerts(
+        "main",
+        [],
+        [robots(1, "ETHUSDT", "a"), robots(2, "ETHUSDT", "b"), robots(3, "ALL", "a")],
+        T0,
+    )
+
+    assert [dict(e.labels).get("robot") for e in events] == ["a", "b", "a"]
+    assert len({e.fingerprint for e in events}) == 3
+    assert events[2].severity is Severity.WARNING
 
 
 def test_the_trading_state_fires_unless_active() -> None:

@@ -160,6 +160,35 @@ def test_is_banned_table(snapshot: BanList, symbol: str, side: str, banned: bool
     assert snapshot.is_banned(symbol, side, NOW_MS) is banned  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("robot", "banned"), [("a", True), ("b", False), (None, False)], ids=["a", "b", "nobody"]
+)
+def test_a_robots_lock_bans_that_robot_only(robot: str | None, banned: bool) -> None:
+    snapshot = banlist(1, lock("ETHUSDT", robot="a"), lock(ALL, robot="a", id=2))
+    assert snapshot.all is False
+    assert snapshot.is_banned("ETHUSDT", "long", NOW_MS, robot=robot) is banned
+    assert snapshot.is_banned("BTCUSDT", "short", NOW_MS, robot=robot) is banned
+
+
+def test_a_robots_lock_round_trips_and_a_list_without_robots_reads_as_every_robots() -> None:
+    snapshot = banlist(2, lock("ETHUSDT", robot="a"))
+    assert json.loads(snapshot.to_json())["locks"][0]["robot"] == "a"
+    assert BanList.from_json(snapshot.to_json()) == snapshot
+    older = json.loads(banlist(2, lock("ETHUSDT")).to_json())
+    del older["locks"][0]["robot"]
+    assert BanList.from_json(json.dumps(older)).locks[0].robot == ""
+
+
+def test_build_banlist_sets_all_for_an_account_lock_of_every_symbol_only() -> None:
+    def stored(robot: str) -> Lock:
+        return Lock(1, "main", ALL, "both", "op", "why", "operator:ann", None, 1, True, robot)
+
+    assert build_banlist("main", 1, NOW_MS, NOW_MS + 1, TradingState.ACTIVE, [stored("")]).all
+    robots = build_banlist("main", 1, NOW_MS, NOW_MS + 1, TradingState.ACTIVE, [stored("a")])
+    assert robots.all is False
+    assert robots.locks[0].robot == "a"
+
+
 def test_expired_snapshot_bans_everything_by_default() -> None:
     expired_at_ms = NOW_MS + VALID_MS
     assert banlist(1).is_banned("ETHUSDT", "long", expired_at_ms)

@@ -13,6 +13,7 @@ from riskd.exchange.parse_orders import OrderUpdate
 from riskd.health import late_after_ms
 from riskd.positions import BalanceRecord, BookView
 from riskd.risk import lock_store
+from riskd.risk.attribution import Attribution
 from riskd.risk.banlist import BanList
 from riskd.risk.decide import (
     RULES_ACTOR,
@@ -28,7 +29,7 @@ from riskd.risk.ledger import fill_from_order_update
 from riskd.risk.ledger_store import RuleHistory, rule_history
 from riskd.risk.lock_store import StateRecord
 from riskd.risk.locks import ALL, TradingState, operator_source, rule_source
-from riskd.risk.rules import EquityPoint, RulesConfig
+from riskd.risk.rules import EquityPoint, Exposure, RuleAction, RulesConfig
 from riskd.store.schema import banlist_versions, fills, init_schema, locks, orders
 from tests.kit.samples import lock, order_update
 
@@ -141,7 +142,7 @@ def test_a_losing_fill_past_a_threshold_creates_the_lock_and_a_version_in_one_tr
         stored = connection.execute(select(banlist_versions.c.version, banlist_versions.c.body))
         assert [tuple(row) for row in stored] == [(1, decision.body.decode())]
     assert BanList.from_json(decision.body) == decision.banlist  # encoded once, stored as sent
-    assert decision.pnl_usdt_by_lock == {(SYMBOL_4H, "BTCUSDT", "both"): Decimal(-200)}
+    assert decision.pnl_usdt_by_lock == {(SYMBOL_4H, "BTCUSDT", "both", ""): Decimal(-200)}
 
 
 def test_a_failing_decision_after_a_fill_leaves_the_fill_booked(
@@ -202,7 +203,7 @@ def test_the_pure_judgement_leaves_an_unlocked_key_alone_without_newer_evidence(
     assert fill is not None
     history = RuleHistory([], [], []).with_fill(fill)
     acted = StateRecord(TradingState.ACTIVE, "", "", 0)
-    key = (SYMBOL_4H, "BTCUSDT", "both")
+    key = (SYMBOL_4H, "BTCUSDT", "both", "")
 
     wanted = judge(_inputs(), history, [], {}, acted)
     overruled = judge(_inputs(), history, [], {key: NOW_MS - MINUTE_MS}, acted)
@@ -218,9 +219,11 @@ def test_the_pure_judgement_leaves_an_unlocked_key_alone_without_newer_evidence(
 
 def _with_states() -> RulesConfig:
     """The defaults, symbol_4h reducing and account_24h halting while they breach."""
-    states = {"symbol_4h": TradingState.REDUCING, "account_24h": TradingState.HALTED}
+    actions = {"symbol_4h": RuleAction.REDUCE, "account_24h": RuleAction.HALT}
     return RulesConfig(
-        rules=tuple(rule.model_copy(update={"state": states.get(rule.id)}) for rule in RULES.rules)
+        rules=tuple(
+            rule.model_copy(update={"action": actions.get(rule.id)}) for rule in RULES.rules
+        )
     )
 
 
@@ -346,7 +349,7 @@ def test_live_equity_needs_every_rule_asset_with_its_unrealized_pnl() -> None:
 
 def test_a_lock_card_shows_its_rules_figures_and_the_loss() -> None:
     rule_lock = dataclasses.replace(lock("BTCUSDT"), source=SYMBOL_4H)
-    pnl = {(SYMBOL_4H, "BTCUSDT", "both"): Decimal(-200)}
+    pnl = {(SYMBOL_4H, "BTCUSDT", "both", ""): Decimal(-200)}
 
     assert lock_figures(RULES, pnl, rule_lock) == {
         "window": "4h",
@@ -354,3 +357,43 @@ def test_a_lock_card_shows_its_rules_figures_and_the_loss() -> None:
         "pnl_usdt": "-200",
     }
     assert lock_figures(RULES, {}, dataclasses.replace(rule_lock, source=ALICE)) == {}
+
+
+def test_an_exposure_breach_reduces_and_locks_and_both_end_when_it_clears(engine: Engine) -> None:
+    rules = RulesConfig.model_validate(
+        {"rules": [{"id": "lev", "kind": "leverage", "max_leverage": "2"}]}
+    )
+    over = Exposure({"BTCUSDT": Decimal(30_000)}, Decimal(10_000))
+
+    with engine.begin() as connection:
+        breached = decide(connection, dataclasses.replace(_inputs(rules=rules), exposure=over))
+    assert breached.state is TradingState.REDUCING
+    assert [(lock.symbol, lock.until_ms) for lock in breached.banlist.locks] == [
+        (ALL, NOW_MS + VALID_MS)
+    ]
+
+    later_ms = NOW_MS + VALID_MS
+    within = Exposure({"BTCUSDT": Decimal(5_000)}, Decimal(10_000))
+    with engine.begin() as connection:
+        cleared = decide(
+            connection, dataclasses.replace(_inputs(later_ms, rules=rules), exposure=within)
+        )
+    assert (cleared.state, cleared.banlist.locks) == (TradingState.ACTIVE, ())
+
+
+def test_a_flatten_rule_asks_for_a_flatten_once_when_its_lock_is_created(engine: Engine) -> None:
+    rule = {"id": "robot_loss", "kind": "account_pnl", "window_ms": HOUR_MS}
+    rule |= {"threshold_usdt": "-100", "scope": "robot", "action": "flatten"}
+    rules = RulesConfig.model_validate({"rules": [rule]})
+    robots = Attribution([("c-", "alpha")])  # _trade's client ids are c-<trade id>
+    inputs = dataclasses.replace(_inputs(rules=rules), attribution=robots)
+
+    first = _book(engine, _trade(1, "-200", NOW_MS - MINUTE_MS), inputs)
+    with engine.begin() as connection:
+        again = decide(connection, dataclasses.replace(inputs, now_ms=NOW_MS + 1))
+
+    assert first is not None
+    assert [(lock.robot, lock.source) for lock in first.flattens] == [("alpha", "rule:robot_loss")]
+    assert [(lock.robot, lock.symbol) for lock in first.banlist.locks] == [("alpha", ALL)]
+    assert first.state is TradingState.ACTIVE  # a robot's flatten leaves the others trading
+    assert again.flattens == ()

@@ -29,7 +29,7 @@ from riskd.risk.ledger import (
 )
 from riskd.risk.rules import StopOut
 from tests.kit.fixtures import load_binance
-from tests.kit.samples import make_fill
+from tests.kit.samples import income_record, make_fill
 
 NOW_MS = 1_800_000_000_000
 CONFIG = IncomePagerConfig()
@@ -55,21 +55,6 @@ def _trade_event(**order: object) -> dict:
         }
     )
     return event
-
-
-def _income(
-    tran_id: int, income_type: str, amount: str, time_ms: int = 1000, trade_id: str = "1"
-) -> IncomeRecord:
-    return IncomeRecord(
-        tran_id=tran_id,
-        income_type=income_type,
-        symbol="BTCUSDT",
-        asset="USDT",
-        amount=Decimal(amount),
-        time_ms=time_ms,
-        trade_id=trade_id,
-        info=income_type,
-    )
 
 
 # --- fills -------------------------------------------------------------------------------------
@@ -106,10 +91,10 @@ def test_non_trade_events_make_no_fill(execution_type: str) -> None:
 
 def test_income_rows_become_signed_entries_by_kind() -> None:
     records = [
-        _income(1, "REALIZED_PNL", "-10"),
-        _income(1, "COMMISSION", "-0.5"),
-        _income(2, "FUNDING_FEE", "-0.6", trade_id=""),
-        _income(3, "TRANSFER", "100", trade_id=""),
+        income_record(1, "REALIZED_PNL", "-10", trade_id="1"),
+        income_record(1, "COMMISSION", "-0.5", trade_id="1"),
+        income_record(2, "FUNDING_FEE", "-0.6", trade_id=""),
+        income_record(3, "TRANSFER", "100", trade_id=""),
     ]
     assert [(e.kind, e.amount) for e in entries_from_income(records)] == [
         ("realized_pnl", Decimal("-10")),
@@ -140,7 +125,10 @@ def test_fill_commission_in_bnb_keeps_its_asset_and_pnl_settles_in_the_quote() -
 
 
 def test_fill_booked_as_income_counts_once() -> None:
-    records = [_income(1, "REALIZED_PNL", "-10"), _income(1, "COMMISSION", "-0.5")]
+    records = [
+        income_record(1, "REALIZED_PNL", "-10", trade_id="1"),
+        income_record(1, "COMMISSION", "-0.5", trade_id="1"),
+    ]
     entries = entries_from_income(records) + entries_from_fills(
         [make_fill()], reconcile_keys(records)
     )
@@ -148,7 +136,7 @@ def test_fill_booked_as_income_counts_once() -> None:
 
 
 def test_fill_whose_commission_is_booked_but_not_yet_its_pnl_keeps_the_pnl() -> None:
-    records = [_income(1, "COMMISSION", "-0.5")]
+    records = [income_record(1, "COMMISSION", "-0.5", trade_id="1")]
     entries = entries_from_income(records) + entries_from_fills(
         [make_fill()], reconcile_keys(records)
     )
@@ -195,7 +183,7 @@ def test_request_never_starts_before_the_kept_history() -> None:
 
 
 def _page(request: IncomeRequest, times: list[int]) -> list[IncomeRecord]:
-    return [_income(i, "COMMISSION", "-1", time_ms=t) for i, t in enumerate(times)]
+    return [income_record(i, "COMMISSION", "-1", time_ms=t) for i, t in enumerate(times)]
 
 
 def test_full_page_resumes_at_its_last_time_inclusive() -> None:
@@ -251,7 +239,7 @@ def test_paging_a_burst_reads_every_ms_and_ends_caught_up() -> None:
             (i, t) for i, t in enumerate(times) if request.start_time_ms <= t <= request.end_time_ms
         ][: request.limit]
         seen.update(i for i, _ in rows)
-        records = [_income(i, "COMMISSION", "-1", time_ms=t) for i, t in rows]
+        records = [income_record(i, "COMMISSION", "-1", time_ms=t) for i, t in rows]
         outcome = advance_income_cursor(request, records, NOW_MS, config)
         cursor = outcome.next_cursor_ms
         if outcome.caught_up:

@@ -15,7 +15,13 @@ from riskd.exchange.filters import SymbolFilters
 from riskd.exchange.parse_income import IncomeRecord
 from riskd.exchange.parse_orders import OrderUpdate
 from riskd.positions import BalanceRecord, PositionRecord
-from riskd.risk.ledger import IncomePagerConfig, advance_income_cursor, next_income_request
+from riskd.risk.attribution import Attribution
+from riskd.risk.ledger import (
+    Fill,
+    IncomePagerConfig,
+    advance_income_cursor,
+    next_income_request,
+)
 from riskd.risk.ledger_store import (
     book_fills,
     book_income_page,
@@ -31,7 +37,7 @@ from riskd.risk.ledger_store import (
 from riskd.risk.rules import EquityPoint, RulesConfig, StopOut, evaluate
 from riskd.store.schema import income, init_schema, orders, position_snapshots, symbols
 from tests.kit.samples import BTC as BTC_FILTERS
-from tests.kit.samples import make_fill, order_update
+from tests.kit.samples import income_record, make_fill, order_update
 
 T = TypeVar("T")
 ACCOUNT = "main"
@@ -48,26 +54,6 @@ def engine(sql_engine: Engine) -> Engine:
 def _run(engine: Engine, fn: Callable[..., T], *args: Any) -> T:
     with engine.begin() as conn:
         return fn(conn, *args)
-
-
-def _income(
-    tran_id: int,
-    income_type: str = "COMMISSION",
-    amount: str = "-0.5",
-    time_ms: int = 1000,
-    trade_id: str = "",
-    symbol: str = "BTCUSDT",
-) -> IncomeRecord:
-    return IncomeRecord(
-        tran_id=tran_id,
-        income_type=income_type,
-        symbol=symbol,
-        asset="USDT",
-        amount=Decimal(amount),
-        time_ms=time_ms,
-        trade_id=trade_id,
-        info=income_type,
-    )
 
 
 def _stored_tran_ids(engine: Engine) -> list[tuple[int, str]]:
@@ -106,7 +92,7 @@ def test_empty_batches_book_nothing(engine: Engine) -> None:
 
 
 def test_page_is_booked_with_its_cursor_and_int64_ids_kept(engine: Engine) -> None:
-    page = [_income(BIG_TRAN_ID, "FUNDING_FEE", "-0.04618913")]
+    page = [income_record(BIG_TRAN_ID, "FUNDING_FEE", "-0.04618913")]
     assert _run(engine, income_cursor, ACCOUNT) is None
     assert _run(engine, book_income_page, ACCOUNT, page, 2000, NOW_MS) == 1
     assert _run(engine, income_cursor, ACCOUNT) == 2000
@@ -116,12 +102,15 @@ def test_page_is_booked_with_its_cursor_and_int64_ids_kept(engine: Engine) -> No
 
 
 def test_same_tran_id_with_two_income_types_is_two_rows(engine: Engine) -> None:
-    page = [_income(5, "REALIZED_PNL", "-10", trade_id="9"), _income(5, "COMMISSION", trade_id="9")]
+    page = [
+        income_record(5, "REALIZED_PNL", "-10", trade_id="9"),
+        income_record(5, "COMMISSION", trade_id="9"),
+    ]
     assert _run(engine, book_income_page, ACCOUNT, page, 1000, NOW_MS) == 2
 
 
 def test_duplicate_page_books_nothing_new(engine: Engine) -> None:
-    page = [_income(1), _income(2), _income(3, time_ms=1500)]
+    page = [income_record(1), income_record(2), income_record(3, time_ms=1500)]
     assert _run(engine, book_income_page, ACCOUNT, page, 1500, NOW_MS) == 3
     assert _run(engine, book_income_page, ACCOUNT, page, 1500, NOW_MS) == 0
     assert _stored_tran_ids(engine) == [(1, "COMMISSION"), (2, "COMMISSION"), (3, "COMMISSION")]
@@ -130,8 +119,8 @@ def test_duplicate_page_books_nothing_new(engine: Engine) -> None:
 def test_out_of_order_pages_book_every_row_and_never_move_the_cursor_back(
     engine: Engine,
 ) -> None:
-    later = [_income(3, time_ms=3000), _income(4, time_ms=4000)]
-    earlier = [_income(1, time_ms=1000), _income(2, time_ms=2000)]
+    later = [income_record(3, time_ms=3000), income_record(4, time_ms=4000)]
+    earlier = [income_record(1, time_ms=1000), income_record(2, time_ms=2000)]
     assert _run(engine, book_income_page, ACCOUNT, later, 4001, NOW_MS) == 2
     assert _run(engine, book_income_page, ACCOUNT, earlier, 2001, NOW_MS) == 2
     assert _run(engine, income_cursor, ACCOUNT) == 4001
@@ -145,7 +134,7 @@ def test_empty_page_still_advances_the_cursor(engine: Engine) -> None:
 
 
 def test_crash_while_booking_a_page_leaves_neither_rows_nor_cursor(engine: Engine) -> None:
-    page = [_income(1), _income(2)]
+    page = [income_record(1), income_record(2)]
     with pytest.raises(RuntimeError, match="crash"), engine.begin() as conn:
         book_income_page(conn, ACCOUNT, page, 9000, NOW_MS)
         raise RuntimeError("crash")
@@ -156,7 +145,7 @@ def test_crash_while_booking_a_page_leaves_neither_rows_nor_cursor(engine: Engin
 def test_restart_in_the_middle_of_a_page_books_no_duplicates_and_no_gaps(engine: Engine) -> None:
     """Half a page stored before a crash, then the whole page read again from the cursor."""
     config = IncomePagerConfig(page_limit=4, settle_ms=0)
-    exchange = [_income(i, time_ms=1000 + 100 * (i // 3)) for i in range(10)]
+    exchange = [income_record(i, time_ms=1000 + 100 * (i // 3)) for i in range(10)]
     now_ms = 5000
 
     def page(cursor_ms: int) -> tuple[list[IncomeRecord], int]:
@@ -196,9 +185,9 @@ def test_fills_then_income_count_each_trade_once(engine: Engine) -> None:
     before = _run(engine, ledger_entries, ACCOUNT, 0)
     assert sum(e.amount for e in before) == Decimal("-21")
     page = [
-        _income(100, "REALIZED_PNL", "-10", time_ms=1000, trade_id="11"),
-        _income(100, "COMMISSION", "-0.5", time_ms=1000, trade_id="11"),
-        _income(101, "FUNDING_FEE", "-0.25", time_ms=1500),
+        income_record(100, "REALIZED_PNL", "-10", time_ms=1000, trade_id="11"),
+        income_record(100, "COMMISSION", "-0.5", time_ms=1000, trade_id="11"),
+        income_record(101, "FUNDING_FEE", "-0.25", time_ms=1500),
     ]
     _run(engine, book_income_page, ACCOUNT, page, 1501, NOW_MS)
     after = _run(engine, ledger_entries, ACCOUNT, 0)
@@ -215,7 +204,7 @@ def test_entries_start_at_since_inclusive(engine: Engine) -> None:
     _run(
         engine, book_fills, ACCOUNT, [make_fill(1, time_ms=999), make_fill(2, time_ms=1000)], NOW_MS
     )
-    page = [_income(1, time_ms=999), _income(2, time_ms=1000)]
+    page = [income_record(1, time_ms=999), income_record(2, time_ms=1000)]
     _run(engine, book_income_page, ACCOUNT, page, 1001, NOW_MS)
     entries = _run(engine, ledger_entries, ACCOUNT, 1000)
     assert {e.time_ms for e in entries} == {1000}
@@ -369,7 +358,7 @@ def test_stop_fills_are_the_stop_orders_fills_in_time_order(engine: Engine) -> N
 
 
 def test_many_rows_in_one_page_are_booked_in_chunks(engine: Engine) -> None:
-    page = [_income(i, time_ms=1000 + i) for i in range(1000)]
+    page = [income_record(i, time_ms=1000 + i) for i in range(1000)]
     assert _run(engine, book_income_page, ACCOUNT, page, 2000, NOW_MS) == 1000
     assert _run(engine, book_income_page, ACCOUNT, page[500:], 2000, NOW_MS) == 0
 
@@ -424,3 +413,30 @@ def test_a_history_with_a_new_fill_equals_reading_it_again(engine: Engine) -> No
     updated = before.with_fill(stop)
     assert sorted(updated.entries, key=repr) == sorted(again.entries, key=repr)
     assert updated.stop_outs == again.stop_outs == [StopOut(now_ms - 1_000, "BTCUSDT", "long")]
+
+
+def test_rule_history_names_the_robots_that_held_the_side_a_stop_closed(engine: Engine) -> None:
+    rule = {"id": "s", "kind": "cooldown", "window_ms": HOUR_MS, "scope": "robot"}
+    rules = RulesConfig.model_validate({"rules": [rule]})
+    now_ms = 100 * HOUR_MS
+
+    def fill(trade_id: int, client: str, side: str, at_ms: int, **changes: Any) -> Fill:
+        opened = make_fill(trade_id, pnl="0", time_ms=at_ms)
+        return dataclasses.replace(opened, client_order_id=client, side=side, **changes)
+
+    fills = [
+        fill(1, "rb-a-1", "BUY", now_ms - 30 * 60_000),
+        fill(2, "rb-b-1", "BUY", now_ms - 20 * 60_000),
+        fill(3, "rb-b-2", "SELL", now_ms - 15 * 60_000),
+        fill(
+            4, "rl1.", "SELL", now_ms - 60_000, realized_pnl=Decimal(-5), order_type="STOP_MARKET"
+        ),
+    ]
+    _run(engine, book_fills, ACCOUNT, fills, NOW_MS)
+    robots = Attribution([("rb-a-", "a"), ("rb-b-", "b")])
+
+    history = _run(engine, rule_history, ACCOUNT, rules, now_ms, robots)
+
+    assert history.stop_outs == [StopOut(now_ms - 60_000, "BTCUSDT", "long", ("a",))]
+    (lock,) = evaluate(rules, [], history.stop_outs, [], now_ms).locks
+    assert (lock.robot, lock.symbol) == ("a", "BTCUSDT")

@@ -221,8 +221,29 @@ def test_operator_unlocks_name_each_rule_locks_latest_unlock(engine: Engine) -> 
 
     with engine.connect() as conn:
         assert operator_unlocks(conn, ACCOUNT, NOW) == {
-            ("rule:symbol_4h", "BTCUSDT", "both"): NOW + 300
+            ("rule:symbol_4h", "BTCUSDT", "both", ""): NOW + 300
         }
         assert operator_unlocks(conn, ACCOUNT, NOW + 300) == {}
         assert operator_unlocks(conn, "other", NOW) == {}
     assert other.symbol == "ETHUSDT"
+
+
+def test_two_robots_locks_of_one_rule_are_stored_extended_and_unlocked_apart(
+    engine: Engine,
+) -> None:
+    def robots(robot: str, until_ms: int) -> LockRequest:
+        return replace(_rule_lock(until_ms), robot=robot)
+
+    a, b = _sync(engine, [robots("a", NOW + 1000), robots("b", NOW + 1000)], NOW)
+    (a_later, b_same) = _sync(engine, [robots("a", NOW + 5000)], NOW + 1)
+    with engine.begin() as conn:
+        unlock(conn, ACCOUNT, b.id, "operator:alice", "b is fine", NOW + 2)
+        left = active_locks(conn, ACCOUNT)
+        unlocked = operator_unlocks(conn, ACCOUNT, NOW)
+
+    assert [(lock.robot, lock.until_ms) for lock in (a_later, b_same)] == [
+        ("a", NOW + 5000),
+        ("b", NOW + 1000),
+    ]
+    assert [(lock.id, lock.robot) for lock in left] == [(a.id, "a")]
+    assert unlocked == {("rule:symbol_4h", "BTCUSDT", "both", "b"): NOW + 2}

@@ -28,8 +28,9 @@ def _request(
     symbol: str = "BTCUSDT",
     side: LockSide = "both",
     source: str = "rule:symbol_4h",
+    robot: str = "",
 ) -> LockRequest:
-    return LockRequest(symbol, side, "symbol_pnl", "lost too much", source, until_ms)
+    return LockRequest(symbol, side, "symbol_pnl", "lost too much", source, until_ms, robot=robot)
 
 
 def _lock(
@@ -102,12 +103,13 @@ def test_a_request_matching_an_expired_lock_creates_a_new_one() -> None:
     assert reconcile([ended], [request], NOW) == LockChanges(create=(request,), expire=(ended,))
 
 
-def test_requests_differing_in_source_symbol_or_side_do_not_match() -> None:
+def test_requests_differing_in_source_symbol_side_or_robot_do_not_match() -> None:
     lock = _lock(NOW + 100)
     requests = [
         _request(NOW + 500, source="rule:symbol_24h"),
         _request(NOW + 500, symbol="ETHUSDT"),
         _request(NOW + 500, side="long"),
+        _request(NOW + 500, robot="a"),
     ]
 
     assert reconcile([lock], requests, NOW) == LockChanges(create=tuple(requests))
@@ -282,7 +284,7 @@ def _evidenced(evidence_ms: int | None, symbol: str = "BTCUSDT") -> LockRequest:
 
 
 def test_an_unlock_overrules_a_rule_until_it_has_newer_evidence() -> None:
-    unlocked = {("rule:symbol_4h", "BTCUSDT", "both"): NOW}
+    unlocked = {("rule:symbol_4h", "BTCUSDT", "both", ""): NOW}
     same_losses = _evidenced(NOW - 5)
     losses_at_the_unlock = _evidenced(NOW)
     a_new_loss = _evidenced(NOW + 1)

@@ -5,8 +5,18 @@ import pytest
 from pydantic import ValidationError
 
 from riskd.core.clock import HOUR_MS, MINUTE_MS
+from riskd.risk.attribution import Attribution
 from riskd.risk.locks import ALL, LockRequest, TradingState
-from riskd.risk.rules import DEFAULT_RULES, EquityPoint, RuleConfig, RulesConfig, StopOut, evaluate
+from riskd.risk.rules import (
+    DEFAULT_RULES,
+    EquityPoint,
+    Exposure,
+    RuleAction,
+    RuleConfig,
+    RulesConfig,
+    StopOut,
+    evaluate,
+)
 
 NOW = 100 * HOUR_MS
 DEFAULTS = RulesConfig()
@@ -19,6 +29,7 @@ class Entry:
     kind: str
     amount: Decimal
     asset: str = "USDT"
+    client_order_id: str = ""
 
 
 def _pnl(at_ms: int, symbol: str, amount: str, kind: str = "realized_pnl") -> Entry:
@@ -216,7 +227,7 @@ def test_the_stop_streak_evidence_is_the_latest_stop_out() -> None:
 
 
 def test_a_per_side_loss_rule_locks_that_side_and_sets_its_state() -> None:
-    config = _only("symbol_4h", side="long", state=TradingState.HALTED)
+    config = _only("symbol_4h", side="long", action=RuleAction.HALT)
 
     result = evaluate(config, [_pnl(NOW - HOUR_MS, "BTCUSDT", "-150")], [], [], NOW)
 
@@ -231,14 +242,14 @@ def test_the_most_severe_state_wins() -> None:
             kind="symbol_pnl",
             window_ms=HOUR_MS,
             threshold_usdt=Decimal(-1),
-            state=TradingState.REDUCING,
+            action=RuleAction.REDUCE,
         ),
         RuleConfig(
             id="b",
             kind="account_pnl",
             window_ms=HOUR_MS,
             threshold_usdt=Decimal(-1),
-            state=TradingState.HALTED,
+            action=RuleAction.HALT,
         ),
     )
     entries = [_pnl(NOW - 1, "BTCUSDT", "-5")]
@@ -247,7 +258,7 @@ def test_the_most_severe_state_wins() -> None:
 
 
 def test_the_state_evidence_is_the_latest_of_the_rules_setting_a_state() -> None:
-    halting = _only("symbol_4h", state=TradingState.HALTED)
+    halting = _only("symbol_4h", action=RuleAction.HALT)
     entries = [_pnl(NOW - 2 * HOUR_MS, "BTCUSDT", "-200"), _pnl(NOW - HOUR_MS, "ETHUSDT", "-300")]
 
     result = evaluate(halting, entries, [], [], NOW)
@@ -366,7 +377,24 @@ def test_many_entries_are_summed_per_symbol() -> None:
             "takes no threshold_usdt",
         ),
         ({"id": "x", "kind": "cooldown", "window_ms": 0}, "window_ms"),
-        ({"id": "x", "kind": "cooldown", "window_ms": 1, "state": "ACTIVE"}, "state ACTIVE"),
+        ({"id": "x", "kind": "cooldown", "window_ms": 1, "state": "HALTED"}, "replaced by action"),
+        ({"id": "x", "kind": "leverage", "max_leverage": 3, "window_ms": 1}, "takes no window"),
+        ({"id": "x", "kind": "leverage"}, "needs max_leverage"),
+        ({"id": "x", "kind": "symbol_notional", "max_leverage": 3}, "takes no max_leverage"),
+        (
+            {"id": "x", "kind": "symbol_notional", "max_notional_usdt": 1, "scope": "robot"},
+            "exposure is the account's",
+        ),
+        (
+            {"id": "x", "kind": "account_pnl", "window_ms": 1, "threshold_usdt": "-1"}
+            | {"scope": "robot", "action": "halt"},
+            "a robot's lock already lets it only reduce",
+        ),
+        (
+            {"id": "x", "kind": "account_pnl", "window_ms": 1, "threshold_usdt": "-1"}
+            | {"trailing": True},
+            "trailing is for the drawdown kind",
+        ),
         ({"id": "x", "kind": "cooldown", "window_ms": 1, "lock": 5}, "lock"),
     ],
 )
@@ -382,3 +410,130 @@ def test_rule_ids_must_be_unique() -> None:
 
     with pytest.raises(ValidationError, match="two rules have the id 'same'"):
         RulesConfig.model_validate({"rules": [rule, rule]})
+
+
+ROBOTS = Attribution([("rb-a-", "a"), ("rb-b-", "b")])
+
+
+def _robot_pnl(at_ms: int, symbol: str, amount: str, client_id: str) -> Entry:
+    return Entry(at_ms, symbol, "realized_pnl", Decimal(amount), client_order_id=client_id)
+
+
+def _robot_rule(kind: str, threshold: str, **fields: object) -> RulesConfig:
+    rule = {"id": "r", "kind": kind, "window_ms": 4 * HOUR_MS, "threshold_usdt": threshold}
+    return RulesConfig.model_validate({"rules": [rule | {"scope": "robot"} | fields]})
+
+
+def test_a_robot_scoped_symbol_rule_locks_the_losing_robot_on_that_symbol_only() -> None:
+    entries = [
+        _robot_pnl(NOW - HOUR_MS, "ETHUSDT", "-120", "rb-a-1"),
+        _robot_pnl(NOW - HOUR_MS, "ETHUSDT", "-90", "rb-b-1"),
+        _robot_pnl(NOW - HOUR_MS, "ETHUSDT", "-500", "manual-1"),
+    ]
+
+    result = evaluate(_robot_rule("symbol_pnl", "-100"), entries, [], [], NOW, attribution=ROBOTS)
+
+    (lock,) = result.locks
+    assert (lock.robot, lock.symbol, lock.pnl_usdt) == ("a", "ETHUSDT", Decimal(-120))
+    assert lock.reason_text == "robot a: ETHUSDT PnL -120 USDT over 4h ≤ -100"
+    assert result.state is None
+
+
+def test_a_robot_scoped_account_rule_sums_the_robots_symbols_and_locks_it_on_all() -> None:
+    entries = [
+        _robot_pnl(NOW - HOUR_MS, "ETHUSDT", "-60", "rb-b-1"),
+        _robot_pnl(NOW - HOUR_MS, "BTCUSDT", "-60", "rb-b-2"),
+    ]
+    rules = _robot_rule("account_pnl", "-100", action="flatten")
+
+    result = evaluate(rules, entries, [], [], NOW, attribution=ROBOTS)
+
+    assert [(lock.robot, lock.symbol) for lock in result.locks] == [("b", ALL)]
+    assert result.flattens == ("b",)
+    assert result.state is None  # a robot's flatten does not halt the account
+
+
+def test_unattributed_losses_and_losses_without_attribution_lock_no_robot() -> None:
+    entries = [_robot_pnl(NOW - HOUR_MS, "ETHUSDT", "-500", "manual-1")]
+
+    assert evaluate(
+        _robot_rule("symbol_pnl", "-100"), entries, [], [], NOW, attribution=ROBOTS
+    ) == (evaluate(_robot_rule("symbol_pnl", "-100"), entries, [], [], NOW))
+    assert evaluate(_robot_rule("symbol_pnl", "-100"), entries, [], [], NOW).locks == ()
+
+
+def test_a_robot_drawdown_measures_its_cumulative_pnl_from_its_peak() -> None:
+    entries = [
+        _robot_pnl(NOW - 3 * HOUR_MS, "ETHUSDT", "300", "rb-a-1"),
+        _robot_pnl(NOW - 2 * HOUR_MS, "ETHUSDT", "-250", "rb-a-2"),
+        _robot_pnl(NOW - HOUR_MS, "BTCUSDT", "-100", "rb-a-3"),
+    ]
+
+    result = evaluate(_robot_rule("drawdown", "-300"), entries, [], [], NOW, attribution=ROBOTS)
+
+    (lock,) = result.locks
+    assert (lock.robot, lock.symbol, lock.pnl_usdt) == ("a", ALL, Decimal(-350))
+
+
+def test_a_trailing_drawdown_holds_while_below_and_not_until_the_peak_ages_out() -> None:
+    equity = [EquityPoint(NOW - 3 * HOUR_MS, Decimal(12_000)), EquityPoint(NOW, Decimal(8_000))]
+    rule = {"id": "d", "kind": "drawdown", "window_ms": 24 * HOUR_MS, "threshold_usdt": "-3000"}
+    trailing = RulesConfig.model_validate({"rules": [rule | {"trailing": True, "action": "halt"}]})
+
+    (lock,) = evaluate(trailing, [], [], equity, NOW, hold_ms=30_000).locks
+
+    assert lock.until_ms == NOW + 30_000
+    result = evaluate(trailing, [], [], equity, NOW, hold_ms=30_000)
+    assert result.state is TradingState.HALTED
+
+
+def _exposure_rules(**rule: object) -> RulesConfig:
+    return RulesConfig.model_validate({"rules": [{"id": "x"} | rule]})
+
+
+def test_leverage_above_its_limit_locks_all_and_reduces_until_the_next_pass() -> None:
+    rules = _exposure_rules(kind="leverage", max_leverage="3")
+    book = Exposure({"BTCUSDT": Decimal(25_000), "ETHUSDT": Decimal(10_000)}, Decimal(10_000))
+
+    result = evaluate(rules, [], [], [], NOW, exposure=book, hold_ms=20_000)
+
+    (lock,) = result.locks
+    assert (lock.symbol, lock.until_ms, lock.evidence_ms) == (ALL, NOW + 20_000, NOW)
+    assert lock.reason_text == ("gross notional 35000.00 USDT is 3.50x the equity 10000.00 > 3x")
+    assert result.state is TradingState.REDUCING
+    within = Exposure({"BTCUSDT": Decimal(30_000)}, Decimal(10_000))
+    assert evaluate(rules, [], [], [], NOW, exposure=within).locks == ()
+
+
+def test_leverage_with_no_positive_equity_breaches_and_without_a_book_nothing_is_judged() -> None:
+    rules = _exposure_rules(kind="leverage", max_leverage="3")
+
+    broke = evaluate(rules, [], [], [], NOW, exposure=Exposure({"X": Decimal(1)}, Decimal(0)))
+
+    assert "leverage unbounded" in broke.locks[0].reason_text
+    assert evaluate(rules, [], [], [], NOW).locks == ()
+
+
+def test_a_symbol_over_its_notional_cap_is_locked_and_may_only_lock() -> None:
+    rules = _exposure_rules(kind="symbol_notional", max_notional_usdt="50000", action="lock")
+    book = Exposure({"BTCUSDT": Decimal(60_000), "ETHUSDT": Decimal(40_000)}, None)
+
+    result = evaluate(rules, [], [], [], NOW, exposure=book)
+
+    assert [lock.symbol for lock in result.locks] == ["BTCUSDT"]
+    assert result.state is None
+
+
+def test_a_robot_scoped_stop_streak_counts_the_stop_outs_of_the_robots_that_held_the_side() -> None:
+    rule = {"id": "s", "kind": "stop_streak", "window_ms": HOUR_MS, "count": 2, "scope": "robot"}
+    rules = RulesConfig.model_validate({"rules": [rule]})
+    stops = [
+        StopOut(NOW - 30 * MINUTE_MS, "BTCUSDT", "long", ("a", "b")),
+        StopOut(NOW - 10 * MINUTE_MS, "BTCUSDT", "long", ("a",)),
+        StopOut(NOW - 5 * MINUTE_MS, "ETHUSDT", "long", ()),
+    ]
+
+    (lock,) = evaluate(rules, [], stops, [], NOW).locks
+
+    assert (lock.robot, lock.symbol, lock.evidence_ms) == ("a", "BTCUSDT", NOW - 10 * MINUTE_MS)
+    assert lock.reason_text == "robot a: BTCUSDT 2 stop-outs in 1h ≥ 2"

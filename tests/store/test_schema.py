@@ -1,12 +1,13 @@
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import Engine, insert, inspect, select, update
+from sqlalchemy import Engine, MetaData, Table, insert, inspect, select, update
 
 from riskd.store.schema import (
     SCHEMA_VERSION,
     SchemaVersionError,
     init_schema,
+    locks,
     metadata,
     schema_meta,
     symbols,
@@ -20,6 +21,7 @@ TABLES = sorted(
         "balance_snapshots",
         "banlist_versions",
         "fills",
+        "flattens",
         "income",
         "klines",
         "ledger_cursors",
@@ -88,10 +90,11 @@ ADDED_IN = {
     3: ["alert_groups", "alert_outbox", "alerts", "balance_snapshots", "silences"],
     4: ["klines"],
     5: ["order_decisions"],
+    6: ["flattens"],
 }
 
 
-@pytest.mark.parametrize("version", [2, 3, 4])
+@pytest.mark.parametrize("version", [2, 3, 4, 5])
 def test_upgrades_a_database_by_adding_the_tables_of_later_versions(
     sql_engine: Engine, version: int
 ) -> None:
@@ -138,3 +141,27 @@ def test_money_refuses_a_float(sql_engine: Engine) -> None:
 
 def test_every_table_is_created_with_the_binary_collation_options() -> None:
     assert all(t.kwargs.get("mysql_collate") == "utf8mb4_bin" for t in metadata.sorted_tables)
+
+
+def test_upgrades_a_version_5_database_by_adding_the_robot_column_to_its_locks(
+    sql_engine: Engine,
+) -> None:
+    version_5 = MetaData()
+    for table in metadata.sorted_tables:
+        columns = [column._copy() for column in table.columns if column is not locks.c.robot]
+        Table(table.name, version_5, *columns)
+    version_5.create_all(sql_engine)
+    lock = {"account": "main", "symbol": "BTCUSDT", "side": "both", "reason_code": "op"}
+    lock |= {"reason_text": "kept", "source": "operator:ann", "created_ms": 1, "active": True}
+    with sql_engine.begin() as connection:
+        connection.execute(insert(version_5.tables["locks"]).values(lock))
+        connection.execute(
+            insert(schema_meta).values(key="schema_version", value="5", updated_at_ms=1)
+        )
+
+    init_schema(sql_engine, now_ms=2_000)
+
+    with sql_engine.connect() as connection:
+        stored = connection.execute(select(locks.c.reason_text, locks.c.robot)).one()
+    assert tuple(stored) == ("kept", "")
+    assert _version_row(sql_engine) == (str(SCHEMA_VERSION), 2_000)

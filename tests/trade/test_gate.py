@@ -15,7 +15,7 @@ from riskd.trade.config import LimitsConfig
 from riskd.trade.gate import GateDecision, Refusal, Scope, decide, is_reducing
 from riskd.trade.recent import RecentOrders
 from tests.kit.samples import BTC, NOW_MS, VALID_MS, banlist, lock, open_order
-from tests.kit.trade import ACTIVE, context, intent, robot, send
+from tests.kit.trade import ACTIVE, ROBOT, context, intent, robot, send
 
 NO_BANDS = LimitsConfig(price_band_bps=None)
 
@@ -130,6 +130,16 @@ def test_a_symbol_lock_bans_its_side_until_it_ends() -> None:
     assert decide(intent("SELL", symbol="BTCUSDT", position_side="SHORT"), at).refusal is (
         Refusal.BANNED_SYMBOL
     )
+
+
+def test_a_robots_lock_refuses_that_robot_and_lets_the_others_trade() -> None:
+    at = context(banlist=banlist(7, lock("BTCUSDT", id=3, robot=ROBOT)))
+    detail = _refused(decide(intent(), at), Refusal.BANNED_SYMBOL)
+    assert detail == f"lock 3 (PNL_4H) bans opening long on BTCUSDT for robot {ROBOT} until " + (
+        "unlocked (ban list v7)"
+    )
+    other = context(banlist=at.banlist, robot_config=robot("r2"))
+    assert decide(intent(robot="r2"), other).passed
 
 
 def test_a_lock_until_unlocked_says_so_and_an_all_lock_is_named_first() -> None:
@@ -509,3 +519,48 @@ def test_the_exchanges_filters_refuse_what_binance_would(
 
 def test_a_reduce_only_order_is_exempt_from_min_notional() -> None:
     assert decide(intent("SELL", "0.001", reduce_only=True), context()).passed
+
+
+SHARE = {"max_notional_usdt": "2000", "max_margin_usdt": "300"}
+
+
+def test_a_robot_past_its_notional_share_is_refused_and_its_own_reduction_passes() -> None:
+    at = context(
+        robot_config=robot(share=SHARE),
+        robot_positions={("BTCUSDT", "BOTH"): "0.030"},  # 1,800 USDT of its own
+        leverage={"BTCUSDT": 10},
+        positions={("BTCUSDT", "BOTH"): "0.030"},
+    )
+
+    detail = _refused(decide(intent("BUY", "0.005"), at), Refusal.ROBOT_NOTIONAL, Scope.ROBOT)
+
+    assert detail == ("its gross notional 2100 USDT with this order > max 2000 USDT (robot r1)")
+    assert decide(intent("SELL", "0.010"), at).passed
+    assert decide(intent("BUY", "0.003"), at).passed  # 1,980 USDT
+
+
+def test_the_others_positions_do_not_count_against_a_robots_share_but_its_orders_do() -> None:
+    share = robot(share=SHARE)
+    mine = open_order(
+        5, client_order_id=f"{share.client_id_prefix}x", price="60000", orig_qty="0.03"
+    )
+    theirs = open_order(6, client_order_id="rb-r2-x", price="60000", orig_qty="0.03")
+
+    others = context(
+        robot_config=share,
+        positions={("BTCUSDT", "BOTH"): "1"},
+        open_orders=[theirs],
+        leverage={"BTCUSDT": 10},
+    )
+    with_mine = context(robot_config=share, open_orders=[mine], leverage={"BTCUSDT": 10})
+
+    assert decide(intent("BUY", "0.010"), others).passed
+    assert _refused(decide(intent("BUY", "0.010"), with_mine), Refusal.ROBOT_NOTIONAL, Scope.ROBOT)
+
+
+def test_a_robots_margin_share_divides_by_the_leverage_and_assumes_1x_when_unknown() -> None:
+    at = context(robot_config=robot(share={"max_margin_usdt": "300"}))
+
+    detail = _refused(decide(intent("BUY", "0.010"), at), Refusal.ROBOT_MARGIN, Scope.ROBOT)
+    assert detail == "its margin in use 600 USDT with this order > max 300 USDT (robot r1)"
+    assert decide(intent("BUY", "0.010"), dataclasses.replace(at, leverage={"BTCUSDT": 2})).passed
