@@ -15,6 +15,7 @@ from riskd.health import JobStatus
 from tests.kit.deployment import (
     LOOPBACK_JOBS,
     READY_S,
+    TRADER,
     deployment_toml,
     exported_metrics,
     get_json,
@@ -29,7 +30,8 @@ def _by_job(rows: list[JobStatus]) -> dict[str, JobStatus]:
 
 
 def test_jobs_report_health_each_from_its_own_ip_within_budget(deploy, simulator) -> None:
-    controller, info = deploy(deployment_toml(simulator.server.url, LOOPBACK_JOBS))
+    jobs = LOOPBACK_JOBS + TRADER + 'egress = "127.0.0.5"\n'  # an account without robots
+    controller, info = deploy(deployment_toml(simulator.server.url, jobs))
     rows = launcher.wait_ready(controller, READY_S)
     assert all(r.healthy() for r in rows), rows
     time.sleep(2)  # a few passes each

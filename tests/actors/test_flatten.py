@@ -10,7 +10,6 @@ One deployment serves the module: account ``sim`` (one-way, robot ``r1``) and ac
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -31,6 +30,7 @@ from riskd.store import make_engine
 from tests.kit.deployment import (
     LOOPBACK_JOBS,
     READY_S,
+    deployment_toml,
     get_json,
     post_json,
     run_cli,
@@ -124,25 +124,7 @@ def deployment(
     folder = tmp_path_factory.mktemp("flatten")
     (folder / "hedge.key").write_text("hedge-key")
     (folder / "hedge.secret").write_text("hedge-secret")
-    toml = f"""
-[deployment]
-name = "t-{uuid.uuid4().hex[:8]}"
-
-[exchange]
-network = "sim"
-base_url = "{simulator.server.url}"
-request_timeout_ms = 2000
-
-[gateway]
-port = 0
-
-[[accounts]]
-name = "sim"
-api_key_env = "RISKD_TEST_API_KEY"
-api_secret_env = "RISKD_TEST_API_SECRET"
-{JOBS}
-{HEDGE}
-"""
+    toml = deployment_toml(simulator.server.url, JOBS + HEDGE)
     controller, info = launcher.start(ConfigSource(toml, "test.toml", str(folder)))
     try:
         rows = launcher.wait_ready(controller, READY_S)

@@ -58,16 +58,20 @@ async def test_losing_fills_lock_the_symbol_and_a_profitable_one_stays_open(
         assert not strategy.is_banned("ETHUSDT", "long")
 
     engine = make_engine(f"sqlite:///{tmp_path / 'riskd.db'}")
+
+    def snapshot_assets() -> list[str]:  # the book's balances, on the first fresh pass
+        with engine.connect() as connection:
+            return list(connection.scalars(select(balance_snapshots.c.asset).distinct()))
+
+    assert "USDT" in wait_for(snapshot_assets, timeout_s=30)
     with engine.connect() as connection:
         actions = connection.execute(select(lock_events.c.action, lock_events.c.actor)).all()
         btc = connection.execute(
             select(symbols.c.status, symbols.c.tick_size).where(symbols.c.symbol == "BTCUSDT")
         ).one()
-        assets = connection.scalars(select(balance_snapshots.c.asset).distinct()).all()
     engine.dispose()
     assert [tuple(row) for row in actions] == [("created", "rules")]
     assert tuple(btc) == ("TRADING", Decimal("0.10"))  # from exchangeInfo
-    assert "USDT" in assets  # the book's balances, once a minute
 
 
 async def test_losses_over_the_account_limit_lock_all(deploy, simulator) -> None:
@@ -131,7 +135,9 @@ def test_an_operator_lock_and_its_unlock_are_published_and_audited(
     lock_id = int(row.split()[0])
     assert wait_for(lambda: _locked(gateway) == [("DOGEUSDT", "operator:alice")], timeout_s=10)
     listed = run_cli("locks", "--url", gateway)
-    assert re.search(r"DOGEUSDT\s+long\s+all\s+until unlocked\s+.*operator:alice\s+news", listed.stdout)
+    assert re.search(
+        r"DOGEUSDT\s+long\s+all\s+until unlocked\s+.*operator:alice\s+news", listed.stdout
+    )
 
     refused = run_cli(
         "unlock", str(lock_id + 99), "--operator", "bob", "--reason", "x", "--url", gateway

@@ -13,6 +13,7 @@ from tests.kit.deployment import (
     fmz,
     fmz_trade,
     get_json,
+    once_the_list_is_valid,
     run_cli,
     wait_for,
 )
@@ -92,11 +93,7 @@ async def test_one_robots_losses_lock_it_alone_and_its_pnl_matches_the_exchange(
 ) -> None:
     gateway = _deploy(deploy, simulator, LOCK_RULE)
 
-    def bought() -> dict | None:  # refused only until the Trader holds a valid ban list
-        answer = _eth(gateway, "buy", "0.500", A)
-        return None if "BANLIST_" in answer.get("error", "") else answer
-
-    assert "data" in wait_for(bought)
+    assert "data" in once_the_list_is_valid(lambda: _eth(gateway, "buy", "0.500", A))
     assert "data" in _eth(gateway, "closebuy", "0.500", A)  # fees alone: about −1.5 USDT
     assert "data" in _eth(gateway, "buy", "0.010", B)
 
@@ -133,11 +130,7 @@ async def test_a_robots_flatten_rule_locks_it_on_all_and_closes_its_position_onl
 ) -> None:
     gateway = _deploy(deploy, simulator, FLATTEN_RULE)
 
-    def held_by_b() -> dict | None:
-        answer = _eth(gateway, "buy", "0.010", B)
-        return None if "BANLIST_" in answer.get("error", "") else answer
-
-    assert "data" in wait_for(held_by_b)
+    assert "data" in once_the_list_is_valid(lambda: _eth(gateway, "buy", "0.010", B))
     assert "data" in _eth(gateway, "buy", "0.020", A)
     for step in range(6):  # round trips of 1 ETH, about −3 USDT of fees each, until locked
         amount = f"{1 + step / 1000:.3f}"  # not alike: no duplicate

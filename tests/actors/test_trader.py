@@ -10,6 +10,7 @@ from tests.kit.deployment import (
     fmz,
     fmz_trade,
     get_json,
+    once_the_list_is_valid,
     post_json,
     wait_for,
 )
@@ -38,11 +39,7 @@ async def test_a_robot_trades_through_riskd_and_a_lock_refuses_its_next_opening_
     assert all(row.healthy() for row in launcher.wait_ready(controller, READY_S))
     assert "error" in fmz(gateway, "accounts", {}, secret="wrong")  # nothing sent
 
-    def bought() -> dict | None:  # refused only until the Trader holds a ban list
-        answer = fmz_trade(gateway, "buy", "0.010")
-        return None if "BANLIST_MISSING" in answer.get("error", "") else answer
-
-    answer = wait_for(bought)
+    answer = once_the_list_is_valid(lambda: fmz_trade(gateway, "buy", "0.010"))
     assert "data" in answer, answer
     order_id = answer["data"]["id"]
     client = binance_client(simulator.server)
@@ -99,7 +96,8 @@ async def test_every_account_method_answers_for_the_robots_own_orders(deploy, si
     finally:
         await client.close_connection()
     resting = {"symbol": "BTC_USDT", "type": "buy", "price": "58000", "amount": "0.002"}
-    placed = wait_for(lambda: (a := fmz(gateway, "trade", resting)).get("data") and a)
+    placed = once_the_list_is_valid(lambda: fmz(gateway, "trade", resting))
+    assert "data" in placed, placed
     order_id = placed["data"]["id"]
 
     open_orders = fmz(gateway, "orders", {"symbol": "BTC_USDT"})["data"]

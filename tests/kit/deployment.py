@@ -31,9 +31,19 @@ SECRETS_ENV = {
 }
 
 
+TRADER = """
+[accounts.jobs.trader]
+"""
+"""The Trader's table: a deployment runs it only when its jobs name it (see deployment_toml)."""
+
+
 def deployment_toml(sim_url: str, jobs: str = "", name: str | None = None) -> str:
-    """A config against the simulator; ``jobs`` adds [accounts.jobs.*] tables."""
+    """A config against the simulator; ``jobs`` adds [accounts.jobs.*] tables. The Trader
+    (every account's order path) runs only when *jobs* has its table: the tests of robots and
+    flattens; the other deployments save its actor."""
     name = name or f"t-{uuid.uuid4().hex[:8]}"
+    if TRADER.strip() not in jobs:
+        jobs += TRADER + "enabled = false\n"
     return f"""
 [deployment]
 name = "{name}"
@@ -132,6 +142,17 @@ def fmz_trade(gateway: str, side: str, amount: str, symbol: str = "BTC_USDT", **
     """A MARKET trade (price -1) of *amount* by *robot* (``fmz``'s robot and secret)."""
     params = {"symbol": symbol, "type": side, "price": -1, "amount": amount}
     return fmz(gateway, "trade", params, **robot)
+
+
+def once_the_list_is_valid(send: Callable[[], dict]) -> dict:
+    """*send*'s answer once the Trader no longer refuses it for its ban list: missing, or
+    expired (the Ledger's first list expires at once while the PositionBook is not fresh)."""
+
+    def answered() -> dict | None:
+        answer = send()
+        return None if "BANLIST_" in answer.get("error", "") else answer
+
+    return wait_for(answered)
 
 
 def exported_metrics(node_id: str, patterns: Mapping[str, re.Pattern[str]]) -> set[str]:
