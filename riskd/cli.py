@@ -780,11 +780,11 @@ def _flatten(args: argparse.Namespace) -> int:
     if args.robot is not None:
         body["robot"] = args.robot
     report = _gateway_call(args, "POST", "/v1/flatten", body, timeout_s=FLATTEN_WAIT_S)
-    took_s = (report["ended_ms"] - report["started_ms"]) / 1000
+    took_ms = report["ended_ms"] - report["started_ms"]
     flat = report["outcome"] == "flat"
     _say(
         f"flatten {report['id'] or '(not audited)'} of {report['account']}, {report['scope']}, "
-        f"by {report['operator']}: {report['outcome'].upper()} after {took_s:.1f} s"
+        f"by {report['operator']}: {report['outcome'].upper()} after {took_ms:,} ms"
     )
     steps = [(s["step"], s["status"], s["detail"]) for s in report["steps"]]
     _say(table(("step", "status", "detail"), steps))

@@ -548,7 +548,7 @@ async def test_an_incomplete_flatten_shows_what_is_left_and_exits_1() -> None:
             "--operator", "alice", "--reason", "drill", env={},
         )  # fmt: skip
     assert (code, err) == (1, "")
-    assert "INCOMPLETE after 1.5 s" in out and "\x1b" not in out
+    assert "INCOMPLETE after 1,500 ms" in out and "\x1b" not in out
     assert re.search(r"BTCUSDT +BOTH +SELL +0\.500 +1 +rejected +- +-2022 +\\x1b\[2Jrejected", out)
     assert re.search(r"^left open:\nsymbol +position +amount +reason +detail$", out, re.MULTILINE)
     assert re.search(r"^BTCUSDT +BOTH +0\.5 +rejected +code -2022: ", out, re.MULTILINE)
