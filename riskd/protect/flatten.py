@@ -31,7 +31,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from pydantic import Field
 
@@ -53,6 +53,7 @@ ROBOT_SLICE_TAG: Final = "f"
 MAX_SEQUENCE: Final = 36**4 - 1
 ZERO: Final = Decimal(0)
 _BASE36: Final = "0123456789abcdefghijklmnopqrstuvwxyz"
+T = TypeVar("T")
 
 
 class FlattenConfig(FrozenModel):
@@ -162,20 +163,21 @@ def orders_to_cancel(
             not scope.robot or attribution.robot_of(client_id) == scope.robot
         )
 
-    kept = 0
-    regular: list[OpenOrder] = []
-    for order in orders:
-        if order.client_order_id.startswith(RUNG_PREFIX):
-            kept += scope.covers(order.symbol)
-        elif in_scope(order.symbol, order.client_order_id):
-            regular.append(order)
-    conditional: list[OpenAlgoOrder] = []
-    for algo in algo_orders:
-        if algo.client_algo_id.startswith(RUNG_PREFIX):
-            kept += scope.covers(algo.symbol)
-        elif in_scope(algo.symbol, algo.client_algo_id):
-            conditional.append(algo)
-    return CancelPlan(tuple(regular), tuple(conditional), kept)
+    def split(items: Sequence[T], keys: Sequence[tuple[str, str]]) -> tuple[tuple[T, ...], int]:
+        """(the items in scope to cancel, how many ladder rungs in scope stay); *keys*: each
+        item's (symbol, client id)."""
+        cancel, kept = [], 0
+        for item, (symbol, client_id) in zip(items, keys, strict=True):
+            if client_id.startswith(RUNG_PREFIX):
+                kept += scope.covers(symbol)
+            elif in_scope(symbol, client_id):
+                cancel.append(item)
+        return tuple(cancel), kept
+
+    regulars, algos = tuple(orders), tuple(algo_orders)
+    regular, kept_regular = split(regulars, [(o.symbol, o.client_order_id) for o in regulars])
+    conditional, kept_algo = split(algos, [(a.symbol, a.client_algo_id) for a in algos])
+    return CancelPlan(regular, conditional, kept_regular + kept_algo)
 
 
 # ------------------------------------------------------------------------ what to close

@@ -489,22 +489,24 @@ def _robot_share(intent: OrderIntent, context: GateContext) -> GateDecision | No
         return _no_mark(missing.symbol, f"value robot {robot.name}'s share", limits)
     if after.get(intent.symbol, ZERO) <= before.get(intent.symbol, ZERO):
         return None
-    notional = sum(after.values(), ZERO)
-    most = robot.max_notional_usdt
-    if most is not None and notional > most:
-        return _refuse(
+    shares = (
+        (
             Refusal.ROBOT_NOTIONAL,
-            f"its gross notional {_usdt(notional)} USDT with this order > max {_usdt(most)} USDT",
-            limits,
-        )
-    margin = sum((value / context.leverage.get(s, 1) for s, value in after.items()), ZERO)
-    most = robot.max_margin_usdt
-    if most is not None and margin > most:
-        return _refuse(
+            "gross notional",
+            sum(after.values(), ZERO),
+            robot.max_notional_usdt,
+        ),
+        (
             Refusal.ROBOT_MARGIN,
-            f"its margin in use {_usdt(margin)} USDT with this order > max {_usdt(most)} USDT",
-            limits,
-        )
+            "margin in use",
+            sum((value / context.leverage.get(s, 1) for s, value in after.items()), ZERO),
+            robot.max_margin_usdt,
+        ),
+    )
+    for refusal, what, used, most in shares:
+        if most is not None and used > most:
+            detail = f"its {what} {_usdt(used)} USDT with this order > max {_usdt(most)} USDT"
+            return _refuse(refusal, detail, limits)
     return None
 
 
