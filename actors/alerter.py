@@ -14,7 +14,8 @@ import sys
 from collections.abc import Sequence
 
 from actors.context import ConfigSource
-from riskd.core.clock import wall_ms
+from riskd.core.clock import HOUR_MS, wall_ms
+from riskd.notify import alert_store
 from riskd.notify.alerts import AlertEvent, Severity, Silence, silence_request
 from riskd.notify.config import AlertsConfig, FeishuConfig
 from riskd.notify.console import ConsoleReceiver
@@ -140,6 +141,15 @@ class Alerter:
             }
             for alert in firing
         ]
+
+    async def recent_alerts(self, hours: int, limit: int) -> list[dict]:
+        """What the first receiver was told over the last *hours*, newest first, one row per
+        alert of each of the newest *limit* notifications: its state in that notification
+        (firing, resolved, or notice for a one-off fact) and how its delivery stands."""
+        receiver = self.pipeline.slots[0].receiver.name
+        since_ms = wall_ms() - hours * HOUR_MS
+        told = await self.sql.run(alert_store.recent_notifications, receiver, since_ms, limit)
+        return [row for item in told for row in item.rows()]
 
     # ------------------------------------------------------------ silences
 

@@ -19,6 +19,7 @@ from actors.context import (
     ConfigSource,
     ledger_name,
     position_book_name,
+    stop_ladder_name,
     trader_name,
 )
 from actors.metrics import MarketMetrics
@@ -84,6 +85,15 @@ class RayBackend:
     async def positions(self, account: str) -> dict:
         return await self._call(position_book_name(account), "view")
 
+    async def ladder_rungs(self, account: str) -> list[dict]:
+        return await self._call(stop_ladder_name(account), "rungs")
+
+    async def equity(self, account: str, hours: int) -> dict:
+        return await self._call(ledger_name(account), "equity", hours)
+
+    async def order_summary(self, account: str, hours: int) -> dict:
+        return await self._call(trader_name(account), "order_summary", hours)
+
     async def locks(self, account: str) -> list[dict]:
         return await self._call(ledger_name(account), "active_locks")
 
@@ -101,6 +111,9 @@ class RayBackend:
 
     async def alerts(self) -> list[dict]:
         return await self._call(ALERTER_NAME, "alerts")
+
+    async def recent_alerts(self, hours: int, limit: int) -> list[dict]:
+        return await self._call(ALERTER_NAME, "recent_alerts", hours, limit)
 
     async def silences(self) -> list[dict]:
         return await self._call(ALERTER_NAME, "silences")
@@ -122,6 +135,9 @@ class RayBackend:
 
     async def pnl(self, account: str, by: str, hours: int, robot: str | None) -> dict:
         return await self._call(ledger_name(account), "pnl", by, hours, robot)
+
+    async def daily_report(self, account: str, by: str | None, days: int) -> dict:
+        return await self._call(ledger_name(account), "daily_report", by, days)
 
     async def kline_history(
         self, symbol: str, interval: str, start_ms: int | None, end_ms: int | None, limit: int

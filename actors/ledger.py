@@ -6,9 +6,10 @@ GET /fapi/v1/income (weight 30) from the cursor in SQL, so funding and every oth
 booked too and the fills are reconciled. After every booking and on every pass one decision
 (``decide``, in one transaction) evaluates the rules, reconciles the locks and writes a new
 ban-list version, whose bytes go to the gateway as stored. Each pass also records the book's
-positions and balances once a minute (the equity curve of the drawdown rule) and, hourly, the
-symbols from exchangeInfo. The rules read only SQL (fills, income, snapshots, unlocks) and the
-live equity, so a restarted Ledger decides exactly as the one before it.
+positions and balances once a minute (the equity curve of the drawdown rule), hourly, the
+symbols from exchangeInfo and, daily, the previous UTC day's summary to the Alerter. The rules
+read only SQL (fills, income, snapshots, unlocks) and the live equity, so a restarted Ledger
+decides exactly as the one before it.
 """
 
 from __future__ import annotations
@@ -20,15 +21,23 @@ from dataclasses import asdict
 
 from actors.base import Job
 from actors.context import GATEWAY_NAME, ConfigSource, trader_name
-from riskd.core.clock import MINUTE_MS
+from riskd.core.clock import HOUR_MS, MINUTE_MS
 from riskd.exchange.errors import ExchangeError
 from riskd.exchange.filters import ExchangeInfoError, parse_exchange_info
 from riskd.exchange.parse_income import parse_income
 from riskd.exchange.parse_orders import OrderUpdate
-from riskd.notify.events import lock_alerts, state_alert
+from riskd.notify import alert_store
+from riskd.notify.events import (
+    DAILY_SUMMARY,
+    daily_summary_alerts,
+    lock_alerts,
+    state_alert,
+    summarized_days,
+)
 from riskd.plan import JobSpec
+from riskd.pnl import daily_summary
 from riskd.pnl.report import PnlGrouping
-from riskd.pnl.store import pnl_report
+from riskd.pnl.store import daily_report, pnl_report
 from riskd.positions import BookView
 from riskd.protect.flatten import FlattenRequest, FlattenScope
 from riskd.risk import ledger_store, lock_store
@@ -87,6 +96,7 @@ class Ledger(Job):
         self.published: BanList | None = None
         self.reported_locks: tuple[BanListLock, ...] = ()  # to the Alerter
         self.history: RuleHistory | None = None  # the last pass's read, plus new fills
+        self.summarized: set[str] = set()  # days whose summary the Alerter took in, from SQL
         self._evaluating = asyncio.Lock()
 
     async def recover(self) -> None:
@@ -217,6 +227,32 @@ class Ledger(Job):
         )
         return report.to_dict()
 
+    async def daily_report(self, by: str | None, days: int) -> dict:
+        """The account's figures per UTC day over the last *days* days, with rows per robot or
+        symbol when *by* names a ``PnlGrouping``, as ``GET /v1/report/daily`` answers it.
+        ValueError names a bad argument."""
+        attribution = Attribution.of(self.config.robots, self.spec.account)
+        grouping = None if by is None else PnlGrouping(by)
+        report = await self.sql.run(
+            daily_report, self.spec.account, attribution, grouping, days, self.clock.now_ms()
+        )
+        return report.to_dict()
+
+    async def equity(self, hours: int) -> dict:
+        """The account's equity (wallet + unrealized PnL of the rules' assets) per recorded
+        minute over the last *hours*: ``GET /v1/equity``."""
+        now_ms = self.clock.now_ms()
+        since_ms = now_ms - hours * HOUR_MS
+        assets = sorted(self.rules.assets)
+        points = await self.sql.run(ledger_store.equity_points, self.spec.account, since_ms, assets)
+        return {
+            "account": self.spec.account,
+            "assets": assets,
+            "start_ms": since_ms,
+            "end_ms": now_ms,
+            "points": [[point.time_ms, f"{point.equity.normalize():f}"] for point in points],
+        }
+
     # ------------------------------------------------------------ one pass
 
     async def step(self) -> None:
@@ -231,6 +267,7 @@ class Ledger(Job):
         if book_fresh:
             await self._record_snapshot(view)
         await self._refresh_symbols()
+        await self._summarize_day()
         self.health.extra = {
             "income_cursor_ms": self.cursor_ms,
             "version": self.published.version if self.published else 0,
@@ -265,6 +302,25 @@ class Ledger(Job):
         )
         await self.sql.run(ledger_store.upsert_symbols, parse_exchange_info(info), now_ms)
         self.symbols_refreshed_ms = now_ms
+
+    async def _summarize_day(self) -> None:
+        """The summary of the day due (``riskd.pnl.daily_summary``) to the Alerter, on every
+        pass until the Alerter's record of it (SQL) shows: it takes it in once."""
+        minute = self.ledger_config.daily_summary_minute
+        now_ms = self.clock.now_ms()
+        if minute is None or daily_summary.due_day(now_ms, minute, self.summarized) is None:
+            return
+        since_ms = daily_summary.since_ms(now_ms)
+        told = await self.sql.run(alert_store.told_labels, DAILY_SUMMARY, since_ms)
+        self.summarized = summarized_days(self.spec.account, told)
+        day = daily_summary.due_day(now_ms, minute, self.summarized)
+        if day is None:
+            return
+        days = daily_summary.report_days(day, now_ms)
+        report = await self.sql.run(
+            daily_report, self.spec.account, self.attribution, None, days, now_ms
+        )
+        self.report(daily_summary_alerts(self.spec.account, report.totals(day), now_ms))
 
     async def _poll_income(self) -> None:
         """Page income from the cursor up to now (each page booked with its cursor)."""

@@ -29,7 +29,13 @@ from riskd.notify.events import ladder_failed_alert, market_reduce_alerts
 from riskd.orders import AlgoOrderBook, OpenAlgoOrder
 from riskd.plan import JobSpec
 from riskd.positions import PositionRecord
-from riskd.protect.ladder import Ladder, Rung, on_would_trigger, plan_account
+from riskd.protect.ladder import (
+    Ladder,
+    Rung,
+    on_would_trigger,
+    parse_rung_client_id,
+    plan_account,
+)
 
 WOULD_IMMEDIATELY_TRIGGER = -2021
 NO_SUCH_ORDER = -2011
@@ -76,6 +82,22 @@ class StopLadder(Job):
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), delay_ms / 1000)
         self._wake.clear()
+
+    async def rungs(self) -> list[dict]:
+        """The ladders' open rungs as this job last learnt them, each ``{symbol,
+        position_side, rung, trigger_price, quantity, close_position}`` (the status page's)."""
+        return [
+            {
+                "symbol": order.symbol,
+                "position_side": order.position_side,
+                "rung": rung.rung,
+                "trigger_price": f"{order.trigger_price:f}",
+                "quantity": f"{order.quantity:f}",
+                "close_position": order.close_position,
+            }
+            for order in self.algo_orders.orders()
+            if (rung := parse_rung_client_id(order.client_algo_id)) is not None
+        ]
 
     # ------------------------------------------------------------ one pass
 

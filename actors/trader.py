@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 from actors.base import Job
 from actors.context import ConfigSource
 from actors.flatten import Flattener
-from riskd.core.clock import MINUTE_MS, wall_ms
+from riskd.core.clock import HOUR_MS, MINUTE_MS, wall_ms
 from riskd.exchange.budget import OrderBudget
 from riskd.exchange.errors import ExchangeError, Rejected
 from riskd.exchange.filters import parse_exchange_info
@@ -54,7 +54,12 @@ from riskd.risk.attribution import Attribution, RobotPositionKey, robot_position
 from riskd.risk.banlist import BanList
 from riskd.risk.ledger_store import filled_quantities
 from riskd.store import SqlRunner, init_schema, make_engine
-from riskd.trade.decision_store import DecisionRecord, decisions, record_decisions
+from riskd.trade.decision_store import (
+    DecisionRecord,
+    decision_counts,
+    decisions,
+    record_decisions,
+)
 from riskd.trade.gate import GateContext, decide
 from riskd.trade.orders import client_order_id, decision_record, order_params, owns
 from riskd.trade.recent import RecentOrders
@@ -350,6 +355,19 @@ class Trader(Job):
         """The newest gate decisions of this account (of *robot* if given)."""
         records = await self.sql.run(decisions, account=self.spec.account, robot=robot, limit=limit)
         return [record.to_dict() for record in records]
+
+    async def order_summary(self, hours: int) -> dict[str, Any]:
+        """Per robot of this account, how many orders the gate passed and refused over the
+        last *hours*, and its latest refusal: ``GET /v1/orders/summary``."""
+        since_ms = wall_ms() - hours * HOUR_MS
+        counts = await self.sql.run(
+            decision_counts, self.spec.account, sorted(self.robots), since_ms
+        )
+        return {
+            "account": self.spec.account,
+            "since_ms": since_ms,
+            "robots": [count.to_dict() for count in counts],
+        }
 
     async def flatten(self, request: FlattenRequest) -> dict[str, Any]:
         """An operator's emergency flatten of this account, a symbol of it or a robot's

@@ -1,5 +1,6 @@
 """The ``riskd`` command: run, status, stop, db init, backfill, klines backfill, locks, lock,
-unlock, state, silences, silence, unsilence, pnl, flatten, config check, and the simulator."""
+unlock, state, silences, silence, unsilence, pnl, report, flatten, config check, and the
+simulator."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from decimal import Decimal
 from pathlib import Path
 
 from binance import AsyncClient
@@ -41,7 +43,9 @@ from riskd.market.kline_backfill import (
 )
 from riskd.market.kline_store import KlineStore
 from riskd.market.records import INTERVAL_MS, SYMBOL_PATTERN
+from riskd.pnl.daily import DEFAULT_DAYS, MAX_DAYS
 from riskd.pnl.report import MAX_HOURS, PnlGrouping
+from riskd.pnl.report_html import daily_report_html
 from riskd.risk.backfill import MAX_BACKFILL_DAYS, BackfillResult, backfill
 from riskd.sim import SimAccountConfig, SimConfig, SimServer, SimulatorThread, serve_forever
 from riskd.store import SqlRunner, init_schema, make_engine
@@ -536,6 +540,10 @@ def _hours(text: str) -> int:
     return _ascii_int(text, "hours", 1, MAX_HOURS)
 
 
+def _days(text: str) -> int:
+    return _ascii_int(text, "days", 1, MAX_DAYS)
+
+
 def _record_id(text: str) -> int:
     return _ascii_int(text, "the id", 1, 2**63 - 1)
 
@@ -766,6 +774,40 @@ def _pnl(args: argparse.Namespace) -> int:
     return 0
 
 
+def _percent(ratio: str | None) -> str:
+    """A decimal ratio ("0.6667") as a percentage ("66.67%"); "-" for None."""
+    return "-" if ratio is None else f"{(Decimal(ratio) * 100).normalize():f}%"
+
+
+def _report(args: argparse.Namespace) -> int:
+    query = _query(account=args.account, by=args.by, days=str(args.days))
+    report = _gateway_call(args, "GET", "/v1/report/daily" + query)
+    per = f", per {report['by']}" if report["by"] else ""
+    window = f"{utc(report['start_ms'])} to {utc(report['end_ms'])}"
+    _say(f"Daily report of {report['account']}{per}, {report['days']} UTC days, {window}")
+    columns = ("realized_pnl", "commission", "funding", "net", "trades")
+    rows = [
+        (
+            "" if row["key"] else row["day"],
+            row["key"] or "total",
+            row["asset"],
+            *(row[column] for column in columns),
+            _percent(row["win_rate"]),
+            row["worst_symbol"] or "-",
+        )
+        for row in report["rows"]
+    ]
+    header = ("day", report["by"] or "", "asset", "realized PnL", "commission", "funding", "net")
+    _say(table((*header, "trades", "win rate", "worst symbol"), rows))
+    if args.html:
+        try:
+            Path(args.html).write_text(daily_report_html(report, wall_ms()), encoding="utf-8")
+        except OSError as exc:
+            return _fail(f"--html: cannot write {printable(args.html)}: {exc.strerror or exc}")
+        _say(f"wrote {printable(args.html)}")
+    return 0
+
+
 # The Trader ends a flatten by its own timeout (at most 10 min): wait a little longer.
 FLATTEN_WAIT_S = 660
 
@@ -933,7 +975,19 @@ def build_parser() -> argparse.ArgumentParser:
     pnl = gateway_command("pnl", _pnl, "realized PnL, commission and funding per robot or symbol")
     pnl.add_argument("--robot", help="one robot's (or unattributed)")
     pnl.add_argument("--hours", type=_hours, default=24, help=f"the last N hours, 1 to {MAX_HOURS}")
-    pnl.add_argument("--by", choices=[grouping.value for grouping in PnlGrouping], default="robot")
+    groupings = [grouping.value for grouping in PnlGrouping]
+    pnl.add_argument("--by", choices=groupings, default="robot")
+    report = gateway_command("report", _report, "realized PnL, fees, funding, trades per UTC day")
+    report.add_argument(
+        "--days",
+        type=_days,
+        default=DEFAULT_DAYS,
+        help=f"the last N days (today too), 1 to {MAX_DAYS}",
+    )
+    report.add_argument("--by", choices=groupings, help="rows per robot or symbol under each day")
+    report.add_argument(
+        "--html", metavar="FILE", help="also write the report as a page with charts"
+    )
     flatten = gateway_command(
         "flatten",
         _flatten,

@@ -1,5 +1,5 @@
 -- Generated from riskd/store/schema.py by `python -m riskd.store.ddl > sql/schema.mysql.sql`.
--- Do not edit by hand. Schema version 6.
+-- Do not edit by hand. Schema version 7.
 
 CREATE TABLE alert_groups (
 	group_key VARCHAR(16) NOT NULL,
@@ -7,6 +7,16 @@ CREATE TABLE alert_groups (
 	due_ms BIGINT NOT NULL,
 	CONSTRAINT pk_alert_groups PRIMARY KEY (group_key)
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
+
+CREATE TABLE alert_once (
+	fingerprint VARCHAR(16) NOT NULL,
+	name VARCHAR(64) NOT NULL,
+	labels TEXT NOT NULL,
+	told_ms BIGINT NOT NULL,
+	CONSTRAINT pk_alert_once PRIMARY KEY (fingerprint)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
+
+CREATE INDEX ix_alert_once_name_told_ms ON alert_once (name, told_ms);
 
 CREATE TABLE alert_outbox (
 	id BIGINT NOT NULL AUTO_INCREMENT,

@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError
 
 from riskd.store.engine import make_engine
 
-pytest_plugins = ["tests.kit.sim"]
+pytest_plugins = ["tests.kit.sim", "tests.kit.browser"]
 
 MYSQL_URL_VAR = "RISKD_TEST_MYSQL_URL"
 REQUIRE_MYSQL_VAR = "RISKD_REQUIRE_MYSQL"

@@ -14,6 +14,7 @@ from decimal import Decimal
 import pytest
 from aiohttp import web
 
+from riskd.pnl.daily import DayFigures
 from riskd.pnl.report import PnlRow
 from riskd.positions import PositionKey
 from riskd.protect.flatten import (
@@ -165,7 +166,7 @@ def test_db_init_creates_the_schema_then_finds_it_current(tmp_path) -> None:
     first = _cli("db", "init", "--config", str(config))
     assert first.returncode == 0, first.stderr
     assert first.stdout.startswith(
-        "schema ready; created: alert_groups, alert_outbox, alerts, balance_snapshots,"
+        "schema ready; created: alert_groups, alert_once, alert_outbox, alerts, balance_snapshots,"
     )
     again = _cli("db", "init", "--config", str(config))
     assert "already current" in again.stdout
@@ -508,6 +509,57 @@ async def test_pnl_of_an_unknown_robot_is_one_line() -> None:
         "riskd: GET /v1/pnl?by=robot&hours=24&robot=nobody: "
         "404 robot: no robot 'nobody' on account 'main'\n"
     )
+
+
+async def test_report_prints_each_day_then_its_rows_and_writes_the_page(tmp_path) -> None:
+    backend = FakeBackend()
+    amounts = (Decimal("5"), Decimal("-0.25"), Decimal("-2.1"))
+    backend.daily_rows["main"] = [
+        DayFigures("2026-12-02", "", "USDT", *(Decimal(0),) * 3, 0, 0, 0),
+        DayFigures("2026-12-03", "", "USDT", *amounts, 3, 2, 1, "ETHUSDT"),
+        DayFigures("2026-12-03", "alpha", "USDT", *amounts, 3, 2, 1),
+    ]
+    page = tmp_path / "report.html"
+    async with serving(backend) as gateway:
+        args = ("--days", "2", "--by", "robot", "--html", str(page))
+        code, out, err = await _cli_async("report", "--url", gateway.url, *args, env={})
+    assert code == 0, err
+    assert backend.calls == [("daily_report", ("main", "robot", 2))]
+    title, header, *rows, wrote = out.splitlines()
+    assert re.fullmatch(r"Daily report of main, per robot, 2 UTC days, \S+ \S+Z to \S+ \S+Z", title)
+    assert header.split() == [
+        "day", "robot", "asset", "realized", "PnL", "commission", "funding", "net", "trades",
+        "win", "rate", "worst", "symbol",
+    ]  # fmt: skip
+    assert [row.split() for row in rows] == [
+        ["2026-12-02", "total", "USDT", "0", "0", "0", "0", "0", "-", "-"],
+        ["2026-12-03", "total", "USDT", "5", "-0.25", "-2.1", "2.65", "3", "66.67%", "ETHUSDT"],
+        ["alpha", "USDT", "5", "-0.25", "-2.1", "2.65", "3", "66.67%", "-"],
+    ]
+    assert wrote == f"wrote {page}"
+    assert page.read_text().startswith("<!doctype html>")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--days", "0"), "argument --days: days must be between 1 and 366, not 0"),
+        (("--days", "x"), "argument --days: days must be a whole number, not 'x'"),
+        (("--by", "desk"), "argument --by: invalid choice: 'desk' (choose from 'robot', 'symbol')"),
+    ],
+)
+def test_report_names_each_bad_argument(args: tuple[str, str], message: str) -> None:
+    result = _cli("report", "--url", NO_GATEWAY, *args)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1].endswith(message)
+    assert "Traceback" not in result.stderr
+
+
+async def test_report_to_an_unwritable_page_is_one_line(tmp_path) -> None:
+    async with serving() as gateway:
+        html = str(tmp_path / "missing" / "report.html")
+        code, _, err = await _cli_async("report", "--url", gateway.url, "--html", html, env={})
+    assert (code, err) == (2, f"riskd: --html: cannot write {html}: No such file or directory\n")
 
 
 class _IncompleteBackend(FakeBackend):

@@ -441,3 +441,18 @@ def test_a_robot_may_hold_several_prefixes_of_its_own(write: Write) -> None:
     path = write(MAIN_ACCOUNT + _robot("a", '["grid", "grid-hedge"]'))
     (robot,) = load_config(path, env={**MAIN_ENV, "T": "t"}).robots
     assert robot.prefixes == ("rb-a-", "grid", "grid-hedge")
+
+
+@pytest.mark.parametrize("value", ['"24:00"', '"0:05"', '"00:05:00"', "5"])
+def test_a_bad_daily_summary_time_is_one_line_naming_the_field(write: Write, value: str) -> None:
+    path = write(MAIN_ACCOUNT + f"[accounts.ledger]\ndaily_summary_utc = {value}\n")
+
+    assert _error(path, MAIN_ENV).startswith(f"{path}: accounts[0].ledger.daily_summary_utc: ")
+    assert len(_error(path, MAIN_ENV).splitlines()) == 1
+
+
+def test_the_daily_summary_is_off_with_an_empty_time(write: Write) -> None:
+    path = write(MAIN_ACCOUNT + '[accounts.ledger]\ndaily_summary_utc = ""\n')
+
+    (account,) = load_config(path, env=MAIN_ENV).accounts
+    assert account.ledger.daily_summary_minute is None

@@ -1,8 +1,8 @@
 """The gateway's aiohttp app and its server: the routes of ``riskd.gateway.ops``,
 ``riskd.gateway.banlist``, ``riskd.gateway.channels``, ``riskd.gateway.market``,
-``riskd.gateway.fmz``, ``riskd.gateway.orders``, ``riskd.gateway.pnl`` and
-``riskd.gateway.flatten`` behind
-bearer auth, every error JSON, and the timeouts."""
+``riskd.gateway.fmz``, ``riskd.gateway.orders``, ``riskd.gateway.pnl``,
+``riskd.gateway.flatten``, ``riskd.gateway.positions_stream`` and the status page of
+``riskd.gateway.page`` behind bearer auth, every error JSON, and the timeouts."""
 
 from __future__ import annotations
 
@@ -28,8 +28,11 @@ from riskd.gateway.market_hub import MarketHub
 from riskd.gateway.openapi import add_openapi_route
 from riskd.gateway.ops import add_ops_routes
 from riskd.gateway.orders import add_orders_route
+from riskd.gateway.page import add_page_routes
 from riskd.gateway.pnl import add_pnl_route
 from riskd.gateway.ports import Backend
+from riskd.gateway.positions_stream import add_positions_stream
+from riskd.gateway.report import add_report_route
 from riskd.gateway.robots import RobotTokens
 from riskd.market.config import MarketConfig
 from riskd.market.records import Record
@@ -59,7 +62,9 @@ def gateway_app(
     for; bodies of at most MAX_BODY_BYTES."""
     auth = bearer_auth(config.read_token, config.operator_token, robots)
     app = web.Application(middlewares=[json_errors, auth], client_max_size=MAX_BODY_BYTES)
+    add_page_routes(app)
     add_ops_routes(app, backend, accounts)
+    add_positions_stream(app, backend, accounts)
     add_banlist_routes(app, banlists, accounts)
     add_channel_routes(app, ChannelHub(clock) if channels is None else channels)
     if market is not None:
@@ -68,6 +73,7 @@ def gateway_app(
     add_orders_route(app, backend, accounts, robots)
     add_flatten_route(app, backend, accounts, robot_accounts or {})
     add_pnl_route(app, backend, accounts, robot_accounts or {})
+    add_report_route(app, backend, accounts)
     add_openapi_route(app, accounts, None if market is None else market.config)
     return app
 

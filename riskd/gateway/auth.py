@@ -5,11 +5,19 @@ A kind of request with no token configured is open: the gateway is then on loopb
 Routes registered with :func:`written_by_robots` are changed with a robot's token instead,
 when robots are configured (without robots, the operator's rule holds): the handler finds the
 robot with :func:`robot_of`. Routes registered with :func:`authenticated_by_body` (the FMZ
-protocol, whose body carries the robot's key) take no bearer token: their handler checks it.
+protocol, whose body carries the robot's key) take no bearer token: their handler checks it,
+and :func:`public` routes (the status page's files, which hold no data) take none at all.
+
+A browser cannot set headers on a WebSocket, so a WebSocket request without ``Authorization``
+may carry its token as a subprotocol instead, as Kubernetes' API server takes it:
+``Sec-WebSocket-Protocol: riskd, bearer.<the token in unpadded base64url>``; the stream then
+answers with the ``riskd`` subprotocol (:data:`WS_PROTOCOL`).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
 from typing import Final
 
@@ -28,14 +36,22 @@ _SEND_TOKEN: Final = "Authorization: send 'Bearer <token>'"
 _WRONG_TOKEN: Final = "wrong bearer token"
 _ROBOT_WRITES: Final = web.AppKey("robot_writes", set[web.AbstractRoute])
 _ROBOT: Final = web.RequestKey("robot", str)
-_BODY_AUTH: Final = web.AppKey("body_auth", set[web.AbstractRoute])
+_NO_BEARER: Final = web.AppKey("no_bearer", set[web.AbstractRoute])
+WS_PROTOCOL: Final = "riskd"
+"""The subprotocol a stream answers with; offered beside ``bearer.<token>`` by browsers."""
+_WS_TOKEN_PREFIX: Final = "bearer."
 
 
 def authenticated_by_body(app: web.Application, route: web.AbstractRoute) -> None:
     """Let *route* through without a bearer token: its handler authenticates the body."""
-    if _BODY_AUTH not in app:
-        app[_BODY_AUTH] = set()
-    app[_BODY_AUTH].add(route)
+    public(app, route)
+
+
+def public(app: web.Application, route: web.AbstractRoute) -> None:
+    """Let *route* through without a bearer token (what it serves holds no data)."""
+    if _NO_BEARER not in app:
+        app[_NO_BEARER] = set()
+    app[_NO_BEARER].add(route)
 
 
 def written_by_robots(app: web.Application, route: web.AbstractRoute) -> None:
@@ -64,8 +80,26 @@ def _matches(given: bytes, token: Secret | None) -> bool:
     return token is not None and hmac.compare_digest(given, token.reveal().encode())
 
 
+def _subprotocol_token(header: str) -> bytes | None:
+    """The token a browser's WebSocket offers as ``bearer.<base64url>`` in
+    ``Sec-WebSocket-Protocol``; None without one (or with one that is not base64url)."""
+    for offered in header.split(","):
+        offered = offered.strip()
+        if offered.startswith(_WS_TOKEN_PREFIX):
+            encoded = offered.removeprefix(_WS_TOKEN_PREFIX)
+            try:
+                return base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+            except (binascii.Error, ValueError):
+                return None
+    return None
+
+
 def _given(request: web.Request) -> bytes:
-    given = _bearer(request.headers.get("Authorization", ""))
+    header = request.headers.get("Authorization")
+    if header is None and request.headers.get("Upgrade", "").lower() == "websocket":
+        given = _subprotocol_token(request.headers.get("Sec-WebSocket-Protocol", ""))
+    else:
+        given = _bearer(header or "")
     if given is None:
         raise Refused(401, _SEND_TOKEN, headers=_CHALLENGE)
     return given
@@ -80,7 +114,7 @@ def bearer_auth(
 
     @web.middleware
     async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.match_info.route in request.app.get(_BODY_AUTH, ()):
+        if request.match_info.route in request.app.get(_NO_BEARER, ()):
             return await handler(request)
         change = request.method not in READS
         if change and robots and request.match_info.route in request.app.get(_ROBOT_WRITES, ()):

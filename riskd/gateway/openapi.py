@@ -37,11 +37,14 @@ from riskd.gateway.channel_hub import CHANNEL_ID, MAX_CHANNELS, MAX_DATA_BYTES
 from riskd.gateway.flatten import FLATTEN_PATH
 from riskd.gateway.json_body import BODY_TIMEOUT_S
 from riskd.gateway.market import DEFAULT_LIMIT, MAX_STREAM_SYMBOLS, ROBOT_PATTERN
+from riskd.gateway.ops import MAX_RECENT, RECENT_ALERTS
+from riskd.gateway.page import PAGE_PATH, STATIC_FILES
 from riskd.gateway.pnl import DEFAULT_HOURS, GROUPINGS
 from riskd.health import JobState
 from riskd.market.config import MarketConfig
 from riskd.market.records import MAX_KLINES, SYMBOL_PATTERN, MarketKind
 from riskd.notify.alerts import MAX_SILENCE_MS, Severity
+from riskd.pnl.daily import DEFAULT_DAYS, MAX_DAYS
 from riskd.pnl.report import MAX_HOURS
 from riskd.protect.flatten import FlattenOutcome, FlattenStep, LeftReason, SliceStatus, StepStatus
 from riskd.risk.attribution import UNATTRIBUTED
@@ -83,6 +86,8 @@ ROBOT_WRITE: Final = Access(
 """A robot's token when robots are configured (``written_by_robots``), else the operator's."""
 IN_BODY: Final = Access((), ())
 """No bearer token: the FMZ protocol carries the robot's token in the body."""
+PUBLIC: Final = Access((), ())
+"""No token at all: the status page's files, which hold no data."""
 _BODY_ERRORS: Final = {
     400: f"the body is not JSON (UTF-8, nested at most {MAX_DEPTH} deep, no field twice), "
     "or is cut short",
@@ -206,9 +211,24 @@ def _operation(
 
 _BACKEND_DOWN: Final = "a riskd actor this needs is not running; try again"
 _ONE_ACCOUNT: Final = (400, "account left out, and the gateway serves several")
+_BAD_PARAMETER: Final = (400, "a parameter is wrong, unknown or given twice (named)")
 _UNKNOWN_ACCOUNT: Final = (404, "unknown account (the error lists the accounts)")
 _WAIT_SECONDS: Final = r"^(?:0?[0-5]?[0-9](?:\.[0-9]{1,3})?|0?60(?:\.0{1,3})?)$"
 """0 to 60 (MAX_WAIT_S) seconds, up to 3 digits and 3 decimals: what the long-poll takes."""
+
+
+_TOLD: Final = _object(
+    {
+        "told_ms": _MS,
+        "delivery": {"type": "string", "enum": ["pending", "sent", "failed"]},
+        "name": _STR,
+        "labels": {"type": "object", "additionalProperties": _STR},
+        "severity": {"type": "string", "enum": [s.value for s in Severity]},
+        "state": {"type": "string", "enum": ["firing", "resolved", "notice"]},
+        "starts_ms": _MS,
+        "ends_ms": _nullable("integer"),
+    }
+)
 
 
 def _account(accounts: Sequence[str], description: str) -> Json:
@@ -248,6 +268,16 @@ def _ops_paths(accounts: Sequence[str]) -> Json:
                 },
                 reads[1:],
                 parameters=[_account(accounts, "the account; every account's without")],
+            ),
+        },
+        "/v1/positions/stream": {
+            "get": _operation(
+                "WebSocket: the account's book with each position's ladder rungs and distance "
+                "to liquidation, at once and then on every change",
+                READ,
+                _WEBSOCKET,
+                (*reads, (400, "an unknown parameter"), (426, "not a WebSocket handshake")),
+                parameters=[account],
             ),
         },
         "/v1/locks": {
@@ -309,6 +339,23 @@ def _ops_paths(accounts: Sequence[str]) -> Json:
                 READ,
                 {"200": _json(_list_of("Alert", "alerts"), "the firing alerts")},
                 [(503, _BACKEND_DOWN)],
+            ),
+        },
+        "/v1/alerts/recent": {
+            "get": _operation(
+                "What the Alerter told its first receiver lately, newest first: a row per alert "
+                "of each notification, with its state then and the delivery's",
+                READ,
+                {"200": _json(_object({"alerts": {"type": "array", "items": _TOLD}}), "the rows")},
+                [_BAD_PARAMETER, (503, _BACKEND_DOWN)],
+                parameters=[
+                    _hours("the window"),
+                    _query(
+                        "limit",
+                        {"type": "integer", "minimum": 1, "maximum": MAX_RECENT},
+                        f"the newest N notifications (default {RECENT_ALERTS})",
+                    ),
+                ],
             ),
         },
         "/v1/silences": {
@@ -593,7 +640,7 @@ def _pnl_paths(accounts: Sequence[str]) -> Json:
                 {"200": _json(_ref("PnlReport"), "the PnL, rows sorted by key and asset")},
                 [
                     _ONE_ACCOUNT,
-                    (400, "a parameter is wrong, unknown or given twice (named)"),
+                    _BAD_PARAMETER,
                     _UNKNOWN_ACCOUNT,
                     (404, "the robot does not trade on the account"),
                     (503, _BACKEND_DOWN),
@@ -605,15 +652,142 @@ def _pnl_paths(accounts: Sequence[str]) -> Json:
                         {"type": "string", "enum": list(GROUPINGS), "default": GROUPINGS[0]},
                         "a row per robot or per symbol",
                     ),
-                    _query(
-                        "hours",
-                        {"type": "integer", "minimum": 1, "maximum": MAX_HOURS},
-                        f"the window: the last N hours (default {DEFAULT_HOURS})",
-                    ),
+                    _hours("the window"),
                     _query(
                         "robot",
                         {"type": "string", "pattern": _ROBOT_NAME},
                         f"one robot's (or {UNATTRIBUTED})",
+                    ),
+                ],
+            ),
+        },
+    }
+
+
+def _hours(what: str) -> Json:
+    return _query(
+        "hours",
+        {"type": "integer", "minimum": 1, "maximum": MAX_HOURS},
+        f"{what}: the last N hours (default {DEFAULT_HOURS})",
+    )
+
+
+_POINT: Final = {"type": "array", "prefixItems": [_MS, _DECIMAL], "minItems": 2, "maxItems": 2}
+_EQUITY: Final = _object(
+    {
+        "account": _STR,
+        "assets": _STRINGS,
+        "start_ms": _MS,
+        "end_ms": _MS,
+        "points": {"type": "array", "items": _POINT},
+    }
+)
+_ROBOT_DECISIONS: Final = _object(
+    {
+        "robot": _STR,
+        "passed": {"type": "integer", "minimum": 0},
+        "refused": {"type": "integer", "minimum": 0},
+        "last_refusal": _nullable("string"),
+        "last_refused_ms": _nullable("integer"),
+    }
+)
+
+
+def _status_page_paths(accounts: Sequence[str]) -> Json:
+    """What the status page reads beside the other routes (``riskd.gateway.pnl``,
+    ``riskd.gateway.orders``), and the page itself (``riskd.gateway.page``): no token."""
+    account = _account(accounts, "the account; may be left out when the gateway serves one")
+    refused = (
+        _ONE_ACCOUNT,
+        _BAD_PARAMETER,
+        _UNKNOWN_ACCOUNT,
+        (503, _BACKEND_DOWN),
+    )
+    files = {"type": "string", "enum": sorted(STATIC_FILES)}
+    return {
+        "/v1/equity": {
+            "get": _operation(
+                "The account's equity (wallet + unrealized PnL) per minute the Ledger recorded",
+                READ,
+                {"200": _json(_EQUITY, "the points, oldest first")},
+                refused,
+                parameters=[account, _hours("the window")],
+            ),
+        },
+        "/v1/orders/summary": {
+            "get": _operation(
+                "Per robot, the orders the pre-trade gate passed and refused, and its latest "
+                "refusal",
+                READ,
+                {
+                    "200": _json(
+                        _object(
+                            {
+                                "account": _STR,
+                                "since_ms": _MS,
+                                "robots": {"type": "array", "items": _ROBOT_DECISIONS},
+                            }
+                        ),
+                        "per robot, by name",
+                    )
+                },
+                refused,
+                parameters=[account, _hours("the window")],
+            ),
+        },
+        PAGE_PATH: {
+            "get": _operation(
+                "The status page (HTML; it reads the routes above with the token it is given)",
+                PUBLIC,
+                {"200": {"description": "the page", "content": {"text/html": {"schema": _STR}}}},
+            ),
+        },
+        "/static/{name}": {
+            "get": _operation(
+                "A file of the status page (script or style sheet)",
+                PUBLIC,
+                {
+                    "200": {
+                        "description": "the file",
+                        "content": {
+                            "text/javascript": {"schema": _STR},
+                            "text/css": {"schema": _STR},
+                        },
+                    }
+                },
+                [(404, "no such file")],
+                parameters=[_path("name", files, "the file")],
+            ),
+        },
+    }
+
+
+def _report_paths(accounts: Sequence[str]) -> Json:
+    """``riskd.gateway.report``: figures per UTC day."""
+    return {
+        "/v1/report/daily": {
+            "get": _operation(
+                "The account's realized PnL, commission, funding, trades, win rate and worst "
+                "symbol per UTC day (every day of the window, today included)",
+                READ,
+                {"200": _json(_ref("DailyReport"), "per day its totals, then its rows per key")},
+                [
+                    _ONE_ACCOUNT,
+                    _BAD_PARAMETER,
+                    _UNKNOWN_ACCOUNT,
+                    (503, _BACKEND_DOWN),
+                ],
+                parameters=[
+                    _account(accounts, "the account; may be left out when the gateway serves one"),
+                    _query(
+                        "by",
+                        {"type": "string", "enum": list(GROUPINGS)},
+                        "rows per robot or per symbol under each day's total (default: none)",
+                    ),
+                    _query(
+                        "days",
+                        {"type": "integer", "minimum": 1, "maximum": MAX_DAYS},
+                        f"the window: the last N UTC days, today included (default {DEFAULT_DAYS})",
                     ),
                 ],
             ),
@@ -1087,6 +1261,38 @@ def _schemas(accounts: Sequence[str]) -> Json:
                 "total": _DECIMAL,
             }
         ),
+        "DailyReport": _object(
+            {
+                "account": _STR,
+                "by": {**_nullable("string"), "enum": [*GROUPINGS, None]},
+                "days": {**_INT, "minimum": 1, "maximum": MAX_DAYS},
+                "start_ms": {**_MS, "description": "the first day's midnight (UTC), inclusive"},
+                "end_ms": {**_MS, "description": "now, inclusive"},
+                "rows": {"type": "array", "items": _ref("DayFigures")},
+            }
+        ),
+        "DayFigures": _object(
+            {
+                "day": {"type": "string", "format": "date", "description": "the UTC day"},
+                "key": {**_STR, "description": "empty: the day's total; else the robot or symbol"},
+                "asset": _STR,
+                "realized_pnl": _DECIMAL,
+                "commission": {**_DECIMAL, "description": "a decimal; paid is negative"},
+                "funding": {**_DECIMAL, "description": "a decimal; paid is negative"},
+                "net": {**_DECIMAL, "description": "realized PnL + commission + funding"},
+                "trades": {**_INT, "minimum": 0, "description": "executions (trade ids)"},
+                "wins": {**_INT, "minimum": 0, "description": "trades that realized a profit"},
+                "losses": {**_INT, "minimum": 0, "description": "trades that realized a loss"},
+                "win_rate": {
+                    **_nullable("string"),
+                    "description": "wins / (wins + losses), 4 decimals; null without either",
+                },
+                "worst_symbol": {
+                    **_nullable("string"),
+                    "description": "on a total row: the symbol of the lowest net in the asset",
+                },
+            }
+        ),
     }
 
 
@@ -1106,6 +1312,8 @@ def openapi_document(accounts: Sequence[str], market: MarketConfig | None = None
         **_channel_paths(),
         **_trade_paths(accounts),
         **_pnl_paths(accounts),
+        **_report_paths(accounts),
+        **_status_page_paths(accounts),
         **_flatten_paths(accounts),
         **_document_path(),
     }

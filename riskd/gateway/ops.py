@@ -9,9 +9,10 @@
     An account's active locks; an operator's lock; ending one.
 ``GET /v1/state``, ``POST /v1/state``
     An account's trading state; an operator's.
-``GET /v1/alerts``, ``GET /v1/silences``, ``POST /v1/silences`` (201),
-``DELETE /v1/silences/{id}?operator=``
-    Firing alerts; silences, a new one, ending one.
+``GET /v1/alerts``, ``GET /v1/alerts/recent[?hours=24][&limit=100]``, ``GET /v1/silences``,
+``POST /v1/silences`` (201), ``DELETE /v1/silences/{id}?operator=``
+    Firing alerts; what the Alerter told its first receiver lately (one row per alert of each
+    notification, newest first); silences, a new one, ending one.
 
 The account is ``?account=`` (a POST's body may name it instead), and may be left out when
 the gateway serves one. A bad request is a 400 naming what is wrong, an id that names nothing
@@ -31,10 +32,14 @@ from riskd.core.clock import wall_ms
 from riskd.gateway.accounts import Accounts
 from riskd.gateway.errors import json_response, refusing, summary
 from riskd.gateway.json_body import json_body
+from riskd.gateway.market import checked_query
+from riskd.gateway.pnl import hours_of
 from riskd.gateway.ports import Backend, BackendUnavailable
 from riskd.risk.locks import OPERATOR_CHARS, SymbolListUnavailable
 
 ALERTER_TIMEOUT_S: Final = 2.0
+RECENT_ALERTS: Final = 100
+MAX_RECENT: Final = 1_000
 _CHANGE_ERRORS: Final = ((SymbolListUnavailable, 503), (ValueError, 400))
 _END_ERRORS: Final = ((LookupError, 404), (ValueError, 400))
 
@@ -136,6 +141,13 @@ class _OpsRoutes:
     async def alerts(self, _request: web.Request) -> web.Response:
         return json_response({"alerts": await self._backend.alerts()})
 
+    async def recent_alerts(self, request: web.Request) -> web.Response:
+        query = checked_query(request, frozenset({"hours", "limit"}))
+        with refusing((ValueError, 400)):
+            limit = whole_number("limit", query.get("limit", str(RECENT_ALERTS)), 1, MAX_RECENT)
+        hours = hours_of(query)
+        return json_response({"alerts": await self._backend.recent_alerts(hours, limit)})
+
     async def silences(self, _request: web.Request) -> web.Response:
         return json_response({"silences": await self._backend.silences()})
 
@@ -165,6 +177,7 @@ def add_ops_routes(app: web.Application, backend: Backend, accounts: Sequence[st
     app.router.add_get("/v1/state", routes.state)
     app.router.add_post("/v1/state", routes.set_state)
     app.router.add_get("/v1/alerts", routes.alerts)
+    app.router.add_get("/v1/alerts/recent", routes.recent_alerts)
     app.router.add_get("/v1/silences", routes.silences)
     app.router.add_post("/v1/silences", routes.add_silence)
     app.router.add_delete("/v1/silences/{id}", routes.expire_silence)

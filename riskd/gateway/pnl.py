@@ -2,7 +2,13 @@
 per robot (default) or per symbol over the last N hours (1 to 8760, default 24), of one robot
 (or ``unattributed``) when named: ``{account, by, robot, start_ms, end_ms, rows: [{key,
 asset, realized_pnl, commission, funding, total}]}``, amounts as decimal strings
-(``riskd.pnl.report``). Read token when tokens are set."""
+(``riskd.pnl.report``).
+
+``GET /v1/equity[?account=NAME][&hours=N]``: the account's equity (wallet + unrealized PnL
+in the rules' assets) per minute the Ledger recorded over the last N hours: ``{account,
+assets, start_ms, end_ms, points: [[minute_ms, "equity"], ...]}``, oldest first.
+
+Read token when tokens are set."""
 
 from __future__ import annotations
 
@@ -22,6 +28,13 @@ from riskd.risk.attribution import UNATTRIBUTED
 DEFAULT_HOURS: Final = 24
 GROUPINGS: Final = tuple(grouping.value for grouping in PnlGrouping)
 _PARAMETERS: Final = frozenset({"account", "by", "hours", "robot"})
+_EQUITY_PARAMETERS: Final = frozenset({"account", "hours"})
+
+
+def hours_of(query: Mapping[str, str]) -> int:
+    """The query's ``hours``: 1 to MAX_HOURS, DEFAULT_HOURS when absent; else a 400."""
+    with refusing((ValueError, 400)):
+        return whole_number("hours", query.get("hours", str(DEFAULT_HOURS)), 1, MAX_HOURS)
 
 
 def add_pnl_route(
@@ -30,8 +43,8 @@ def add_pnl_route(
     accounts: Sequence[str],
     robot_accounts: Mapping[str, str],
 ) -> None:
-    """``GET /v1/pnl`` for *accounts*; ``robot`` must name one of the account's robots
-    (*robot_accounts*: each robot's account) or ``unattributed``."""
+    """``GET /v1/pnl`` and ``GET /v1/equity`` for *accounts*; ``robot`` must name one of the
+    account's robots (*robot_accounts*: each robot's account) or ``unattributed``."""
     names = Accounts(tuple(accounts))
 
     async def pnl(request: web.Request) -> web.Response:
@@ -39,7 +52,7 @@ def add_pnl_route(
         account = names.resolve(query.get("account"))
         with refusing((ValueError, 400)):
             by = choice("by", query.get("by", PnlGrouping.ROBOT.value), GROUPINGS)
-            hours = whole_number("hours", query.get("hours", str(DEFAULT_HOURS)), 1, MAX_HOURS)
+        hours = hours_of(query)
         robot = query.get("robot")
         if robot is not None and robot != UNATTRIBUTED and robot_accounts.get(robot) != account:
             raise Refused(404, f"robot: no robot {shown(robot)} on account {shown(account)}")
@@ -47,4 +60,10 @@ def add_pnl_route(
             report = await backend.pnl(account, by, hours, robot)
         return json_response(report)
 
+    async def equity(request: web.Request) -> web.Response:
+        query = checked_query(request, _EQUITY_PARAMETERS)
+        account = names.resolve(query.get("account"))
+        return json_response(await backend.equity(account, hours_of(query)))
+
     app.router.add_get("/v1/pnl", pnl)
+    app.router.add_get("/v1/equity", equity)

@@ -35,6 +35,18 @@ class Backend(Protocol):
     async def positions(self, account: str) -> dict:
         """The account's position book as ``GET /v1/positions`` shows it."""
 
+    async def ladder_rungs(self, account: str) -> list[dict]:
+        """The account's open stop-ladder rungs (``actors.stop_ladder.StopLadder.rungs``)."""
+
+    async def equity(self, account: str, hours: int) -> dict:
+        """The account's equity per recorded minute over the last *hours*: ``{account,
+        assets, start_ms, end_ms, points: [[minute_ms, "equity"], ...]}``."""
+
+    async def order_summary(self, account: str, hours: int) -> dict:
+        """Per robot of *account*, the gate's passed and refused orders over the last
+        *hours*: ``{account, since_ms, robots: [{robot, passed, refused, last_refusal,
+        last_refused_ms}]}``."""
+
     async def locks(self, account: str) -> list[dict]:
         """The account's active locks."""
 
@@ -52,6 +64,11 @@ class Backend(Protocol):
 
     async def alerts(self) -> list[dict]:
         """Every firing alert."""
+
+    async def recent_alerts(self, hours: int, limit: int) -> list[dict]:
+        """What the Alerter told its first receiver over the last *hours*, newest first: one
+        row per alert of each of the newest *limit* notifications (``{told_ms, delivery, name,
+        labels, severity, state, starts_ms, ends_ms}``)."""
 
     async def silences(self) -> list[dict]:
         """Every current silence."""
@@ -84,3 +101,7 @@ class Backend(Protocol):
     async def pnl(self, account: str, by: str, hours: int, robot: str | None) -> dict:
         """*account*'s PnL over the last *hours* per robot or symbol (*by*), of *robot* only
         when given: ``riskd.pnl.report.PnlReport.to_dict``."""
+
+    async def daily_report(self, account: str, by: str | None, days: int) -> dict:
+        """*account*'s figures per UTC day over the last *days* days, with rows per robot or
+        symbol when *by* is given: ``riskd.pnl.daily.DailyReport.to_dict``."""

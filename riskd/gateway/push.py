@@ -12,6 +12,7 @@ from typing import Final
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from riskd.gateway.auth import WS_PROTOCOL
 from riskd.gateway.errors import Refused
 
 WS_HEARTBEAT_S: Final = 20.0
@@ -32,7 +33,7 @@ class PushStreams:
         """Upgrade *request* (426 if it asks for no WebSocket), call *on_open*, and send each
         of *messages*, a source closed when the stream ends. A slow reader is the source's
         to conflate."""
-        socket = web.WebSocketResponse(heartbeat=WS_HEARTBEAT_S)
+        socket = web.WebSocketResponse(heartbeat=WS_HEARTBEAT_S, protocols=(WS_PROTOCOL,))
         if not socket.can_prepare(request):
             message = "this route is a WebSocket: send 'Upgrade: websocket'"
             raise Refused(426, message, {"Upgrade": "websocket"})

@@ -1,4 +1,5 @@
-"""The Alerter's durable state in SQL: alerts, groups' notification logs, the outbox, silences.
+"""The Alerter's durable state in SQL: alerts, groups' notification logs, the outbox, silences,
+and the ``once`` alerts taken in (by fingerprint: a day's summary is told once ever).
 
 Sync functions of a Connection, for ``SqlRunner.run``; the caller owns the transaction. A flush
 saves the groups it told and queues its notifications in one transaction, so a restart neither
@@ -13,12 +14,13 @@ import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from riskd.notify.alerts import (
     Alert,
+    AlertEvent,
     DispatcherChanges,
     GroupState,
     Matcher,
@@ -26,7 +28,8 @@ from riskd.notify.alerts import (
     Severity,
     Silence,
 )
-from riskd.store.schema import alert_groups, alert_outbox, alerts, silences
+from riskd.store.dml import insert_ignore
+from riskd.store.schema import alert_groups, alert_once, alert_outbox, alerts, silences
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +162,39 @@ def load_state(conn: Connection) -> tuple[dict[str, Alert], dict[str, GroupState
     return stored_alerts, groups
 
 
+# ---------------------------------------------------------------- alerts told once ever
+
+
+def record_told(conn: Connection, events: Sequence[AlertEvent], now_ms: int) -> None:
+    """Record that the ``once`` alerts of *events* were told (kept: a few rows a day)."""
+    rows = [
+        {
+            "fingerprint": e.fingerprint,
+            "name": e.name,
+            "labels": json.dumps(dict(e.labels), separators=(",", ":")),
+            "told_ms": now_ms,
+        }
+        for e in {e.fingerprint: e for e in events}.values()
+    ]
+    if rows:
+        conn.execute(insert_ignore(alert_once, rows, conn.dialect.name))
+
+
+def told_fingerprints(conn: Connection) -> set[str]:
+    """The fingerprints of every ``once`` alert told."""
+    return set(conn.scalars(select(alert_once.c.fingerprint)))
+
+
+def told_labels(conn: Connection, name: str, since_ms: int) -> list[dict[str, str]]:
+    """The labels of the ``once`` alerts called *name* told since *since_ms*."""
+    rows = conn.scalars(
+        select(alert_once.c.labels).where(
+            alert_once.c.name == name, alert_once.c.told_ms >= since_ms
+        )
+    )
+    return [json.loads(labels) for labels in rows]
+
+
 # ---------------------------------------------------------------- the outbox
 
 
@@ -283,6 +319,49 @@ def mark_failed(conn: Connection, batch: Batch, error: str, retry_at_ms: int) ->
             last_error=error[:_ERROR_WIDTH],
         )
     )
+
+
+class Told(NamedTuple):
+    """A notification queued for a receiver at *created_ms*, and how its delivery stands."""
+
+    created_ms: int
+    status: str  # pending | sent | failed
+    notification: Notification
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One row per alert it told of (``GET /v1/alerts/recent``): its state then (firing,
+        resolved, or notice for a one-off fact, fired and resolved at once) and the delivery's."""
+        return [
+            {
+                "told_ms": self.created_ms,
+                "delivery": self.status,
+                "name": alert.name,
+                "labels": dict(alert.labels),
+                "severity": alert.severity.value,
+                "state": _told_state(alert),
+                "starts_ms": alert.starts_ms,
+                "ends_ms": alert.ends_ms,
+            }
+            for alert in (*self.notification.firing, *self.notification.resolved)
+        ]
+
+
+def _told_state(alert: Alert) -> str:
+    if alert.firing:
+        return "firing"
+    return "notice" if alert.ends_ms == alert.starts_ms else "resolved"
+
+
+def recent_notifications(conn: Connection, receiver: str, since_ms: int, limit: int) -> list[Told]:
+    """The newest *limit* notifications queued for *receiver* from *since_ms* on (the outbox
+    keeps sent ones for its retention), newest first."""
+    rows = conn.execute(
+        select(alert_outbox.c.created_ms, alert_outbox.c.status, alert_outbox.c.notification)
+        .where(alert_outbox.c.receiver == receiver, alert_outbox.c.created_ms >= since_ms)
+        .order_by(alert_outbox.c.id.desc())
+        .limit(limit)
+    )
+    return [Told(row[0], row[1], notification_from_json(row[2])) for row in rows]
 
 
 def prune_sent(conn: Connection, before_ms: int) -> int:

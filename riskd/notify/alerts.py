@@ -70,7 +70,9 @@ class AlertEvent:
     """What a job reports: alert *name* with *labels* fires (or resolves) at ``at_ms``.
 
     ``figures`` are the facts a card shows (PnL, retry-after, …) and ``action`` what riskd did
-    about it, both rendered only through the alert catalogue's whitelist.
+    about it, both rendered only through the alert catalogue's whitelist. A ``once`` alert
+    (a day's summary) is told at most once ever: the pipeline records its fingerprint in SQL
+    and drops any later report of it, so its job may report it until that record shows.
     """
 
     name: str
@@ -80,6 +82,7 @@ class AlertEvent:
     at_ms: int
     figures: Labels = ()
     action: str = ""
+    once: bool = False
 
     @property
     def fingerprint(self) -> str:

@@ -43,6 +43,7 @@ TITLES: Final[dict[str, tuple[str, str]]] = {
     "AlerterHeartbeat": ("告警心跳", "Alerter heartbeat"),
     "RiskdStarted": ("riskd 已启动", "riskd started"),
     "RiskdStopped": ("riskd 已停止", "riskd stopped"),
+    "DailySummary": ("每日交易汇总", "Daily summary"),
 }
 
 _NAME: Final = r"[A-Za-z0-9_-]{1,32}"
@@ -57,8 +58,10 @@ LABELS: Final[dict[str, tuple[str, str, re.Pattern[str]]]] = {
     "source": ("来源", "Source", re.compile(rf"[a-z_]{{1,32}}|(rule|operator):{_NAME}")),
     "receiver": ("接收方", "Receiver", re.compile(r"[a-z_-]{1,32}")),
     "robot": ("机器人", "Robot", re.compile(r"[A-Za-z0-9_-]{1,16}")),
+    "day": ("日期", "Day", re.compile(r"\d{4}-\d{2}-\d{2}")),  # UTC
+    "asset": ("资产", "Asset", re.compile(r"[A-Z0-9]{2,12}")),
 }
-FigureKind = Literal["usdt", "number", "seconds", "duration", "status", "time"]
+FigureKind = Literal["usdt", "number", "seconds", "duration", "status", "time", "percent", "symbol"]
 _FIGURE_PATTERNS: Final[dict[FigureKind, re.Pattern[str]]] = {
     "usdt": re.compile(r"-?\d{1,18}(\.\d{1,18})?"),
     "number": re.compile(r"-?\d{1,18}(\.\d{1,18})?"),
@@ -66,6 +69,8 @@ _FIGURE_PATTERNS: Final[dict[FigureKind, re.Pattern[str]]] = {
     "duration": re.compile(r"\d{1,9}(ms|s|m|h|d)"),
     "status": re.compile(r"[A-Z_]{1,32}"),
     "time": re.compile(r"\d{13}"),  # epoch ms
+    "percent": re.compile(r"\d{1,3}(\.\d{1,4})?"),
+    "symbol": re.compile(r"[A-Z0-9]{2,20}"),
 }
 # Shown figures: name → (Chinese, English, kind).
 FIGURES: Final[dict[str, tuple[str, str, FigureKind]]] = {
@@ -82,6 +87,14 @@ FIGURES: Final[dict[str, tuple[str, str, FigureKind]]] = {
     "status": ("状态", "Status", "status"),
     "count": ("次数", "Count", "number"),
     "failures": ("连续失败", "Failures in a row", "number"),
+    # a day's summary, in the alert's asset
+    "realized_pnl": ("已实现盈亏", "Realized PnL", "number"),
+    "commission": ("手续费", "Commission", "number"),
+    "funding": ("资金费", "Funding", "number"),
+    "net": ("净盈亏", "Net", "number"),
+    "trades": ("成交笔数", "Trades", "number"),
+    "win_rate": ("胜率", "Win rate", "percent"),
+    "worst_symbol": ("最差品种", "Worst symbol", "symbol"),
 }
 
 
@@ -92,6 +105,8 @@ def _figure_text(kind: FigureKind, value: str) -> str:
         return f"{value} s"
     if kind == "time":
         return utc_text(int(value))
+    if kind == "percent":
+        return f"{value}%"
     return value
 
 
@@ -123,7 +138,9 @@ _COLOUR: Final = {Severity.CRITICAL: "red", Severity.WARNING: "orange", Severity
 _RESOLVED_COLOUR: Final = "green"
 _WORDS: Final = {
     "firing": ("告警", "FIRING"),
+    "notice": ("通知", "NOTICE"),
     "resolved": ("已恢复", "RESOLVED"),
+    "at": ("时间", "at"),
     "since": ("开始", "since"),
     "ended": ("结束", "ended"),
     "action": ("处理", "riskd"),
@@ -164,10 +181,18 @@ def shown_fields(alert: Alert, language: Language) -> list[tuple[str, str]]:
     return shown
 
 
+def _one_off(alert: Alert) -> bool:
+    """A fact that happened once (``events.one_shot``): it fired and resolved at one time, so
+    its card says when it happened, in its severity's colour, not that it recovered."""
+    return alert.ends_ms == alert.starts_ms
+
+
 def _alert_lines(alert: Alert, language: Language) -> list[str]:
     fields = " · ".join(f"{caption} {value}" for caption, value in shown_fields(alert, language))
     times = f"{_pick(_WORDS['since'], language)} {utc_text(alert.starts_ms)}"
-    if alert.ends_ms is not None:
+    if _one_off(alert):
+        times = f"{_pick(_WORDS['at'], language)} {utc_text(alert.starts_ms)}"
+    elif alert.ends_ms is not None:
         times += f", {_pick(_WORDS['ended'], language)} {utc_text(alert.ends_ms)}"
     lines = [fields or title_of(alert.name, language), times]
     if alert.action in ACTIONS:
@@ -180,11 +205,13 @@ def _alert_lines(alert: Alert, language: Language) -> list[str]:
 def _heading(notification: Notification, language: Language) -> str:
     name = dict(notification.group_labels).get("alertname", "")
     account = dict(notification.group_labels).get("account", "")
-    parts = []
-    if notification.firing:
-        parts.append(f"{_pick(_WORDS['firing'], language)} {len(notification.firing)}")
-    if notification.resolved:
-        parts.append(f"{_pick(_WORDS['resolved'], language)} {len(notification.resolved)}")
+    notices = sum(map(_one_off, notification.resolved))
+    counts = {
+        "firing": len(notification.firing),
+        "notice": notices,
+        "resolved": len(notification.resolved) - notices,
+    }
+    parts = [f"{_pick(_WORDS[word], language)} {count}" for word, count in counts.items() if count]
     where = f" · {account}" if LABELS["account"][2].fullmatch(account) else ""
     return f"[{' / '.join(parts)}] {title_of(name, language)}{where}"
 
@@ -195,7 +222,7 @@ def _section(notification: Notification, language: Language) -> tuple[list[dict]
     for state, alerts in (("firing", notification.firing), ("resolved", notification.resolved)):
         for alert in alerts:
             lines = _alert_lines(alert, language)
-            mark = "🔴" if state == "firing" else "✅"
+            mark = "🔴" if state == "firing" else "🔔" if _one_off(alert) else "✅"
             elements.append(
                 {"tag": "div", "text": {"tag": "lark_md", "content": f"{mark} " + "\n".join(lines)}}
             )
@@ -210,7 +237,7 @@ def render(
     the outbound limiter coalesced them."""
     if not notifications:
         raise ValueError("nothing to render")
-    firing = any(n.firing for n in notifications)
+    firing = any(n.firing or any(map(_one_off, n.resolved)) for n in notifications)
     severity = max((n.severity for n in notifications), key=list(Severity).index)
     colour = _COLOUR[severity] if firing else _RESOLVED_COLOUR
     if len(notifications) == 1:

@@ -9,14 +9,16 @@ says when it happened.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 from riskd.exchange.guard import IpEvent, IpEventKind
 from riskd.health import JobStatus
 from riskd.notify.alerts import AlertEvent, Severity, labels_of
+from riskd.pnl.daily import DayFigures
+from riskd.pnl.report import decimal_text
 from riskd.protect.flatten import FlattenOutcome, FlattenReport, FlattenScope, StepStatus
 from riskd.risk.banlist import BanListLock
 from riskd.risk.locks import ALL, TradingState, operator_source
@@ -27,6 +29,7 @@ _IP_ALERTS = {
     IpEventKind.BANNED: ("IpBanned", Severity.CRITICAL, True, "paused_ip"),
     IpEventKind.BAN_ENDED: ("IpBanned", Severity.CRITICAL, False, "none"),
 }
+DAILY_SUMMARY: Final = "DailySummary"
 
 
 def event(
@@ -37,6 +40,8 @@ def event(
     labels: Mapping[str, str],
     figures: Mapping[str, str] | None = None,
     action: str = "",
+    *,
+    once: bool = False,
 ) -> AlertEvent:
     """An alert event; labels with an empty value are left out."""
     shown = {key: value for key, value in labels.items() if value}
@@ -48,14 +53,25 @@ def event(
         at_ms,
         tuple(sorted((figures or {}).items())),
         action,
+        once,
     )
 
 
 def one_shot(
-    name: str, severity: Severity, at_ms: int, labels: Mapping[str, str], action: str = ""
+    name: str,
+    severity: Severity,
+    at_ms: int,
+    labels: Mapping[str, str],
+    action: str = "",
+    *,
+    figures: Mapping[str, str] | None = None,
+    once: bool = False,
 ) -> list[AlertEvent]:
-    """A fact that happened once: firing and resolved at *at_ms*."""
-    return [event(name, severity, firing, at_ms, labels, action=action) for firing in (True, False)]
+    """A fact that happened once: firing and resolved at *at_ms*; told once ever if *once*."""
+    return [
+        event(name, severity, firing, at_ms, labels, figures, action, once=once)
+        for firing in (True, False)
+    ]
 
 
 def _seconds(ms: int) -> str:
@@ -281,3 +297,49 @@ def flatten_finished_alerts(scope: FlattenScope, report: FlattenReport) -> list[
         )
         for firing in (True, False)
     ]
+
+
+def _summary_figures(row: DayFigures) -> dict[str, str]:
+    figures = {
+        "realized_pnl": decimal_text(row.realized_pnl),
+        "commission": decimal_text(row.commission),
+        "funding": decimal_text(row.funding),
+        "net": decimal_text(row.net),
+        "trades": str(row.trades),
+    }
+    if row.win_rate is not None:
+        figures["win_rate"] = decimal_text(row.win_rate * 100)
+    if row.worst_symbol:
+        figures["worst_symbol"] = row.worst_symbol
+    return figures
+
+
+def daily_summary_alerts(
+    account: str, figures: Sequence[DayFigures], at_ms: int
+) -> list[AlertEvent]:
+    """The summary of one UTC day of *account* from its total rows (one per asset): a one-off
+    info alert per asset with a flow or a trade that day, or of the first row alone when none
+    had (a quiet day's card still shows riskd watched it). Each is told once ever (``once``):
+    reported again on every pass until the Alerter's record shows it, or after a restart, it
+    makes no second card."""
+    active = [
+        row for row in figures if row.trades or row.realized_pnl or row.commission or row.funding
+    ]
+    return [
+        alert
+        for row in active or figures[:1]
+        for alert in one_shot(
+            DAILY_SUMMARY,
+            Severity.INFO,
+            at_ms,
+            {"account": account, "day": row.day, "asset": row.asset},
+            figures=_summary_figures(row),
+            once=True,
+        )
+    ]
+
+
+def summarized_days(account: str, told: Iterable[Mapping[str, str]]) -> set[str]:
+    """The days whose summary of *account* was told, from the labels of told DailySummary
+    alerts (``riskd.notify.alert_store.told_labels``)."""
+    return {labels.get("day", "") for labels in told if labels.get("account") == account} - {""}

@@ -51,10 +51,11 @@ class ReceiverSlot:
 class AlertPipeline:
     """Alertmanager for riskd, with its state in SQL (``riskd.notify.alert_store``).
 
-    ``report`` records an event; ``tick`` resolves stale alerts, queues the notifications that
-    are due for every receiver, and sends what each receiver's limiter allows, coalescing
-    when many wait. When a receiver keeps failing, ``on_failing`` is told (the Alerter logs it
-    and writes it to the console), and again when it recovers.
+    ``report`` records an event (a ``once`` alert taken in before is dropped: the fingerprints
+    taken in are kept in SQL with the alerts' state); ``tick`` resolves stale alerts, queues
+    the notifications that are due for every receiver, and sends what each receiver's limiter
+    allows, coalescing when many wait. When a receiver keeps failing, ``on_failing`` is told
+    (the Alerter logs it and writes it to the console), and again when it recovers.
     """
 
     def __init__(
@@ -75,6 +76,8 @@ class AlertPipeline:
         self.dispatcher = Dispatcher(config.route, config.inhibit_rules)
         self.silences: list[Silence] = []
         self.unqueued: list[Notification] = []  # flushed while SQL was down
+        self.told: set[str] = set()  # the fingerprints of the once alerts taken in
+        self.unrecorded: list[AlertEvent] = []  # once alerts taken in while SQL was down
         self.last_heartbeat_ms: int | None = None
         self.last_prune_ms = 0
         self.sent_messages = 0
@@ -83,18 +86,43 @@ class AlertPipeline:
         """Load the dispatcher's state and the silences from SQL."""
         alerts, groups = await self.sql.run(alert_store.load_state)
         self.dispatcher.alerts, self.dispatcher.groups = alerts, groups
+        self.told = await self.sql.run(alert_store.told_fingerprints)
         self.silences = await self.sql.run(alert_store.current_silences, self.clock())
 
     async def report(self, events: Sequence[AlertEvent]) -> None:
-        """Record *events*, and store them unless SQL fails (then the next tick stores them)."""
-        for reported in events:
+        """Record *events*, and store them unless SQL fails (then the next tick stores them).
+        A ``once`` alert taken in before, here or before a restart, is dropped."""
+        fresh = [e for e in events if not (e.once and e.fingerprint in self.told)]
+        for reported in fresh:
             self.dispatcher.observe(reported)
-        changes = self.dispatcher.take_changes()
+        self.unrecorded += [e for e in fresh if e.once]
+        self.told |= {e.fingerprint for e in fresh if e.once}
+        changes, once = self._take_changes()
         try:
-            await self.sql.run(alert_store.save_state, changes)
+            await self.sql.run(self._store, changes, once, self.clock())
         except Exception:
-            self.dispatcher.keep_changes(changes)
+            self._keep_changes(changes, once)
             log.exception("alert state not stored; kept in memory until SQL answers")
+
+    def _take_changes(self) -> tuple[DispatcherChanges, list[AlertEvent]]:
+        """What to store: the dispatcher's changes and the once alerts not yet recorded."""
+        once, self.unrecorded = self.unrecorded, []
+        return self.dispatcher.take_changes(), once
+
+    def _keep_changes(self, changes: DispatcherChanges, once: list[AlertEvent]) -> None:
+        """*changes* and *once* were not stored: the next store has them again."""
+        self.dispatcher.keep_changes(changes)
+        self.unrecorded = once + self.unrecorded
+
+    @staticmethod
+    def _store(
+        connection: Connection,
+        changes: DispatcherChanges,
+        once: list[AlertEvent],
+        now_ms: int,
+    ) -> None:
+        alert_store.save_state(connection, changes)
+        alert_store.record_told(connection, once, now_ms)
 
     async def tick(self, *, every_group: bool = False) -> None:
         """One round: resolve stale alerts, queue what is due, deliver what the limits allow.
@@ -105,11 +133,11 @@ class AlertPipeline:
             now_ms, self.silences, every_group=every_group
         )
         notifications += self._heartbeat(now_ms)
-        changes = self.dispatcher.take_changes()
+        changes, once = self._take_changes()
         try:
-            await self.sql.run(self._queue, changes, notifications, now_ms)
+            await self.sql.run(self._queue, changes, once, notifications, now_ms)
         except Exception:  # SQL is down: nothing is lost, it is queued on a later tick
-            self.dispatcher.keep_changes(changes)
+            self._keep_changes(changes, once)
             self.unqueued = notifications
             raise
         self.unqueued = []
@@ -121,10 +149,11 @@ class AlertPipeline:
         self,
         connection: Connection,
         changes: DispatcherChanges,
+        once: list[AlertEvent],
         notifications: list[Notification],
         now_ms: int,
     ) -> None:
-        alert_store.save_state(connection, changes)
+        self._store(connection, changes, once, now_ms)
         names = [slot.receiver.name for slot in self.slots]
         alert_store.enqueue(connection, notifications, names, now_ms)
         if now_ms >= self.last_prune_ms + PRUNE_INTERVAL_MS:

@@ -70,7 +70,7 @@ class PnlRow:
             "total": self.total,
         }
         return {"key": self.key, "asset": self.asset} | {
-            name: f"{amount.normalize():f}" for name, amount in amounts.items()
+            name: decimal_text(amount) for name, amount in amounts.items()
         }
 
 
@@ -98,9 +98,15 @@ class PnlReport:
         }
 
 
-class _Share(NamedTuple):
-    """A robot's part of one entry."""
+def decimal_text(amount: Decimal) -> str:
+    """*amount* as JSON shows it: a decimal string without exponent or trailing zeros."""
+    return f"{amount.normalize():f}"
 
+
+class Share(NamedTuple):
+    """A robot's part of one entry, at the entry's time."""
+
+    time_ms: int
     robot: str
     symbol: str
     asset: str
@@ -125,24 +131,36 @@ def build_report(
     *attribution*'s robots (nor :data:`UNATTRIBUTED`)."""
     if robot is not None and robot not in (*attribution.robots, UNATTRIBUTED):
         raise LookupError(f"robot: no robot {robot!r} on account {account!r}")
+    windowed = (entry for entry in entries if start_ms <= entry.time_ms <= end_ms)
+    parts = entry_shares(windowed, fills, order_robots(attribution, originals))
+    kept = (share for share in parts if robot is None or share.robot == robot)
+    # A grouping's value names the Share field it groups by.
+    return PnlReport(account, by, robot, start_ms, end_ms, pnl_rows(kept, attrgetter(by.value)))
+
+
+def order_robots(
+    attribution: Attribution, originals: Originals | None = None
+) -> Callable[[str, str], str]:
+    """The robot of an order by (symbol, client id): a replacement's is the robot of the order
+    it replaced (*originals*)."""
     known = originals or {}
 
     def robot_of(symbol: str, client_order_id: str) -> str:
         return attribution.robot_of(known.get((symbol, client_order_id), client_order_id))
 
-    windowed = (entry for entry in entries if start_ms <= entry.time_ms <= end_ms)
+    return robot_of
+
+
+def pnl_rows(parts: Iterable[Share], key_of: Callable[[Share], str]) -> tuple[PnlRow, ...]:
+    """*parts* summed per key (*key_of* a share: its robot, its symbol …) and asset, sorted."""
     sums: dict[tuple[str, str], dict[EntryKind, Decimal]] = {}
-    for share in _shares(windowed, fills, robot_of):
-        if robot is not None and share.robot != robot:
-            continue
-        key = share.robot if by is PnlGrouping.ROBOT else share.symbol
-        kinds = sums.setdefault((key, share.asset), dict.fromkeys(_COUNTED, Decimal(0)))
+    for share in parts:
+        kinds = sums.setdefault((key_of(share), share.asset), dict.fromkeys(_COUNTED, Decimal(0)))
         kinds[share.kind] += share.amount
-    rows = tuple(
+    return tuple(
         PnlRow(key, asset, kinds["realized_pnl"], kinds["commission"], kinds["funding_fee"])
         for (key, asset), kinds in sorted(sums.items())
     )
-    return PnlReport(account, by, robot, start_ms, end_ms, rows)
 
 
 def split_funding(amount: Decimal, positions: Mapping[str, Decimal]) -> dict[str, Decimal]:
@@ -162,11 +180,11 @@ def split_funding(amount: Decimal, positions: Mapping[str, Decimal]) -> dict[str
     return {robot: share for robot, share in shares.items() if share}
 
 
-def _shares(
+def entry_shares(
     entries: Iterable[LedgerEntry],
     fills: Iterable[FilledQuantity],
     robot_of: Callable[[str, str], str],
-) -> Iterator[_Share]:
+) -> Iterator[Share]:
     """Each counted entry's parts per robot, in time order. Funding is shared by the positions
     of the fills up to (and at) its time, which are replayed as the entries' time passes."""
     pending = sorted(fills, key=attrgetter("time_ms"))
@@ -179,7 +197,7 @@ def _shares(
                 held[fill.symbol][robot_of(fill.symbol, fill.client_order_id)] += fill.signed_qty
                 replayed += 1
             for robot, amount in split_funding(entry.amount, held[entry.symbol]).items():
-                yield _Share(robot, entry.symbol, entry.asset, entry.kind, amount)
+                yield Share(entry.time_ms, robot, entry.symbol, entry.asset, entry.kind, amount)
         elif entry.kind in _COUNTED:
             robot = robot_of(entry.symbol, entry.client_order_id)
-            yield _Share(robot, entry.symbol, entry.asset, entry.kind, entry.amount)
+            yield Share(entry.time_ms, robot, entry.symbol, entry.asset, entry.kind, entry.amount)

@@ -1,4 +1,4 @@
-"""PnL reports read from SQL: sync functions of a Connection, for ``SqlRunner.run``."""
+"""PnL and daily reports read from SQL: sync functions of a Connection, for ``SqlRunner.run``."""
 
 from __future__ import annotations
 
@@ -10,10 +10,13 @@ from sqlalchemy import Connection, select, tuple_
 
 from riskd.core.bodies import INT64_MAX, integer
 from riskd.core.clock import HOUR_MS
+from riskd.pnl.daily import DailyReport, Trade, build_daily, first_day_ms
 from riskd.pnl.report import MAX_HOURS, Originals, PnlGrouping, PnlReport, build_report
 from riskd.protect.reaper import REPLACEMENT_PREFIX
-from riskd.risk.attribution import Attribution
+from riskd.risk.attribution import Attribution, FilledQuantity
+from riskd.risk.ledger import LedgerEntry
 from riskd.risk.ledger_store import filled_quantities, ledger_entries
+from riskd.store.schema import fills as fills_table
 from riskd.store.schema import orders
 
 _CHUNK_KEYS: Final = 200  # orders looked up per SELECT: well under SQLite's parameter limit
@@ -33,10 +36,7 @@ def pnl_report(
     when given). ValueError when *hours* is not 1 to MAX_HOURS; LookupError for an unknown
     *robot*."""
     start_ms = now_ms - integer("hours", hours, 1, MAX_HOURS) * HOUR_MS
-    entries = ledger_entries(conn, account, start_ms)
-    fills = filled_quantities(conn, account)
-    client_ids = {(entry.symbol, entry.client_order_id) for entry in entries}
-    client_ids |= {(fill.symbol, fill.client_order_id) for fill in fills}
+    entries, fills, originals = _ledger(conn, account, start_ms)
     return build_report(
         account,
         entries,
@@ -46,8 +46,52 @@ def pnl_report(
         start_ms=start_ms,
         end_ms=now_ms,
         robot=robot,
-        originals=replaced_orders(conn, account, client_ids),
+        originals=originals,
     )
+
+
+def daily_report(
+    conn: Connection,
+    account: str,
+    attribution: Attribution,
+    by: PnlGrouping | None,
+    days: int,
+    now_ms: int,
+) -> DailyReport:
+    """*account*'s figures per UTC day over the last *days* days up to *now_ms* (today
+    included), with rows per robot or symbol when *by* is set. ValueError when *days* is not
+    1 to MAX_DAYS."""
+    start_ms = first_day_ms(days, now_ms)
+    entries, fills, originals = _ledger(conn, account, start_ms)
+    columns = ("symbol", "trade_id", "client_order_id", "time_ms")
+    rows = conn.execute(
+        select(*(fills_table.c[name] for name in columns)).where(
+            fills_table.c.account == account, fills_table.c.time_ms.between(start_ms, now_ms)
+        )
+    )
+    return build_daily(
+        account,
+        entries,
+        fills,
+        [Trade(row.symbol, str(row.trade_id), row.client_order_id, row.time_ms) for row in rows],
+        attribution,
+        by=by,
+        days=days,
+        now_ms=now_ms,
+        originals=originals,
+    )
+
+
+def _ledger(
+    conn: Connection, account: str, start_ms: int
+) -> tuple[list[LedgerEntry], list[FilledQuantity], Originals]:
+    """The account's entries from *start_ms* on, every fill of it, and the orders its
+    replacements among them replaced (what a report reads)."""
+    entries = ledger_entries(conn, account, start_ms)
+    fills = filled_quantities(conn, account)
+    client_ids = {(entry.symbol, entry.client_order_id) for entry in entries}
+    client_ids |= {(fill.symbol, fill.client_order_id) for fill in fills}
+    return entries, fills, replaced_orders(conn, account, client_ids)
 
 
 def replaced_orders(

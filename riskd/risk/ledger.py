@@ -22,12 +22,13 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Final, Literal
+from typing import Annotated, Final, Literal
 
 from pydantic import Field, model_validator
 
 from riskd.core.clock import DAY_MS, HOUR_MS
 from riskd.core.frozen import FrozenModel
+from riskd.core.secrets import matching
 from riskd.exchange.parse import PayloadError
 from riskd.exchange.parse_income import INCOME, IncomeRecord
 from riskd.exchange.parse_orders import OrderUpdate
@@ -271,12 +272,29 @@ def advance_income_cursor(
     return PageOutcome(next_ms, caught_up=request.end_time_ms >= now_ms)
 
 
+SummaryTime = Annotated[
+    str, matching(r"(([01][0-9]|2[0-3]):[0-5][0-9])?", 'a UTC time "HH:MM", or "" for none')
+]
+
+
 class LedgerConfig(FrozenModel):
     """An account's Ledger (``[accounts.ledger]``): how its income history is paged, how long
     each ban-list version is vouched for while the income source and the PositionBook are
-    fresh (a stale account's list then expires on its own and clients fail closed), and how
-    often the symbols table is refreshed from exchangeInfo."""
+    fresh (a stale account's list then expires on its own and clients fail closed), how
+    often the symbols table is refreshed from exchangeInfo, and when the daily summary goes."""
 
     income: IncomePagerConfig = IncomePagerConfig()
     banlist_valid_ms: int = Field(30_000, gt=0)
     symbols_refresh_ms: int = Field(HOUR_MS, gt=0)
+    daily_summary_utc: SummaryTime = "00:05"
+    """When (UTC, ``HH:MM``) the previous UTC day's summary card goes to the alert receivers,
+    or "" for none. On by default: a desk wants the day's figures without asking, and 00:05
+    leaves the income pager (``settle_ms``, 1 min) time to book the day's last flows."""
+
+    @property
+    def daily_summary_minute(self) -> int | None:
+        """``daily_summary_utc`` as minutes after midnight UTC; None when it is off."""
+        if not self.daily_summary_utc:
+            return None
+        hours, minutes = self.daily_summary_utc.split(":")
+        return int(hours) * 60 + int(minutes)

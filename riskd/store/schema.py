@@ -34,7 +34,7 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from riskd.store.dml import insert_ignore
 
-SCHEMA_VERSION: Final = 6
+SCHEMA_VERSION: Final = 7
 
 metadata = MetaData(
     naming_convention={
@@ -373,6 +373,17 @@ alert_outbox = Table(
     Column("sent_ms", BigInteger, nullable=True),
     Column("last_error", String(512), nullable=False),
     Index(None, "receiver", "status", "id"),
+    **_MYSQL_OPTIONS,
+)
+
+alert_once = Table(
+    "alert_once",
+    metadata,
+    Column("fingerprint", String(16), primary_key=True),  # of an alert told once, ever
+    Column("name", String(64), nullable=False),
+    Column("labels", Text, nullable=False),  # JSON object
+    Column("told_ms", BigInteger, nullable=False),
+    Index(None, "name", "told_ms"),
     **_MYSQL_OPTIONS,
 )
 

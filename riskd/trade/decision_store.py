@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, replace
 from decimal import Decimal
 from typing import Any, Final
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from riskd.store.dml import from_row
 from riskd.store.schema import order_decisions
@@ -88,3 +88,52 @@ def decisions(
     if robot is not None:
         query = query.where(order_decisions.c.robot == robot)
     return [from_row(DecisionRecord, row) for row in connection.execute(query).mappings()]
+
+
+@dataclass(frozen=True, slots=True)
+class RobotDecisions:
+    """How many of a robot's orders the gate passed and refused in a window, and its latest
+    refusal in it (None without one)."""
+
+    robot: str
+    passed: int
+    refused: int
+    last_refusal: str | None = None
+    last_refused_ms: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """As ``GET /v1/orders/summary`` shows it."""
+        return asdict(self)
+
+
+def decision_counts(
+    connection: Connection, account: str, robots: Sequence[str], since_ms: int
+) -> list[RobotDecisions]:
+    """Per robot of *account* (each of *robots*, and any other the window holds), the gate's
+    decisions from *since_ms* on, by robot name."""
+    window = (order_decisions.c.account == account, order_decisions.c.decided_ms >= since_ms)
+    counts = {robot: [0, 0] for robot in robots}
+    for robot, passed, count in connection.execute(
+        select(order_decisions.c.robot, order_decisions.c.passed, func.count())
+        .where(*window)
+        .group_by(order_decisions.c.robot, order_decisions.c.passed)
+    ):
+        counts.setdefault(robot, [0, 0])[0 if passed else 1] += count
+    latest = {
+        row.robot: row
+        for row in connection.execute(
+            select(order_decisions.c.robot, order_decisions.c.refusal, order_decisions.c.decided_ms)
+            .where(*window, order_decisions.c.passed.is_(False))
+            .order_by(order_decisions.c.id)
+        )
+    }
+    return [
+        RobotDecisions(
+            robot,
+            passed,
+            refused,
+            latest[robot].refusal if robot in latest else None,
+            latest[robot].decided_ms if robot in latest else None,
+        )
+        for robot, (passed, refused) in sorted(counts.items())
+    ]

@@ -120,6 +120,12 @@ async def test_one_robots_losses_lock_it_alone_and_its_pnl_matches_the_exchange(
         return totals if totals == expected else None
 
     assert wait_for(riskds_pnl) == expected
+    days = get_json(f"{gateway}/v1/report/daily?by=robot&days=2")[1]["rows"]  # midnight may pass
+    per_robot = {row["key"]: Decimal(0) for row in days if row["key"]}
+    for row in days:
+        if row["key"] and row["asset"] == "USDT":
+            per_robot[row["key"]] += Decimal(row["net"])
+    assert per_robot == expected
     shown = run_cli("pnl", "--url", gateway, "--robot", "a", "--hours", "1")
     assert shown.returncode == 0, shown.stderr
     assert f"{expected['a'].normalize():f}" in shown.stdout

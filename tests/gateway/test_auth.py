@@ -33,11 +33,13 @@ from tests.kit.gateway import (
 TOKENS = gateway_config(READ_TOKEN, OPERATOR_TOKEN)
 MARKET = MarketConfig()
 APP = gateway_app(TOKENS, ["main"], FakeBackend(), BanListHub(), market=MarketHub(MARKET))
-ROUTES = sorted(
+SERVED = sorted(
     (route.method, route.resource.canonical)
     for route in APP.router.routes()
     if route.resource is not None
 )
+PUBLIC = [("GET", "/"), ("GET", "/static/{name}")]  # the status page's files: no data
+ROUTES = [route for route in SERVED if route not in PUBLIC]
 ROBOT_WRITES = [("PUT", "/v1/channels/{id}")]
 SEND_TOKEN = "Authorization: send 'Bearer <token>'"
 CHANGES_NEED_THE_OPERATOR = "changes need the operator's token"
@@ -51,7 +53,13 @@ async def gateway() -> AsyncIterator[Served]:
 
 async def test_the_routes_checked_are_the_routes_served(gateway: Served) -> None:
     served = await gateway.server.routes()
-    assert served == [f"{method} {path}" for method, path in ROUTES if method != "HEAD"]
+    assert served == [f"{method} {path}" for method, path in SERVED if method != "HEAD"]
+
+
+@pytest.mark.parametrize("path", ["/", "/static/page.js"])
+async def test_the_status_pages_files_take_no_token(gateway: Served, path: str) -> None:
+    response = await gateway.http.get(gateway.url + path, headers={"Authorization": "Bearer x"})
+    assert response.status == 200
 
 
 async def _call(gateway: Served, method: str, path: str, headers: dict[str, str]) -> int:

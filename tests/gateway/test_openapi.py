@@ -17,6 +17,7 @@ from riskd.gateway.openapi import (
     CHANGE,
     ERROR,
     IN_BODY,
+    PUBLIC,
     READ,
     ROBOT_WRITE,
     Access,
@@ -44,7 +45,12 @@ MARKET = MarketConfig(intervals=("1m", "5m"))
 METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
 # The changes robots make (``written_by_robots``), and the FMZ docker's, whose token is in
 # the body; every other route takes the token of its kind (``riskd.gateway.auth``).
-SPECIAL_ACCESS = {("PUT", "/v1/channels/{id}"): ROBOT_WRITE, ("POST", "/fmz/{label}"): IN_BODY}
+SPECIAL_ACCESS = {
+    ("PUT", "/v1/channels/{id}"): ROBOT_WRITE,
+    ("POST", "/fmz/{label}"): IN_BODY,
+    ("GET", "/"): PUBLIC,
+    ("GET", "/static/{name}"): PUBLIC,
+}
 # Answers with the health's body or, when an actor is down, the error.
 HEALTH_OR_ERROR = {("GET", "/v1/health", "503")}
 

@@ -181,13 +181,15 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(command, capture_output=True, text=True, timeout=60)
 
 
-async def round_trip(server: SimServer, symbol: str, qty: str, entry: str, exit: str) -> None:
-    """Buy *qty* of *symbol* at *entry* and sell it at *exit* on the simulator."""
+async def round_trip(server: SimServer | str, symbol: str, qty: str, entry: str, exit: str) -> None:
+    """Buy *qty* of *symbol* at *entry* and sell it at *exit* on the simulator (or the one at
+    that URL)."""
     client = binance_client(server)
+    url = server if isinstance(server, str) else server.url
     try:
-        post_json(f"{server.url}/_sim/mark", {"symbol": symbol, "price": entry})
+        post_json(f"{url}/_sim/mark", {"symbol": symbol, "price": entry})
         await client.futures_create_order(symbol=symbol, side="BUY", type="MARKET", quantity=qty)
-        post_json(f"{server.url}/_sim/mark", {"symbol": symbol, "price": exit})
+        post_json(f"{url}/_sim/mark", {"symbol": symbol, "price": exit})
         await client.futures_create_order(symbol=symbol, side="SELL", type="MARKET", quantity=qty)
     finally:
         await client.close_connection()

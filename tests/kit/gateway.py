@@ -28,6 +28,7 @@ from riskd.health import JobStatus
 from riskd.market.config import MarketConfig
 from riskd.market.records import KlineRow
 from riskd.notify.alerts import silence_request
+from riskd.pnl.daily import DailyReport, DayFigures, first_day_ms
 from riskd.pnl.report import PnlGrouping, PnlReport, PnlRow
 from riskd.protect.flatten import FlattenRequest, UnknownSymbol
 from riskd.risk.locks import operator_lock_request, operator_state_request, operator_unlock_request
@@ -109,7 +110,10 @@ def gateway_config(
 class FakeBackend:
     """:class:`riskd.gateway.ports.Backend` in memory. It checks operators' requests with the
     Ledger's and the Alerter's own validators; ``stored_klines[(symbol, interval)]`` holds the
-    kline store's rows, ``pnl_rows[account]`` the rows of its PnL reports; ``fail[method]``
+    kline store's rows, ``pnl_rows[account]`` the rows of its PnL reports, ``daily_rows[account]``
+    those of its daily reports; ``rungs``, ``equity_points`` and ``gate_counts[account]``
+    what the StopLadder, the Ledger and the Trader answer for the status page, ``told`` the
+    Alerter's recent notifications; ``fail[method]``
     is raised by that method, a method in ``hang`` never answers, and ``calls`` records every
     call."""
 
@@ -118,13 +122,18 @@ class FakeBackend:
         self.books = {account: {"silent": [], "stream_missed": []} for account in accounts}
         self.alerter = {"last_tick_ms": 1, "last_error": "", "receivers": {}}
         self.views = {account: {"account": account, "positions": []} for account in accounts}
+        self.rungs: dict[str, list[dict]] = {account: [] for account in accounts}
+        self.equity_points: dict[str, list[list]] = {account: [] for account in accounts}
+        self.gate_counts: dict[str, list[dict]] = {account: [] for account in accounts}
         self.active: dict[str, dict[int, dict]] = {account: {} for account in accounts}
         self.states = {account: {"state": "ACTIVE", "reason": ""} for account in accounts}
         self.firing: list[dict] = []
+        self.told: list[dict] = []
         self.current_silences: dict[int, dict] = {}
         self.stored_klines: dict[tuple[str, str], list[KlineRow]] = {}
         self.decisions: dict[str, list[dict]] = {account: [] for account in accounts}
         self.pnl_rows: dict[str, list[PnlRow]] = {account: [] for account in accounts}
+        self.daily_rows: dict[str, list[DayFigures]] = {account: [] for account in accounts}
         self.fail: dict[str, Exception] = {}
         self.hang: set[str] = set()
         self.calls: list[tuple[str, tuple]] = []
@@ -152,6 +161,22 @@ class FakeBackend:
     async def positions(self, account: str) -> dict:
         await self._called("positions", account)
         return self.views[account]
+
+    async def ladder_rungs(self, account: str) -> list[dict]:
+        await self._called("ladder_rungs", account)
+        return self.rungs[account]
+
+    async def equity(self, account: str, hours: int) -> dict:
+        await self._called("equity", account, hours)
+        end_ms = wall_ms()
+        points = self.equity_points[account]
+        return {"account": account, "assets": ["USDT"], "start_ms": end_ms - hours * HOUR_MS,
+                "end_ms": end_ms, "points": points}  # fmt: skip
+
+    async def order_summary(self, account: str, hours: int) -> dict:
+        await self._called("order_summary", account, hours)
+        since_ms = wall_ms() - hours * HOUR_MS
+        return {"account": account, "since_ms": since_ms, "robots": self.gate_counts[account]}
 
     async def locks(self, account: str) -> list[dict]:
         await self._called("locks", account)
@@ -192,6 +217,10 @@ class FakeBackend:
     async def alerts(self) -> list[dict]:
         await self._called("alerts")
         return self.firing
+
+    async def recent_alerts(self, hours: int, limit: int) -> list[dict]:
+        await self._called("recent_alerts", hours, limit)
+        return self.told[:limit]
 
     async def silences(self) -> list[dict]:
         await self._called("silences")
@@ -243,6 +272,16 @@ class FakeBackend:
         rows = tuple(self.pnl_rows[account])
         grouping = PnlGrouping(by)
         return PnlReport(account, grouping, robot, end_ms - hours * HOUR_MS, end_ms, rows).to_dict()
+
+    async def daily_report(self, account: str, by: str | None, days: int) -> dict:
+        """A report of ``daily_rows[account]`` over the *days* days up to now."""
+        await self._called("daily_report", account, by, days)
+        end_ms = wall_ms()
+        grouping = None if by is None else PnlGrouping(by)
+        rows = tuple(self.daily_rows[account])
+        return DailyReport(
+            account, grouping, days, first_day_ms(days, end_ms), end_ms, rows
+        ).to_dict()
 
     async def kline_history(
         self, symbol: str, interval: str, start_ms: int | None, end_ms: int | None, limit: int

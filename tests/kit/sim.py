@@ -39,18 +39,20 @@ async def sim(make_sim: Callable[..., Awaitable[SimServer]]) -> SimServer:
 
 
 def binance_client(
-    sim: SimServer,
+    sim: SimServer | str,
     api_key: str = "sim-key",
     api_secret: str = "sim-secret",
     local_addr: str | None = None,
 ) -> AsyncClient:
-    """A python-binance AsyncClient aimed at the simulator (no network call is made here)."""
+    """A python-binance AsyncClient aimed at the simulator *sim* (or the one at that URL); no
+    network call is made here."""
+    url = sim if isinstance(sim, str) else sim.url
     session_params = {}
     if local_addr:
         session_params["connector"] = aiohttp.TCPConnector(local_addr=(local_addr, 0))
     client = AsyncClient(api_key, api_secret, session_params=session_params)
-    client.FUTURES_URL = f"{sim.url}/fapi"
-    client.API_URL = f"{sim.url}/api"
+    client.FUTURES_URL = f"{url}/fapi"
+    client.API_URL = f"{url}/api"
     return client
 
 

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import Engine, insert
 
 from riskd.notify.alert_store import (
+    Told,
     add_silence,
     claim_batch,
     current_silences,
@@ -21,9 +22,19 @@ from riskd.notify.alert_store import (
     next_attempt_ms,
     pending_count,
     prune_sent,
+    recent_notifications,
     save_state,
 )
-from riskd.notify.alerts import AlertEvent, Dispatcher, Matcher, RouteConfig, Severity, labels_of
+from riskd.notify.alerts import (
+    Alert,
+    AlertEvent,
+    Dispatcher,
+    Matcher,
+    Notification,
+    RouteConfig,
+    Severity,
+    labels_of,
+)
 from riskd.store.schema import init_schema, silences
 
 T = TypeVar("T")
@@ -126,6 +137,51 @@ def test_sent_rows_are_pruned_after_their_retention(engine: Engine) -> None:
 
     assert _run(engine, prune_sent, T0 + 5) == 0
     assert _run(engine, prune_sent, T0 + 6) == 1
+
+
+def test_recent_notifications_are_one_receivers_newest_first_within_the_window(
+    engine: Engine,
+) -> None:
+    dispatcher = Dispatcher(ROUTE)
+    old = _notifications(dispatcher, ["BTCUSDT"])
+    _run(engine, enqueue, old, ["feishu", "console"], T0)
+    for n, symbol in enumerate(["ETHUSDT", "SOLUSDT", "DOGEUSDT"], 1):
+        told = _notifications(Dispatcher(ROUTE), [symbol], T0 + n * 60_000)
+        _run(engine, enqueue, told, ["feishu", "console"], T0 + n * 60_000)
+    batch = _run(engine, claim_batch, "feishu", 1, "p", T0 + 60_000)
+    _run(engine, mark_sent, batch, T0 + 60_001)
+
+    recent = _run(engine, recent_notifications, "feishu", T0 + 1, 2)
+    everything = _run(engine, recent_notifications, "console", T0, 10)
+
+    assert [(t.created_ms, t.status) for t in recent] == [
+        (T0 + 180_000, "pending"),
+        (T0 + 120_000, "pending"),
+    ]
+    assert [t.notification.firing[0].label("symbol") for t in recent] == ["DOGEUSDT", "SOLUSDT"]
+    assert len(everything) == 4 and everything[-1].notification == old[0]
+    assert _run(engine, recent_notifications, "feishu", T0, 10)[-1].status == "sent"
+
+
+def test_a_told_notification_rows_say_firing_resolved_or_notice() -> None:
+    labels = labels_of("IpBanned", {"ip": "127.0.0.2"})
+    firing = Alert("IpBanned", labels, Severity.CRITICAL, T0, T0)
+    resolved = Alert("IpBanned", labels, Severity.CRITICAL, T0, T0 + 5, ends_ms=T0 + 5)
+    notice = Alert("RiskdStarted", (), Severity.INFO, T0, T0, ends_ms=T0)
+    told = Told(T0 + 9, "failed", Notification("g", (), (firing,), (resolved, notice), T0 + 9))
+
+    rows = told.rows()
+
+    assert [(r["name"], r["state"], r["ends_ms"]) for r in rows] == [
+        ("IpBanned", "firing", None),
+        ("IpBanned", "resolved", T0 + 5),
+        ("RiskdStarted", "notice", T0),
+    ]
+    assert rows[0] | {"state": "-"} == {
+        "told_ms": T0 + 9, "delivery": "failed", "name": "IpBanned",
+        "labels": {"alertname": "IpBanned", "ip": "127.0.0.2"}, "severity": "critical",
+        "state": "-", "starts_ms": T0, "ends_ms": None,
+    }  # fmt: skip
 
 
 def test_silences_are_stored_listed_and_expired_early(engine: Engine) -> None:

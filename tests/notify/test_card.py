@@ -127,3 +127,13 @@ def test_several_groups_coalesce_into_one_digest_card() -> None:
 def test_nothing_to_render_is_an_error() -> None:
     with pytest.raises(ValueError, match="nothing to render"):
         render([], "u", "p", "en")
+
+
+def test_a_one_off_fact_is_a_notice_in_its_severitys_colour_not_a_recovery() -> None:
+    fact = _alert("FlattenIncomplete", T0, Severity.CRITICAL, {"count": "1"}, "flatten_incomplete")
+
+    message = render([_notification(fact, name="FlattenIncomplete")], "u", "p", "en")
+
+    assert message.card["header"]["template"] == "red"
+    assert message.card["header"]["title"]["content"] == "[NOTICE 1] Flatten incomplete · main"
+    assert "🔔 Account main · Count 1 | at 2026-09-21 14:13:20 UTC" in message.text

@@ -16,6 +16,7 @@ from riskd.store.schema import (
 TABLES = sorted(
     [
         "alert_groups",
+        "alert_once",
         "alert_outbox",
         "alerts",
         "balance_snapshots",
@@ -91,10 +92,11 @@ ADDED_IN = {
     4: ["klines"],
     5: ["order_decisions"],
     6: ["flattens"],
+    7: ["alert_once"],
 }
 
 
-@pytest.mark.parametrize("version", [2, 3, 4, 5])
+@pytest.mark.parametrize("version", [2, 3, 4, 5, 6])
 def test_upgrades_a_database_by_adding_the_tables_of_later_versions(
     sql_engine: Engine, version: int
 ) -> None:
