@@ -4,7 +4,9 @@ tables (their header rows and the rows they must have).
 Each runs as ``sys.executable bench/<name>.py …`` in a session of its own; the benches that
 drive a whole riskd start their own local Ray in that process, never the test session's.
 Whatever of the session outlives the bench (a Ray process it failed to stop) is killed and
-fails the test. ``pytest tests/bench`` or ``pytest -m bench`` runs only these.
+fails the test. The benches selected run BENCHES_AT_ONCE at a time, the longest first (each
+waits mostly on its deployment and its clock, not on the CPU), and each test waits for its
+own. ``pytest tests/bench`` or ``pytest -m bench`` runs only these.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -33,6 +37,10 @@ HELPERS = {"deployment", "simproc"}
 # tests/test_run_sim.py starts anyway (`--gateway`), not on one of its own.
 ELSEWHERE = {"page": "tests/test_run_sim.py::test_the_page_bench_measures_the_open_page"}
 TIMEOUT_S = 300.0
+BENCHES_AT_ONCE = 2
+# Seconds each took alone at its smoke size (2-core machine): the pool starts the longest first.
+LONGEST_FIRST = {"banlist": 57, "market": 53, "gateway": 48, "reaction": 37,
+                 "run_sim_first_event": 29, "footprint": 28, "flatten": 15}  # fmt: skip
 LINGER_S = 15.0  # for the session's processes to end once the bench has exited
 NUMBER = r"[\d,.]+%?"
 VALUE = r"(?:-?[\d,.]+%?|nan)"  # nan: no sample of the row completed
@@ -317,6 +325,25 @@ def session_members(sid: int) -> list[tuple[int, str]]:
     return members
 
 
+@pytest.fixture(scope="module")
+def bench_runs(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Future[tuple[int, str]]]]:
+    """Every selected bench's run (its exit code and output), started at once in a pool."""
+    selected = {
+        item.callspec.params["name"]
+        for item in request.session.items
+        if item.originalname == "test_bench_runs_and_prints_its_tables"
+    }
+    folder = tmp_path_factory.mktemp("benches")
+    order = sorted(selected, key=lambda name: (-LONGEST_FIRST.get(name, 0), name))
+    with ThreadPoolExecutor(BENCHES_AT_ONCE) as pool:
+        yield {
+            name: pool.submit(run_bench, name, RUNS[name][0], folder / f"{name}.out")
+            for name in order
+        }
+
+
 def run_bench(name: str, args: list[str], output: Path) -> tuple[int, str]:
     """Run bench *name* as a user would; its exit code and output. Fails (after killing them)
     if it outlives TIMEOUT_S or a process of its session outlives it."""
@@ -348,9 +375,11 @@ def run_bench(name: str, args: list[str], output: Path) -> tuple[int, str]:
 
 
 @pytest.mark.parametrize("name", sorted(RUNS))
-def test_bench_runs_and_prints_its_tables(name: str, tmp_path: Path) -> None:
-    args, patterns = RUNS[name]
-    code, text = run_bench(name, args, tmp_path / f"{name}.out")
+def test_bench_runs_and_prints_its_tables(
+    name: str, bench_runs: dict[str, Future[tuple[int, str]]]
+) -> None:
+    _, patterns = RUNS[name]
+    code, text = bench_runs[name].result()
     assert code == 0, text
     missing = [p for p in patterns if not re.search(p, text, re.MULTILINE)]
     assert not missing, f"{name}: no line matches {missing}:\n{text}"

@@ -78,7 +78,7 @@ async def test_the_page_shows_an_accounts_locks_positions_robots_and_jobs(page: 
         _an_account_in_trouble(gateway.backend)
         _published(gateway.server, 3, lock(until_ms=wall_ms() + 3_600_000, robot="alpha"))
         await page.goto(gateway.url + "/")
-        await page.wait_for_function("window.riskdPage.firstRenderMs !== null")
+        await page.wait_for_function("() => window.riskdPage.firstRenderMs !== null")
         lock_row = page.locator("#banlist tr[data-lock='1']")
         await expect(lock_row).to_contain_text("realized PnL over 4 h ≤ −150 USDT")
         await expect(lock_row).to_contain_text("alpha")
