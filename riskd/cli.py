@@ -270,7 +270,8 @@ def _run(args: argparse.Namespace) -> int:
         _say(f"gateway {info['gateway']} serves:")
         for route in info["routes"]:
             _say(f"  {route}")
-        _say(f"riskd ready: gateway {info['gateway']}; Ctrl-C stops riskd.")
+        gateway = info["gateway"]
+        _say(f"riskd ready: gateway {gateway} (status page: {gateway}/); Ctrl-C stops riskd.")
 
     try:
         launcher.run_foreground(source, READY_TIMEOUT_S, on_ready, _say, local=args.sim)

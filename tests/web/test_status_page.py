@@ -101,6 +101,10 @@ async def test_the_page_shows_an_accounts_locks_positions_robots_and_jobs(page: 
         await expect(page.locator("#connection")).to_have_attribute("data-state", "live")
         await expect(page.locator("#lock-form")).to_be_hidden()  # read-only by default
         await screenshot(page, "status-page-fake-backend")
+        await page.set_viewport_size({"width": 390, "height": 844})  # a phone: tables scroll
+        width = await page.evaluate("() => document.documentElement.scrollWidth")
+        await screenshot(page, "status-page-phone")
+    assert width == 390
 
 
 async def test_a_new_version_shows_without_a_reload_and_a_lost_gateway_is_shown(
