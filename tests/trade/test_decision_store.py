@@ -11,6 +11,8 @@ from sqlalchemy import Engine
 from riskd.store import init_schema
 from riskd.trade.decision_store import (
     DecisionRecord,
+    RobotDecisions,
+    decision_counts,
     decisions,
     record_decisions,
     set_order_id,
@@ -75,3 +77,19 @@ def test_decisions_filter_by_account_and_robot(engine: Engine) -> None:
 def test_a_limit_outside_its_range_is_refused_naming_it(engine: Engine) -> None:
     with engine.connect() as connection, pytest.raises(ValueError, match="limit"):
         decisions(connection, limit=0)
+
+
+def test_counts_per_robot_over_the_window_with_the_latest_refusal(engine: Engine) -> None:
+    later = replace(REFUSED, refusal="ROBOT_NOTIONAL", decided_ms=3_000)
+    before = replace(REFUSED, refusal="STATE", decided_ms=500)  # before the window
+    elsewhere = replace(REFUSED, account="other", decided_ms=4_000)
+    with engine.begin() as connection:
+        record_decisions(connection, [PASSED, PASSED, REFUSED, later, before, elsewhere])
+    with engine.connect() as connection:
+        counts = decision_counts(connection, "main", ["idle", "r1"], since_ms=1_000)
+    assert counts == [
+        RobotDecisions("idle", 0, 0),
+        RobotDecisions("r1", 2, 0),
+        RobotDecisions("r2", 0, 2, "ROBOT_NOTIONAL", 3_000),
+    ]
+    assert counts[2].to_dict()["last_refusal"] == "ROBOT_NOTIONAL"
