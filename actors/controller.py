@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import warnings
 
 import ray
 from ray.actor import ActorHandle
@@ -88,6 +89,13 @@ def actor_options(name: str, namespace: str) -> dict:
     }
 
 
+def _reconstructed() -> bool:
+    """Whether Ray restarted this actor (its property reads a deprecated one of Ray's own)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return ray.get_runtime_context().was_current_actor_reconstructed
+
+
 class Controller:
     """Creates and supervises a deployment's actors; ``status`` is what `riskd status` shows."""
 
@@ -111,14 +119,27 @@ class Controller:
         self._restarts: dict[str, int] = {}
         self._answered: set[str] = set()
         self._supervisor: asyncio.Task | None = None
+        self._adopting: asyncio.Task | None = None
+        if _reconstructed():
+            # Ray restarted this Controller after a crash: the deployment's actors live on
+            # (detached); adopt them and supervise them again, as start() does.
+            self._adopting = asyncio.get_running_loop().create_task(self.start(adopting=True))
 
-    async def start(self) -> dict:
-        """Create every actor of the plan (idempotent: existing named actors are adopted)."""
+    async def _adopted(self) -> None:
+        """Return once a restarted Controller has adopted the deployment's actors."""
+        if self._adopting is not None:
+            await asyncio.shield(self._adopting)
+
+    async def start(self, adopting: bool = False) -> dict:
+        """Create every actor of the plan (idempotent: existing named actors are adopted);
+        *adopting*: a restarted Controller takes over a running deployment (riskd did not
+        start, so no RiskdStarted)."""
         self._alerter = (
             ray.remote(Alerter).options(**self._on_head(ALERTER_NAME)).remote(self.source)
         )
         await self._alerter.ready.remote()
-        self._report(one_shot("RiskdStarted", Severity.INFO, wall_ms(), {}, "none"))
+        if not adopting:
+            self._report(one_shot("RiskdStarted", Severity.INFO, wall_ms(), {}, "none"))
         for account in self.config.accounts:
             self._books[account.name] = (
                 ray.remote(PositionBookActor)
@@ -159,6 +180,7 @@ class Controller:
     async def describe(self) -> tuple[ConfigSource, str]:
         """What an operator's command needs to reach this deployment: its config source
         (no secrets) and the gateway's URL."""
+        await self._adopted()
         return self.source, self._gateway_url
 
     async def _warm(self) -> None:
@@ -215,6 +237,7 @@ class Controller:
 
     async def status(self) -> list[JobStatus]:
         """Every job's state and health, in plan order."""
+        await self._adopted()
         return list(await asyncio.gather(*(self._job_status(spec) for spec in self.plan.jobs)))
 
     async def _job_status(self, spec: JobSpec) -> JobStatus:
@@ -287,6 +310,7 @@ class Controller:
 
     async def stop(self) -> None:
         """Kill every actor of the deployment, this one last (by the caller)."""
+        await self._adopted()
         if self._supervisor is not None:
             self._supervisor.cancel()
         if self._alerter is not None:

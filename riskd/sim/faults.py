@@ -60,6 +60,13 @@ class FaultPlan:
                 return fault
         return None
 
+    def drop_pending(self) -> int:
+        """Drop every pending fault (what was applied stays counted); how many requests they
+        would still have affected."""
+        left = sum(fault.count for fault in self.pending)
+        self.pending.clear()
+        return left
+
     def clear(self) -> None:
         self.pending.clear()
         self.applied.clear()

@@ -188,6 +188,7 @@ class SimServer:
         app.router.add_get("/stream", self._combined_stream(LEGACY_ROUTE))
         app.router.add_post("/_sim/mark", self._control_mark)
         app.router.add_post("/_sim/fault", self._control_fault)
+        app.router.add_delete("/_sim/fault", self._control_clear_faults)
         app.router.add_get("/_sim/state", self._control_state)
         app.router.add_post("/_sim/reset", self._control_reset)
         app.router.add_post("/_sim/clock", self._control_clock)
@@ -378,6 +379,10 @@ class SimServer:
             return _json({"kind": fault.kind, "connections": affected})
         self.faults.add(fault)
         return _json({"kind": fault.kind, "path": fault.path, "count": fault.count})
+
+    async def _control_clear_faults(self, _request: web.Request) -> web.Response:
+        """Drop the request faults still pending (streams are not touched)."""
+        return _json({"cleared": self.faults.drop_pending()})
 
     async def _control_state(self, _request: web.Request) -> web.Response:
         state = self.exchange.state()

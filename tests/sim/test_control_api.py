@@ -107,6 +107,15 @@ async def test_fault_http5xx_answers_502(sim, client, control) -> None:
     assert await client.futures_time()
 
 
+async def test_pending_faults_are_dropped_on_delete(sim, client, control) -> None:
+    await control("POST", "/_sim/fault", {"path": "*", "kind": "http5xx", "count": 5})
+    with pytest.raises(BinanceAPIException):
+        await client.futures_time()
+    assert await control("DELETE", "/_sim/fault") == {"cleared": 4}
+    assert await client.futures_time()
+    assert await control("DELETE", "/_sim/fault") == {"cleared": 0}
+
+
 async def test_fault_malformed_truncates_a_200_body(sim, client, control) -> None:
     await control("POST", "/_sim/fault", {"path": "/fapi/v3/positionRisk", "kind": "malformed"})
     with pytest.raises(BinanceRequestException):
