@@ -139,6 +139,7 @@ from deployment import (
     is_fill,
     latency_cells,
     local_deployment,
+    loss_rules_toml,
     ms,
     pct,
     print_host,
@@ -279,23 +280,14 @@ def account_toml(mode: str, ledger_interval_ms: int, window_ms: int) -> str:
     # No robot and no flatten here: the Trader's 600 weight/min would not fit the default IP
     # beside a Ledger paging income every 2 s.
     user_stream += "\n[accounts.jobs.trader]\nenabled = false\n"
-    return f"""
-[[accounts.rules.rules]]
-id = "{RULE_ID}"
-kind = "symbol_pnl"
-window_ms = {window_ms}
-threshold_usdt = "-150"
-
-[[accounts.rules.rules]]
-id = "account_24h"
-kind = "account_pnl"
-window_ms = 86400000
-threshold_usdt = "{ACCOUNT_THRESHOLD_USDT}"
-
+    return (
+        loss_rules_toml(RULE_ID, window_ms, ACCOUNT_THRESHOLD_USDT)
+        + f"""
 [accounts.jobs.ledger]
 interval_ms = {ledger_interval_ms}
 weight_per_minute = {ledger_budget(ledger_interval_ms)}
 {user_stream}"""
+    )
 
 
 async def set_mark(control: aiohttp.ClientSession, symbol: str, price: str) -> None:

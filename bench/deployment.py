@@ -122,6 +122,25 @@ api_secret_env = "RISKD_BENCH_API_SECRET"
 {account}"""
 
 
+def loss_rules_toml(rule_id: str, window_ms: int, account_threshold_usdt: str) -> str:
+    """The account's rules, replacing riskd's list: *rule_id*, a symbol's PnL ≤ −150 USDT over
+    *window_ms* (short, so that each lock ends by itself), and account_24h with its threshold
+    at *account_threshold_usdt* (out of reach, so the samples' losses never lock ALL)."""
+    return f"""
+[[accounts.rules.rules]]
+id = "{rule_id}"
+kind = "symbol_pnl"
+window_ms = {window_ms}
+threshold_usdt = "-150"
+
+[[accounts.rules.rules]]
+id = "account_24h"
+kind = "account_pnl"
+window_ms = 86400000
+threshold_usdt = "{account_threshold_usdt}"
+"""
+
+
 @contextlib.contextmanager
 def local_deployment(
     source: ConfigSource, label: str, errors: list[str]

@@ -32,14 +32,15 @@ pytestmark = pytest.mark.bench
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "bench"
-HELPERS = {"deployment", "simproc"}
+HELPERS = {"deployment", "invariants", "simproc"}
 # Benches whose smoke run is elsewhere: the page bench runs on the `riskd run --sim` that
 # tests/test_run_sim.py starts anyway (`--gateway`), not on one of its own.
 ELSEWHERE = {"page": "tests/test_run_sim.py::test_the_page_bench_measures_the_open_page"}
 TIMEOUT_S = 300.0
 BENCHES_AT_ONCE = 2
+SMOKE_FAULTS = ("http5xx", "unknown503_algo", "ws_drop", "kill_stop_ladder", "kill_controller")
 # Seconds each took alone at its smoke size (2-core machine): the pool starts the longest first.
-LONGEST_FIRST = {"banlist": 57, "market": 53, "gateway": 48, "reaction": 37,
+LONGEST_FIRST = {"banlist": 57, "market": 53, "gateway": 48, "faults": 45, "reaction": 37,
                  "run_sim_first_event": 29, "footprint": 28, "flatten": 15}  # fmt: skip
 LINGER_S = 15.0  # for the session's processes to end once the bench has exited
 NUMBER = r"[\d,.]+%?"
@@ -240,6 +241,21 @@ RUNS: dict[str, tuple[list[str], list[str]]] = {
             row(FIRST, "1", "20", r"\d+", r"\d+", *[VALUE] * 4),
             row(STEADY, "3", "20", r"\d+", r"\d+", *[VALUE] * 4),
             r"^lost \(never got the last version\): 0; failed subscribers: 0;",
+        ],
+    ),
+    # Each fault must recover with nothing lost: kill_controller is the regression test of a
+    # restarted Controller adopting its deployment (it once answered status with a KeyError).
+    "faults": (
+        [
+            *("--faults", ",".join(SMOKE_FAULTS)),
+            *("--fault-s", "2", "--recover-s", "60"),
+        ],
+        [
+            header(
+                *("fault", "recovered", "ms to recover", "lost", "duplicates", "orphans"),
+                *("bare", "stale", "left"),
+            ),
+            *(row(fault, "yes", r"\d+", "0", "0", "0", "0", "0") for fault in SMOKE_FAULTS),
         ],
     ),
     "flatten": (
