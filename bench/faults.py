@@ -75,6 +75,8 @@ RULE_WINDOW_MS = 6_000
 HOLD_EVERY_S, ROBOT_EVERY_S, LOSS_EVERY_S = 2.0, 0.5, 8.0
 REQUEST_TIMEOUT_MS = 2_000  # the deployment's; a "timeout" fault holds answers longer
 EVERY_REQUEST = 1_000_000  # a request fault's count: it lasts until it is cleared
+STALL_MS = 6_000  # a stalled source's answers: past the request timeout
+ACCOUNT_PATH, POSITION_RISK = "/fapi/v3/account", "/fapi/v3/positionRisk"
 
 
 @dataclass
@@ -135,6 +137,36 @@ def _stream_fault(name: str, what: str, kind: str, ms: int = 0) -> Fault:
     return Fault(name, what, inject, _nothing)
 
 
+def _stalled(name: str, what: str, paths: tuple[str, ...], streams_ms: int = 0) -> Fault:
+    """Answers to *paths* held past their timeout and, with *streams_ms*, every stream silent
+    for that long."""
+
+    async def inject(ctx: Context) -> None:
+        for path in paths:
+            body = {"path": path, "kind": "delay", "ms": STALL_MS, "count": EVERY_REQUEST}
+            await ctx.sim("POST", "/_sim/fault", body)
+        if streams_ms:
+            await ctx.sim(
+                "POST", "/_sim/fault", {"path": "*", "kind": "stall_ws", "ms": streams_ms}
+            )
+
+    async def clear(ctx: Context) -> dict:
+        return await ctx.sim("DELETE", "/_sim/fault")
+
+    return Fault(name, what, inject, clear)
+
+
+async def _by_hand(ctx: Context) -> None:
+    """The held position doubled by hand on the exchange (its ladder must follow)."""
+    client = bench_client(ctx.sim_url)
+    try:
+        await client.futures_create_order(
+            symbol=HOLD_SYMBOL, side="BUY", type="MARKET", quantity="0.050"
+        )
+    finally:
+        await client.close_connection()
+
+
 def _kill(name: str, actor: str) -> Fault:
     async def inject(ctx: Context) -> None:
         ctx.kill(actor)
@@ -164,6 +196,14 @@ def matrix(fault_s: float) -> dict[str, Fault]:
         ),
         _stream_fault("ws_drop", "every user and market stream dropped", "drop_ws"),
         _stream_fault("ws_stall", "every stream silent but connected", "stall_ws", stall_ms),
+        _stalled("rest_source_stalled", "GET /fapi/v3/positionRisk stalled", (POSITION_RISK,)),
+        _stalled(
+            "all_sources_stalled",
+            "both REST sources stalled and the streams silent",
+            (ACCOUNT_PATH, POSITION_RISK),
+            stall_ms,
+        ),
+        Fault("position_by_hand", "the held position doubled by hand", _by_hand, _nothing),
     ]
     jobs = ("account_reader", "position_risk_reader", "user_stream", "order_reaper")
     faults += [_kill(f"kill_{job}", f"{job}:{ACCOUNT}") for job in jobs]
