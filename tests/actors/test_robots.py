@@ -7,8 +7,8 @@ from decimal import Decimal
 from actors import launcher
 from riskd.sim import SimServer, SimulatorThread
 from tests.kit.deployment import (
-    LOOPBACK_JOBS,
     READY_S,
+    TRADING_JOBS,
     deployment_toml,
     fmz,
     fmz_trade,
@@ -19,14 +19,6 @@ from tests.kit.deployment import (
 )
 from tests.kit.sim import binance_client
 
-JOBS = """
-[accounts.jobs.ledger]
-interval_ms = 1000
-
-[accounts.jobs.trader]
-interval_ms = 1000
-egress = "127.0.0.8"
-"""
 ROBOTS = """
 [[robots]]
 name = "a"
@@ -61,7 +53,7 @@ B = {"robot": "b", "secret": "robot-b-token"}
 
 def _deploy(deploy, simulator: SimulatorThread, rule: str) -> str:
     """A deployment of the two robots under *rule*; its gateway, once every job is healthy."""
-    toml = deployment_toml(simulator.server.url, LOOPBACK_JOBS + JOBS + rule + ROBOTS)
+    toml = deployment_toml(simulator.server.url, TRADING_JOBS + rule + ROBOTS)
     controller, info = deploy(toml)
     assert all(row.healthy() for row in launcher.wait_ready(controller, READY_S))
     return info["gateway"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from actors import launcher
 from tests.kit.deployment import (
-    LOOPBACK_JOBS,
     READY_S,
+    TRADING_JOBS,
     deployment_toml,
     fmz,
     fmz_trade,
@@ -17,13 +17,6 @@ from tests.kit.deployment import (
 from tests.kit.sim import binance_client, rest_limit
 
 ROBOT = """
-[accounts.jobs.ledger]
-interval_ms = 1000
-
-[accounts.jobs.trader]
-interval_ms = 1000
-egress = "127.0.0.8"
-
 [[robots]]
 name = "r1"
 account = "sim"
@@ -34,7 +27,7 @@ token_env = "RISKD_TEST_ROBOT_TOKEN"
 async def test_a_robot_trades_through_riskd_and_a_lock_refuses_its_next_opening_order(
     deploy, simulator
 ) -> None:
-    controller, info = deploy(deployment_toml(simulator.server.url, LOOPBACK_JOBS + ROBOT))
+    controller, info = deploy(deployment_toml(simulator.server.url, TRADING_JOBS + ROBOT))
     gateway = info["gateway"]
     assert all(row.healthy() for row in launcher.wait_ready(controller, READY_S))
     assert "error" in fmz(gateway, "accounts", {}, secret="wrong")  # nothing sent
@@ -87,7 +80,7 @@ async def test_a_robot_trades_through_riskd_and_a_lock_refuses_its_next_opening_
 
 
 async def test_every_account_method_answers_for_the_robots_own_orders(deploy, simulator) -> None:
-    controller, info = deploy(deployment_toml(simulator.server.url, LOOPBACK_JOBS + ROBOT))
+    controller, info = deploy(deployment_toml(simulator.server.url, TRADING_JOBS + ROBOT))
     gateway = info["gateway"]
     assert all(row.healthy() for row in launcher.wait_ready(controller, READY_S))
     client = binance_client(simulator.server)

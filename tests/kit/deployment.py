@@ -81,6 +81,19 @@ weight_per_minute = 60
 egress = "127.0.0.4"
 """
 
+TRADING_JOBS = (
+    LOOPBACK_JOBS
+    + """
+[accounts.jobs.ledger]
+interval_ms = 1000
+
+[accounts.jobs.trader]
+interval_ms = 1000
+egress = "127.0.0.8"
+"""
+)
+"""LOOPBACK_JOBS with a Ledger every second and the Trader on its own IP: robots trade."""
+
 
 def get_json(url: str) -> tuple[int, dict]:
     """GET *url*: (status, decoded body), for error statuses too."""
