@@ -129,8 +129,8 @@ async def _poll(gateway: str, robots: int, rounds: int) -> int:
 def test_robots_polling_the_gateway_cost_the_exchange_nothing_beyond_the_feed(feed) -> None:
     gateway, _, simulator = feed
     for symbol in SYMBOLS:
-        for kind in ("ticker", "mark"):
-            assert wait_for(lambda k=kind, s=symbol: _served(gateway, f"/v1/market/{k}?symbol={s}"))
+        for query in ("ticker?", "mark?", "klines?interval=1m&"):
+            assert wait_for(lambda q=query, s=symbol: _served(gateway, f"/v1/market/{q}symbol={s}"))
     before = _weights(simulator)
     answered = asyncio.run(_poll(gateway, robots=20, rounds=5))
     after = _weights(simulator)
