@@ -18,6 +18,7 @@ from actors.context import ALERTER_NAME, ConfigSource, NamedActor, position_book
 from actors.metrics import JobMetrics
 from riskd.config import AccountConfig
 from riskd.core.clock import wall_ms
+from riskd.core.pacing import next_pass_delay_ms
 from riskd.exchange.access import BinanceAccess
 from riskd.exchange.budget import WeightBudget
 from riskd.exchange.client import make_client
@@ -30,10 +31,6 @@ from riskd.notify.events import database_alert, ip_alert
 from riskd.plan import JobSpec
 
 log = logging.getLogger(__name__)
-
-# After a failure the next pass waits this long, doubling with each further failure (no hot
-# loops), never longer than the interval.
-MIN_RETRY_DELAY_MS = 1_000
 
 
 class Job:
@@ -148,7 +145,6 @@ class Job:
                     database_failing = False
                     self._report_database(False, failures)
                 failures = 0
-                delay_ms = self.spec.config.interval_ms - (wall_ms() - started)
             except Exception as exc:
                 failures += 1
                 if isinstance(exc, ExchangeError):  # IpBanned too: refused here, not sent
@@ -159,13 +155,17 @@ class Job:
                 if isinstance(exc, SQLAlchemyError):
                     database_failing = True
                     self._report_database(True, failures)
-                delay_ms = MIN_RETRY_DELAY_MS * 2 ** min(failures - 1, 5)
             self._metrics.update(
                 self.access.stats,
                 self.access.budget.used(self.clock.now_ms()),
                 self.health.lag_ms(wall_ms()),
             )
-            delay_ms = min(max(delay_ms, 0), self.spec.config.interval_ms)
+            delay_ms = next_pass_delay_ms(
+                self.spec.config.interval_ms,
+                wall_ms() - started,
+                failures,
+                spare=self.access.spare(),
+            )
             delay_ms += self._rng.uniform(0, self.spec.config.jitter_ms)
             await self.pause(delay_ms)
 

@@ -79,6 +79,10 @@ class StopLadder(Job):
         self._wake.set()
 
     async def pause(self, delay_ms: float) -> None:
+        """Until the next interval or a wake-up; after a failed pass, the base loop's back-off
+        in full (a wake-up then would re-read the open orders at the events' pace)."""
+        if self.health.last_error is not None:
+            return await super().pause(delay_ms)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), delay_ms / 1000)
         self._wake.clear()

@@ -14,7 +14,7 @@ folder. A workload runs throughout:
 
 Each fault of the matrix in turn is injected, lasts ``--fault-s`` while the workload runs, and
 is cleared (a kill is over at once). From then on (for a kill, once the actor runs in a new
-process) the evidence is captured every 250 ms until every job is healthy and
+process) the evidence is captured every 250 ms until every job is back on schedule and
 ``bench/invariants.py`` finds nothing wrong (the fault is *recovered*; the time is from the
 clearing), or ``--recover-s`` passes (it is not, and the row says what was left). The checks:
 no income row lost or duplicated, no duplicate or orphan stop, every position fully laddered,
@@ -70,6 +70,7 @@ from actors.context import (
 from riskd.store import make_engine
 
 POLL_S = 0.25
+ON_TIME_MS = 2_000  # a job this far past its interval (jitter, a slow pass) is still on time
 HOLD_SYMBOL, REST_SYMBOL, ROBOT_SYMBOL, LOSS_SYMBOL = "BTCUSDT", "ETHUSDT", "SOLUSDT", "DOGEUSDT"
 RULE_WINDOW_MS = 6_000
 HOLD_EVERY_S, ROBOT_EVERY_S, LOSS_EVERY_S = 2.0, 0.5, 8.0
@@ -333,13 +334,22 @@ class Row:
     unhealthy: list[str]
 
 
-def unhealthy_jobs(controller) -> list[str]:
-    """The jobs the Controller does not report healthy (``job:account state``)."""
+def jobs_behind(controller) -> list[str]:
+    """Why each job is not back on schedule: not healthy (its state, lag, error), its last
+    pass failed, or it is behind by more than ON_TIME_MS (not late yet, but not recovered)."""
     try:
         rows = launcher.status(controller)
     except Exception as exc:  # the Controller itself is down: everything is in doubt
         return [f"controller: {type(exc).__name__}"]
-    return [f"{row.job}:{row.account} {row.state}" for row in rows if not row.healthy()]
+    behind = []
+    for row in rows:
+        if not row.healthy():
+            behind.append(row.problem())
+        elif row.health["last_error"]:
+            behind.append(f"{row.job}:{row.account} last pass failed: {row.health['last_error']}")
+        elif row.health["lag_ms"] > ON_TIME_MS:
+            behind.append(f"{row.job}:{row.account} behind by {row.health['lag_ms']} ms")
+    return behind
 
 
 async def run_fault(
@@ -361,7 +371,7 @@ async def run_fault(
             if pid is None or pid == killed_pid:
                 unhealthy = [f"{fault.killed}: not back yet"]
                 continue
-        unhealthy = await asyncio.to_thread(unhealthy_jobs, controller_of())
+        unhealthy = await asyncio.to_thread(jobs_behind, controller_of())
         if unhealthy:
             continue
         findings = invariants.check(await probe(cleared_ms))
@@ -381,7 +391,7 @@ def report(rows: list[Row]) -> str:
                 "-" if row.recover_ms is None else f"{row.recover_ms:.0f}",
                 *(["-"] * 5 if found is None else [
                     found.lost, found.duplicates, found.orphans, found.bare, found.stale]),
-                "" if row.recovered else "; ".join(row.unhealthy or found.describe())[:160],
+                "" if row.recovered else "; ".join(row.unhealthy or found.describe())[:400],
             ]
         )  # fmt: skip
     headers = ["fault", "recovered", "ms to recover", "lost", "duplicates", "orphans"]

@@ -39,7 +39,7 @@ from riskd.exchange.errors import (
     http_detail,
 )
 from riskd.exchange.guard import IpGuard
-from riskd.exchange.weights import endpoint_weight
+from riskd.exchange.weights import EndpointWeight, endpoint_weight
 
 T = TypeVar("T")
 Call = Callable[[], Awaitable[T]]
@@ -62,6 +62,10 @@ class RetryConfig:
     max_pause_wait_ms: int = 65_000
     # After a write's outcome is unknown and a lookup finds nothing, look once more after this.
     unknown_recheck_ms: int = 1_000
+    # A read is retried only from spare budget: while this share of the job's budget stays
+    # unspent after it. A job whose calls keep failing then never spends the budget its
+    # first passes after the recovery need (the job's loop retries at its own pace).
+    retry_reserve_fraction: float = 0.25
 
 
 @dataclass(slots=True)
@@ -122,7 +126,8 @@ class BinanceAccess:
                 # The guard now holds every call on this IP until the pause ends.
             except (TransportError, ServerError, MalformedResponse, StatusUnknown):
                 attempt += 1
-                if attempt >= self.retry.read_attempts:
+                cost = _cost(method, path, params or {}).ip_weight
+                if attempt >= self.retry.read_attempts or not self.spare(cost):
                     raise
                 self.stats.retries += 1
                 await asyncio.sleep(self._backoff_ms(attempt) / 1000)
@@ -141,6 +146,12 @@ class BinanceAccess:
                 raise
         await self.sync_time()
         return await self._send(method, path, params or {}, call, write=True)
+
+    def spare(self, weight: int = 0) -> bool:
+        """Whether the job's budget can pay *weight* more and keep its retry reserve."""
+        reserve = self.budget.weight_per_minute * self.retry.retry_reserve_fraction
+        used = self.budget.used(self.clock.now_ms())
+        return used + weight <= self.budget.weight_per_minute - reserve
 
     def _backoff_ms(self, attempt: int) -> float:
         ceiling = min(self.retry.max_backoff_ms, self.retry.base_backoff_ms * 2 ** (attempt - 1))
@@ -176,7 +187,7 @@ class BinanceAccess:
         write: bool = False,
     ) -> T:
         endpoint = f"{method} {path}"
-        cost = endpoint_weight(method, path, {k: str(v) for k, v in params.items()})
+        cost = _cost(method, path, params)
         await self._admit(cost.ip_weight, cost.order_count, endpoint)
         self.stats.calls += 1
         sent_ms = self.clock.now_ms()
@@ -323,6 +334,11 @@ class BinanceAccess:
                 if exc.code != NO_SUCH_ORDER:
                     raise
         return await self.write("POST", path, place, params)
+
+
+def _cost(method: str, path: str, params: Mapping[str, Any]) -> EndpointWeight:
+    """What a call costs (weight, orders), by the endpoint table."""
+    return endpoint_weight(method, path, {k: str(v) for k, v in params.items()})
 
 
 def _binance_error(exc: BinanceAPIException) -> tuple[int | None, str]:

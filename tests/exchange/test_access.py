@@ -150,6 +150,19 @@ async def test_malformed_answers_are_retried_then_typed(sim, make_access, contro
     assert access.stats.retries == 4
 
 
+async def test_a_read_is_retried_only_while_the_budget_keeps_its_reserve(
+    sim, make_access, control
+) -> None:
+    access = make_access(sim, weight_per_minute=20)  # the account read weighs 5; reserve 5
+    await control(
+        "POST", "/_sim/fault", {"path": "/fapi/v2/account", "kind": "malformed", "count": 4}
+    )
+    with pytest.raises(MalformedResponse):
+        await _account(access)
+    assert access.stats.retries == 2  # sent at 0, 5 and 10 used; a fourth would leave < 5
+    assert access.budget.used(access.clock.now_ms()) == 15
+
+
 async def test_a_page_instead_of_json_is_a_malformed_response(make_access) -> None:
     async def page(_: web.Request) -> web.Response:
         return web.Response(text="<html>maintenance</html>", content_type="text/html")
