@@ -32,7 +32,7 @@ pytestmark = pytest.mark.bench
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "bench"
-HELPERS = {"deployment", "invariants", "simproc"}
+HELPERS = {"deployment", "fault_kit", "invariants", "simproc"}
 # Benches whose smoke run is elsewhere: the page bench runs on the `riskd run --sim` that
 # tests/test_run_sim.py starts anyway (`--gateway`), not on one of its own.
 ELSEWHERE = {"page": "tests/test_run_sim.py::test_the_page_bench_measures_the_open_page"}
