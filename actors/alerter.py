@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from actors.context import ConfigSource
 from riskd.core.clock import HOUR_MS, wall_ms
+from riskd.core.display import safe_text
 from riskd.notify import alert_store
 from riskd.notify.alerts import AlertEvent, Severity, Silence, silence_request
 from riskd.notify.config import AlertsConfig, FeishuConfig
@@ -24,7 +25,7 @@ from riskd.notify.outbound import OutboundConfig
 from riskd.notify.pipeline import AlertPipeline, ReceiverSlot
 from riskd.notify.receiver import Receiver
 from riskd.notify.webhook import WebhookConfig, WebhookReceiver
-from riskd.store import SqlRunner, init_schema, make_engine
+from riskd.store import SqlRunner, error_line, init_schema, make_engine
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +178,7 @@ class Alerter:
                 self.last_tick_ms = wall_ms()
                 self.last_error = ""
             except Exception as exc:  # SQL down, a bug: reported, and the loop goes on
-                self.last_error = f"{type(exc).__name__}: {exc}"[:300]
+                self.last_error = safe_text(error_line(exc))
                 log.exception("alerter tick failed")
             await asyncio.sleep(self.config.tick_ms / 1000)
 

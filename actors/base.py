@@ -29,6 +29,7 @@ from riskd.health import JobHealth
 from riskd.notify.alerts import AlertEvent
 from riskd.notify.events import database_alert, ip_alert
 from riskd.plan import JobSpec
+from riskd.store import error_line
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +152,7 @@ class Job:
                     self.health.failed(str(exc), wall_ms())
                 else:  # a bug must not kill the loop; it is reported
                     log.exception("%s: pass failed", self.spec.name)
-                    self.health.failed(f"{type(exc).__name__}: {exc}", wall_ms())
+                    self.health.failed(error_line(exc), wall_ms())
                 if isinstance(exc, SQLAlchemyError):
                     database_failing = True
                     self._report_database(True, failures)

@@ -12,7 +12,7 @@ import warnings
 
 import ray
 from ray.actor import ActorHandle
-from ray.exceptions import GetTimeoutError, RayActorError
+from ray.exceptions import ActorUnavailableError, GetTimeoutError, RayActorError
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from actors.account_reader import AccountReader
@@ -247,9 +247,11 @@ class Controller:
             health = await asyncio.wait_for(
                 self._jobs[name].health_report.remote(), HEALTH_TIMEOUT_S
             )
-        except (GetTimeoutError, TimeoutError):
-            state = unanswered_state(name in self._answered, wall_ms() - self._created_ms[name])
-            note = self._pending_reason(spec) if state is JobState.PENDING else ""
+        except (GetTimeoutError, TimeoutError, ActorUnavailableError):  # busy, or restarting
+            placeable = self._placeable(spec)
+            age_ms = wall_ms() - self._created_ms[name]
+            state = unanswered_state(name in self._answered, age_ms, placeable)
+            note = self._pending_reason(spec, placeable) if state is JobState.PENDING else ""
             return JobStatus(spec.kind.value, spec.account, state, restarts, note=note)
         except RayActorError as exc:
             note = str(exc).splitlines()[0][:120]
@@ -260,16 +262,18 @@ class Controller:
             restarts = self._restarts[name] = restarts + 1
         return JobStatus(spec.kind.value, spec.account, JobState.RUNNING, restarts, health)
 
-    def _pending_reason(self, spec: JobSpec) -> str:
+    def _placeable(self, spec: JobSpec) -> bool:
+        """Whether an alive node may take *spec*'s job: any, or one with its egress label."""
+        wanted = spec.label_selector.get(EGRESS_LABEL_KEY)
+        return wanted is None or any(
+            n["Alive"] and n.get("Labels", {}).get(EGRESS_LABEL_KEY) == wanted for n in ray.nodes()
+        )
+
+    def _pending_reason(self, spec: JobSpec, placeable: bool) -> str:
         wanted = spec.label_selector.get(EGRESS_LABEL_KEY)
         if wanted is None:
             return "not scheduled yet: no node has room for it"
-        labelled = [
-            n
-            for n in ray.nodes()
-            if n["Alive"] and n.get("Labels", {}).get(EGRESS_LABEL_KEY) == wanted
-        ]
-        if not labelled:
+        if not placeable:
             return f"pending: no alive node has label {EGRESS_LABEL_KEY}={wanted}"
         return f"not scheduled yet on the node labelled {EGRESS_LABEL_KEY}={wanted}"
 

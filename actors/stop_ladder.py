@@ -35,6 +35,7 @@ from riskd.protect.ladder import (
     on_would_trigger,
     parse_rung_client_id,
     plan_account,
+    seen_open_rungs,
 )
 
 WOULD_IMMEDIATELY_TRIGGER = -2021
@@ -50,6 +51,7 @@ class StopLadder(Job):
         self.alerts: list[str] = []
         self.placed = self.cancelled = 0
         self.algo_orders = AlgoOrderBook()
+        self.seen_open: frozenset[str] = frozenset()  # rungs seen open (of open generations)
         self._wake = asyncio.Event()
 
     async def recover(self) -> None:
@@ -108,14 +110,17 @@ class StopLadder(Job):
     async def step(self) -> None:
         positions = {p.key: p for p in (await self.position_book.current.remote()).positions}
         complete = await self.position_book.complete_and_fresh.remote()
+        open_algos = await self._open_algo_orders()
         actions = plan_account(
             positions,
-            await self._open_algo_orders(),
+            open_algos,
             self.filters,
             self.account_config.stop_ladder,
             account=self.spec.account,
             complete=complete,
+            seen_open=self.seen_open,
         )
+        self.seen_open = seen_open_rungs(self.seen_open, open_algos)
         self.alerts.extend(actions.alerts)
         await asyncio.gather(
             *(self._place(ladder, positions[key]) for key, ladder in actions.place.items()),

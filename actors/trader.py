@@ -53,7 +53,7 @@ from riskd.protect.flatten import FlattenRequest
 from riskd.risk.attribution import Attribution, RobotPositionKey, robot_positions
 from riskd.risk.banlist import BanList
 from riskd.risk.ledger_store import filled_quantities
-from riskd.store import SqlRunner, init_schema, make_engine
+from riskd.store import SqlRunner, error_line, init_schema, make_engine
 from riskd.trade.decision_store import (
     DecisionRecord,
     decision_counts,
@@ -65,7 +65,7 @@ from riskd.trade.orders import client_order_id, decision_record, order_params, o
 from riskd.trade.recent import RecentOrders
 
 FILTERS_EVERY_MS = 10 * MINUTE_MS
-RECORD_EVERY_S = 0.1
+RECORD_EVERY_S = 0.1  # a failed write of gate decisions is tried again this often
 RESTING = frozenset({"NEW", "PARTIALLY_FILLED"})
 log = logging.getLogger(__name__)
 
@@ -94,6 +94,9 @@ class Trader(Job):
         self.marks: dict[str, Decimal] = {}
         self.sequence = itertools.count()
         self._unrecorded: list[DecisionRecord] = []
+        self._queued = asyncio.Event()  # decisions wait in _unrecorded
+        self._written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._write_error: Exception | None = None  # the decisions' last write, until one works
         self._writer = asyncio.get_running_loop().create_task(self._write_decisions())
         budgets = self.config.budgets
         self.access.orders = OrderBudget(  # robots' bursts wait here, not in a −1015
@@ -107,6 +110,13 @@ class Trader(Job):
         await asyncio.to_thread(init_schema, self.engine, wall_ms())
 
     async def step(self) -> None:
+        """Refresh what the gate judges robots' orders by; then fail while gate decisions wait
+        for SQL, with the write's error, so that the health and DatabaseError tell."""
+        await self._refresh()
+        if self._write_error is not None:
+            raise self._write_error.with_traceback(None)
+
+    async def _refresh(self) -> None:
         client = self.access.client
         now_ms = self.clock.now_ms()
         if self.filters_read_ms is None or now_ms - self.filters_read_ms >= FILTERS_EVERY_MS:
@@ -263,7 +273,7 @@ class Trader(Job):
         )
         decision = decide(intent, context)
         if decision.refusal is not None:
-            self._record(decision_record(intent, decision, None, now_ms))
+            await self._record(decision_record(intent, decision, None, now_ms))
             refusal = decision.refusal.value
             self.report(
                 [order_refused_alert(intent.account, robot, intent.symbol, refusal, now_ms)]
@@ -277,30 +287,44 @@ class Trader(Job):
                 order_params(intent, self.filters[intent.symbol], client_id)
             )
         except ExchangeError as exc:
-            self._record(replace(record, detail=f"not placed: {exc}"))
+            await self._record(replace(record, detail=f"not placed: {exc}"))
             raise
-        self._record(replace(record, order_id=int(placed["orderId"])))
+        await self._record(replace(record, order_id=int(placed["orderId"])))
         if placed.get("status") in RESTING:  # the gate counts it until the next pass reads it
             resting = {"time": placed.get("updateTime"), **placed}  # the answer has no "time"
             self.open_orders = (*self.open_orders, *parse_open_orders([resting]))
         return answers.answer(answers.created(params.symbol, int(placed["orderId"])), placed)
 
-    def _record(self, record: DecisionRecord) -> None:
-        """Queue *record*; ``_write_decisions`` stores the queue every RECORD_EVERY_S in one
-        transaction, off the order's path."""
+    async def _record(self, record: DecisionRecord) -> None:
+        """Queue *record* and return once the write that takes it is done: a robot is answered
+        only once its decision is in SQL, which a crash right after then cannot lose. A failed
+        write lets the answer go too; the decision stays queued for the next."""
         self._unrecorded.append(record)
+        self._queued.set()
+        await asyncio.shield(self._written)
 
     async def _write_decisions(self) -> None:
+        """Write the queued decisions in one transaction as soon as there are any (those
+        queued meanwhile wait for the next), then release the requests waiting for it."""
         while True:
-            await asyncio.sleep(RECORD_EVERY_S)
+            await self._queued.wait()
+            self._queued.clear()
             batch, self._unrecorded = self._unrecorded, []
-            if not batch:
-                continue
+            written, self._written = self._written, asyncio.get_running_loop().create_future()
             try:
                 await self.sql.run(record_decisions, batch)
-            except Exception:  # kept, and written with the next batch
-                log.exception("%s: %d gate decisions not recorded yet", self.spec.name, len(batch))
+            except Exception as exc:  # kept, and written with the next batch
+                if self._write_error is None:  # told at once; the passes fail with it meanwhile
+                    log.exception("%s: gate decisions not recorded yet", self.spec.name)
+                    self.health.failed(error_line(exc), wall_ms())
+                self._write_error = exc
                 self._unrecorded[:0] = batch
+            else:
+                self._write_error = None
+            written.set_result(None)
+            if self._write_error is not None:
+                await asyncio.sleep(RECORD_EVERY_S)
+                self._queued.set()
 
     async def _order(self, params: OrderParams) -> dict:
         ref = params.order

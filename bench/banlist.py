@@ -247,7 +247,7 @@ class FillHook(EmitHook):
         super().__init__(simulator)
         self.sample: Sample | None = None
 
-    def see(self, event: dict, now: float) -> None:
+    def see(self, account: str, event: dict, now: float) -> None:
         sample = self.sample
         if sample is not None and sample.t0_s is None and is_fill(event, sample.client_id):
             sample.t0_s, sample.t0_wall_ms = now, time.time() * 1000

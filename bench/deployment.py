@@ -25,6 +25,7 @@ from ray.actor import ActorHandle
 
 from actors import launcher
 from actors.context import ConfigSource
+from riskd.health import JobStatus
 from riskd.sim import SimConfig, SimulatorThread
 
 READY_S = 60.0
@@ -60,7 +61,8 @@ def bench_simulator(**config: object) -> Iterator[SimulatorThread]:
 
 class EmitHook:
     """Wraps the simulator's emitter: ``see`` runs in the simulator's thread, under ``lock``,
-    with ``time.perf_counter()`` taken as the event is emitted, before it is passed on."""
+    with the account's name and ``time.perf_counter()`` taken as the event is emitted, before
+    it is passed on."""
 
     def __init__(self, simulator: SimulatorThread) -> None:
         self.lock = threading.Lock()
@@ -72,11 +74,11 @@ class EmitHook:
         now = time.perf_counter()
         try:
             with self.lock:
-                self.see(event, now)
+                self.see(account, event, now)
         finally:
             self._emit(account, event)
 
-    def see(self, event: dict, now: float) -> None:
+    def see(self, account: str, event: dict, now: float) -> None:
         raise NotImplementedError
 
 
@@ -88,10 +90,13 @@ def is_fill(event: dict, client_id: str) -> bool:
     return o.get("c") == client_id and o.get("x") == "TRADE" and o.get("X") == "FILLED"
 
 
-def bench_client(url: str) -> AsyncClient:
-    """As ``tests.kit.sim.binance_client``: signed python-binance from BENCH_IP."""
-    connector = aiohttp.TCPConnector(local_addr=(BENCH_IP, 0))
-    client = AsyncClient(API_KEY, API_SECRET, session_params={"connector": connector})
+def bench_client(
+    url: str, api_key: str = API_KEY, api_secret: str = API_SECRET, ip: str = BENCH_IP
+) -> AsyncClient:
+    """As ``tests.kit.sim.binance_client``: signed python-binance from *ip* (BENCH_IP), with
+    the bench's account's keys unless others are given."""
+    connector = aiohttp.TCPConnector(local_addr=(ip, 0))
+    client = AsyncClient(api_key, api_secret, session_params={"connector": connector})
     client.FUTURES_URL = f"{url}/fapi"
     client.API_URL = f"{url}/api"
     return client
@@ -100,9 +105,12 @@ def bench_client(url: str) -> AsyncClient:
 # ---------------------------------------------------------------- the deployment
 
 
-def deployment_toml(sim_url: str, bench: str, top: str = "", account: str = "") -> str:
+def deployment_toml(
+    sim_url: str, bench: str, top: str = "", account: str = "", gateway_port: int = 0
+) -> str:
     """One account (the bench's key, from ENV) against the simulator at *sim_url*, gateway on
-    a free port; *top* adds top-level tables, *account* the account's own tables."""
+    *gateway_port* (0: a free one); *top* adds top-level tables, *account* the account's own
+    tables."""
     return f"""
 [deployment]
 name = "bench-{bench}-{uuid.uuid4().hex[:6]}"
@@ -113,7 +121,7 @@ base_url = "{sim_url}"
 request_timeout_ms = 2000
 
 [gateway]
-port = 0
+port = {gateway_port}
 {top}
 [[accounts]]
 name = "{ACCOUNT}"
@@ -143,14 +151,20 @@ threshold_usdt = "{account_threshold_usdt}"
 
 @contextlib.contextmanager
 def local_deployment(
-    source: ConfigSource, label: str, errors: list[str]
+    source: ConfigSource,
+    label: str,
+    errors: list[str],
+    ready_s: float = READY_S,
+    address: str = "local",
 ) -> Iterator[tuple[ActorHandle, dict]]:
-    """Start *source*'s deployment in its own local Ray (``address="local"``, no dashboard)
-    and yield (controller, start info) once every job has succeeded once. On exit the
-    deployment is stopped and Ray shut down; a failure to stop is added to *errors*. If the
-    body fails, every job's state and health extra is added to *errors* first."""
+    """Start *source*'s deployment in its own local Ray (``address="local"``, no dashboard),
+    or on the running cluster at *address*, and yield (controller, start info) once every job
+    has succeeded once (within *ready_s* of the deployment's start). On exit the deployment
+    is stopped and Ray shut down (a cluster: left running); a failure to stop is added to
+    *errors*. If the body fails, every job's state and health extra is added to *errors*
+    first."""
     ray.init(
-        address="local",
+        address=address,
         namespace=source.load().deployment.name,
         include_dashboard=False,
         logging_level=logging.WARNING,
@@ -159,13 +173,9 @@ def local_deployment(
     controller: ActorHandle | None = None
     try:
         controller, info = launcher.start(source)
-        rows = launcher.wait_ready(controller, READY_S)
-        not_ready = [f"{r.job} {r.state} {r.note}" for r in rows if not r.health]
-        not_ready += [
-            f"{r.job}: no success" for r in rows if r.health and not r.health["last_success_ms"]
-        ]
-        if not_ready:
-            raise RuntimeError("not ready: " + "; ".join(not_ready))
+        rows = launcher.wait_ready(controller, ready_s)
+        if problems := not_ready(rows):
+            raise RuntimeError("not ready: " + "; ".join(problems))
         print(f"  {label}: ready, jobs {sorted(r.job for r in rows)}", flush=True)
         try:
             yield controller, info
@@ -182,6 +192,14 @@ def local_deployment(
             except Exception as exc:
                 errors.append(f"launcher.stop: {type(exc).__name__}: {exc}")
         ray.shutdown()
+
+
+def not_ready(rows: Sequence[JobStatus]) -> list[str]:
+    """Why each job of *rows* has not succeeded once yet."""
+    unanswered = [f"{r.job} {r.state} {r.note}" for r in rows if not r.health]
+    return unanswered + [
+        f"{r.job}: no success" for r in rows if r.health and not r.health["last_success_ms"]
+    ]
 
 
 def actor_pid(name: str) -> int | None:

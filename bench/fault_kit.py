@@ -16,6 +16,7 @@ import functools
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -23,6 +24,8 @@ from pathlib import Path
 import aiohttp
 import invariants
 import ray
+from binance import AsyncClient
+from binance.exceptions import BinanceAPIException
 from deployment import (
     ACCOUNT,
     actor_pid,
@@ -34,9 +37,11 @@ from deployment import (
 )
 from deployment import table as text_table
 from gateway import LABEL, deployment_env, fmz_body, robots_toml
+from ray.actor import ActorHandle
 
 from actors import launcher
 from actors.context import CONTROLLER_NAME, ConfigSource
+from riskd.exchange.access import INVALID_TIMESTAMP
 from riskd.sim import SimulatorThread
 from riskd.store import make_engine
 
@@ -68,16 +73,32 @@ class Context:
         ray.kill(ray.get_actor(name, namespace=self.namespace), no_restart=False)
 
 
+async def nothing_left(_ctx: Context) -> list[str]:
+    return []
+
+
+async def no_note(_ctx: Context) -> str:
+    return ""
+
+
 @dataclass(frozen=True)
 class Fault:
     """One row of the matrix: how to inject it and how to clear it; *killed*, the actor it
-    kills (recovery counts from its new process only)."""
+    kills (recovery counts from its new process only); *lasts_s*, how long it lasts (None:
+    ``--fault-s``); *left*, what else keeps it from being recovered once the invariants hold
+    (a line each); *note*, what its row tells besides (what the exchange answered);
+    *restarts*, its clearing starts riskd again: the recovery counts from the restart command,
+    riskd's start-up included."""
 
     name: str
     what: str
     inject: Callable[[Context], Awaitable[object]]
     clear: Callable[[Context], Awaitable[object]]
     killed: str = ""
+    lasts_s: float | None = None
+    left: Callable[[Context], Awaitable[list[str]]] = nothing_left
+    note: Callable[[Context], Awaitable[str]] = no_note
+    restarts: bool = False
 
 
 async def nothing(_ctx: Context) -> None:
@@ -117,13 +138,18 @@ class Workload:
             quantity="0.100", price=str(far),
         )  # fmt: skip
 
-    async def _safely(self, what: str, call: Awaitable[object]) -> None:
-        """*call*, its failure (the fault's doing) noted, not raised."""
+    async def _safely(
+        self, what: str, call: Awaitable[object], client: AsyncClient | None = None
+    ) -> None:
+        """*call*, its failure (the fault's doing) noted, not raised; after a −1021, *client*
+        signs by the exchange's clock again, as any client of Binance must."""
         try:
             await call
         except Exception as exc:
             self.errors.append(f"{what}: {type(exc).__name__}: {str(exc)[:100]}")
             del self.errors[:-20]
+            if isinstance(exc, BinanceAPIException) and exc.code == INVALID_TIMESTAMP and client:
+                await self._safely("clock", _sync_clock(client))
 
     async def _hold(self, client) -> None:
         side = "BUY"
@@ -134,6 +160,7 @@ class Workload:
                 client.futures_create_order(
                     symbol=HOLD_SYMBOL, side=side, type="MARKET", quantity="0.010"
                 ),
+                client,
             )
             side = "SELL" if side == "BUY" else "BUY"
 
@@ -155,7 +182,7 @@ class Workload:
     async def _lose(self, client) -> None:
         while True:
             await asyncio.sleep(LOSS_EVERY_S)
-            await self._safely("loss", self._round_trip(client))
+            await self._safely("loss", self._round_trip(client), client)
 
     async def _round_trip(self, client) -> None:
         """About −170 USDT on DOGEUSDT: past the bench's rule."""
@@ -176,6 +203,13 @@ class Workload:
             response.raise_for_status()
 
 
+async def _sync_clock(client: AsyncClient) -> None:
+    """Sign *client*'s requests by the exchange's clock (the midpoint of a round trip)."""
+    sent_ms = time.time() * 1000
+    server_ms = (await client.futures_time())["serverTime"]
+    client.timestamp_offset = int(server_ms - (sent_ms + time.time() * 1000) / 2)
+
+
 def _gate_refusal(answer: dict) -> bool:
     """Whether an FMZ error answer is the gate's refusal (a decision was stored) rather than
     riskd being unreachable (no decision)."""
@@ -189,13 +223,20 @@ def _gate_refusal(answer: dict) -> bool:
 
 @dataclass
 class Row:
-    """One fault's outcome."""
+    """One fault's outcome; *skipped*, why it could not run here (then it proves nothing and
+    fails nothing); *note*, the fault's own (``Fault.note``)."""
 
     name: str
     recovered: bool
     recover_ms: float | None
     findings: invariants.Findings | None
     unhealthy: list[str]
+    skipped: str = ""
+    note: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.recovered or bool(self.skipped)
 
 
 def jobs_behind(controller) -> list[str]:
@@ -224,9 +265,12 @@ async def run_fault(
     killed_pid = await asyncio.to_thread(actor_pid, fault.killed) if fault.killed else None
     await fault.inject(ctx)
     if not fault.killed:  # a kill is over at once: its recovery counts from it
-        await asyncio.sleep(args.fault_s)
+        await asyncio.sleep(args.fault_s if fault.lasts_s is None else fault.lasts_s)
+    began = time.monotonic(), int(time.time() * 1000)
     await fault.clear(ctx)
-    cleared, cleared_ms = time.monotonic(), int(time.time() * 1000)
+    if not fault.restarts:
+        began = time.monotonic(), int(time.time() * 1000)
+    cleared, cleared_ms = began
     findings, unhealthy = None, ["not checked yet"]
     while time.monotonic() - cleared < args.recover_s:
         await asyncio.sleep(POLL_S)
@@ -239,9 +283,11 @@ async def run_fault(
         if unhealthy:
             continue
         findings = invariants.check(await probe(cleared_ms))
-        if findings.ok:
-            return Row(fault.name, True, (time.monotonic() - cleared) * 1000, findings, [])
-    return Row(fault.name, False, None, findings, unhealthy)
+        unhealthy = await fault.left(ctx)  # shown before the findings: it lasts, they may not
+        if findings.ok and not unhealthy:
+            recover_ms = (time.monotonic() - cleared) * 1000
+            return Row(fault.name, True, recover_ms, findings, [], note=await fault.note(ctx))
+    return Row(fault.name, False, None, findings, unhealthy, note=await fault.note(ctx))
 
 
 def report(rows: list[Row]) -> str:
@@ -251,16 +297,19 @@ def report(rows: list[Row]) -> str:
         lines.append(
             [
                 row.name,
-                "yes" if row.recovered else "NO",
+                "-" if row.skipped else "yes" if row.recovered else "NO",
                 "-" if row.recover_ms is None else f"{row.recover_ms:.0f}",
                 *(["-"] * 5 if found is None else [
                     found.lost, found.duplicates, found.orphans, found.bare, found.stale]),
-                "" if row.recovered else "; ".join(row.unhealthy or found.describe())[:400],
+                row.note,
+                "" if row.recovered else
+                f"skipped: {row.skipped}" if row.skipped else
+                "; ".join(row.unhealthy or found.describe())[:400],
             ]
         )  # fmt: skip
     headers = ["fault", "recovered", "ms to recover", "lost", "duplicates", "orphans"]
-    headers += ["bare", "stale", "left"]
-    return text_table(headers, lines, {0, 8})
+    headers += ["bare", "stale", "notes", "left"]
+    return text_table(headers, lines, {0, 8, 9})
 
 
 async def drive(faults: list[Fault], world: World, args: argparse.Namespace) -> list[Row]:
@@ -305,6 +354,11 @@ class Scenario:
     run: Callable[[argparse.Namespace], Row]
 
 
+Deploy = Callable[[ConfigSource, str, list[str]], AbstractContextManager[tuple[ActorHandle, dict]]]
+"""Runs a deployment as ``local_deployment`` does: (source, label, errors) → (controller, start
+info) once it is ready."""
+
+
 @dataclass(frozen=True)
 class World:
     """Where faults run: the simulator, the deployment's namespace, its gateway and its
@@ -318,23 +372,36 @@ class World:
 
 
 @contextlib.contextmanager
-def faults_world(database_url: str | None = None, account_toml: str = "") -> Iterator[World]:
+def faults_world(
+    database_url: str | None = None,
+    account_toml: str = "",
+    top_toml: str = "",
+    *,
+    deploy: Deploy = local_deployment,
+    gateway_port: int = 0,
+) -> Iterator[World]:
     """The matrix's deployment (every job, the Trader, robot b0, the bench's loss rule) in a
     local Ray against a fresh simulator; SQLite in a temporary folder unless *database_url*;
-    *account_toml* adds account tables. Stopped, with Ray, on exit."""
+    *account_toml* adds account tables, *top_toml* top-level ones; the gateway on
+    *gateway_port* (0: a free one). Stopped, with Ray, on exit. *deploy* runs it (the
+    environment set first): ``local_deployment``, or a scenario's own (a cluster, a process)."""
     deployment_env(1)
     with tempfile.TemporaryDirectory(prefix="riskd-faults-") as folder, bench_simulator() as sim:
         url = database_url or f"sqlite:///{Path(folder) / 'riskd.db'}"
         rules = loss_rules_toml("symbol_fault", RULE_WINDOW_MS, "-1000000")
         database = f'\n[database]\nurl = "{url}"\n' if database_url else ""
         toml = deployment_toml(
-            sim.server.url, "faults", top=robots_toml(1) + database, account=rules + account_toml
+            sim.server.url,
+            "faults",
+            top=robots_toml(1) + database + top_toml,
+            account=rules + account_toml,
+            gateway_port=gateway_port,
         )
         source = ConfigSource(toml, "<faults>", folder)
         errors: list[str] = []
         engine = make_engine(url)
         try:
-            with local_deployment(source, "faults", errors) as (_controller, info):
+            with deploy(source, "faults", errors) as (_controller, info):
                 namespace = source.load().deployment.name
                 yield World(sim, namespace, info["gateway"], engine, errors)
         finally:

@@ -24,8 +24,8 @@ without cancelling the 200-per-symbol cap is soon reached. Two routes:
 
 * ``riskd``: ``POST /fmz/bench`` with ``{"method": "trade", "params": {"symbol": "DOGE_USDT",
   "type": "buy"|"sell", "price": -1, "amount"}}`` and the robot's name and token, from a shared
-  ``aiohttp.ClientSession`` (keep-alive): gateway → Ray → the Trader (gate, decision record
-  in the background) → ``BinanceAccess.place_order`` → the simulator, and back;
+  ``aiohttp.ClientSession`` (keep-alive): gateway → Ray → the Trader (gate) →
+  ``BinanceAccess.place_order`` → the simulator, and back (the decision written to SQL first);
 * ``direct``: the same order by python-binance's ``AsyncClient.futures_create_order`` (its
   HMAC signing, its aiohttp session) from 127.0.0.9 straight to the simulator.
 
@@ -145,10 +145,12 @@ def robot_token(index: int) -> tuple[str, str]:
     return f"RISKD_BENCH_ROBOT_{index}", f"bench-robot-token-{index}"
 
 
-def robots_toml(count: int) -> str:
-    """``[[robots]]`` b0 … b<count-1> on the bench's account, riskd's default limits."""
+def robots_toml(count: int, accounts: Sequence[str] = (ACCOUNT,)) -> str:
+    """``[[robots]]`` b0 … b<count-1>, robot k on ``accounts[k % len(accounts)]`` (the bench's
+    account alone by default), riskd's default limits."""
     return "".join(
-        f'\n[[robots]]\nname = "b{k}"\naccount = "{ACCOUNT}"\ntoken_env = "{robot_token(k)[0]}"\n'
+        f'\n[[robots]]\nname = "b{k}"\naccount = "{accounts[k % len(accounts)]}"\n'
+        f'token_env = "{robot_token(k)[0]}"\n'
         for k in range(count)
     )
 
@@ -271,11 +273,16 @@ async def timed(call: Awaitable[str | None]) -> tuple[float, str | None]:
 
 
 async def fmz_trade(
-    session: aiohttp.ClientSession, gateway: str, robot: int, side: str, amount: str
+    session: aiohttp.ClientSession,
+    gateway: str,
+    robot: int,
+    side: str,
+    amount: str,
+    symbol: str = FMZ_SYMBOL,
 ) -> str | None:
-    """One MARKET trade (FMZ price -1) of robot ``b<robot>`` through riskd; the error, or None
-    when placed."""
-    params = {"symbol": FMZ_SYMBOL, "type": side.lower(), "price": -1, "amount": amount}
+    """One MARKET trade (FMZ price -1) of robot ``b<robot>`` through riskd on *symbol* (FMZ's
+    ``BASE_QUOTE``); the error, or None when placed."""
+    params = {"symbol": symbol, "type": side.lower(), "price": -1, "amount": amount}
     async with session.post(f"{gateway}/fmz/{LABEL}", json=fmz_body(robot, "trade", params)) as r:
         answer = await r.json()
     return None if "data" in answer else str(answer.get("error", answer))[:160]

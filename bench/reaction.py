@@ -26,13 +26,13 @@ re-ladder threshold). The simulator's emitter is wrapped (same process, same clo
 
 * t0 = the ORDER_TRADE_UPDATE with x=TRADE, X=FILLED of the bench's order (the fill);
 * t1 = the ALGO_UPDATE NEW after which the open NEW rungs of one generation newer than any
-  generation seen before t0 sum exactly to the new position size (the full ladder is
+  generation open at t0 sum exactly to the new position size (the full ladder is
   acknowledged by the exchange). Generations come from riskd's clientAlgoId.
 
-Intermediate stamps, for the breakdown: the first ACCOUNT_UPDATE after t0 (the exchange's
-position change) and the first ALGO_UPDATE NEW of the new generation. The next change starts
-when the ladder is complete (or after ``--timeout``) plus ``--gap-ms``; the old generation's
-cancels may still be in flight.
+Intermediate stamps, for the breakdown: the first ACCOUNT_UPDATE of the symbol after t0 (the
+exchange's position change) and the first ALGO_UPDATE NEW of the new generation. The next
+change starts when the ladder is complete (or after ``--timeout``) plus ``--gap-ms``; the old
+generation's cancels may still be in flight.
 
     python bench/reaction.py [--changes 200] [--mode stream|rest|both]
 
@@ -56,6 +56,7 @@ from pathlib import Path
 
 import ray
 from deployment import (
+    ACCOUNT,
     ENV,
     FIRST,
     LATENCY_HEADERS,
@@ -135,57 +136,81 @@ ip_weight_limit_per_minute = {BIG}
 
 @dataclass(slots=True)
 class Change:
+    account: str
+    symbol: str
     client_id: str
     target: Decimal  # the position size after the fill
     done: threading.Event = field(default_factory=threading.Event)
     gen_before: int = 0
     t0: float | None = None  # fill
-    t_account: float | None = None  # first ACCOUNT_UPDATE after the fill
+    t_account: float | None = None  # first ACCOUNT_UPDATE of the symbol after the fill
     t_first_new: float | None = None  # first ALGO_UPDATE NEW of the new generation
     t1: float | None = None  # the new generation's NEW rungs sum to target
 
 
+Key = tuple[str, str]  # (account, symbol)
+
+
 class Tracker(EmitHook):
-    """Stamps the current change's fill, account update and new generation's rungs."""
+    """Stamps each expected change's fill, account update and new generation's rungs. Changes
+    of different (account, symbol) may be under way at once; one per (account, symbol). The
+    new generation is one newer than any open at the fill (riskd numbers a ladder one above
+    the highest open, so a position opened again after a close starts over)."""
 
     def __init__(self, simulator: SimulatorThread) -> None:
         super().__init__(simulator)
-        self.open: dict[int, tuple[int, Decimal]] = {}  # algoId → (generation, quantity)
-        self.max_gen = 0
-        self.change: Change | None = None
+        self.open: dict[Key, dict[int, tuple[int, Decimal]]] = {}  # algoId → (gen, quantity)
+        self.expected: dict[str, Change] = {}  # by the bench order's client id, until it fills
+        self.filled: dict[Key, Change] = {}  # filled, until its full ladder is acknowledged
 
-    def see(self, event: dict, now: float) -> None:
-        kind, change = event.get("e"), self.change
-        if change is not None and change.t0 is None and is_fill(event, change.client_id):
-            change.t0 = now
-            change.gen_before = self.max_gen
-        elif kind == "ACCOUNT_UPDATE" and change is not None and change.t0 is not None:
-            if change.t_account is None:
-                change.t_account = now
+    def see(self, account: str, event: dict, now: float) -> None:
+        kind = event.get("e")
+        if kind == "ORDER_TRADE_UPDATE":
+            change = self.expected.get(event["o"].get("c"))
+            if change is not None and is_fill(event, change.client_id):
+                del self.expected[change.client_id]
+                change.t0 = now
+                open_rungs = self.open.get((account, change.symbol), {}).values()
+                change.gen_before = max((g for g, _ in open_rungs), default=0)
+                self.filled[(account, change.symbol)] = change
+        elif kind == "ACCOUNT_UPDATE":
+            for position in event["a"]["P"]:
+                change = self.filled.get((account, position["s"]))
+                if change is not None and change.t_account is None:
+                    change.t_account = now
         elif kind == "ALGO_UPDATE":
             o = event["o"]
             rung = parse_rung_client_id(o.get("caid", ""))
             if rung is None:
                 return
-            self.max_gen = max(self.max_gen, rung.generation)
+            key = (account, o["s"])
+            open_rungs = self.open.setdefault(key, {})
             if o["X"] != "NEW":
-                self.open.pop(o["aid"], None)
+                open_rungs.pop(o["aid"], None)
                 return
-            self.open[o["aid"]] = (rung.generation, Decimal(o["q"]))
-            if change is None or change.t0 is None or change.t1 is not None:
-                return
-            if rung.generation <= change.gen_before:
+            open_rungs[o["aid"]] = (rung.generation, Decimal(o["q"]))
+            change = self.filled.get(key)
+            if change is None or rung.generation <= change.gen_before:
                 return
             if change.t_first_new is None:
                 change.t_first_new = now
-            total = sum((q for g, q in self.open.values() if g == rung.generation), Decimal(0))
+            total = sum((q for g, q in open_rungs.values() if g == rung.generation), Decimal(0))
             if total == change.target:
                 change.t1 = now
+                del self.filled[key]
                 change.done.set()
 
-    def begin(self, change: Change | None) -> None:
+    def expect(self, change: Change) -> None:
+        """Watch *change*: its order is about to be sent."""
         with self.lock:
-            self.change = change
+            self.expected[change.client_id] = change
+
+    def forget(self, change: Change) -> None:
+        """Stop watching *change* (it timed out)."""
+        with self.lock:
+            self.expected.pop(change.client_id, None)
+            if self.filled.get((change.account, change.symbol)) is change:
+                del self.filled[(change.account, change.symbol)]
 
 
 # ---------------------------------------------------------------- one mode
@@ -213,12 +238,12 @@ async def drive(
                 side, target = "SELL", LOW
             else:
                 side, target = "BUY", LOW
-            change = Change(client_id=f"bench{uuid.uuid4().hex[:20]}", target=target)
+            change = Change(ACCOUNT, SYMBOL, f"bench{uuid.uuid4().hex[:20]}", target)
             if index == 0:
                 result.first = change
             else:
                 result.changes.append(change)
-            tracker.begin(change)
+            tracker.expect(change)
             await client.futures_create_order(
                 symbol=SYMBOL,
                 side=side,
@@ -227,13 +252,13 @@ async def drive(
                 newClientOrderId=change.client_id,
             )
             position = target
-            await asyncio.to_thread(change.done.wait, timeout_s)
+            if not await asyncio.to_thread(change.done.wait, timeout_s):
+                tracker.forget(change)
             if index and index % 50 == 0:
                 timeouts = sum(c.t1 is None for c in result.changes)
                 print(f"    {index} changes, {timeouts} timeouts", flush=True)
             await asyncio.sleep(gap_s)
     finally:
-        tracker.begin(None)
         await client.close_connection()
 
 

@@ -48,7 +48,7 @@ from riskd.pnl.report import MAX_HOURS, PnlGrouping
 from riskd.pnl.report_html import daily_report_html
 from riskd.risk.backfill import MAX_BACKFILL_DAYS, BackfillResult, backfill
 from riskd.sim import SimAccountConfig, SimConfig, SimServer, SimulatorThread, serve_forever
-from riskd.store import SqlRunner, init_schema, make_engine
+from riskd.store import SqlRunner, error_line, init_schema, make_engine
 
 # `riskd run --sim`: the simulator's default account, and every job on its own loopback IP so
 # the simulator's per-IP counters show each job's weight apart.
@@ -377,8 +377,7 @@ def _init_schema(config: RiskdConfig) -> list[str]:
         return init_schema(engine, wall_ms())
     except SQLAlchemyError as exc:
         where = engine.url.render_as_string(hide_password=True)
-        cause = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-        raise _DatabaseUnavailable(f"database {where}: {cause}") from None
+        raise _DatabaseUnavailable(f"database {where}: {error_line(exc)}") from None
     finally:
         engine.dispose()
 

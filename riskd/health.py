@@ -66,17 +66,18 @@ class JobState(StrEnum):
     """What the Controller knows of a job actor: the state column of ``riskd status``."""
 
     STARTING = "starting"  # created, not answered yet, within PENDING_AFTER_MS
-    PENDING = "pending"  # never answered, past PENDING_AFTER_MS: no node has taken it
+    PENDING = "pending"  # unanswered, and no node takes it (see unanswered_state)
     RUNNING = "running"  # answered its health report
     UNRESPONSIVE = "unresponsive"  # answered before, but not in time now
     DEAD = "dead"  # the actor is gone for good; the Controller recreates it
 
 
-def unanswered_state(answered_before: bool, age_ms: int) -> JobState:
+def unanswered_state(answered_before: bool, age_ms: int, placeable: bool = True) -> JobState:
     """The state of a job that did not answer its health report in time, *age_ms* after the
-    Controller created it."""
+    Controller created it; *placeable*: an alive node may take it (not so when no alive node
+    carries its egress label: one that answered before has lost its node with it)."""
     if answered_before:
-        return JobState.UNRESPONSIVE
+        return JobState.UNRESPONSIVE if placeable else JobState.PENDING
     return JobState.STARTING if age_ms < PENDING_AFTER_MS else JobState.PENDING
 
 

@@ -162,6 +162,20 @@ def test_a_job_that_does_not_answer_is_starting_then_pending_or_unresponsive_onc
     assert unanswered_state(answered_before, age_ms) is state
 
 
+@pytest.mark.parametrize(
+    ("answered_before", "age_ms", "state"),
+    [
+        (False, 0, JobState.STARTING),
+        (False, PENDING_AFTER_MS, JobState.PENDING),
+        (True, 0, JobState.PENDING),
+    ],
+)
+def test_a_job_no_alive_node_can_take_is_pending_even_once_it_answered(
+    answered_before: bool, age_ms: int, state: JobState
+) -> None:
+    assert unanswered_state(answered_before, age_ms, placeable=False) is state
+
+
 @pytest.mark.parametrize("state", list(JobState))
 def test_a_state_shows_as_its_bare_word_in_text_and_json(state: JobState) -> None:
     row = JobStatus("account_reader", "main", state, 0)

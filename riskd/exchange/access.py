@@ -197,7 +197,7 @@ class BinanceAccess:
         except BinanceAPIException as exc:
             self.stats.errors += 1
             self._reconcile(meta, sent_ms)
-            raise self._api_error(exc, endpoint, write) from None
+            raise self._api_error(exc, endpoint, write, sent_ms) from None
         except (BinanceRequestException, aiohttp.ContentTypeError):
             self.stats.errors += 1
             self._reconcile(meta, sent_ms)
@@ -230,7 +230,9 @@ class BinanceAccess:
                 now,
             )
 
-    def _api_error(self, exc: BinanceAPIException, endpoint: str, write: bool) -> ExchangeError:
+    def _api_error(
+        self, exc: BinanceAPIException, endpoint: str, write: bool, sent_ms: int
+    ) -> ExchangeError:
         status = exc.status_code
         now = self.clock.now_ms()
         retry_after = exc.response.headers.get("Retry-After", "") if exc.response else ""
@@ -242,7 +244,7 @@ class BinanceAccess:
             self.guard.on_banned(until, now, endpoint)
             return IpBanned(endpoint, self.guard.ip, until)
         if status == 429 and code == -1003:
-            until = self.guard.on_rate_limited(retry_after_ms, now, endpoint)
+            until = self.guard.on_rate_limited(retry_after_ms, sent_ms, now, endpoint)
             return RateLimited(endpoint, self.guard.ip, until - now)
         if status >= 500:
             if code == -1000 or "Unknown error" in message or write:

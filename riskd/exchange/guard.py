@@ -109,10 +109,21 @@ class IpGuard:
     def _current_used(self, now_ms: int) -> int:
         return self._minute_used if now_ms - now_ms % MINUTE_MS == self._minute_start_ms else 0
 
-    def on_rate_limited(self, retry_after_ms: int | None, now_ms: int, endpoint: str) -> int:
-        """A 429: pause the IP until the window resets or Retry-After; returns the end."""
-        window_end = now_ms - now_ms % MINUTE_MS + MINUTE_MS
-        until = max(window_end, now_ms + (retry_after_ms or 0))
+    def on_rate_limited(
+        self, retry_after_ms: int | None, sent_ms: int, now_ms: int, endpoint: str
+    ) -> int:
+        """A 429 to a request sent at *sent_ms*: pause the IP until the minute resets or
+        Retry-After ends, whichever is later; returns the end.
+
+        Binance counts a request in the minute of its clock in which it arrives. One sent less
+        than ``boundary_skew_ms`` into this minute may have been counted in the previous one:
+        its 429 then says nothing of this minute, and only Retry-After (else that skew) holds
+        the IP. (Pausing to this minute's end once stalled an IP for a further minute.)"""
+        minute = now_ms - now_ms % MINUTE_MS
+        if sent_ms < minute + self.config.boundary_skew_ms:
+            until = now_ms + (retry_after_ms or self.config.boundary_skew_ms)
+        else:
+            until = max(minute + MINUTE_MS, now_ms + (retry_after_ms or 0))
         self.responses_429 += 1
         if until > self.paused_until_ms:
             starting = self.paused_until_ms <= now_ms

@@ -11,6 +11,9 @@ decide. Nothing here keeps state: a ladder is rebuilt from the exchange's open a
   already open, so a retried placement cannot create a second ladder.
 * Generations count up per position. A re-ladder places generation N+1 beside N and cancels
   N only once N+1 is open in full and fits the position (confirm, then cancel).
+* A generation found part-placed (a placement cut short by a failure, or by a crash before a
+  restart) is completed under its own ids, unless the actor saw its missing rungs open: they
+  then left the exchange, and a lone ladder is re-laddered with an alert.
 * Binance rests one closePosition stop per direction (−4130), so a new generation's
   closePosition rung waits until the older one is cancelled; its quantity rungs cover the
   whole position meanwhile.
@@ -23,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Final, Literal
@@ -528,6 +531,20 @@ def ladder_from_open_orders(
     }
 
 
+def seen_open_rungs(seen: Collection[str], open_algos: Sequence[OpenAlgoOrder]) -> frozenset[str]:
+    """The clientAlgoIds of the rungs seen open before (*seen*) or now (*open_algos*), kept
+    for the generations that still have open rungs."""
+    now = {o.client_algo_id for o in open_algos if parse_rung_client_id(o.client_algo_id)}
+    generations = {_generation(client_id) for client_id in now}
+    return frozenset(now | {c for c in seen if _generation(c) in generations})
+
+
+def _generation(client_algo_id: str) -> tuple[str, str, str, int] | None:
+    """The ladder generation a rung's clientAlgoId names."""
+    rung = parse_rung_client_id(client_algo_id)
+    return rung and (rung.account_tag, rung.symbol, rung.position_side, rung.generation)
+
+
 # ------------------------------------------------------------------------ one reconcile pass
 
 
@@ -548,6 +565,7 @@ def plan_actions(
     config: LadderConfig,
     *,
     account: str,
+    seen_open: Collection[str] = frozenset(),
 ) -> LadderActions:
     """The decision of one reconcile pass for one position.
 
@@ -555,7 +573,10 @@ def plan_actions(
     status is looked up by clientAlgoId first). Flat: cancel every rung. Otherwise the newest
     generation that is open in full and fits the position is the live ladder, and every other
     generation is cancelled; until one fits, nothing is cancelled and the next generation is
-    placed. A pending generation that still matches the plan is completed under its own ids.
+    placed. A pending generation that still matches the plan is completed under its own ids:
+    one placed beside an older generation, or a lone one none of whose missing rungs the job
+    has seen open (*seen_open*, clientAlgoIds), so never whole: its placement was cut short,
+    by a failure or a crash. A lone ladder that lost rungs the job saw open is re-laddered.
     """
     open_rungs = state.orders() if state else ()
     if position is None or position.amount == 0:
@@ -567,8 +588,9 @@ def plan_actions(
     generations = state.generations if state else {}
     ladders = {g: state.ladder(g) for g in generations} if state else {}
     highest = max(ladders, default=0)
-    if len(ladders) > 1:
-        completion = _complete_pending(ladders[highest], position, filters, config)
+    if ladders:
+        lost = frozenset() if len(ladders) > 1 else seen_open
+        completion = _complete_pending(ladders[highest], position, filters, config, lost)
         if completion is not None:
             return completion
     live = next(
@@ -608,8 +630,10 @@ def _complete_pending(
     position: PositionRecord,
     filters: SymbolFilters,
     config: LadderConfig,
+    lost: Collection[str],
 ) -> LadderActions | None:
-    """The quantity rungs a generation not yet confirmed lacks, if its plan still holds.
+    """The quantity rungs a generation not yet confirmed lacks, if its plan still holds and
+    none of them is in *lost* (rungs that were open: the generation is not pending).
 
     closePosition rungs wait until the older generations are cancelled (−4130).
     """
@@ -624,7 +648,7 @@ def _complete_pending(
     missing = tuple(
         r for r in planned.rungs if r.client_algo_id not in present and not r.close_position
     )
-    if not missing:
+    if not missing or any(rung.client_algo_id in lost for rung in missing):
         return None
     indices = [rung.index for rung in missing]
     return LadderActions(
@@ -697,9 +721,10 @@ def plan_account(
     *,
     account: str,
     complete: bool,
+    seen_open: Collection[str] = frozenset(),
 ) -> AccountActions:
-    """One reconcile pass over *account*: ``plan_actions`` for every position and ladder,
-    then ``fit_to_account_limit``.
+    """One reconcile pass over *account*: ``plan_actions`` for every position and ladder
+    (with the rungs the job has seen open, *seen_open*), then ``fit_to_account_limit``.
 
     Unless *complete* (a fresh complete snapshot backs *positions*), "no position" may only
     mean "not read yet": a ladder without a position is then kept, never cancelled as an
@@ -720,6 +745,7 @@ def plan_account(
             symbol_filters,
             config.for_symbol(key.symbol),
             account=account,
+            seen_open=seen_open,
         )
         if actions.place is not None:
             planned[key] = actions.place

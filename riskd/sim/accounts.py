@@ -297,9 +297,11 @@ class ListenKeys:
     def of(self, account: Account) -> list[str]:
         return [lk.key for lk in self._keys.values() if lk.account == account.name]
 
-    def expire(self, now: int) -> None:
-        """Drop the keys past their TTL, telling their streams (listenKeyExpired)."""
-        for key, lk in list(self._keys.items()):
-            if lk.expires_ms <= now:
-                del self._keys[key]
-                self._emit(lk.account, {"e": "listenKeyExpired", "E": now, "listenKey": key})
+    def expire(self, now: int, *, every: bool = False) -> int:
+        """Drop the keys past their TTL (*every* key), telling their streams
+        (listenKeyExpired); returns how many."""
+        expired = [(key, lk) for key, lk in self._keys.items() if every or lk.expires_ms <= now]
+        for key, lk in expired:
+            del self._keys[key]
+            self._emit(lk.account, {"e": "listenKeyExpired", "E": now, "listenKey": key})
+        return len(expired)

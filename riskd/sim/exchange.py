@@ -271,6 +271,11 @@ class SimExchange:
         with self._lock:
             return self.listen_keys.close(account)
 
+    def expire_listen_keys(self) -> int:
+        """Expire every live listenKey now (the control API's fault); returns how many."""
+        with self._lock:
+            return self.listen_keys.expire(self.clock(), every=True)
+
     # ------------------------------------------------------------ orders
 
     def new_order(self, account: Account, params: Params) -> dict:

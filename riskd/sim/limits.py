@@ -22,6 +22,8 @@ class IpUsage:
     requests_while_limited: int = 0
     banned_until_ms: int = 0
     bans: int = 0
+    # Other clients on the IP use up its weight until then (the control API's "limit").
+    used_up_until_ms: int = 0
     responses_429: int = 0
     responses_418: int = 0
     # Weight used per past minute window (window start ms → weight), the last 60 minutes.
@@ -34,6 +36,7 @@ class OrderCounts:
     count_10s: int = 0
     window_1m_ms: int = 0
     count_1m: int = 0
+    responses_429: int = 0  # new orders refused with −1015
 
 
 class IpLimited(BinanceError):
@@ -74,8 +77,7 @@ class RateLimiter:
     def charge_ip(self, ip: str, weight: int) -> int:
         """Charge a request's weight; returns the minute's used weight or raises 429/418."""
         now = self.clock()
-        usage = self.ips.setdefault(ip, IpUsage())
-        self._roll(usage, now)
+        usage = self._usage(ip, now)
         if usage.banned_until_ms > now:
             usage.responses_418 += 1
             raise IpBanned(ip, usage.banned_until_ms, now)
@@ -97,6 +99,28 @@ class RateLimiter:
                 ip, self.config.weight_per_minute, usage.window_start_ms + MINUTE_MS - now
             )
         return usage.weight
+
+    def use_up(self, ip: str, until_ms: int) -> None:
+        """Other clients on *ip* use up its weight until *until_ms*: every minute window they
+        reach is full, so the IP's weighted requests get 429s until that window ends."""
+        usage = self.ips.setdefault(ip, IpUsage())
+        usage.used_up_until_ms = max(usage.used_up_until_ms, until_ms)
+
+    def ban(self, ip: str, until_ms: int) -> None:
+        """Ban *ip* until *until_ms*: every request gets a 418 until then."""
+        usage = self.ips.setdefault(ip, IpUsage())
+        usage.bans += 1
+        usage.banned_until_ms = max(usage.banned_until_ms, until_ms)
+
+    def _usage(self, ip: str, now_ms: int) -> IpUsage:
+        """*ip*'s usage in the current minute window, with what other clients used of it."""
+        usage = self.ips.setdefault(ip, IpUsage())
+        self._roll(usage, now_ms)
+        others = self.config.weight_per_minute - usage.weight
+        if usage.used_up_until_ms > usage.window_start_ms and others > 0:
+            usage.weight += others
+            usage.total_weight += others
+        return usage
 
     @staticmethod
     def _roll(usage: IpUsage, now_ms: int) -> None:
@@ -132,6 +156,7 @@ class RateLimiter:
             (counts.count_1m, self.config.orders_per_minute, "1 MINUTE"),
         ):
             if used > limit:
+                counts.responses_429 += 1
                 raise BinanceError(
                     -1015,
                     f"Too many new orders; current limit is {limit} orders per {interval}.",
@@ -149,8 +174,8 @@ class RateLimiter:
         return c10, c1m
 
     def state(self) -> dict:
-        for usage in self.ips.values():
-            self._roll(usage, self.clock())
+        for ip in self.ips:
+            self._usage(ip, self.clock())
         return {
             "ips": {
                 ip: {
@@ -173,4 +198,7 @@ class RateLimiter:
             },
             "responses_429": sum(u.responses_429 for u in self.ips.values()),
             "responses_418": sum(u.responses_418 for u in self.ips.values()),
+            "order_responses_429": {
+                account: counts.responses_429 for account, counts in self.orders.items()
+            },
         }

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from riskd.sim.sockets import CLOSE, SocketHub, next_item
+from riskd.sim.sockets import CLOSE, SocketHub, StreamFault, next_item
 from riskd.sim.stream_events import StreamSpec, parse_stream
 
 LEGACY_ROUTE = "legacy"
@@ -50,7 +50,7 @@ class MarketConnection:
     # Every subscribed name, in subscription order (silent ones included).
     streams: dict[str, None] = field(default_factory=dict)
     queue: asyncio.Queue = field(default_factory=asyncio.Queue)
-    stalled_until_ms: int = 0
+    fault: StreamFault = field(default_factory=StreamFault)
     incoming_ms: deque[int] = field(default_factory=deque)
 
 
@@ -151,13 +151,9 @@ class MarketStreamHub(SocketHub[MarketConnection]):
             raw = json.dumps(event, separators=(",", ":"))
             wrapped = None
             for conn in subscribers:
-                if conn.stalled_until_ms > now:
-                    self.events_dropped += 1
-                    continue
                 if conn.combined:
                     wrapped = wrapped or f'{{"stream":"{spec.name}","data":{raw}}}'
-                conn.queue.put_nowait(wrapped if conn.combined else raw)
-                self.events_sent += 1
+                self.deliver(conn, wrapped if conn.combined else raw, now)
 
     @property
     def live_streams(self) -> int:

@@ -8,6 +8,7 @@ import json
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from decimal import Decimal, InvalidOperation
@@ -22,7 +23,7 @@ from riskd.sim.accounts import Account
 from riskd.sim.config import SimConfig
 from riskd.sim.errors import BinanceError
 from riskd.sim.exchange import SimExchange
-from riskd.sim.faults import STREAM_FAULTS, Fault, FaultPlan
+from riskd.sim.faults import EXPIRE_LISTEN_KEYS, STREAM_FAULTS, Fault, FaultPlan, IpFault
 from riskd.sim.limits import IpBanned, IpLimited, RateLimiter
 from riskd.sim.market_stream import LEGACY_ROUTE, MarketStreamHub
 from riskd.sim.stream import UserStreamHub
@@ -154,6 +155,8 @@ class SimServer:
             lambda requests: self.exchange.stream_events(requests),
         )
         self.faults = FaultPlan()
+        # Binance's error answers to REST requests, by code (429s and 418s included).
+        self.errors_by_code: Counter[int] = Counter()
         self._build_state()
         self._runner: web.AppRunner | None = None
         self._ticker: asyncio.Task | None = None
@@ -189,6 +192,7 @@ class SimServer:
         app.router.add_post("/_sim/mark", self._control_mark)
         app.router.add_post("/_sim/fault", self._control_fault)
         app.router.add_delete("/_sim/fault", self._control_clear_faults)
+        app.router.add_post("/_sim/ip", self._control_ip)
         app.router.add_get("/_sim/state", self._control_state)
         app.router.add_post("/_sim/reset", self._control_reset)
         app.router.add_post("/_sim/clock", self._control_clock)
@@ -225,8 +229,9 @@ class SimServer:
     def _advance(self) -> None:
         """Bring the exchange and the streams up to the clock."""
         self.exchange.tick()
-        self.hub.expire_old()
-        self.market_hub.expire_old()
+        for hub in (self.hub, self.market_hub):
+            hub.expire_old()
+            hub.release_held()
         self.market_hub.publish()
 
     # ------------------------------------------------------------ REST
@@ -260,11 +265,11 @@ class SimServer:
                 headers["X-MBX-ORDER-COUNT-10S"] = str(count_10s)
                 headers["X-MBX-ORDER-COUNT-1M"] = str(count_1m)
             result = route.handler(self.exchange, account, params)
-        except (IpLimited, IpBanned) as exc:
-            headers["X-MBX-USED-WEIGHT-1M"] = str(self.limiter.used_weight(ip))
-            headers["Retry-After"] = str(max(1, -(-exc.retry_after_ms // 1000)))
-            return _json(exc.body(), exc.http_status, headers)
         except BinanceError as exc:
+            self.errors_by_code[exc.code] += 1
+            if isinstance(exc, (IpLimited, IpBanned)):
+                headers["X-MBX-USED-WEIGHT-1M"] = str(self.limiter.used_weight(ip))
+                headers["Retry-After"] = str(max(1, -(-exc.retry_after_ms // 1000)))
             return _json(exc.body(), exc.http_status, headers)
         if fault and fault.kind == "unknown503":
             # The request was executed; the client cannot know. Binance does this.
@@ -370,15 +375,30 @@ class SimServer:
             fault = Fault.parse(await self._control_body(request))
         except ValueError as exc:
             return _json({"error": str(exc)}, 400)
+        if fault.kind == EXPIRE_LISTEN_KEYS:
+            return _json({"kind": fault.kind, "listen_keys": self.exchange.expire_listen_keys()})
         if fault.kind in STREAM_FAULTS:
             hubs = (self.hub, self.market_hub)
             affected = sum(
-                hub.drop_all() if fault.kind == "drop_ws" else hub.stall_all(fault.ms)
+                hub.drop_all() if fault.kind == "drop_ws" else hub.impair_all(fault.kind, fault.ms)
                 for hub in hubs
             )
             return _json({"kind": fault.kind, "connections": affected})
         self.faults.add(fault)
         return _json({"kind": fault.kind, "path": fault.path, "count": fault.count})
+
+    async def _control_ip(self, request: web.Request) -> web.Response:
+        """What Binance's limiter does to one source IP: its weight used up, or a ban."""
+        try:
+            fault = IpFault.parse(await self._control_body(request))
+        except ValueError as exc:
+            return _json({"error": str(exc)}, 400)
+        until_ms = self.clock.now_ms() + fault.ms
+        if fault.kind == "ban":
+            self.limiter.ban(fault.ip, until_ms)
+        else:
+            self.limiter.use_up(fault.ip, until_ms)
+        return _json({"ip": fault.ip, "kind": fault.kind, "until": until_ms})
 
     async def _control_clear_faults(self, _request: web.Request) -> web.Response:
         """Drop the request faults still pending (streams are not touched)."""
@@ -387,6 +407,7 @@ class SimServer:
     async def _control_state(self, _request: web.Request) -> web.Response:
         state = self.exchange.state()
         state["rate_limits"] = self.limiter.state()
+        state["errors_by_code"] = {str(code): n for code, n in sorted(self.errors_by_code.items())}
         state["faults"] = {
             "pending": [asdict(f) for f in self.faults.pending],
             "applied": dict(self.faults.applied),
@@ -409,6 +430,7 @@ class SimServer:
         self.hub.drop_all()
         self.market_hub.drop_all()
         self.faults.clear()
+        self.errors_by_code.clear()
         self.clock.offset_ms = 0
         self._build_state()
         return _json({"reset": True})

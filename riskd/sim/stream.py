@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import WSCloseCode, web
 
-from riskd.sim.sockets import CLOSE, SocketHub, next_item
+from riskd.sim.sockets import CLOSE, SocketHub, StreamFault, next_item
 
 
 @dataclass(eq=False, slots=True)
@@ -23,21 +23,22 @@ class StreamConnection:
     opened_ms: int
     remote_ip: str
     queue: asyncio.Queue = field(default_factory=asyncio.Queue)
-    stalled_until_ms: int = 0
+    fault: StreamFault = field(default_factory=StreamFault)
 
 
 class UserStreamHub(SocketHub[StreamConnection]):
-    """Routes each account's events to its open sockets; applies drop/stall faults."""
+    """Routes each account's events to its open sockets, through their stream faults."""
 
     def __init__(self, clock: Callable[[], int], max_lifetime_ms: int) -> None:
         super().__init__(clock, max_lifetime_ms)
 
     def emit(self, account: str, event: dict) -> None:
         expired_key = event.get("listenKey") if event.get("e") == "listenKeyExpired" else None
+        now = self.clock()
         for conn in list(self.connections):
             if conn.account != account or (expired_key and conn.listen_key != expired_key):
                 continue
-            conn.queue.put_nowait(event)
+            self.deliver(conn, event, now)
             if expired_key:
                 conn.queue.put_nowait(CLOSE)
 
@@ -51,11 +52,7 @@ class UserStreamHub(SocketHub[StreamConnection]):
         reader = asyncio.create_task(self._drain_incoming(ws))
         try:
             while (event := await next_item(conn, reader)) is not CLOSE:
-                if conn.stalled_until_ms > self.clock():
-                    self.events_dropped += 1
-                    continue
                 await ws.send_str(json.dumps(event, separators=(",", ":")))
-                self.events_sent += 1
         except (ConnectionResetError, RuntimeError):
             pass
         finally:

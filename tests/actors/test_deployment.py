@@ -129,6 +129,24 @@ def test_a_job_no_node_can_take_is_reported_pending(deploy, simulator) -> None:
     assert status == 503 and "account_reader:sim pending" in health["problems"][0]
 
 
+def test_a_job_whose_only_labelled_node_is_lost_is_reported_pending(
+    deploy, simulator, ray_cluster
+) -> None:
+    node = ray_cluster.add_node(num_cpus=1, labels={"egress": "ip-lost"})
+    jobs = LOOPBACK_JOBS.replace('egress = "127.0.0.2"', 'egress = "label:ip-lost"')
+    controller, _ = deploy(deployment_toml(simulator.server.url, jobs))
+    assert _by_job(launcher.wait_ready(controller, READY_S))["account_reader"].health
+    ray_cluster.remove_node(node)
+
+    def pending() -> JobStatus | None:
+        row = _by_job(ray.get(controller.status.remote()))["account_reader"]
+        return row if row.state == "pending" else None
+
+    row = wait_for(pending, timeout_s=30)
+    assert row is not None, "a job that answered before and lost its node is not pending"
+    assert row.note == "pending: no alive node has label egress=ip-lost"
+
+
 def test_job_metrics_reach_rays_prometheus_export(deploy, simulator) -> None:
     controller, _ = deploy(deployment_toml(simulator.server.url, LOOPBACK_JOBS, name="metrics"))
     rows = _by_job(launcher.wait_ready(controller, READY_S))

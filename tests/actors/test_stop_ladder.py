@@ -6,6 +6,7 @@ import time
 from decimal import Decimal
 
 from actors import launcher
+from riskd.protect.ladder import rung_client_id
 from tests.kit.deployment import LOOPBACK_JOBS, READY_S, deployment_toml, post_json, wait_for
 from tests.kit.sim import binance_client
 
@@ -178,3 +179,27 @@ async def test_a_killed_ladder_comes_back_to_exactly_one_ladder(deploy, simulato
     assert wait_for(_five_rungs_summing_to(simulator, "0.120"), timeout_s=30), _rungs(simulator)
     time.sleep(1.5)
     assert len(_rungs(simulator)) == 5
+
+
+async def test_a_first_ladder_cut_short_before_a_start_is_completed_under_its_own_ids(
+    deploy, simulator
+) -> None:
+    """riskd starting again after a crash cut the placement of a new position's ladder short:
+    the rung on the exchange is adopted and the others placed under generation 1's ids."""
+    client = binance_client(simulator.server)
+    await client.futures_create_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.100")
+    ids = [rung_client_id("sim", "BTCUSDT", "BOTH", 1, index) for index in range(5)]
+    await client.futures_create_algo_order(
+        algoType="CONDITIONAL", symbol="BTCUSDT", side="SELL", positionSide="BOTH",
+        type="STOP_MARKET", triggerPrice="56400.00", quantity="0.020", reduceOnly="true",
+        workingType="MARK_PRICE", priceProtect="TRUE", clientAlgoId=ids[2],
+    )  # fmt: skip
+    await client.close_connection()
+    events = _record_algo_events(simulator)
+    controller, _ = deploy(deployment_toml(simulator.server.url, LADDER_JOBS))
+    launcher.wait_ready(controller, READY_S)
+    rungs = wait_for(_five_rungs_summing_to(simulator, "0.100"))
+    assert rungs, _rungs(simulator)
+    time.sleep(1.5)  # further passes must not change it
+    assert sorted(r["clientAlgoId"] for r in _rungs(simulator)) == sorted(ids)
+    assert [e["X"] for e in events] == ["NEW"] * 4  # nothing cancelled, nothing placed twice

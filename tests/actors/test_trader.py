@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from sqlalchemy import Engine, select
+
 from actors import launcher
+from riskd.store.schema import order_decisions
 from tests.kit.deployment import (
     READY_S,
     TRADING_JOBS,
@@ -69,7 +72,7 @@ async def test_a_robot_trades_through_riskd_and_a_lock_refuses_its_next_opening_
     )
     assert {"account": "sim", "robot": "r1", "symbol": "BTCUSDT"}.items() <= refusals[0].items()
 
-    def decisions() -> list[dict]:  # recorded within 100 ms, in batches
+    def decisions() -> list[dict]:  # the gateway lists the newest first
         listed = get_json(f"{gateway}/v1/orders?robot=r1")[1]["orders"]
         return listed if listed and listed[0]["reduce_only"] else []
 
@@ -77,6 +80,29 @@ async def test_a_robot_trades_through_riskd_and_a_lock_refuses_its_next_opening_
     assert decisions[0]["passed"]
     assert any(d["refusal"] == "BANNED_SYMBOL" and not d["passed"] for d in decisions)
     assert decisions[-1]["client_order_id"].startswith("rb-r1-")
+
+
+async def test_a_robot_is_answered_only_once_its_decision_is_in_sql(
+    deploy, simulator, sqlite_engine: Engine
+) -> None:
+    url = sqlite_engine.url.render_as_string(hide_password=False)
+    toml = deployment_toml(
+        simulator.server.url, f'{TRADING_JOBS}{ROBOT}\n[database]\nurl = "{url}"\n'
+    )
+    controller, info = deploy(toml)
+    gateway = info["gateway"]
+    assert all(row.healthy() for row in launcher.wait_ready(controller, READY_S))
+    assert "data" in once_the_list_is_valid(lambda: fmz_trade(gateway, "buy", "0.010"))
+
+    def recorded() -> list[str]:
+        with sqlite_engine.connect() as connection:
+            return list(connection.scalars(select(order_decisions.c.side)))
+
+    before = len(recorded())
+    for side, amount in [("sell", "0.010"), ("buy", "0.0001"), ("buy", "0.010")]:
+        fmz_trade(gateway, side, amount)  # placed, refused (below the step), placed
+        assert len(recorded()) == before + 1, "answered before its decision was in SQL"
+        before += 1
 
 
 async def test_every_account_method_answers_for_the_robots_own_orders(deploy, simulator) -> None:
@@ -113,3 +139,44 @@ async def test_every_account_method_answers_for_the_robots_own_orders(deploy, si
     assert "weight" in unbudgeted["error"]
     foreign = fmz(gateway, "cancel", {"id": "BTC_USDT,1"})
     assert "error" in foreign  # not the robot's order (or no such order): nothing cancelled
+
+
+async def test_while_decisions_cannot_be_stored_the_trader_says_why_and_keeps_them(
+    deploy, simulator, sql_engine: Engine
+) -> None:
+    url = sql_engine.url.render_as_string(hide_password=False)
+    toml = deployment_toml(
+        simulator.server.url, f'{TRADING_JOBS}{ROBOT}\n[database]\nurl = "{url}"\n'
+    )
+    controller, info = deploy(toml)
+    gateway = info["gateway"]
+    assert all(row.healthy() for row in launcher.wait_ready(controller, READY_S))
+    assert "data" in once_the_list_is_valid(lambda: fmz_trade(gateway, "buy", "0.010"))
+
+    order_decisions.drop(sql_engine)  # as a full disk or a stopped server would refuse them
+    assert "data" in fmz_trade(gateway, "sell", "0.010")
+
+    def trader_error(naming: str = "") -> str:
+        """The Trader's last error if it names *naming*, else ""."""
+        trader = next(row for row in launcher.status(controller) if row.job == "trader")
+        error = (trader.health or {}).get("last_error") or ""
+        return error if naming in error else ""
+
+    error = wait_for(lambda: trader_error("order_decisions"))
+    assert error.startswith(("OperationalError: ", "ProgrammingError: ")), error
+    assert not any(mark in error for mark in ("\\x0a", "[SQL", "INSERT")), error
+    firing = wait_for(
+        lambda: [
+            alert["labels"]
+            for alert in get_json(f"{gateway}/v1/alerts")[1]["alerts"]
+            if alert["labels"]["alertname"] == "DatabaseError"
+        ]
+    )
+    assert {"account": "sim", "job": "trader"}.items() <= firing[0].items()
+
+    order_decisions.create(sql_engine)
+    assert wait_for(lambda: not trader_error())
+    with sql_engine.connect() as connection:  # the sell's decision, kept until it could be
+        sides = connection.scalars(select(order_decisions.c.side)).all()
+    assert "SELL" in sides
+    launcher.stop(controller)

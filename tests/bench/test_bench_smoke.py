@@ -32,7 +32,14 @@ pytestmark = pytest.mark.bench
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "bench"
-HELPERS = {"deployment", "fault_kit", "invariants", "simproc"}
+HELPERS = {
+    "deployment",
+    "fault_dependencies",
+    "fault_kit",
+    "fault_scenarios",
+    "invariants",
+    "simproc",
+}
 # Benches whose smoke run is elsewhere: the page bench runs on the `riskd run --sim` that
 # tests/test_run_sim.py starts anyway (`--gateway`), not on one of its own.
 ELSEWHERE = {"page": "tests/test_run_sim.py::test_the_page_bench_measures_the_open_page"}
@@ -40,8 +47,9 @@ TIMEOUT_S = 300.0
 BENCHES_AT_ONCE = 2
 SMOKE_FAULTS = ("http5xx", "unknown503_algo", "ws_drop", "kill_stop_ladder", "kill_controller")
 # Seconds each took alone at its smoke size (2-core machine): the pool starts the longest first.
-LONGEST_FIRST = {"banlist": 57, "market": 53, "gateway": 48, "faults": 45, "reaction": 37,
-                 "run_sim_first_event": 29, "footprint": 28, "flatten": 15}  # fmt: skip
+LONGEST_FIRST = {"banlist": 57, "market": 53, "soak": 50, "gateway": 48, "faults": 45,
+                 "reaction": 37, "run_sim_first_event": 29, "footprint": 28,
+                 "flatten": 15}  # fmt: skip
 LINGER_S = 15.0  # for the session's processes to end once the bench has exited
 NUMBER = r"[\d,.]+%?"
 VALUE = r"(?:-?[\d,.]+%?|nan)"  # nan: no sample of the row completed
@@ -71,6 +79,12 @@ def sim_jobs() -> list[str]:
     """The job actors ``riskd run --sim`` runs, by name."""
     config = load_config_text(SIM_CONFIG_TOML, "riskd run --sim", ROOT, env=SIM_ENV)
     return [job.name for job in config.plan().jobs]
+
+
+def sim_job_kinds() -> list[str]:
+    """The kinds of job each account of ``riskd run --sim`` runs."""
+    config = load_config_text(SIM_CONFIG_TOML, "riskd run --sim", ROOT, env=SIM_ENV)
+    return sorted({job.kind.value for job in config.plan().jobs if job.kind.per_account})
 
 
 # bench → (the arguments of a tiny run, the patterns its output must match, each a line)
@@ -253,9 +267,12 @@ RUNS: dict[str, tuple[list[str], list[str]]] = {
         [
             header(
                 *("fault", "recovered", "ms to recover", "lost", "duplicates", "orphans"),
-                *("bare", "stale", "left"),
+                *("bare", "stale", "notes", "left"),
             ),
-            *(row(fault, "yes", r"\d+", "0", "0", "0", "0", "0") for fault in SMOKE_FAULTS),
+            *(  # then the fault's notes, if any
+                row(fault, "yes", r"\d+", "0", "0", "0", "0", r"0(?:\s+\S.*)?")
+                for fault in SMOKE_FAULTS
+            ),
         ],
     ),
     "flatten": (
@@ -268,6 +285,56 @@ RUNS: dict[str, tuple[list[str], list[str]]] = {
             row("1", FIRST, "1", "1", *[VALUE] * 5, "1/1"),
             row("1", STEADY, "1", "1", *[VALUE] * 5, "1/1"),
             row("2", STEADY, "1", "2", *[VALUE] * 5, "1/1"),
+        ],
+    ),
+    # Two accounts, one deployment: --capacity names only the soak's own count (a further
+    # round would be a second deployment; tests/bench/test_soak.py covers the search).
+    "soak": (
+        [
+            *("--accounts", "2", "--symbols", "5", "--robots", "2", "--subscribers", "5"),
+            *("--minutes", "0.2", "--sample-s", "3", "--capacity", "2"),
+        ],
+        [
+            row("process", "pids", r"(?:\d+ s\s+)+growth", "verdict"),
+            *(
+                row(
+                    re.escape(name),
+                    r"\d+",
+                    r"[\d.]+(?:\s+[\d.]+)*",
+                    r"[+-][\d.]+ %",
+                    "(?:flat|grew)",
+                )
+                for name in [*sim_jobs(), *(f"{job}:sim2" for job in sim_job_kinds())]
+            ),
+            row("= Ray processes", r"[\d.]+(?:\s+[\d.]+)*", r"[+-][\d.]+ %", "(?:flat|grew)"),
+            header("process", "CPU s", "CPU %"),
+            row("= Ray processes", NUMBER, NUMBER),
+            header(
+                *("measure", "sample", "n", "failed", "p50 ms", "p90 ms", "p99 ms", "max ms"),
+                "target",
+            ),
+            *(
+                row(measure, label, count, failed, *[VALUE] * 4, verdict)
+                for measure in ("ladder reaction", "gate latency", "ban-list push")
+                for label, count, failed, verdict in (
+                    (FIRST, "1" if measure != "ban-list push" else r"\d+", r"(?:\d+|-)", "-"),
+                    (STEADY, r"\d+", r"\d+", "(?:ok|MISS|-)"),
+                )
+            ),
+            header(
+                *("IPs of", "n", "budget/min", "heaviest min", "mean min", "of budget"),
+                *("429", "418"),
+            ),
+            *(row(kind, "2", NUMBER, NUMBER, r"\S+", r"\S+", "0", "0") for kind in sim_job_kinds()),
+            row(re.escape("new orders (−1015), per account"), "2", *["-"] * 4, "0", "-"),
+            row("= all", r"\d+", "0", "0"),
+            r"^429 \+ 418: 0 \(target 0: ok\)",
+            header(
+                *("accounts", "run", "minutes", "changes", "failed", "p50 ms", "p99 ms"),
+                *("max ms", "429+418", "≤ 100 ms"),
+            ),
+            row("2", "soak", "0.2", r"\d+", r"\d+", *[VALUE] * 3, "0", "(?:ok|MISS)"),
+            r"^capacity: (?:at least 2|fewer than 2) account\(s\) on this \d+-core host",
         ],
     ),
     "market": (

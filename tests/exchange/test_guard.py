@@ -24,7 +24,7 @@ def guards(events: list[IpEvent]) -> IpGuards:
 
 def test_429_pauses_until_the_minute_resets(guards: IpGuards, events: list[IpEvent]) -> None:
     guard = guards.for_ip("10.0.0.1")
-    until = guard.on_rate_limited(None, 10 * MINUTE + 15_000, "GET /x")
+    until = guard.on_rate_limited(None, 10 * MINUTE + 14_990, 10 * MINUTE + 15_000, "GET /x")
     assert until == 11 * MINUTE
     assert guard.wait_ms(1, 10 * MINUTE + 20_000, "GET /x") == 40_000
     assert [e.kind for e in events] == [IpEventKind.RATE_LIMITED]
@@ -32,20 +32,32 @@ def test_429_pauses_until_the_minute_resets(guards: IpGuards, events: list[IpEve
 
 def test_retry_after_longer_than_the_window_wins(guards: IpGuards) -> None:
     guard = guards.for_ip("10.0.0.1")
-    assert guard.on_rate_limited(90_000, 0, "GET /x") == 90_000
+    assert guard.on_rate_limited(90_000, 5_000, 5_000, "GET /x") == 95_000
+
+
+def test_a_429_sent_at_the_minute_boundary_pauses_by_retry_after_alone(guards: IpGuards) -> None:
+    """Binance may have counted it in the previous minute (the clocks differ by up to the
+    boundary skew): its 429 says nothing of the new minute, which must not be lost to it."""
+    guard = guards.for_ip("10.0.0.1")
+    six, seven, eight = 6 * MINUTE, 7 * MINUTE, 8 * MINUTE
+    assert guard.on_rate_limited(1_000, six + 2, six + 8, "GET /x") == six + 1_008
+    assert guard.wait_ms(1, six + 1_008, "GET /x") == 0
+    assert guard.on_rate_limited(None, seven - 5, seven + 20, "GET /x") == seven + 1_020
+    # Retry-After says it was this minute's: the pause lasts to its end.
+    assert guard.on_rate_limited(60_000, eight + 500, eight + 510, "GET /x") == eight + 60_510
 
 
 def test_repeated_429s_in_one_episode_raise_one_event(guards, events) -> None:
     guard = guards.for_ip("10.0.0.1")
     for at in (1000, 2000, 3000):
-        guard.on_rate_limited(None, at, "GET /x")
+        guard.on_rate_limited(None, at, at, "GET /x")
     assert guard.responses_429 == 3
     assert len(events) == 1
 
 
 def test_pause_end_raises_an_ended_event_once(guards, events) -> None:
     guard = guards.for_ip("10.0.0.1")
-    guard.on_rate_limited(None, 1000, "GET /x")
+    guard.on_rate_limited(None, 1000, 1000, "GET /x")
     assert guard.wait_ms(1, MINUTE, "GET /x") == 0
     assert guard.wait_ms(1, MINUTE + 1, "GET /x") == 0
     assert [e.kind for e in events] == [IpEventKind.RATE_LIMITED, IpEventKind.RATE_LIMIT_ENDED]

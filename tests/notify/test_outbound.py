@@ -60,7 +60,7 @@ def test_a_message_never_carries_more_than_the_configured_notifications() -> Non
         (1, None, 1_000),
         (2, None, 2_000),
         (5, None, 16_000),
-        (20, None, 300_000),
+        (20, None, 30_000),
         (1, 30_000, 30_000),
     ],
 )

@@ -32,6 +32,7 @@ from riskd.protect.ladder import (
     plan_ladder,
     reladder_reason,
     rung_client_id,
+    seen_open_rungs,
     symbol_tag,
 )
 
@@ -652,9 +653,13 @@ def test_recovery_of_a_close_position_rung_keeps_it_a_close_position_rung() -> N
 # ------------------------------------------------------------------------ plan_actions
 
 
-def decide(position: PositionRecord | None, orders, filters=BTC, config=DEFAULT) -> LadderActions:
+def decide(
+    position: PositionRecord | None, orders, filters=BTC, config=DEFAULT, seen_open=frozenset()
+) -> LadderActions:
     key = PositionKey("BTCUSDT", "BOTH") if position is None else position.key
-    return plan_actions(position, state_of(orders, key), filters, config, account=ACCOUNT)
+    return plan_actions(
+        position, state_of(orders, key), filters, config, account=ACCOUNT, seen_open=seen_open
+    )
 
 
 def test_new_position_places_generation_1() -> None:
@@ -701,15 +706,36 @@ def test_confirmed_new_generation_cancels_the_older_ones() -> None:
 
 
 @pytest.mark.parametrize("threshold", [D(5), D(30)])  # 30: the size alone would still fit
-def test_missing_middle_rung_reladders_with_an_alert(threshold: Decimal) -> None:
+def test_missing_middle_rung_the_job_saw_open_reladders_with_an_alert(threshold: Decimal) -> None:
     config = LadderConfig(resize_threshold_pct=threshold)
     orders = as_open(plan(pos("0.050"), config=config), BTC)
+    seen = seen_open_rungs(frozenset(), orders)
     del orders[2]
-    actions = decide(pos("0.050"), orders, config=config)
+    actions = decide(pos("0.050"), orders, config=config, seen_open=seen)
     assert actions.place == plan(pos("0.050"), config=config, generation=2)
     assert actions.cancel == ()
     (alert,) = actions.alerts
     assert "rungs [2] of generation 1" in alert and "cancelled outside riskd" in alert
+
+
+def test_lone_generation_never_seen_whole_is_completed_under_its_own_ids() -> None:
+    """As a restarted StopLadder finds a first ladder whose placement a crash cut short."""
+    ladder = plan(pos("0.050"))
+    placed = as_open(ladder, BTC)[2:3]
+    actions = decide(pos("0.050"), placed)
+    assert actions.place == replace(
+        ladder, rungs=tuple(r for i, r in enumerate(ladder.rungs) if i != 2)
+    )
+    assert (actions.cancel, actions.alerts) == ((), ())
+    assert actions.reason == "completing generation 1: rungs [0, 1, 3, 4] are not open"
+
+
+def test_seen_open_rungs_are_kept_while_their_generation_is_open() -> None:
+    old = as_open(plan(pos("0.050"), generation=1), BTC)
+    new = as_open(plan(pos("0.060"), generation=2), BTC)
+    seen = seen_open_rungs(frozenset(), old + new)
+    assert seen_open_rungs(seen, old[:1] + new[1:]) == seen
+    assert seen_open_rungs(seen, new[1:]) == {o.client_algo_id for o in new}
 
 
 def test_triggered_rung_is_not_placed_again() -> None:

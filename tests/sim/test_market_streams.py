@@ -257,3 +257,20 @@ async def test_drop_and_stall_faults_reach_market_streams(sim, session, control)
     again = await _connect(sim, session, "/public/ws/btcusdt@bookTicker", control)
     await _mark(control, "60450")
     assert (await _next(again))["b"] == "60449.90"
+
+
+async def test_duplicate_and_reorder_faults_reach_market_streams(sim, session, control) -> None:
+    ws = await _connect(sim, session, "/public/ws/btcusdt@bookTicker", control)
+    doubled = {"path": "*", "kind": "duplicate_ws", "ms": 60_000}
+    assert (await control("POST", "/_sim/fault", doubled))["connections"] == 1
+    await _mark(control, "60400")
+    first, again = await _next(ws), await _next(ws)
+    assert first == again and first["b"] == "60399.90"
+    swapped = {"path": "*", "kind": "reorder_ws", "ms": 60_000}
+    assert (await control("POST", "/_sim/fault", swapped))["connections"] == 1
+    await _mark(control, "60450")
+    await _mark(control, "60500")
+    later, earlier = await _next(ws), await _next(ws)
+    assert (later["b"], earlier["b"]) == ("60499.90", "60449.90")
+    assert later["u"] > earlier["u"]
+    await ws.close()

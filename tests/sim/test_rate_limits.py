@@ -7,6 +7,7 @@ import contextlib
 import pytest
 from binance.exceptions import BinanceAPIException
 
+from riskd.core.clock import MINUTE_MS
 from tests.kit.sim import binance_client
 
 TINY = {"weight_per_minute": 20, "requests_while_limited_before_ban": 3, "first_ban_ms": 120_000}
@@ -158,7 +159,10 @@ async def test_too_many_orders_in_10s_is_1015(make_sim) -> None:
     await client.close_connection()
     assert (info.value.status_code, info.value.code) == (429, -1015)
     assert "300" not in info.value.message and "3 orders per 10 SECOND" in info.value.message
-    assert sim.limiter.state()["order_counts"]["sim"]["10s"] == 4
+    state = sim.limiter.state()
+    assert state["order_counts"]["sim"]["10s"] == 4
+    # Counted apart from the IPs' 429s: the ORDERS limit is the account's.
+    assert (state["order_responses_429"], state["responses_429"]) == ({"sim": 1}, 0)
 
 
 async def test_a_finished_minute_stays_in_the_history_while_the_ip_is_idle(make_sim) -> None:
@@ -171,3 +175,75 @@ async def test_a_finished_minute_stays_in_the_history_while_the_ip_is_idle(make_
     assert ip["used_weight_1m"] == 0
     assert list(ip["weight_history"].values()) == [5]
     assert ip["max_weight_per_minute"] == 5
+
+
+def _early_in_a_minute(sim, client) -> None:
+    """The simulator's clock 1 s into its next minute window (a test's requests share it), and
+    *client* signing by it."""
+    now = sim.clock.now_ms()
+    sim.clock.advance(MINUTE_MS - now % MINUTE_MS + 1_000)
+    client.timestamp_offset = sim.clock.offset_ms
+
+
+async def test_an_ip_whose_weight_others_used_up_gets_429s_until_the_minute_ends(
+    sim, client, control
+) -> None:
+    _early_in_a_minute(sim, client)
+    answer = await control("POST", "/_sim/ip", {"ip": "127.0.0.1", "kind": "limit", "ms": 4_000})
+    assert answer == {"ip": "127.0.0.1", "kind": "limit", "until": answer["until"]}
+    assert await client.futures_create_order(  # weight 0: not limited
+        symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.010"
+    )
+    with pytest.raises(BinanceAPIException) as info:
+        await client.futures_ping()
+    assert (info.value.status_code, info.value.code) == (429, -1003)
+    assert info.value.message == (
+        "Too many requests; current limit of IP(127.0.0.1) is 2400 requests per minute. "
+        "Please use the websocket for live updates to avoid polling the API."
+    )
+    headers = info.value.response.headers
+    assert (headers["X-MBX-USED-WEIGHT-1M"], headers["Retry-After"]) == ("2401", "59")
+    other = binance_client(sim, local_addr="127.0.0.2")
+    assert await other.futures_ping() == {}
+    await other.close_connection()
+    sim.clock.advance(10_000)  # the other clients stopped; their weight stays in the minute
+    with pytest.raises(BinanceAPIException):
+        await client.futures_ping()
+    sim.clock.advance(MINUTE_MS - 11_000)
+    assert await client.futures_ping() == {}
+    state = await control("GET", "/_sim/state")
+    assert state["rate_limits"]["ips"]["127.0.0.1"]["responses_429"] == 2
+    assert state["errors_by_code"] == {"-1003": 2}
+
+
+async def test_hammering_an_ip_others_used_up_escalates_to_a_ban(make_sim) -> None:
+    sim = await make_sim(limits=TINY)
+    client = binance_client(sim)
+    _early_in_a_minute(sim, client)
+    sim.limiter.use_up("127.0.0.1", sim.clock.now_ms() + 1_000)
+    statuses = []
+    for _ in range(5):
+        with pytest.raises(BinanceAPIException) as info:
+            await client.futures_ping()
+        statuses.append(info.value.status_code)
+    await client.close_connection()
+    assert statuses == [429] * 3 + [418] * 2
+
+
+async def test_a_banned_ip_gets_418s_until_the_ban_ends(sim, client, control) -> None:
+    answer = await control("POST", "/_sim/ip", {"ip": "127.0.0.2", "kind": "ban", "ms": 4_000})
+    banned = binance_client(sim, local_addr="127.0.0.2")
+    with pytest.raises(BinanceAPIException) as info:
+        await banned.futures_ping()
+    assert (info.value.status_code, info.value.code) == (418, -1003)
+    assert info.value.message == (
+        f"Way too many requests; IP(127.0.0.2) banned until {answer['until']}. "
+        "Please use the websocket for live updates to avoid bans."
+    )
+    assert info.value.response.headers["Retry-After"] == "4"
+    assert await client.futures_ping() == {}  # another IP
+    sim.clock.advance(4_000)
+    assert await banned.futures_ping() == {}
+    await banned.close_connection()
+    ip = sim.limiter.state()["ips"]["127.0.0.2"]
+    assert (ip["responses_418"], ip["bans"], ip["banned_until"]) == (1, 1, answer["until"])

@@ -1,4 +1,4 @@
-"""The user-data stream: listenKeys, events in order, expiry, drop and stall faults."""
+"""The user-data stream: listenKeys, events in order, expiry, and the stream faults."""
 
 from __future__ import annotations
 
@@ -185,3 +185,43 @@ async def test_python_binance_user_socket_receives_events(sim, client) -> None:
         )
         event = await asyncio.wait_for(socket.recv(), WAIT_S)
     assert event["e"] == "ORDER_TRADE_UPDATE" and event["o"]["x"] == "NEW"
+
+
+async def test_duplicate_ws_fault_sends_each_event_twice(sim, client, control, stream) -> None:
+    answer = await control(
+        "POST", "/_sim/fault", {"path": "*", "kind": "duplicate_ws", "ms": 60_000}
+    )
+    assert answer == {"kind": "duplicate_ws", "connections": 1}
+    await client.futures_create_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.010")
+    events = await _events(stream, 6)
+    assert events[0::2] == events[1::2]
+    assert [e["e"] for e in events[0::2]] == ["ORDER_TRADE_UPDATE"] * 2 + ["ACCOUNT_UPDATE"]
+
+
+async def test_reorder_ws_fault_sends_each_event_after_the_next(
+    sim, client, control, stream
+) -> None:
+    await control("POST", "/_sim/fault", {"path": "*", "kind": "reorder_ws", "ms": 60_000})
+    await client.futures_create_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.010")
+    trade, new = await _events(stream, 2)
+    assert (trade["o"]["x"], new["o"]["x"]) == ("TRADE", "NEW")
+    with pytest.raises(asyncio.TimeoutError):  # the ACCOUNT_UPDATE waits for a next event
+        await asyncio.wait_for(stream.receive(), 0.3)
+    await control("POST", "/_sim/clock", {"advance_ms": 60_000})  # the fault ends: it is sent
+    assert (await _next(stream))["e"] == "ACCOUNT_UPDATE"
+
+
+async def test_expire_listen_keys_fault_ends_every_key_and_its_streams(
+    sim, client, control, stream
+) -> None:
+    key = next(iter(sim.exchange.listen_keys))
+    answer = await control("POST", "/_sim/fault", {"path": "*", "kind": "expire_listen_keys"})
+    assert answer == {"kind": "expire_listen_keys", "listen_keys": 1}
+    expired = await _next(stream)
+    assert (expired["e"], expired["listenKey"]) == ("listenKeyExpired", key)
+    closing = await asyncio.wait_for(stream.receive(), WAIT_S)
+    assert closing.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+    with pytest.raises(BinanceAPIException) as info:
+        await client.futures_stream_keepalive(listenKey=key)
+    assert info.value.code == -1125
+    assert await client.futures_stream_get_listen_key() != key

@@ -17,9 +17,9 @@ from sqlalchemy import (
     insert,
     select,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
-from riskd.store.engine import SqlRunner, make_engine
+from riskd.store.engine import SqlRunner, error_line, make_engine
 
 tables = MetaData()
 parent = Table("parent", tables, Column("id", Integer, primary_key=True))
@@ -88,6 +88,40 @@ def test_mysql_engine_replaces_a_connection_the_server_dropped(mysql_engine: Eng
 
     with mysql_engine.connect() as connection:
         assert connection.exec_driver_sql("SELECT CONNECTION_ID()").scalar() != dropped
+
+
+def test_an_sql_error_is_one_line_without_the_statement_or_its_figures(engine: Engine) -> None:
+    with pytest.raises(IntegrityError) as raised, engine.begin() as connection:
+        connection.execute(insert(note).values(id=1, text="1234.5678"))
+        connection.execute(insert(note).values(id=1, text="8765.4321"))
+
+    line = error_line(raised.value)
+    assert line.startswith("IntegrityError: ")
+    assert "\n" not in line
+    assert not any(leak in line for leak in ("INSERT", "[SQL", "8765.4321", "sqlalche.me"))
+
+
+def test_a_full_sqlite_database_is_named_in_one_line(sqlite_engine: Engine) -> None:
+    tables.create_all(sqlite_engine)
+    with pytest.raises(OperationalError) as raised, sqlite_engine.begin() as connection:
+        pages = connection.exec_driver_sql("PRAGMA page_count").scalar()
+        connection.exec_driver_sql(f"PRAGMA max_page_count = {pages}")
+        connection.execute(insert(note), [{"id": i, "text": "x" * 1_000} for i in range(100)])
+
+    assert error_line(raised.value) == "OperationalError: database or disk is full"
+
+
+def test_a_stopped_mysql_server_is_named_in_one_line() -> None:
+    engine = make_engine("mysql+pymysql://root@127.0.0.1:9/riskd")  # nothing listens on 9
+    try:
+        with pytest.raises(OperationalError) as raised:
+            engine.connect()
+    finally:
+        engine.dispose()
+
+    line = error_line(raised.value)
+    assert line.startswith("OperationalError: (2003, \"Can't connect to MySQL server on ")
+    assert "\n" not in line
 
 
 def test_sqlite_uses_wal(sqlite_engine: Engine) -> None:
