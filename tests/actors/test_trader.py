@@ -82,17 +82,24 @@ async def test_a_robot_trades_through_riskd_and_a_lock_refuses_its_next_opening_
     assert decisions[-1]["client_order_id"].startswith("rb-r1-")
 
 
-async def test_a_robot_is_answered_only_once_its_decision_is_in_sql(
-    deploy, simulator, sqlite_engine: Engine
-) -> None:
-    url = sqlite_engine.url.render_as_string(hide_password=False)
+def _trading_on(deploy, simulator, engine: Engine) -> tuple[object, str]:
+    """The robot's deployment on *engine*'s database, ready, its first order placed:
+    (controller, gateway URL)."""
+    url = engine.url.render_as_string(hide_password=False)
     toml = deployment_toml(
         simulator.server.url, f'{TRADING_JOBS}{ROBOT}\n[database]\nurl = "{url}"\n'
     )
     controller, info = deploy(toml)
-    gateway = info["gateway"]
     assert all(row.healthy() for row in launcher.wait_ready(controller, READY_S))
+    gateway = info["gateway"]
     assert "data" in once_the_list_is_valid(lambda: fmz_trade(gateway, "buy", "0.010"))
+    return controller, gateway
+
+
+async def test_a_robot_is_answered_only_once_its_decision_is_in_sql(
+    deploy, simulator, sqlite_engine: Engine
+) -> None:
+    _controller, gateway = _trading_on(deploy, simulator, sqlite_engine)
 
     def recorded() -> list[str]:
         with sqlite_engine.connect() as connection:
@@ -144,14 +151,7 @@ async def test_every_account_method_answers_for_the_robots_own_orders(deploy, si
 async def test_while_decisions_cannot_be_stored_the_trader_says_why_and_keeps_them(
     deploy, simulator, sql_engine: Engine
 ) -> None:
-    url = sql_engine.url.render_as_string(hide_password=False)
-    toml = deployment_toml(
-        simulator.server.url, f'{TRADING_JOBS}{ROBOT}\n[database]\nurl = "{url}"\n'
-    )
-    controller, info = deploy(toml)
-    gateway = info["gateway"]
-    assert all(row.healthy() for row in launcher.wait_ready(controller, READY_S))
-    assert "data" in once_the_list_is_valid(lambda: fmz_trade(gateway, "buy", "0.010"))
+    controller, gateway = _trading_on(deploy, simulator, sql_engine)
 
     order_decisions.drop(sql_engine)  # as a full disk or a stopped server would refuse them
     assert "data" in fmz_trade(gateway, "sell", "0.010")
