@@ -101,7 +101,7 @@ import time
 import uuid
 from array import array
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal
 from multiprocessing.connection import Connection
@@ -439,25 +439,41 @@ async def open_position(
     return change
 
 
+@dataclass(frozen=True)
+class Every:
+    """A schedule on the event loop's clock: ticks from *first_s*, one each *period_s*,
+    before *end_s*."""
+
+    first_s: float
+    end_s: float
+    period_s: float
+
+    async def ticks(self) -> AsyncIterator[int]:
+        """Sleep until each tick and yield its number (0, 1, …); late ticks come at once."""
+        loop = asyncio.get_running_loop()
+        due_s = self.first_s
+        for n in itertools.count():
+            if due_s >= self.end_s:
+                return
+            await asyncio.sleep(max(0.0, due_s - loop.time()))
+            yield n
+            due_s += self.period_s
+
+
 async def churn(
     tracker: Tracker,
     client: AsyncClient,
     account: str,
     positions: Sequence[tuple[str, str, Decimal]],
     most_open: int,
-    first_due_s: float,
-    end_s: float,
-    period_s: float,
+    every: Every,
     result: RunResult,
 ) -> None:
-    """Every *period_s* open the next of *positions* (symbol, side, quantity) or, with
+    """At each tick of *every* open the next of *positions* (symbol, side, quantity) or, with
     *most_open* open, close the oldest."""
-    loop = asyncio.get_running_loop()
     held: deque[tuple[str, str, Decimal]] = deque()
     upcoming = itertools.cycle(positions)
-    due_s = first_due_s
-    while due_s < end_s:
-        await asyncio.sleep(max(0.0, due_s - loop.time()))
+    async for _tick in every.ticks():
         if len(held) < most_open:
             symbol, side, quantity = position = next(upcoming)
             if await open_position(tracker, client, account, symbol, side, quantity, result):
@@ -469,7 +485,6 @@ async def churn(
             error = await send_order(client, symbol, closing, quantity, client_id, close=True)
             if error is not None:
                 result.order_errors[error] += 1
-        due_s += period_s
 
 
 async def robot(
@@ -477,25 +492,18 @@ async def robot(
     gateway: str,
     index: int,
     quantities: Quantities,
-    first_due_s: float,
-    end_s: float,
-    period_s: float,
+    every: Every,
     result: RunResult,
 ) -> None:
-    """Robot ``b<index>``: a trade every *period_s*, BUY then SELL of the same amount."""
-    loop = asyncio.get_running_loop()
-    due_s, amount = first_due_s, ""
-    for n in itertools.count():
-        if due_s >= end_s:
-            return
-        await asyncio.sleep(max(0.0, due_s - loop.time()))
+    """Robot ``b<index>``: a trade at each tick of *every*, BUY then SELL of the same amount."""
+    amount = ""
+    async for n in every.ticks():
         if n % 2 == 0:
             amount = quantities.next("soak", index)
         trade = fmz_trade(session, gateway, index, SIDES[n % 2], amount, ROBOT_FMZ_SYMBOL)
         sent_s = time.perf_counter()
         took_s, error = await timed(trade)
         result.trades.append(Trade(sent_s, took_s, error))
-        due_s += period_s
 
 
 async def settle(changes: Sequence[Change], timeout_s: float) -> None:
@@ -570,9 +578,7 @@ async def drive(
                         positions[k * len(positions) // size.accounts :]
                         + positions[: k * len(positions) // size.accounts],
                         most_open,
-                        start_s + args.change_s * k / size.accounts,
-                        end_s,
-                        args.change_s,
+                        Every(start_s + args.change_s * k / size.accounts, end_s, args.change_s),
                         result,
                     )
                     for k, (account, client) in enumerate(zip(accounts, clients, strict=True))
@@ -583,9 +589,11 @@ async def drive(
                         gateway,
                         k,
                         quantities,
-                        start_s + args.robot_period_s * k / size.robots,
-                        end_s,
-                        args.robot_period_s,
+                        Every(
+                            start_s + args.robot_period_s * k / size.robots,
+                            end_s,
+                            args.robot_period_s,
+                        ),
                         result,
                     )
                     for k in range(size.robots)
