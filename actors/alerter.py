@@ -113,10 +113,12 @@ class Alerter:
             log.exception("alerts not all sent while stopping; they are sent after a restart")
 
     async def health(self) -> dict:
-        """When the loop last completed a tick, its last error, and each receiver's state."""
+        """When the loop last completed a tick, its last error, how many reports wait for
+        their store, and each receiver's state."""
         return {
             "last_tick_ms": self.last_tick_ms,
             "last_error": self.last_error,
+            "reports_waiting": self.pipeline.reports_waiting,
             "receivers": {
                 slot.receiver.name: {"failures": slot.failures, "last_error": slot.last_error}
                 for slot in self.pipeline.slots
@@ -149,7 +151,7 @@ class Alerter:
         (firing, resolved, or notice for a one-off fact) and how its delivery stands."""
         receiver = self.pipeline.slots[0].receiver.name
         since_ms = wall_ms() - hours * HOUR_MS
-        told = await self.sql.run(alert_store.recent_notifications, receiver, since_ms, limit)
+        told = await self.sql.read(alert_store.recent_notifications, receiver, since_ms, limit)
         return [row for item in told for row in item.rows()]
 
     # ------------------------------------------------------------ silences

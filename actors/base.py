@@ -14,7 +14,13 @@ import ray
 from ray.actor import ActorHandle
 from sqlalchemy.exc import SQLAlchemyError
 
-from actors.context import ALERTER_NAME, ConfigSource, NamedActor, position_book_name
+from actors.context import (
+    ALERTER_NAME,
+    ConfigSource,
+    NamedActor,
+    PeerUnavailable,
+    position_book_name,
+)
 from actors.metrics import JobMetrics
 from riskd.config import AccountConfig
 from riskd.core.clock import wall_ms
@@ -28,7 +34,7 @@ from riskd.exchange.guard import IpEvent, IpGuards
 from riskd.health import JobHealth
 from riskd.notify.alerts import AlertEvent
 from riskd.notify.events import database_alert, ip_alert
-from riskd.plan import JobSpec
+from riskd.plan import JobKind, JobSpec, job_name
 from riskd.store import error_line
 
 log = logging.getLogger(__name__)
@@ -109,6 +115,12 @@ class Job:
         self.peers.append(NamedActor(name, self.deployment))
         return self.peers[-1]
 
+    def account_peer(self, kind: JobKind) -> NamedActor | None:
+        """The account's *kind* job, which this job notifies; None if the config disables it."""
+        if not self.account_config.jobs.of(kind).enabled:
+            return None
+        return self.peer(job_name(kind, self.spec.account))
+
     async def warm(self) -> None:
         """Connect to every actor this job calls, so its first event after start is as fast
         as the next ones. The Controller calls this once all actors exist."""
@@ -148,7 +160,9 @@ class Job:
                 failures = 0
             except Exception as exc:
                 failures += 1
-                if isinstance(exc, ExchangeError):  # IpBanned too: refused here, not sent
+                # expected, and said in one line: IpBanned too (refused here, not sent), and
+                # a peer restarting or gone as the deployment stops
+                if isinstance(exc, (ExchangeError, PeerUnavailable)):
                     self.health.failed(str(exc), wall_ms())
                 else:  # a bug must not kill the loop; it is reported
                     log.exception("%s: pass failed", self.spec.name)

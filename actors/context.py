@@ -13,7 +13,8 @@ from ray import ObjectRef
 from ray.actor import ActorHandle
 from ray.exceptions import RayActorError
 
-from riskd.config import RiskdConfig, load_config_text
+from riskd.config import RiskdConfig, load_config_text, read_config_text
+from riskd.plan import JobKind, job_name
 
 CONTROLLER_NAME = "controller"
 GATEWAY_NAME = "gateway"
@@ -27,15 +28,20 @@ def position_book_name(account: str) -> str:
 
 
 def stop_ladder_name(account: str) -> str:
-    return f"stop_ladder:{account}"
+    return job_name(JobKind.STOP_LADDER, account)
 
 
 def ledger_name(account: str) -> str:
-    return f"ledger:{account}"
+    return job_name(JobKind.LEDGER, account)
 
 
 def trader_name(account: str) -> str:
-    return f"trader:{account}"
+    return job_name(JobKind.TRADER, account)
+
+
+class PeerUnavailable(Exception):
+    """An actor of the deployment cannot be called: it does not exist, or it died (while
+    Ray restarts it, or as the deployment stops). One line: the actor's name and why."""
 
 
 class NamedActor:
@@ -66,15 +72,19 @@ class NamedActor:
         getattr(handle, method).remote(*args).future().add_done_callback(self._forget_on_error)
 
     async def call(self, method: str, *args: object) -> Any:
-        """Call *method* and await its answer. ValueError if the actor does not exist;
-        RayActorError if it died (the next call looks it up again)."""
-        if self._handle is None:
-            self._handle = ray.get_actor(self.name, namespace=self.namespace)
+        """Call *method* and await its answer. PeerUnavailable if the actor does not exist
+        or died (the next call looks it up again)."""
+        try:
+            if self._handle is None:
+                self._handle = ray.get_actor(self.name, namespace=self.namespace)
+        except ValueError:
+            raise PeerUnavailable(f"{self.name} does not exist") from None
         try:
             return await getattr(self._handle, method).remote(*args)
-        except RayActorError:
+        except RayActorError as exc:
             self._handle = None
-            raise
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise PeerUnavailable(f"{self.name} is not running: {reason}") from None
 
     def _forget_on_error(self, done: Future) -> None:
         if done.exception() is not None:
@@ -92,7 +102,9 @@ class ConfigSource:
 
     @classmethod
     def from_path(cls, path: Path) -> ConfigSource:
-        return cls(path.read_text(encoding="utf-8"), str(path), str(path.resolve().parent))
+        """The config file at *path*; ConfigError if it cannot be read or is not private to
+        its owner (``riskd.config.read_config_text``)."""
+        return cls(read_config_text(path), str(path), str(path.resolve().parent))
 
     def load(self, secrets: Iterable[str] | None = None) -> RiskdConfig:
         """The config, resolving only the named owners' secrets (None: all of them)."""

@@ -77,8 +77,11 @@ GATEWAY_STOP_S = 5.0
 
 def actor_options(name: str, namespace: str) -> dict:
     # IO-bound actors: 0 CPUs, so a small host can run every job. Jobs are restarted by Ray
-    # (state is rebuilt from the exchange); their methods are never retried.
+    # (state is rebuilt from the exchange); their methods are never retried. No task events:
+    # Ray's GCS kept one per method call (up to 100,000), and grew +20 % over the soak's
+    # 30 minutes; riskd reports its own health, and Ray Serve turns them off for its actors.
     return {
+        "enable_task_events": False,
         "name": name,
         "namespace": namespace,
         "lifetime": "detached",
@@ -134,12 +137,11 @@ class Controller:
         """Create every actor of the plan (idempotent: existing named actors are adopted);
         *adopting*: a restarted Controller takes over a running deployment (riskd did not
         start, so no RiskdStarted)."""
+        # Every actor is created before any is awaited, so that Ray starts their processes
+        # together; a job's early reports wait in the Alerter until it has loaded its state.
         self._alerter = (
             ray.remote(Alerter).options(**self._on_head(ALERTER_NAME)).remote(self.source)
         )
-        await self._alerter.ready.remote()
-        if not adopting:
-            self._report(one_shot("RiskdStarted", Severity.INFO, wall_ms(), {}, "none"))
         for account in self.config.accounts:
             self._books[account.name] = (
                 ray.remote(PositionBookActor)
@@ -167,6 +169,9 @@ class Controller:
         self._gateway = (
             ray.remote(Gateway).options(**self._on_head(GATEWAY_NAME)).remote(self.source)
         )
+        await self._alerter.ready.remote()
+        if not adopting:
+            self._report(one_shot("RiskdStarted", Severity.INFO, wall_ms(), {}, "none"))
         self._gateway_url = await self._gateway.url.remote()
         await self._warm()
         if self._supervisor is None:
@@ -186,8 +191,10 @@ class Controller:
     async def _warm(self) -> None:
         """Have every job and book, and the gateway, connect to the actors they call, now that
         all exist, so the first position change, fill or robot's order after ready is handled
-        as fast as the next ones."""
-        handles = [*self._jobs.values(), *self._books.values(), self._gateway]
+        as fast as the next ones. A job no alive node can take is left out: it cannot warm."""
+        alive = _alive_egress_labels()
+        placeable = [self._jobs[s.name] for s in self.plan.jobs if _placeable_on(s, alive)]
+        handles = [*placeable, *self._books.values(), self._gateway]
         try:
             results = await asyncio.wait_for(
                 asyncio.gather(*(h.warm.remote() for h in handles), return_exceptions=True),
@@ -248,7 +255,7 @@ class Controller:
                 self._jobs[name].health_report.remote(), HEALTH_TIMEOUT_S
             )
         except (GetTimeoutError, TimeoutError, ActorUnavailableError):  # busy, or restarting
-            placeable = self._placeable(spec)
+            placeable = _placeable_on(spec, _alive_egress_labels())
             age_ms = wall_ms() - self._created_ms[name]
             state = unanswered_state(name in self._answered, age_ms, placeable)
             note = self._pending_reason(spec, placeable) if state is JobState.PENDING else ""
@@ -259,15 +266,10 @@ class Controller:
         self._answered.add(name)
         if self._last_pid.setdefault(name, health["pid"]) != health["pid"]:
             self._last_pid[name] = health["pid"]
-            restarts = self._restarts[name] = restarts + 1
+            self._restarts[name] = self._restarts.get(name, 0) + 1
+        # read after the await: a concurrent status() call may have counted this restart
+        restarts = self._restarts.get(name, 0)
         return JobStatus(spec.kind.value, spec.account, JobState.RUNNING, restarts, health)
-
-    def _placeable(self, spec: JobSpec) -> bool:
-        """Whether an alive node may take *spec*'s job: any, or one with its egress label."""
-        wanted = spec.label_selector.get(EGRESS_LABEL_KEY)
-        return wanted is None or any(
-            n["Alive"] and n.get("Labels", {}).get(EGRESS_LABEL_KEY) == wanted for n in ray.nodes()
-        )
 
     def _pending_reason(self, spec: JobSpec, placeable: bool) -> str:
         wanted = spec.label_selector.get(EGRESS_LABEL_KEY)
@@ -334,3 +336,14 @@ class Controller:
             if handle is not None:
                 with contextlib.suppress(Exception):
                     ray.kill(handle, no_restart=True)
+
+
+def _alive_egress_labels() -> set[str | None]:
+    """The egress labels of the alive nodes of the cluster (None: a node without one)."""
+    return {n.get("Labels", {}).get(EGRESS_LABEL_KEY) for n in ray.nodes() if n["Alive"]}
+
+
+def _placeable_on(spec: JobSpec, alive_labels: set[str | None]) -> bool:
+    """Whether an alive node may take *spec*'s job: any, or one with its egress label."""
+    wanted = spec.label_selector.get(EGRESS_LABEL_KEY)
+    return wanted is None or wanted in alive_labels

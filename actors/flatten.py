@@ -26,10 +26,10 @@ from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ray.exceptions import RayActorError, RayTaskError
+from ray.exceptions import RayTaskError
 from sqlalchemy.exc import SQLAlchemyError
 
-from actors.context import NamedActor, ledger_name
+from actors.context import NamedActor, PeerUnavailable, ledger_name
 from riskd.exchange.errors import ExchangeError, IpBanned, RateLimited, Rejected
 from riskd.exchange.filters import SymbolFilters, parse_exchange_info
 from riskd.exchange.parse import PayloadError, parse_position_risk
@@ -189,7 +189,7 @@ class Flattener:
         except RayTaskError as exc:  # the Ledger refused it, or failed
             progress.step(FlattenStep.STOP, StepStatus.FAILED, f"the Ledger: {exc.cause}")
             return
-        except (RayActorError, ValueError):  # ValueError: the actor does not exist
+        except PeerUnavailable:
             progress.step(FlattenStep.STOP, StepStatus.FAILED, "the Ledger is not running")
             return
         if method == "add_lock":
@@ -274,7 +274,7 @@ class Flattener:
             snapshot = parse_position_risk(body, taken_ms, complete=True)
             held = None
             if first and progress.scope.robot:
-                fills = await self.trader.sql.run(filled_quantities, self.account)
+                fills = await self.trader.sql.read(filled_quantities, self.account)
                 held = robot_positions(fills, self.trader.attribution)
         except (ExchangeError, PayloadError) as exc:
             progress.stop(LeftReason.EXCHANGE_ERROR, f"the positions could not be read: {exc}")

@@ -30,6 +30,7 @@ from riskd.gateway.ports import BackendUnavailable
 from riskd.gateway.robots import RobotTokens
 from riskd.health import JobStatus
 from riskd.market.records import Record
+from riskd.plan import JobKind, job_name
 from riskd.protect.flatten import FlattenRequest
 from riskd.trade.config import ROBOTS_SECRETS
 
@@ -84,6 +85,9 @@ class RayBackend:
 
     async def positions(self, account: str) -> dict:
         return await self._call(position_book_name(account), "view")
+
+    async def check_key(self, account: str) -> dict:
+        return await self._call(job_name(JobKind.ACCOUNT_READER, account), "check_key")
 
     async def ladder_rungs(self, account: str) -> list[dict]:
         return await self._call(stop_ladder_name(account), "rungs")

@@ -9,6 +9,8 @@ import contextlib
 import logging
 import os
 import signal
+import socket
+import threading
 import time
 from collections.abc import Callable
 
@@ -25,6 +27,8 @@ from riskd.runs import LocalRun
 
 LIVENESS_INTERVAL_S = 1.0
 LIVENESS_TIMEOUT_S = 10.0
+STOP_TIMEOUT_S = 20.0
+RAY_GONE_WITHIN_S = 0.5
 
 
 def start(source: ConfigSource) -> tuple[ActorHandle, dict]:
@@ -119,11 +123,46 @@ def run_foreground(
     except KeyboardInterrupt:
         pass
     finally:
-        with contextlib.suppress(ValueError):  # ValueError: it never started
-            stop(ray.get_actor(CONTROLLER_NAME, namespace=namespace))
+        if not ray_listening(context.address_info["address"]):
+            progress(
+                "Ray stopped with riskd (a signal to the whole process group); so did its jobs"
+            )
+        elif not _stop_within(namespace, STOP_TIMEOUT_S):
+            progress(f"Ray did not answer within {STOP_TIMEOUT_S:g} s; its jobs were not stopped")
         ray.shutdown()
         runs.forget(namespace, os.getpid())
         signal.signal(signal.SIGTERM, previous)
+
+
+def ray_listening(address: str) -> bool:
+    """Whether Ray's GCS still accepts connections ``RAY_GONE_WITHIN_S`` after a stop signal.
+
+    A SIGTERM sent to riskd's whole process group (``timeout``, ``kill -- -PGID``) also stops the
+    local Ray it started; calls into that Ray would then block for a minute and abort.
+    """
+    host, port = address.rsplit(":", 1)
+    deadline = time.monotonic() + RAY_GONE_WITHIN_S
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection((host, int(port)), timeout=RAY_GONE_WITHIN_S).close()
+        except OSError:
+            return False
+        time.sleep(RAY_GONE_WITHIN_S / 10)
+    return True
+
+
+def _stop_within(namespace: str, timeout_s: float) -> bool:
+    """Stop the deployment if Ray answers within *timeout_s*; False if it did not."""
+
+    def stop_deployment() -> None:
+        # ValueError: it never started; RayActorError: it is already gone.
+        with contextlib.suppress(ValueError, RayActorError):
+            stop(ray.get_actor(CONTROLLER_NAME, namespace=namespace))
+
+    stopper = threading.Thread(target=stop_deployment, name="riskd-stop", daemon=True)
+    stopper.start()
+    stopper.join(timeout_s)
+    return not stopper.is_alive()
 
 
 def _wait_while_alive(controller: ActorHandle) -> None:

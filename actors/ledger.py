@@ -20,7 +20,7 @@ import logging
 from dataclasses import asdict
 
 from actors.base import Job
-from actors.context import GATEWAY_NAME, ConfigSource, trader_name
+from actors.context import GATEWAY_NAME, ConfigSource
 from riskd.core.clock import HOUR_MS, MINUTE_MS
 from riskd.exchange.errors import ExchangeError
 from riskd.exchange.filters import ExchangeInfoError, parse_exchange_info
@@ -34,7 +34,7 @@ from riskd.notify.events import (
     state_alert,
     summarized_days,
 )
-from riskd.plan import JobSpec
+from riskd.plan import JobKind, JobSpec
 from riskd.pnl import daily_summary
 from riskd.pnl.report import PnlGrouping
 from riskd.pnl.store import daily_report, pnl_report
@@ -46,7 +46,7 @@ from riskd.risk.banlist import BanList, BanListLock
 from riskd.risk.decide import (
     DecideInputs,
     Decision,
-    book_fill_and_decide,
+    book_order_updates,
     decide,
     live_equity,
     live_exposure,
@@ -63,11 +63,12 @@ from riskd.risk.locks import (
     operator_unlock_request,
 )
 from riskd.risk.rules import EquityPoint, Exposure
-from riskd.store import SqlRunner, init_schema, make_engine
+from riskd.store import SqlRunner, WriteQueue, init_schema, make_engine
 
 log = logging.getLogger(__name__)
 RULES_OPERATOR = "riskd"  # who the audit names for a flatten rule's flatten
 SYMBOLS_RETRY_MS = 60_000
+ORDERS_RETRY_S = 1.0  # order updates a failed write kept are tried again this often
 
 
 class Ledger(Job):
@@ -82,8 +83,7 @@ class Ledger(Job):
         self.engine = make_engine(self.config.database.resolved_url.reveal())
         self.sql = SqlRunner(self.engine)
         self.gateway = self.peer(GATEWAY_NAME)
-        trades = self.account_config.jobs.trader.enabled
-        self.trader = self.peer(trader_name(spec.account)) if trades else None
+        self.trader = self.account_peer(JobKind.TRADER)
         self._flattens: set[asyncio.Task] = set()  # the rules' flattens, running
         self.cursor_ms: int | None = None
         self.income_ok_ms = 0  # when the income source last answered in full
@@ -98,26 +98,32 @@ class Ledger(Job):
         self.history: RuleHistory | None = None  # the last pass's read, plus new fills
         self.summarized: set[str] = set()  # days whose summary the Alerter took in, from SQL
         self._evaluating = asyncio.Lock()
+        self.order_updates = WriteQueue(
+            f"{spec.name}: order updates", self._store_order_updates, retry_s=ORDERS_RETRY_S
+        )
 
     async def recover(self) -> None:
         await super().recover()
         now_ms = self.clock.now_ms()
         await asyncio.to_thread(init_schema, self.engine, now_ms)
-        stored = await self.sql.run(ledger_store.income_cursor, self.spec.account)
+        stored = await self.sql.read(ledger_store.income_cursor, self.spec.account)
         self.cursor_ms = stored if stored is not None else now_ms - self.rules.lookback_ms()
 
     # ------------------------------------------------------------ fills, at once
 
     async def on_order_update(self, update: OrderUpdate) -> None:
         """An ORDER_TRADE_UPDATE, parsed by the UserStream: the order is stored, and its fill,
-        if any, booked with the rules run at once."""
-        fill = fill_from_order_update(update)
-        if fill is None:
-            await self.sql.run(ledger_store.upsert_order, self.spec.account, update)
+        if any, booked with the rules run at once. Updates that arrive while a write runs are
+        stored together in the next (``WriteQueue``)."""
+        await self.order_updates.put(update)
+
+    async def _store_order_updates(self, updates: list[OrderUpdate]) -> None:
+        if not any(map(fill_from_order_update, updates)):
+            await self.sql.run(ledger_store.upsert_orders, self.spec.account, updates)
             return
         async with self._evaluating:
             inputs = self._inputs(book_fresh=False, history=self.history)
-            decision = await self.sql.run(book_fill_and_decide, update, fill, inputs)
+            decision = await self.sql.run(book_order_updates, updates, inputs)
             if decision is None:
                 self.history = None
                 self.health.failed("deciding after a fill failed (see the log)", inputs.now_ms)
@@ -128,7 +134,7 @@ class Ledger(Job):
 
     async def active_locks(self) -> list[dict]:
         """The account's active locks, as the ban list shows them."""
-        locks = await self.sql.run(lock_store.active_locks, self.spec.account)
+        locks = await self.sql.read(lock_store.active_locks, self.spec.account)
         return [asdict(lock) for lock in locks]
 
     async def add_lock(self, body: object) -> dict:
@@ -169,7 +175,7 @@ class Ledger(Job):
         """ValueError unless exchangeInfo lists *symbol*, as the symbols table knows it. An
         unknown symbol first refreshes the table if a refresh is due (at most once per
         SYMBOLS_RETRY_MS), so requests do not spend exchange weight each."""
-        listing = await self.sql.run(ledger_store.symbol_listing, symbol)
+        listing = await self.sql.read(ledger_store.symbol_listing, symbol)
         now_ms = self.clock.now_ms()
         if not listing.listed and now_ms - self.symbols_tried_ms >= SYMBOLS_RETRY_MS:
             self.symbols_tried_ms = now_ms
@@ -179,7 +185,7 @@ class Ledger(Job):
                 log.warning(
                     "exchangeInfo failed, checking %s against the stored list: %s", symbol, exc
                 )
-            listing = await self.sql.run(ledger_store.symbol_listing, symbol)
+            listing = await self.sql.read(ledger_store.symbol_listing, symbol)
         if listing.listed:
             return
         if not listing.any_listed:
@@ -191,7 +197,7 @@ class Ledger(Job):
 
     async def trading_state(self) -> dict:
         """The account's trading state: state, reason, actor, at_ms."""
-        record = await self.sql.run(lock_store.trading_state, self.spec.account)
+        record = await self.sql.read(lock_store.trading_state, self.spec.account)
         return record._asdict()
 
     async def set_trading_state(self, body: object) -> dict:
@@ -216,7 +222,7 @@ class Ledger(Job):
         *robot* only when given, as ``GET /v1/pnl`` answers it. ValueError names a bad
         argument; LookupError: *robot* is none of the account's robots."""
         attribution = Attribution.of(self.config.robots, self.spec.account)
-        report = await self.sql.run(
+        report = await self.sql.read(
             pnl_report,
             self.spec.account,
             attribution,
@@ -233,7 +239,7 @@ class Ledger(Job):
         ValueError names a bad argument."""
         attribution = Attribution.of(self.config.robots, self.spec.account)
         grouping = None if by is None else PnlGrouping(by)
-        report = await self.sql.run(
+        report = await self.sql.read(
             daily_report, self.spec.account, attribution, grouping, days, self.clock.now_ms()
         )
         return report.to_dict()
@@ -244,7 +250,9 @@ class Ledger(Job):
         now_ms = self.clock.now_ms()
         since_ms = now_ms - hours * HOUR_MS
         assets = sorted(self.rules.assets)
-        points = await self.sql.run(ledger_store.equity_points, self.spec.account, since_ms, assets)
+        points = await self.sql.read(
+            ledger_store.equity_points, self.spec.account, since_ms, assets
+        )
         return {
             "account": self.spec.account,
             "assets": assets,
@@ -272,6 +280,7 @@ class Ledger(Job):
             "income_cursor_ms": self.cursor_ms,
             "version": self.published.version if self.published else 0,
             "locks": len(self.published.locks) if self.published else 0,
+            "order_updates_waiting": self.order_updates.waiting,
         }
 
     async def _record_snapshot(self, view: BookView) -> None:
@@ -311,13 +320,13 @@ class Ledger(Job):
         if minute is None or daily_summary.due_day(now_ms, minute, self.summarized) is None:
             return
         since_ms = daily_summary.since_ms(now_ms)
-        told = await self.sql.run(alert_store.told_labels, DAILY_SUMMARY, since_ms)
+        told = await self.sql.read(alert_store.told_labels, DAILY_SUMMARY, since_ms)
         self.summarized = summarized_days(self.spec.account, told)
         day = daily_summary.due_day(now_ms, minute, self.summarized)
         if day is None:
             return
         days = daily_summary.report_days(day, now_ms)
-        report = await self.sql.run(
+        report = await self.sql.read(
             daily_report, self.spec.account, self.attribution, None, days, now_ms
         )
         self.report(daily_summary_alerts(self.spec.account, report.totals(day), now_ms))

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ray.exceptions import RayActorError
-
 from actors.base import Job
-from actors.context import GATEWAY_NAME, ConfigSource, NamedActor, position_book_name
+from actors.context import (
+    GATEWAY_NAME,
+    ConfigSource,
+    NamedActor,
+    PeerUnavailable,
+    position_book_name,
+)
 from riskd.core.clock import MINUTE_MS
 from riskd.market.counter import SymbolCounter
 from riskd.market.hotset import hot_symbols
@@ -79,14 +83,14 @@ class MarketHub(Job):
         for book in self.books:
             try:
                 view = await book.call("current")
-            except (ValueError, RayActorError):
+            except PeerUnavailable:
                 continue
             positions += [record.symbol for record in view.positions]
         orders: list[str] = []
         for reaper in self.reapers:
             try:
                 orders += await reaper.call("open_order_symbols")
-            except (ValueError, RayActorError):
+            except PeerUnavailable:
                 continue
         return positions, orders
 

@@ -3,9 +3,10 @@
 Each pass asks ``riskd.protect.ladder.plan_actions`` per position and carries it out: place the new
 generation, and only once it is confirmed open, cancel the old one. The open algo orders come
 from the exchange (the truth: ladders are rebuilt from them after any restart), read in full
-once per interval and kept current in between by the job's own acknowledgements and the
-stream's ALGO_UPDATEs, so the passes that position changes (from the PositionBook) and order
-events (typed by the UserStream) trigger at once spend no REST weight.
+once per interval while the budget has room (at least every ``snapshot_max_age_ms``) and kept
+current in between by the job's own acknowledgements and the stream's ALGO_UPDATEs, so the
+passes that position changes (from the PositionBook) and order events (typed by the
+UserStream) trigger at once spend no REST weight.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from riskd.exchange.parse_orders import (
     parse_algo_order,
     parse_open_algo_orders,
 )
+from riskd.exchange.weights import endpoint_weight
 from riskd.notify.events import ladder_failed_alert, market_reduce_alerts
 from riskd.orders import AlgoOrderBook, OpenAlgoOrder
 from riskd.plan import JobSpec
@@ -36,10 +38,12 @@ from riskd.protect.ladder import (
     parse_rung_client_id,
     plan_account,
     seen_open_rungs,
+    snapshot_due,
 )
 
 WOULD_IMMEDIATELY_TRIGGER = -2021
 NO_SUCH_ORDER = -2011
+OPEN_ALGO_ORDERS_WEIGHT = endpoint_weight("GET", "/fapi/v1/openAlgoOrders", {}).ip_weight
 
 
 class StopLadder(Job):
@@ -139,10 +143,16 @@ class StopLadder(Job):
         }
 
     async def _open_algo_orders(self) -> tuple[OpenAlgoOrder, ...]:
-        """The open algo orders: read in full once per interval, otherwise as last learnt."""
+        """The open algo orders: read in full when ``snapshot_due``, otherwise as last learnt."""
         requested = wall_ms()
         last = self.algo_orders.snapshot_requested_ms
-        if last is None or requested - last >= self.spec.config.interval_ms:
+        due = snapshot_due(
+            None if last is None else requested - last,
+            self.spec.config.interval_ms,
+            self.account_config.stop_ladder.snapshot_max_age_ms,
+            self.access.spare(OPEN_ALGO_ORDERS_WEIGHT),
+        )
+        if due:
             body = await self.access.read(
                 "GET", "/fapi/v1/openAlgoOrders", self.access.client.futures_get_open_algo_orders
             )

@@ -13,6 +13,7 @@ list comes from the Ledger.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 import math
@@ -53,7 +54,7 @@ from riskd.protect.flatten import FlattenRequest
 from riskd.risk.attribution import Attribution, RobotPositionKey, robot_positions
 from riskd.risk.banlist import BanList
 from riskd.risk.ledger_store import filled_quantities
-from riskd.store import SqlRunner, error_line, init_schema, make_engine
+from riskd.store import SqlRunner, WriteQueue, init_schema, make_engine
 from riskd.trade.decision_store import (
     DecisionRecord,
     decision_counts,
@@ -93,11 +94,11 @@ class Trader(Job):
         self.open_orders: tuple = ()
         self.marks: dict[str, Decimal] = {}
         self.sequence = itertools.count()
-        self._unrecorded: list[DecisionRecord] = []
-        self._queued = asyncio.Event()  # decisions wait in _unrecorded
-        self._written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._write_error: Exception | None = None  # the decisions' last write, until one works
-        self._writer = asyncio.get_running_loop().create_task(self._write_decisions())
+        self.decisions = WriteQueue(
+            f"{spec.name}: gate decisions",
+            functools.partial(self.sql.run, record_decisions),
+            retry_s=RECORD_EVERY_S,
+        )
         budgets = self.config.budgets
         self.access.orders = OrderBudget(  # robots' bursts wait here, not in a −1015
             math.floor(budgets.account_orders_per_10s * budgets.headroom),
@@ -113,8 +114,8 @@ class Trader(Job):
         """Refresh what the gate judges robots' orders by; then fail while gate decisions wait
         for SQL, with the write's error, so that the health and DatabaseError tell."""
         await self._refresh()
-        if self._write_error is not None:
-            raise self._write_error.with_traceback(None)
+        if self.decisions.error is not None:
+            raise self.decisions.error.with_traceback(None)
 
     async def _refresh(self) -> None:
         client = self.access.client
@@ -143,7 +144,7 @@ class Trader(Job):
         view = await self.position_book.current.remote()
         self.positions = {record.key: record.amount for record in view.positions}
         if any(r.max_notional_usdt or r.max_margin_usdt for r in self.robots.values()):
-            fills = await self.sql.run(filled_quantities, self.spec.account)
+            fills = await self.sql.read(filled_quantities, self.spec.account)
             self.robot_positions = robot_positions(fills, self.attribution)
 
     async def _leverage(self) -> dict[str, int]:
@@ -296,35 +297,10 @@ class Trader(Job):
         return answers.answer(answers.created(params.symbol, int(placed["orderId"])), placed)
 
     async def _record(self, record: DecisionRecord) -> None:
-        """Queue *record* and return once the write that takes it is done: a robot is answered
-        only once its decision is in SQL, which a crash right after then cannot lose. A failed
-        write lets the answer go too; the decision stays queued for the next."""
-        self._unrecorded.append(record)
-        self._queued.set()
-        await asyncio.shield(self._written)
-
-    async def _write_decisions(self) -> None:
-        """Write the queued decisions in one transaction as soon as there are any (those
-        queued meanwhile wait for the next), then release the requests waiting for it."""
-        while True:
-            await self._queued.wait()
-            self._queued.clear()
-            batch, self._unrecorded = self._unrecorded, []
-            written, self._written = self._written, asyncio.get_running_loop().create_future()
-            try:
-                await self.sql.run(record_decisions, batch)
-            except Exception as exc:  # kept, and written with the next batch
-                if self._write_error is None:  # told at once; the passes fail with it meanwhile
-                    log.exception("%s: gate decisions not recorded yet", self.spec.name)
-                    self.health.failed(error_line(exc), wall_ms())
-                self._write_error = exc
-                self._unrecorded[:0] = batch
-            else:
-                self._write_error = None
-            written.set_result(None)
-            if self._write_error is not None:
-                await asyncio.sleep(RECORD_EVERY_S)
-                self._queued.set()
+        """Return once the write that takes *record* is over: a robot is answered only once
+        its decision is in SQL, which a crash right after then cannot lose. A failed write
+        lets the answer go too; the decision stays queued for the next."""
+        await self.decisions.put(record)
 
     async def _order(self, params: OrderParams) -> dict:
         ref = params.order
@@ -377,14 +353,16 @@ class Trader(Job):
 
     async def orders(self, robot: str | None, limit: int) -> list[dict]:
         """The newest gate decisions of this account (of *robot* if given)."""
-        records = await self.sql.run(decisions, account=self.spec.account, robot=robot, limit=limit)
+        records = await self.sql.read(
+            decisions, account=self.spec.account, robot=robot, limit=limit
+        )
         return [record.to_dict() for record in records]
 
     async def order_summary(self, hours: int) -> dict[str, Any]:
         """Per robot of this account, how many orders the gate passed and refused over the
         last *hours*, and its latest refusal: ``GET /v1/orders/summary``."""
         since_ms = wall_ms() - hours * HOUR_MS
-        counts = await self.sql.run(
+        counts = await self.sql.read(
             decision_counts, self.spec.account, sorted(self.robots), since_ms
         )
         return {

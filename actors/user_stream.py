@@ -15,7 +15,7 @@ import contextlib
 import aiohttp
 
 from actors.base import Job
-from actors.context import ConfigSource, ledger_name, stop_ladder_name
+from actors.context import ConfigSource
 from riskd.core.clock import wall_ms
 from riskd.exchange.client import user_stream_url
 from riskd.exchange.errors import Rejected
@@ -27,7 +27,7 @@ from riskd.exchange.userstream import (
     UserStreamConfig,
     parse_user_event,
 )
-from riskd.plan import JobSpec
+from riskd.plan import JobKind, JobSpec
 from riskd.positions import SourceSnapshot
 
 INVALID_LISTEN_KEY = -1125
@@ -43,8 +43,8 @@ class UserStream(Job):
         self.events_received = 0
         self.reconnects = -1
         self._key_invalid = asyncio.Event()
-        self.stop_ladder = self.peer(stop_ladder_name(spec.account))
-        self.ledger = self.peer(ledger_name(spec.account))
+        self.stop_ladder = self.account_peer(JobKind.STOP_LADDER)
+        self.ledger = self.account_peer(JobKind.LEDGER)
 
     async def step(self) -> None:
         listen_key = await self._create_listen_key()
@@ -92,9 +92,11 @@ class UserStream(Job):
             case SourceSnapshot():
                 await self.position_book.apply.remote(event)
             case OrderUpdate():
-                self.stop_ladder.notify("on_order_update", event)
-                self.ledger.notify("on_order_update", event)
-            case AlgoUpdate():
+                if self.stop_ladder is not None:
+                    self.stop_ladder.notify("on_order_update", event)
+                if self.ledger is not None:
+                    self.ledger.notify("on_order_update", event)
+            case AlgoUpdate() if self.stop_ladder is not None:
                 self.stop_ladder.notify("on_algo_update", event)
         return event
 

@@ -22,11 +22,13 @@ import ray
 from binance import AsyncClient
 from ray._private import state as ray_state
 from ray.actor import ActorHandle
+from sqlalchemy import make_url
 
 from actors import launcher
 from actors.context import ConfigSource
 from riskd.health import JobStatus
 from riskd.sim import SimConfig, SimulatorThread
+from riskd.store import make_engine
 
 READY_S = 60.0
 ACCOUNT = "sim"
@@ -147,6 +149,26 @@ kind = "account_pnl"
 window_ms = 86400000
 threshold_usdt = "{account_threshold_usdt}"
 """
+
+
+@contextlib.contextmanager
+def scratch_database(server_url: str) -> Iterator[str]:
+    """A fresh database on the MySQL/MariaDB server at *server_url* (``mysql+pymysql://…``),
+    dropped on exit: its URL."""
+    name = f"bench_{uuid.uuid4().hex[:8]}"
+    server = make_engine(server_url)
+    try:
+        with server.begin() as connection:
+            connection.exec_driver_sql(
+                f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+            )
+        try:
+            yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+        finally:
+            with server.begin() as connection:
+                connection.exec_driver_sql(f"DROP DATABASE {name}")
+    finally:
+        server.dispose()
 
 
 @contextlib.contextmanager

@@ -70,6 +70,7 @@ from riskd.protect.ladder import LadderConfig, parse_rung_client_id
 from riskd.runs import RUN_DIR_ENV
 from riskd.sim import SimulatorThread
 from riskd.sim.server import UNKNOWN_ERROR
+from tests.kit.processes import session_processes
 
 LADDER_SYMBOL = REST_SYMBOL  # the workload holds no position on it: a new ladder is placed
 LADDER_QTY = "0.100"
@@ -113,20 +114,6 @@ def run_alone(
 
 
 # ---------------------------------------------------------------- the daemon killed
-
-
-def session_processes(session_id: int) -> list[int]:
-    """The live processes (zombies aside) of the session *session_id* leads, from /proc."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rpartition(")")[2].split()
-        except OSError:  # gone meanwhile
-            continue
-        state, session = fields[0], int(fields[3])
-        if session == session_id and state != "Z":
-            found.append(int(stat.parent.name))
-    return found
 
 
 def riskd_run(source: ConfigSource, ready: Connection) -> None:

@@ -10,7 +10,8 @@ per account) and the price walk on (a step a second, as ``riskd run --sim``). Th
 ``riskd run --sim``'s, built for N accounts as ``bench/footprint.py`` builds it: account ``sim``
 as it is, ``sim2`` … copies with keys of their own and every job on a loopback IP of its own;
 the market feed carries every symbol (``[market] symbols = "all"``), with SQLite in a temporary
-folder. Changed:
+folder or, with ``--database-url mysql+pymysql://…``, a fresh database on that MySQL/MariaDB
+server (dropped afterwards). Changed:
 
 * every job at its budget: the jobs whose pass is a fixed read (account_reader,
   position_risk_reader, order_reaper, ledger, heartbeat) run every
@@ -73,10 +74,13 @@ Measured, over the workload (``--minutes``):
    ``--capacity-minutes``, each a fresh deployment with the same load per account (robots and
    subscribers scale with the accounts): up from ``--accounts`` if the soak passed, else up
    from the smallest, each until the first round whose steady-state p99 passes 100 ms. Each
-   round prints its tables 3 and 4.
+   round prints its tables 3 and 4. Every run (the soak too) first waits, up to
+   ``--quiet-wait-s``, until the host's 1-minute load is below its cores, so that a round does
+   not start while the last one's processes still wind down.
 
     python bench/soak.py [--accounts 10] [--symbols 100] [--robots 50] [--subscribers 500]
         [--minutes 30] [--sample-s 60] [--capacity 1,2,4,8,10,12] [--capacity-minutes 2]
+        [--quiet-wait-s 180] [--database-url mysql+pymysql://root@127.0.0.1:3306/test]
 
 Targets: no RSS growth after warm-up; zero 429 and 418; ladder reaction p99 ≤ 100 ms and
 ban-list push p99 ≤ 100 ms (steady state).
@@ -86,6 +90,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import faulthandler
 import functools
 import itertools
@@ -119,6 +124,7 @@ from deployment import (
     local_deployment,
     pct,
     print_host,
+    scratch_database,
     serve_subscribers,
     subscriber_processes,
     table,
@@ -137,6 +143,8 @@ from footprint import (
 from gateway import Quantities, fmz_trade, robot_token, robots_toml, timed
 from market import process_cpu_s
 from reaction import Change, Tracker
+from sqlalchemy import make_url
+from sqlalchemy.exc import ArgumentError
 
 from actors.context import ConfigSource
 from riskd.config import load_config_text
@@ -625,7 +633,12 @@ def run_once(size: Size, args: argparse.Namespace, sample_s: float) -> RunResult
                 accounts=accounts, symbols=args.symbols, exchange={"walk_interval_ms": WALK_MS}
             ) as simulator,
             tempfile.TemporaryDirectory(prefix="bench-soak-") as folder,
+            scratch_database(args.database_url)
+            if args.database_url
+            else contextlib.nullcontext(None) as database_url,
         ):
+            if database_url is not None:
+                data["database"]["url"] = database_url
             tracker = Tracker(simulator)
             url = simulator.server.url
             source = ConfigSource(soak_toml(data, url, size.robots), "<soak>", folder)
@@ -973,8 +986,18 @@ def scaled(args: argparse.Namespace, accounts: int) -> Size:
     return Size(accounts, robots, subscribers, args.capacity_minutes)
 
 
+def wait_for_quiet(max_s: float) -> None:
+    """Wait, up to *max_s*, until the host's 1-minute load is below its cores: a round
+    must not start while the last one's processes still wind down."""
+    deadline = time.monotonic() + max_s
+    while os.getloadavg()[0] >= (os.cpu_count() or 1) and time.monotonic() < deadline:
+        time.sleep(5)
+
+
 def run_bounded(size: Size, args: argparse.Namespace) -> RunResult:
-    """``run_once``, with a last resort should it hang: dump the stacks and exit."""
+    """``run_once`` on a quiet host, with a last resort should it hang: dump the stacks and
+    exit."""
+    wait_for_quiet(args.quiet_wait_s)
     faulthandler.dump_traceback_later(
         args.ready_timeout + size.minutes * 60 + CONNECT_S + 300, exit=True
     )
@@ -1017,6 +1040,17 @@ def counts(text: str) -> list[int]:
     return values
 
 
+def server_url(text: str) -> str:
+    """A MySQL/MariaDB server's SQLAlchemy URL, for argparse."""
+    try:
+        url = make_url(text)
+    except ArgumentError:
+        raise argparse.ArgumentTypeError("not a SQLAlchemy database URL") from None
+    if url.get_backend_name() not in ("mysql", "mariadb"):
+        raise argparse.ArgumentTypeError("a MySQL/MariaDB URL (mysql+pymysql://…)")
+    return text
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=10)
@@ -1032,6 +1066,14 @@ def main() -> int:
     parser.add_argument("--robot-period-s", type=float, default=5.0, help="per robot")
     parser.add_argument("--client-procs", type=int, default=2, help="for the subscribers")
     parser.add_argument("--ready-timeout", type=float, default=600.0, help="s")
+    parser.add_argument(
+        "--quiet-wait-s", type=float, default=180.0, help="at most, for a quiet host per run"
+    )
+    parser.add_argument(
+        "--database-url",
+        type=server_url,
+        help="mysql+pymysql://USER@HOST:PORT/DB: riskd's database on that server (default: SQLite)",
+    )
     args = parser.parse_args()
     if not 1 <= args.accounts <= 100:
         parser.error("--accounts must be between 1 and 100")
@@ -1045,9 +1087,13 @@ def main() -> int:
             parser.error(f"--{flag.replace('_', '-')} must be > 0")
     if args.ready_timeout <= 0:
         parser.error("--ready-timeout must be > 0")
+    if args.quiet_wait_s < 0:
+        parser.error("--quiet-wait-s must be ≥ 0")
     logging.basicConfig(level=logging.WARNING)
     os.chdir(Path(__file__).resolve().parent.parent)
     print_host()
+    where = make_url(args.database_url).render_as_string() if args.database_url else "SQLite"
+    print(f"riskd's database: {where} (a fresh one per deployment)")
     soak = run_bounded(Size(args.accounts, args.robots, args.subscribers, args.minutes), args)
     if soak.samples:
         report_rss(soak, args.sample_s)

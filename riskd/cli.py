@@ -1,6 +1,6 @@
 """The ``riskd`` command: run, status, stop, db init, backfill, klines backfill, locks, lock,
-unlock, state, silences, silence, unsilence, pnl, report, flatten, config check, and the
-simulator."""
+unlock, state, silences, silence, unsilence, pnl, report, flatten, keys check, config check, and
+the simulator."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ import urllib.request
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from binance import AsyncClient
 from sqlalchemy.exc import SQLAlchemyError
 
 from riskd import runs
@@ -26,9 +26,7 @@ from riskd.config import AccountConfig, ConfigError, RiskdConfig, load_config
 from riskd.core.clock import DAY_MS, wall_ms
 from riskd.core.display import printable, printable_lines, since, table, until, utc
 from riskd.core.net import is_loopback
-from riskd.exchange.access import BinanceAccess
 from riskd.exchange.budget import WeightBudget
-from riskd.exchange.client import make_client
 from riskd.exchange.clock import ServerClock
 from riskd.exchange.errors import ExchangeError
 from riskd.exchange.guard import IpGuardConfig, IpGuards
@@ -47,8 +45,14 @@ from riskd.pnl.daily import DEFAULT_DAYS, MAX_DAYS
 from riskd.pnl.report import MAX_HOURS, PnlGrouping
 from riskd.pnl.report_html import daily_report_html
 from riskd.risk.backfill import MAX_BACKFILL_DAYS, BackfillResult, backfill
-from riskd.sim import SimAccountConfig, SimConfig, SimServer, SimulatorThread, serve_forever
+from riskd.sim import SimAccountConfig, SimConfig
 from riskd.store import SqlRunner, error_line, init_schema, make_engine
+
+if TYPE_CHECKING:
+    from binance import AsyncClient
+
+    from riskd.exchange.access import BinanceAccess
+    from riskd.sim import SimServer
 
 # `riskd run --sim`: the simulator's default account, and every job on its own loopback IP so
 # the simulator's per-IP counters show each job's weight apart.
@@ -186,6 +190,8 @@ def _sim(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         return _fail(str(exc))
     _warn_if_exposed(config)
+    from riskd.sim import serve_forever  # the server (aiohttp) only for the commands serving it
+
     try:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(serve_forever(config, _print_sim_ready))
@@ -208,10 +214,7 @@ def _config_source(args: argparse.Namespace):  # -> actors.context.ConfigSource
         return ConfigSource(SIM_CONFIG_TOML, SIM_CONFIG_NAME, str(Path.cwd()))
     if not args.config:
         raise ConfigError("give --config PATH, or --sim for the embedded defaults")
-    try:
-        return ConfigSource.from_path(Path(args.config))
-    except OSError as exc:
-        raise ConfigError(f"{args.config}: cannot read: {exc.strerror}") from None
+    return ConfigSource.from_path(Path(args.config))
 
 
 def _fresh_sim_database(config: RiskdConfig) -> None:
@@ -233,8 +236,10 @@ def _run(args: argparse.Namespace) -> int:
         config.plan()
     except (ConfigError, OverSubscribedError) as exc:
         return _fail(str(exc))
+    _warn_about_load(config)
 
     from actors import launcher
+    from riskd.sim import SimulatorThread
 
     simulator = SimulatorThread(config.sim) if args.sim else None
     if simulator is not None:
@@ -360,11 +365,20 @@ def _load(path: str) -> RiskdConfig:
 
 def _config_check(args: argparse.Namespace) -> int:
     try:
-        plan = load_config(Path(args.path), secrets=()).plan()
+        config = load_config(Path(args.path), secrets=())
+        plan = config.plan()
     except (ConfigError, OverSubscribedError) as exc:
         return _fail(str(exc))
     _say(plan.describe())
+    _warn_about_load(config)
     return 0
+
+
+def _warn_about_load(config: RiskdConfig) -> None:
+    """Warn (stderr) of what this config runs but should not."""
+    warning = config.database.load_warning(len(config.accounts))
+    if warning is not None:
+        print(f"riskd: warning: {printable(warning)}", file=sys.stderr, flush=True)
 
 
 class _DatabaseUnavailable(Exception):
@@ -424,6 +438,8 @@ def _backfill(args: argparse.Namespace) -> int:
 async def _run_backfill(
     config: RiskdConfig, account: AccountConfig, days: int, weight_per_minute: int
 ) -> BackfillResult:
+    from riskd.exchange.client import make_client  # python-binance: see _backfill_session
+
     client = make_client(config.exchange, account.api_key, account.api_secret)
     async with _backfill_session(config, client, "backfill", weight_per_minute) as (access, runner):
         return await backfill(
@@ -459,6 +475,8 @@ def _klines_backfill(args: argparse.Namespace) -> int:
 async def _run_klines_backfill(
     config: RiskdConfig, args: argparse.Namespace
 ) -> KlineBackfillResult:
+    from riskd.exchange.client import make_client  # python-binance: see _backfill_session
+
     client = make_client(config.exchange)  # klines are public: no keys
     session = _backfill_session(config, client, "klines_backfill", args.weight_per_minute)
     async with session as (access, runner):
@@ -478,7 +496,12 @@ async def _backfill_session(
     config: RiskdConfig, client: AsyncClient, job: str, weight_per_minute: int
 ) -> AsyncIterator[tuple[BinanceAccess, SqlRunner]]:
     """The exchange, within *weight_per_minute*, and the database, for one backfill (whose
-    progress bar ends its line when the backfill ends)."""
+    progress bar ends its line when the backfill ends).
+
+    python-binance is imported only by the backfills, which use it: every other command
+    starts ~0.3 s sooner."""
+    from riskd.exchange.access import BinanceAccess
+
     access = BinanceAccess(
         client,
         job=job,
@@ -876,6 +899,30 @@ def _flatten(args: argparse.Namespace) -> int:
     return 0 if flat else 1
 
 
+def _keys_check(args: argparse.Namespace) -> int:
+    """Exit 0 when every key checked is safe, 1 when one is not or could not be read now."""
+    answer = _gateway_call(args, "POST", "/v1/keys/check" + _query(account=args.account))
+    now_ms = wall_ms()
+    rows = []
+    for check in answer["accounts"]:
+        lines = [(finding["severity"], finding["text"]) for finding in check["findings"]]
+        if check["error"]:
+            lines.append(("error", f"the check failed: {check['error']}"))
+        for index, (severity, text) in enumerate(lines or [("", "")]):
+            first = index == 0
+            rows.append(
+                (
+                    check["account"] if first else "",
+                    check["verdict"].upper() if first else "",
+                    since(check["checked_ms"], now_ms) if first else "",
+                    severity,
+                    text,
+                )
+            )
+    _say(table(("account", "verdict", "read (UTC)", "severity", "finding"), rows))
+    return 0 if answer["ok"] else 1
+
+
 # ---------------------------------------------------------------- parser
 
 
@@ -904,7 +951,7 @@ def build_parser() -> argparse.ArgumentParser:
     deployment_command("stop", _stop, "stop a running deployment")
 
     db = commands.add_parser("db", help="database commands")
-    db_commands = db.add_subparsers(dest="db_command", required=True)
+    db_commands = db.add_subparsers(dest="db_command", metavar="{init}", required=True)
     db_init = db_commands.add_parser("init", help="create or upgrade the schema")
     db_init.add_argument("--config", metavar="PATH")
     db_init.set_defaults(func=_db_init)
@@ -924,7 +971,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     klines = commands.add_parser("klines", help="kline commands")
-    klines_commands = klines.add_subparsers(dest="klines_command", required=True)
+    klines_commands = klines.add_subparsers(
+        dest="klines_command", metavar="{backfill}", required=True
+    )
     klines_fill = deployment_command(
         "backfill",
         _klines_backfill,
@@ -945,11 +994,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="REQUEST_WEIGHT budget (a page of 1500 weighs 10); leave room for a running riskd",
     )
 
-    def gateway_command(name: str, func, text: str) -> argparse.ArgumentParser:
+    def gateway_command(
+        name: str,
+        func,
+        text: str,
+        group=commands,
+        account_help: str = "needed with several accounts",
+    ) -> argparse.ArgumentParser:
         """A request to the running deployment's gateway (tokens from the config's env vars)."""
-        command = deployment_command(name, func, text)
+        command = deployment_command(name, func, text, group)
         command.add_argument("--url", help="the gateway, if not where the deployment says")
-        command.add_argument("--account", metavar="NAME", help="needed with several accounts")
+        command.add_argument("--account", metavar="NAME", help=account_help)
         return command
 
     gateway_command("locks", _locks, "list the active locks of an account")
@@ -1003,8 +1058,18 @@ def build_parser() -> argparse.ArgumentParser:
     state.add_argument("--operator", help="who (to set a state): kept in the audit")
     state.add_argument("--reason", help="why (to set a state): kept in the audit")
 
+    keys = commands.add_parser("keys", help="API key commands")
+    gateway_command(
+        "check",
+        _keys_check,
+        "read now what each account's API key may do: withdrawals, IP restriction, futures, "
+        "the trading authority's end (exit 1 when a key is not safe)",
+        keys.add_subparsers(dest="keys_command", metavar="{check}", required=True),
+        "only this account's (default: every account's)",
+    )
+
     config = commands.add_parser("config", help="config commands")
-    config_commands = config.add_subparsers(dest="config_command", required=True)
+    config_commands = config.add_subparsers(dest="config_command", metavar="{check}", required=True)
     check = config_commands.add_parser("check", help="validate and print the plan per IP")
     check.add_argument("path", metavar="PATH")
     check.set_defaults(func=_config_check)

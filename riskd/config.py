@@ -3,7 +3,9 @@
 Secrets never appear in the file. It names the environment variables (``*_env``) or files
 (``*_file``) that hold them, and validation resolves those into :class:`Secret` values once,
 at load time, exposed as read-only properties (``AccountConfig.api_key``, …). Relative
-``*_file`` paths are relative to the directory of the config file.
+``*_file`` paths are relative to the directory of the config file. The config file and the
+secret files must be private to their owner (0600 or 0400): one open to group or others is
+refused.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from riskd.core.files import FileRefused, read_private_text
 from riskd.core.frozen import FrozenModel
 from riskd.core.secrets import (
     EnvVarName,
@@ -214,7 +217,7 @@ def load_config(
     """
     if path is None:
         return load_config_text("", "<defaults>", Path(), env, secrets)
-    return load_config_text(_read_text(path), str(path), path.parent, env, secrets)
+    return load_config_text(read_config_text(path), str(path), path.parent, env, secrets)
 
 
 def load_config_text(
@@ -251,13 +254,13 @@ def load_config_text(
         ) from None
 
 
-def _read_text(path: Path) -> str:
+def read_config_text(path: Path) -> str:
+    """The text of the config file at *path*: ConfigError if it cannot be read, or if its
+    group or others may read or write it (``riskd.core.files``)."""
     try:
-        return path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror or type(exc).__name__}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: cannot read: not UTF-8 text") from None
+        return read_private_text(path)
+    except FileRefused as exc:
+        raise ConfigError(f"config: {exc}") from None
 
 
 def _key_path(loc: tuple[str | int, ...]) -> str:

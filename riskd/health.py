@@ -12,6 +12,9 @@ LATE_AFTER_INTERVALS = 3
 """A job, or a source a job reads, is late once its last success is this many intervals old."""
 PENDING_AFTER_MS = 10_000
 """A job that has not answered this long after its creation is pending, no longer starting."""
+API_KEY = "api_key"
+"""The ``extra`` of the job that checks its account's API key (the AccountReader): the check,
+as ``riskd.exchange.key_safety.KeyCheck.to_dict`` gives it."""
 
 
 def late_after_ms(interval_ms: int) -> int:
@@ -74,10 +77,12 @@ class JobState(StrEnum):
 
 def unanswered_state(answered_before: bool, age_ms: int, placeable: bool = True) -> JobState:
     """The state of a job that did not answer its health report in time, *age_ms* after the
-    Controller created it; *placeable*: an alive node may take it (not so when no alive node
-    carries its egress label: one that answered before has lost its node with it)."""
+    Controller created it; *placeable*: an alive node may take it. When no alive node carries
+    its egress label it is pending at once (one that answered before lost its node with it)."""
+    if not placeable:
+        return JobState.PENDING
     if answered_before:
-        return JobState.UNRESPONSIVE if placeable else JobState.PENDING
+        return JobState.UNRESPONSIVE
     return JobState.STARTING if age_ms < PENDING_AFTER_MS else JobState.PENDING
 
 
@@ -105,6 +110,25 @@ class JobStatus:
             if self.health["last_error"]:
                 text += f": {self.health['last_error']}"
         return text
+
+
+def key_checks(rows: Sequence[JobStatus]) -> list[dict]:
+    """The API key checks the jobs of *rows* report (one per account whose job answered)."""
+    return [
+        row.health["extra"][API_KEY]
+        for row in rows
+        if row.health is not None and API_KEY in row.health.get("extra", {})
+    ]
+
+
+def _note(row: JobStatus) -> str:
+    """The note column: the Controller's note, else the last error; and a key not safe."""
+    health = row.health or {}
+    notes = [row.note or health.get("last_error") or ""]
+    key = health.get("extra", {}).get(API_KEY)
+    if key is not None and not key["ok"]:
+        notes.append(f"API key {key['summary']}")
+    return "; ".join(note for note in notes if note)
 
 
 def format_status(rows: Sequence[JobStatus], now_ms: int) -> str:
@@ -137,7 +161,7 @@ def format_status(rows: Sequence[JobStatus], now_ms: int) -> str:
                 since(h.get("last_success_ms"), now_ms) if h else "",
                 f"{h['lag_ms'] / 1000:.1f}s" if h else "",
                 row.restarts,
-                row.note or (h.get("last_error") or "" if h else ""),
+                _note(row),
             )
         )
     return table(header, lines)

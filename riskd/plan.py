@@ -52,6 +52,11 @@ class JobKind(Enum):
 _MARKET_KINDS = frozenset({JobKind.MARKET_HUB, JobKind.MARKET_READER, JobKind.MARKET_STREAM})
 
 
+def job_name(kind: JobKind, account: str) -> str:
+    """The name of *account*'s *kind* job actor in the deployment's namespace."""
+    return f"{kind.value}:{account}"
+
+
 class JobConfig(FrozenModel):
     """One job of one account: its loop, its weight budget and where its requests leave from.
 
@@ -125,7 +130,7 @@ class JobSpec:
     @property
     def name(self) -> str:
         """The actor's name in the deployment's namespace."""
-        return f"{self.kind.value}:{self.account}"
+        return job_name(self.kind, self.account)
 
     @property
     def local_addr(self) -> str | None:

@@ -9,11 +9,13 @@ import signal
 import socket
 import subprocess
 import sys
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
 from aiohttp import web
 
+from riskd.cli import build_parser
 from riskd.pnl.daily import DayFigures
 from riskd.pnl.report import PnlRow
 from riskd.positions import PositionKey
@@ -25,8 +27,10 @@ from riskd.protect.flatten import (
     SliceStatus,
     StepStatus,
 )
+from tests.kit.files import write_private
 from tests.kit.flatten import SMALL_LOTS
-from tests.kit.gateway import FakeBackend, robot_tokens, serving
+from tests.kit.gateway import SAFE_KEY, FakeBackend, robot_tokens, serving
+from tests.kit.imports import loaded_by
 from tests.kit.sim import binance_client
 
 READY = re.compile(r"REST (http://127\.0\.0\.1:\d+)/fapi")
@@ -85,7 +89,7 @@ def test_bad_invocations_exit_2_with_a_reason(args: list[str], message: str) -> 
 
 async def test_sim_command_reads_limits_from_the_config_file(tmp_path) -> None:
     config = tmp_path / "riskd.toml"
-    config.write_text("[sim.limits]\nweight_per_minute = 7\n")
+    write_private(config, "[sim.limits]\nweight_per_minute = 7\n")
     process = _start("sim", "--config", str(config), "--port", "0")
     try:
         url = _wait_ready(process)
@@ -101,7 +105,7 @@ async def test_sim_command_reads_limits_from_the_config_file(tmp_path) -> None:
 
 def test_sim_command_reports_config_errors_by_key(tmp_path) -> None:
     config = tmp_path / "riskd.toml"
-    config.write_text("[sim.limits]\nweight_per_minut = 7\n")
+    write_private(config, "[sim.limits]\nweight_per_minut = 7\n")
     result = subprocess.run(
         [sys.executable, "-m", "riskd.cli", "sim", "--config", str(config)],
         capture_output=True,
@@ -139,9 +143,14 @@ egress = "10.0.0.5"
 """
 
 
+def test_commands_other_than_the_backfills_and_the_simulator_load_neither() -> None:
+    # python-binance and the simulator's server cost ~0.4 s of every command's start.
+    assert loaded_by(["riskd.cli"], ["binance", "riskd.sim.server", "ray"]) == []
+
+
 def test_config_check_prints_the_plan_per_ip(tmp_path) -> None:
     config = tmp_path / "riskd.toml"
-    config.write_text(ONE_ACCOUNT.format(weight=300))
+    write_private(config, ONE_ACCOUNT.format(weight=300))
     result = _cli("config", "check", str(config))
     assert result.returncode == 0, result.stderr
     assert re.search(
@@ -153,16 +162,54 @@ def test_config_check_prints_the_plan_per_ip(tmp_path) -> None:
 
 def test_config_check_refuses_an_over_subscribed_ip_naming_its_jobs(tmp_path) -> None:
     config = tmp_path / "riskd.toml"
-    config.write_text(ONE_ACCOUNT.format(weight=1600))
+    write_private(config, ONE_ACCOUNT.format(weight=1600))
     result = _cli("config", "check", str(config))
     assert result.returncode == 2
     assert "egress 10.0.0.5 is over-subscribed: 2200 weight/min > 2160 allowed" in result.stderr
     assert "account_reader/main 1600" in result.stderr
 
 
+def test_config_check_warns_when_sqlite_serves_many_accounts(tmp_path) -> None:
+    config = tmp_path / "riskd.toml"
+    jobs = ("account_reader", "position_risk_reader", "user_stream", "order_reaper")
+    jobs += ("stop_ladder", "ledger", "trader")
+    three = "".join(
+        f'[[accounts]]\nname = "a{index}"\napi_key_env = "K"\napi_secret_env = "S"\n'
+        + "".join(f'[accounts.jobs.{job}]\negress = "10.0.0.{index}"\n' for job in jobs)
+        for index in range(3)
+    )  # an IP per account: the plan fits
+    write_private(config, three)
+    result = _cli("config", "check", str(config))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.startswith("riskd: warning: database.url: SQLite serves 3 accounts")
+
+
+@pytest.mark.parametrize(
+    "command", [("config", "check"), ("run", "--config")], ids=["config check", "run"]
+)
+def test_a_config_readable_by_others_is_refused_in_one_line(tmp_path, command) -> None:
+    config = write_private(tmp_path / "riskd.toml", ONE_ACCOUNT.format(weight=300))
+    config.chmod(0o644)
+    result = _cli(*command, str(config))
+    assert (result.returncode, result.stderr) == (
+        2,
+        f"riskd: config: {config} is readable by group or others (mode 0644): chmod 600 {config}\n",
+    )
+
+
+def test_run_refuses_a_gateway_off_loopback_without_tokens(tmp_path) -> None:
+    config = write_private(tmp_path / "riskd.toml", '[gateway]\nhost = "0.0.0.0"\n')
+    result = _cli("run", "--config", str(config))
+    assert (result.returncode, result.stderr) == (
+        2,
+        f"riskd: {config}: gateway.host: 0.0.0.0 is not loopback: "
+        "set read_token_env and operator_token_env\n",
+    )
+
+
 def test_db_init_creates_the_schema_then_finds_it_current(tmp_path) -> None:
     config = tmp_path / "riskd.toml"
-    config.write_text(f'[database]\nurl = "sqlite:///{tmp_path}/riskd.db"\n')
+    write_private(config, f'[database]\nurl = "sqlite:///{tmp_path}/riskd.db"\n')
     first = _cli("db", "init", "--config", str(config))
     assert first.returncode == 0, first.stderr
     assert first.stdout.startswith(
@@ -186,10 +233,11 @@ async def test_backfill_books_the_simulators_income_with_a_progress_bar(
         symbol="BTCUSDT", side="SELL", type="MARKET", quantity="0.010"
     )
     config = tmp_path / "riskd.toml"
-    config.write_text(
+    write_private(
+        config,
         f'[database]\nurl = "sqlite:///{tmp_path}/riskd.db"\n'
         f'[exchange]\nnetwork = "sim"\nbase_url = "{sim.url}"\n'
-        '[[accounts]]\nname = "sim"\napi_key_env = "SIM_K"\napi_secret_env = "SIM_S"\n'
+        '[[accounts]]\nname = "sim"\napi_key_env = "SIM_K"\napi_secret_env = "SIM_S"\n',
     )
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -206,9 +254,10 @@ async def test_backfill_books_the_simulators_income_with_a_progress_bar(
 
 def test_backfill_refuses_days_beyond_binances_three_months(tmp_path) -> None:
     config = tmp_path / "riskd.toml"
-    config.write_text(
+    write_private(
+        config,
         f'[database]\nurl = "sqlite:///{tmp_path}/riskd.db"\n'
-        '[[accounts]]\nname = "a"\napi_key_env = "K"\napi_secret_env = "S"\n'
+        '[[accounts]]\nname = "a"\napi_key_env = "K"\napi_secret_env = "S"\n',
     )
     result = _cli("backfill", "--days", "91", "--config", str(config))
     assert result.returncode == 2
@@ -222,7 +271,7 @@ def test_backfill_needs_the_account_named_when_there_are_several(tmp_path) -> No
     accounts = "".join(
         f'[[accounts]]\nname = "{n}"\napi_key_env = "K"\napi_secret_env = "S"\n' for n in "ab"
     )
-    config.write_text(f'[database]\nurl = "sqlite:///{tmp_path}/riskd.db"\n{accounts}')
+    write_private(config, f'[database]\nurl = "sqlite:///{tmp_path}/riskd.db"\n{accounts}')
     result = _cli("backfill", "--days", "1", "--config", str(config))
     assert result.returncode == 2
     assert (
@@ -270,7 +319,7 @@ def test_sim_on_a_busy_port_says_so_in_one_line() -> None:
 
 def test_an_unreachable_database_is_one_line_without_its_password(tmp_path) -> None:
     config = tmp_path / "riskd.toml"
-    config.write_text('[database]\nurl_env = "DB_URL"\n')
+    write_private(config, '[database]\nurl_env = "DB_URL"\n')
     result = subprocess.run(
         [sys.executable, "-m", "riskd.cli", "db", "init", "--config", str(config)],
         capture_output=True,
@@ -345,9 +394,10 @@ async def _cli_async(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
 def _tokens_config(tmp_path, url: str):
     host, port = url.removeprefix("http://").split(":")
     config = tmp_path / "riskd.toml"
-    config.write_text(
+    write_private(
+        config,
         f'[gateway]\nhost = "{host}"\nport = {port}\n'
-        'read_token_env = "GW_READ"\noperator_token_env = "GW_OPERATOR"\n'
+        'read_token_env = "GW_READ"\noperator_token_env = "GW_OPERATOR"\n',
     )
     return config
 
@@ -382,9 +432,10 @@ async def test_a_gateway_that_is_not_there_is_one_line() -> None:
 
 def _sim_config(tmp_path, sim) -> str:
     config = tmp_path / "riskd.toml"
-    config.write_text(
+    write_private(
+        config,
         f'[database]\nurl = "sqlite:///{tmp_path}/riskd.db"\n'
-        f'[exchange]\nnetwork = "sim"\nbase_url = "{sim.url}"\n'
+        f'[exchange]\nnetwork = "sim"\nbase_url = "{sim.url}"\n',
     )
     return str(config)
 
@@ -621,4 +672,66 @@ def test_flatten_needs_an_operator_and_a_reason() -> None:
     assert result.returncode == 2
     assert result.stderr.splitlines()[-1].endswith(
         "the following arguments are required: --operator"
+    )
+
+
+class _KeysBackend(FakeBackend):
+    """Account b's key allows withdrawals; account c's could not be read now, said with
+    control characters (as a hostile answer would)."""
+
+    def __init__(self) -> None:
+        super().__init__(["a", "b", "c"])
+        self.keys["b"] = replace(SAFE_KEY, enable_withdrawals=True, ip_restrict=False)
+
+    async def check_key(self, account: str) -> dict:
+        check = await super().check_key(account)
+        if account == "c":
+            return check | {"ok": False, "error": "GET /sapi/…: \x1b[2Jall clear"}
+        return check
+
+
+async def test_keys_check_prints_each_accounts_findings_and_exits_1_when_one_is_unsafe() -> None:
+    async with serving(_KeysBackend(), accounts=["a", "b", "c"]) as gateway:
+        code, out, err = await _cli_async("keys", "check", "--url", gateway.url, env={})
+    assert (code, err) == (1, "")
+    header, *rows = out.splitlines()
+    assert header.split() == ["account", "verdict", "read", "(UTC)", "severity", "finding"]
+    assert re.fullmatch(r"a +SAFE +\S+ \S+Z \(\S+ ago\)", rows[0])
+    assert re.fullmatch(
+        r"b +UNSAFE +\S+ \S+Z \(\S+ ago\) +critical +withdrawals are enabled: .*", rows[1]
+    )
+    assert re.fullmatch(r" +critical +no IP restriction: the key works from any address", rows[2])
+    assert "\x1b" not in out
+    assert rows[3].endswith("error     the check failed: GET /sapi/…: \\x1b[2Jall clear")
+
+
+async def test_keys_check_of_a_safe_account_exits_0() -> None:
+    async with serving(_KeysBackend(), accounts=["a", "b", "c"]) as gateway:
+        code, out, err = await _cli_async(
+            "keys", "check", "--url", gateway.url, "--account", "a", env={}
+        )
+        calls = gateway.backend.calls
+    assert (code, err, len(out.splitlines())) == (0, "", 2)
+    assert calls == [("check_key", ("a",))]
+
+
+async def test_keys_check_without_a_gateway_is_one_line() -> None:
+    code, out, err = await _cli_async("keys", "check", "--url", NO_GATEWAY, env={})
+    assert (code, out) == (2, "")
+    assert err.startswith(f"riskd: no riskd gateway answers at {NO_GATEWAY}: ")
+    assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("group", "wanted"),
+    [("db", "{init}"), ("klines", "{backfill}"), ("keys", "{check}"), ("config", "{check}")],
+)
+def test_a_command_group_without_its_command_names_what_it_takes(
+    group: str, wanted: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        build_parser().parse_args([group])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"riskd {group}: error: the following arguments are required: {wanted}"
     )

@@ -1,5 +1,4 @@
 import pickle
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -9,6 +8,7 @@ from pydantic import BaseModel, ValidationError
 from riskd.config import ConfigError, RiskdConfig, load_config
 from riskd.core.secrets import Secret
 from riskd.sim.config import SimConfig
+from tests.kit.files import write_private
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "deploy" / "riskd.example.toml"
 
@@ -28,9 +28,7 @@ def write(tmp_path: Path) -> Write:
     """Write the given text to riskd.toml in the test's directory and return its path."""
 
     def write(text: str) -> Path:
-        path = tmp_path / "riskd.toml"
-        path.write_text(text, encoding="utf-8")
-        return path
+        return write_private(tmp_path / "riskd.toml", text)
 
     return write
 
@@ -42,15 +40,15 @@ def _error(path: Path | None, env: dict[str, str] | None = None) -> str:
 
 
 def test_relative_sqlite_path_names_a_file_beside_the_config(tmp_path: Path) -> None:
-    path = tmp_path / "riskd.toml"
-    path.write_text('[database]\nurl = "sqlite:///data/riskd.db"\n')
+    path = write_private(tmp_path / "riskd.toml", '[database]\nurl = "sqlite:///data/riskd.db"\n')
     config = load_config(path, env={})
     assert config.database.resolved_url.reveal() == f"sqlite:///{tmp_path / 'data' / 'riskd.db'}"
 
 
 def test_absolute_sqlite_path_is_kept(tmp_path: Path) -> None:
-    path = tmp_path / "riskd.toml"
-    path.write_text('[database]\nurl = "sqlite:////var/lib/riskd.db"\n')
+    path = write_private(
+        tmp_path / "riskd.toml", '[database]\nurl = "sqlite:////var/lib/riskd.db"\n'
+    )
     assert load_config(path, env={}).database.resolved_url.reveal() == "sqlite:////var/lib/riskd.db"
 
 
@@ -69,11 +67,9 @@ def test_defaults_without_a_file() -> None:
 
 
 def test_example_config_loads(tmp_path: Path) -> None:
-    path = tmp_path / "riskd.toml"
-    shutil.copy(EXAMPLE, path)
-    (tmp_path / "secrets").mkdir()
-    (tmp_path / "secrets" / "hedge.key").write_text("hedge-key-value\n")
-    (tmp_path / "secrets" / "hedge.secret").write_text("hedge-secret-value\n")
+    path = write_private(tmp_path / "riskd.toml", EXAMPLE.read_text(encoding="utf-8"))
+    write_private(tmp_path / "secrets" / "hedge.key", "hedge-key-value\n")
+    write_private(tmp_path / "secrets" / "hedge.secret", "hedge-secret-value\n")
     env = MAIN_ENV | {
         "RISKD_DATABASE_URL": "mysql+pymysql://riskd:pw@10.0.0.2:3306/riskd",
         "RISKD_READ_TOKEN": "read-token-value",
@@ -122,8 +118,7 @@ def test_env_defaults_to_the_process_environment(
 def test_secret_files_are_relative_to_the_config_and_stripped(
     write: Write, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (tmp_path / "keys").mkdir()
-    (tmp_path / "keys" / "main.key").write_text("  file-key-value\n")
+    write_private(tmp_path / "keys" / "main.key", "  file-key-value\n")
     path = write(
         '[[accounts]]\nname = "main"\napi_key_file = "keys/main.key"\n'
         'api_secret_env = "RISKD_MAIN_API_SECRET"\n'
@@ -200,7 +195,7 @@ def test_unreadable_secret_file(write: Write, tmp_path: Path) -> None:
 
 
 def test_empty_secret_file(write: Write, tmp_path: Path) -> None:
-    (tmp_path / "empty.key").write_text("\n")
+    write_private(tmp_path / "empty.key", "\n")
     path = write('[[accounts]]\nname = "main"\napi_key_file = "empty.key"\napi_secret_env = "S"\n')
 
     assert _error(path, {"S": "s"}) == (
@@ -243,7 +238,57 @@ def test_bad_toml_syntax_names_line_and_column(write: Write) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     path = tmp_path / "absent.toml"
 
-    assert _error(path) == f"{path}: cannot read: No such file or directory"
+    assert _error(path) == f"config: cannot read {path}: No such file or directory"
+
+
+def test_a_config_readable_by_others_is_refused_with_the_fix(write: Write) -> None:
+    path = write("")
+    path.chmod(0o644)
+
+    assert _error(path) == (
+        f"config: {path} is readable by group or others (mode 0644): chmod 600 {path}"
+    )
+
+
+SECRET_FILES = {
+    "accounts[0].api_secret_file": MAIN_ACCOUNT.replace(
+        'api_secret_env = "RISKD_MAIN_API_SECRET"', 'api_secret_file = "the.secret"'
+    ),
+    "robots[0].token_file": MAIN_ACCOUNT
+    + '[[robots]]\nname = "grid"\naccount = "main"\ntoken_file = "the.secret"\n',
+    "alerts.feishu.webhook_url_file": '[alerts.feishu]\nmode = "webhook"\n'
+    'webhook_url_file = "the.secret"\n',
+}
+
+
+@pytest.mark.parametrize("field", sorted(SECRET_FILES))
+def test_a_secret_file_readable_by_others_is_refused_naming_the_field(
+    write: Write, tmp_path: Path, field: str
+) -> None:
+    secret = write_private(tmp_path / "the.secret", "s3cr3t-value\n")
+    secret.chmod(0o640)
+    path = write(SECRET_FILES[field])
+
+    message = _error(path, MAIN_ENV)
+
+    assert message == (
+        f"{path}: {field}: {secret} is readable by group or others (mode 0640): chmod 600 {secret}"
+    )
+    assert "s3cr3t" not in message
+
+
+@pytest.mark.parametrize("mode", [0o600, 0o400])
+def test_a_config_and_secret_files_private_to_their_owner_are_read(
+    write: Write, tmp_path: Path, mode: int
+) -> None:
+    secret = write_private(tmp_path / "the.secret", "s3cr3t-value\n")
+    path = write(SECRET_FILES["accounts[0].api_secret_file"])
+    for private in (secret, path):
+        private.chmod(mode)
+
+    (account,) = load_config(path, env=MAIN_ENV).accounts
+
+    assert account.api_secret.reveal() == "s3cr3t-value"
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "10.1.2.3", "riskd.internal"])
@@ -277,6 +322,30 @@ def test_database_url_and_url_env_exclude_each_other(write: Write) -> None:
     assert _error(path, {"DB_URL": "sqlite:///y.db"}) == (
         f"{path}: database: set either url or url_env, not both"
     )
+
+
+def _accounts(count: int) -> str:
+    return "".join(MAIN_ACCOUNT.replace('"main"', f'"a{index}"') for index in range(count))
+
+
+def test_sqlite_serving_more_accounts_than_it_carries_is_warned_of(write: Write) -> None:
+    config = load_config(write(_accounts(3)), secrets=())
+
+    assert config.database.load_warning(len(config.accounts)) == (
+        "database.url: SQLite serves 3 accounts; every job of each writes through its one lock,"
+        " so writes wait and are retried: beyond 2 accounts, book into MySQL/MariaDB"
+        " (database.url_env)"
+    )
+
+
+def test_sqlite_for_two_accounts_or_a_server_database_for_many_is_not_warned_of(
+    write: Write,
+) -> None:
+    two = load_config(write(_accounts(2)), secrets=())
+    server = load_config(write('[database]\nurl_env = "DB_URL"\n' + _accounts(3)), secrets=())
+
+    assert two.database.load_warning(len(two.accounts)) is None
+    assert server.database.load_warning(len(server.accounts)) is None
 
 
 def test_literal_database_url_must_not_carry_a_password(write: Write) -> None:
@@ -398,7 +467,7 @@ def test_feishu_app_needs_its_app_id_and_chat(write: Write) -> None:
 
 
 def test_feishu_webhook_url_is_a_secret_from_a_file(write: Write, tmp_path: Path) -> None:
-    (tmp_path / "hook").write_text("https://open.feishu.cn/open-apis/bot/v2/hook/tok\n")
+    write_private(tmp_path / "hook", "https://open.feishu.cn/open-apis/bot/v2/hook/tok\n")
     path = write(
         '[alerts]\nconsole = true\n[alerts.feishu]\nmode = "webhook"\nwebhook_url_file = "hook"\n'
     )

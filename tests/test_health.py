@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
+from riskd.exchange.key_safety import KeyCheck
 from riskd.health import (
+    API_KEY,
     PENDING_AFTER_MS,
     JobHealth,
     JobState,
     JobStatus,
     format_status,
+    key_checks,
     unanswered_state,
 )
+from tests.kit.gateway import SAFE_KEY
 
 
 def _health(**fields) -> JobHealth:
@@ -146,6 +151,29 @@ def test_status_table_shows_a_job_error_inert() -> None:
     assert "\x1b" not in table and "\\x1b[2Jall clear" in table
 
 
+def test_an_api_key_not_safe_is_noted_after_the_jobs_error_and_listed_as_a_check() -> None:
+    unsafe = KeyCheck("main").read(replace(SAFE_KEY, enable_withdrawals=True), 9_000)
+    health = _health(last_success_ms=9_000, extra={API_KEY: unsafe.to_dict()})
+    health.failed("HTTP 502", 9_500)
+    safe = _health(
+        last_success_ms=9_000, extra={API_KEY: KeyCheck("b").read(SAFE_KEY, 1).to_dict()}
+    )
+    rows = [
+        JobStatus("account_reader", "main", JobState.RUNNING, 0, health.to_dict(10_000)),
+        JobStatus("account_reader", "b", JobState.RUNNING, 0, safe.to_dict(10_000)),
+        JobStatus("ledger", "main", JobState.RUNNING, 0, _health().to_dict(10_000)),
+    ]
+
+    table = format_status(rows, 10_000).splitlines()
+
+    assert table[1].endswith(
+        "HTTP 502; API key unsafe: withdrawals are enabled: whoever has the key can move the "
+        "funds off Binance"
+    )
+    assert table[2].endswith("0")  # a safe key: no note
+    assert [check["account"] for check in key_checks(rows)] == ["main", "b"]
+
+
 @pytest.mark.parametrize(
     ("answered_before", "age_ms", "state"),
     [
@@ -165,12 +193,12 @@ def test_a_job_that_does_not_answer_is_starting_then_pending_or_unresponsive_onc
 @pytest.mark.parametrize(
     ("answered_before", "age_ms", "state"),
     [
-        (False, 0, JobState.STARTING),
+        (False, 0, JobState.PENDING),
         (False, PENDING_AFTER_MS, JobState.PENDING),
         (True, 0, JobState.PENDING),
     ],
 )
-def test_a_job_no_alive_node_can_take_is_pending_even_once_it_answered(
+def test_a_job_no_alive_node_can_take_is_pending_at_once_even_once_it_answered(
     answered_before: bool, age_ms: int, state: JobState
 ) -> None:
     assert unanswered_state(answered_before, age_ms, placeable=False) is state

@@ -6,6 +6,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Final
 
 # Control (Cc) and format (Cf: bidi overrides, zero-width …) characters can clear a screen,
@@ -39,6 +40,13 @@ def safe_text(text: str, limit: int = ERROR_CHARS) -> str:
 def printable_lines(text: str) -> str:
     """Like :func:`printable`, keeping the line breaks of a multi-line table."""
     return "\n".join(printable(line) for line in text.split("\n"))
+
+
+def plain(value: Decimal) -> str:
+    """*value* without trailing zeros or exponent (Binance's entryPrice style): SQL's
+    fixed scale (``-205.92000000``) reads as ``-205.92``."""
+    text = f"{value.normalize():f}"
+    return text if text != "-0" else "0"
 
 
 def utc(ms: int) -> str:

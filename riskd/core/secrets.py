@@ -14,6 +14,8 @@ from typing import Annotated, Any, NoReturn, final
 from pydantic import AfterValidator, GetCoreSchemaHandler, ValidationError
 from pydantic_core import CoreSchema, InitErrorDetails, PydanticCustomError, core_schema
 
+from riskd.core.files import FileRefused, read_private_text
+
 
 @final
 class Secret:
@@ -126,13 +128,13 @@ def secret_from_env(var: str, key: str, sources: SecretSources) -> Secret:
 
 
 def secret_from_file(path: Path, key: str, sources: SecretSources) -> Secret:
+    """The secret in the file at *path* (relative to the config's folder), which only its
+    owner may read or write (``riskd.core.files``)."""
     path = sources.base_dir / path.expanduser()
     try:
-        value = path.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise invalid(f"cannot read {path}: {exc.strerror or type(exc).__name__}", key) from None
-    except UnicodeDecodeError:
-        raise invalid(f"cannot read {path}: not UTF-8 text", key) from None
+        value = read_private_text(path).strip()
+    except FileRefused as exc:
+        raise invalid(str(exc), key) from None
     if not value:
         raise invalid(f"{path} is empty", key)
     return Secret(value)

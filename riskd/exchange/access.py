@@ -107,9 +107,18 @@ class BinanceAccess:
     # ------------------------------------------------------------ the two kinds of call
 
     async def read(
-        self, method: str, path: str, call: Call[T], params: Mapping[str, Any] | None = None
+        self,
+        method: str,
+        path: str,
+        call: Call[T],
+        params: Mapping[str, Any] | None = None,
+        *,
+        once: bool = False,
     ) -> T:
-        """A call without side effects: retried on transport, 5xx and malformed answers."""
+        """A call without side effects: retried on transport, 5xx and malformed answers (and
+        after −1021, once the clock is resynced), unless it is to be sent only *once*."""
+        if once:
+            return await self._send(method, path, params or {}, call)
         attempt = 0
         resynced = False
         while True:

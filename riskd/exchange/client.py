@@ -22,6 +22,11 @@ FAPI_URLS = {
     "testnet": "https://testnet.binancefuture.com",
     "sim": "http://127.0.0.1:8765",
 }
+# Spot's host, which serves /sapi (the key's restrictions); Binance's futures testnet has none.
+SAPI_URLS = {
+    "mainnet": "https://api.binance.com",
+    "sim": FAPI_URLS["sim"],
+}
 # User-data streams (since 2025 the mainnet one lives under /private).
 USER_STREAM_URLS = {
     "mainnet": "wss://fstream.binance.com/private/ws",
@@ -89,6 +94,12 @@ def base_url(config: ExchangeConfig) -> str:
     return config.base_url or FAPI_URLS[config.network]
 
 
+def sapi_base_url(config: ExchangeConfig) -> str | None:
+    """The host of ``/sapi`` for the configured network (a ``base_url`` override serves it
+    too, as the simulator does); None on the testnet, which serves none."""
+    return config.base_url or SAPI_URLS.get(config.network)
+
+
 def make_client(
     config: ExchangeConfig,
     api_key: Secret | None = None,
@@ -110,6 +121,9 @@ def make_client(
     )
     host = base_url(config)
     client.FUTURES_URL = f"{host}/fapi"
+    sapi = sapi_base_url(config)
+    if sapi:  # python-binance's get_account_api_permissions goes to MARGIN_API_URL
+        client.MARGIN_API_URL = f"{sapi}/sapi"
     client.REQUEST_TIMEOUT = config.request_timeout_ms / 1000
     client.REQUEST_RECVWINDOW = config.recv_window_ms
     return client

@@ -242,6 +242,15 @@ class _Object:
             raise self.error(key, f"{_show(value)} is not a non-empty string")
         return value
 
+    def boolean(self, key: str, *, required: bool = True) -> bool:
+        """A JSON boolean; absent is False unless *required*."""
+        if not required and key not in self.data:
+            return False
+        value = self._get(key)
+        if not isinstance(value, bool):
+            raise self.error(key, f"{_show(value)} is not a boolean")
+        return value
+
     def position_side(self, key: str = "positionSide") -> str:
         side = self.text(key)
         if side not in POSITION_SIDES:

@@ -108,6 +108,9 @@ WEIGHTS: dict[tuple[str, str], Callable[[Params], EndpointWeight]] = {
     ("POST", "/fapi/v1/leverage"): _fixed(1),
     ("POST", "/fapi/v1/marginType"): _fixed(1),
     ("GET", "/fapi/v1/userTrades"): _fixed(5),
+    # Spot's /sapi, counted by Binance apart from the futures IP limit (X-SAPI-USED-IP-WEIGHT-1M);
+    # riskd budgets it with the job's futures weight all the same.
+    ("GET", "/sapi/v1/account/apiRestrictions"): _fixed(1),
 }
 
 

@@ -302,10 +302,21 @@ def _required(data: dict, name: str) -> object:
 def _robot(value: object) -> str:
     if isinstance(value, str) and _ROBOT.fullmatch(value):
         return value
+    # Never the value itself: a docker given its keys the wrong way round sends the robot's
+    # token here, and FMZ shows the error in the robot's log on its site.
     raise RequestError(
         "access_key: must be a robot's name (1 to 16 letters, digits, '-' or '_'), "
-        f"not {shown(value)}"
+        f"not {_unshown(value)}"
     )
+
+
+def _unshown(value: object) -> str:
+    """What *value* is, for an error that must not show it."""
+    if isinstance(value, str):
+        return f"a string of {len(value)} characters"
+    if isinstance(value, bool):
+        return "a boolean"
+    return {dict: "an object", list: "a list"}.get(type(value), "a number")
 
 
 def _token(value: object) -> Secret:

@@ -31,3 +31,14 @@ class Accounts:
         if not isinstance(given, str) or given not in self.names:
             raise Refused(404, f"account: unknown account {shown(given)}", accounts=self.names)
         return given
+
+    def of_change(self, query: str | None, body: object) -> str:
+        """The account a change names: its JSON *body*'s ``account`` (null or left out: none
+        named there), else the *query*'s, as :meth:`resolve` finds it; a query naming no
+        account served is refused even when the body names one."""
+        named = body.get("account") if isinstance(body, dict) else None
+        if named is None:
+            return self.resolve(query)
+        if query is not None:
+            self.resolve(query)
+        return self.resolve(named)

@@ -2,16 +2,15 @@
 ``riskd.gateway.banlist``, ``riskd.gateway.channels``, ``riskd.gateway.market``,
 ``riskd.gateway.fmz``, ``riskd.gateway.orders``, ``riskd.gateway.pnl``,
 ``riskd.gateway.flatten``, ``riskd.gateway.positions_stream`` and the status page of
-``riskd.gateway.page`` behind bearer auth, every error JSON, and the timeouts."""
+``riskd.gateway.page`` behind bearer auth, every error JSON, and the limits of
+``[gateway.limits]`` (``riskd.gateway.config.GatewayLimitsConfig``)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Final
 
 from aiohttp import web
 
-from riskd.core.bodies import MAX_BODY_BYTES
 from riskd.core.clock import Clock, wall_ms
 from riskd.core.net import is_loopback
 from riskd.gateway.auth import NO_ROBOTS, bearer_auth
@@ -19,10 +18,12 @@ from riskd.gateway.banlist import add_banlist_routes
 from riskd.gateway.channel_hub import ChannelHub
 from riskd.gateway.channels import add_channel_routes
 from riskd.gateway.config import GatewayConfig
-from riskd.gateway.errors import HTTP_LOG, json_errors
+from riskd.gateway.errors import HTTP_LOG, QuietParseErrorsRunner, json_errors
 from riskd.gateway.flatten import add_flatten_route
 from riskd.gateway.fmz import add_fmz_route
 from riskd.gateway.hub import BanListHub
+from riskd.gateway.json_body import bounded_bodies
+from riskd.gateway.limits import ConnectionSlots, limits_of, set_slots
 from riskd.gateway.market import add_market_routes
 from riskd.gateway.market_hub import MarketHub
 from riskd.gateway.openapi import add_openapi_route
@@ -38,11 +39,6 @@ from riskd.market.config import MarketConfig
 from riskd.market.records import Record
 from riskd.risk.banlist import BanList
 
-# aiohttp has no header timeout, but its keep-alive timer runs from the connection (or the
-# last response) until the next request's head is complete, whatever bytes arrive meanwhile:
-# a client that sends half a head is cut off this long after, and so is an idle connection.
-HEAD_AND_IDLE_TIMEOUT_S: Final = 5.0
-
 
 def gateway_app(
     config: GatewayConfig,
@@ -55,13 +51,19 @@ def gateway_app(
     robots: RobotTokens = NO_ROBOTS,
     robot_accounts: Mapping[str, str] | None = None,
     clock: Clock = wall_ms,
+    slots: ConnectionSlots | None = None,
 ) -> web.Application:
     """Every route for *accounts*, answered by *backend* and, for the ban list, *banlists*,
     the channels of *channels* (a new hub by default) written with *robots*' tokens, and with
     a *market* hub the market routes, ages counted on *clock*; the tokens of *config* asked
-    for; bodies of at most MAX_BODY_BYTES."""
+    for; within the limits of *config*, the connections held in *slots* (new ones by
+    default)."""
     auth = bearer_auth(config.read_token, config.operator_token, robots)
-    app = web.Application(middlewares=[json_errors, auth], client_max_size=MAX_BODY_BYTES)
+    app = web.Application(
+        middlewares=[json_errors, bounded_bodies, auth],
+        client_max_size=config.limits.max_body_bytes,
+    )
+    set_slots(app, ConnectionSlots(config.limits) if slots is None else slots)
     add_page_routes(app)
     add_ops_routes(app, backend, accounts)
     add_positions_stream(app, backend, accounts)
@@ -74,18 +76,25 @@ def gateway_app(
     add_flatten_route(app, backend, accounts, robot_accounts or {})
     add_pnl_route(app, backend, accounts, robot_accounts or {})
     add_report_route(app, backend, accounts)
-    add_openapi_route(app, accounts, None if market is None else market.config)
+    add_openapi_route(app, accounts, None if market is None else market.config, config.limits)
     return app
 
 
 def gateway_runner(app: web.Application) -> web.AppRunner:
-    """The runner that serves *app* as the gateway does: timeouts, aiohttp's errors logged
-    on one line, bodies taken without a Content-Encoding (see ``riskd.gateway.json_body``)."""
-    return web.AppRunner(
+    """The runner that serves *app* as the gateway does: its limits' head timeout and header
+    sizes, aiohttp's errors logged on one line, bodies taken without a Content-Encoding (see
+    ``riskd.gateway.json_body``)."""
+    limits = limits_of(app)
+    return QuietParseErrorsRunner(
         app,
         access_log=None,
         logger=HTTP_LOG,
-        keepalive_timeout=HEAD_AND_IDLE_TIMEOUT_S,
+        # aiohttp has no header timeout, but its keep-alive timer runs from the connection (or
+        # the last response) until the next request's head is complete, whatever bytes arrive
+        # meanwhile: a client that sends half a head is cut off then, as is an idle one.
+        keepalive_timeout=limits.head_timeout_ms / 1000,
+        max_line_size=limits.max_header_bytes,
+        max_field_size=limits.max_header_bytes,
         auto_decompress=False,
     )
 
@@ -107,14 +116,17 @@ class GatewayServer:
         robot_accounts: Mapping[str, str] | None = None,
         clock: Clock = wall_ms,
     ) -> None:
-        if not is_loopback(config.host) and config.read_token is None:
-            raise ValueError(f"gateway.host {config.host} is not loopback and has no token")
+        if not is_loopback(config.host) and None in (config.read_token, config.operator_token):
+            raise ValueError(
+                f"gateway.host {config.host} is not loopback and lacks the read or operator token"
+            )
         self.config = config
         self.accounts = tuple(accounts)
         self.backend = backend
         self.banlists = BanListHub()
         self.market_hub = None if market is None else MarketHub(market)
         self.channels = ChannelHub(clock)
+        self.slots = ConnectionSlots(config.limits)
         self.robots = robots
         self.robot_accounts = dict(robot_accounts or {})
         self.clock = clock
@@ -152,6 +164,7 @@ class GatewayServer:
                 robots=self.robots,
                 robot_accounts=self.robot_accounts,
                 clock=self.clock,
+                slots=self.slots,
             )
             runner = gateway_runner(app)
             await runner.setup()

@@ -8,11 +8,14 @@
 ``GET /v1/banlist?version=N[&wait=S]``
     Long-poll: 200 with the snapshot as soon as its version exceeds N, waiting at most S seconds
     (0 ≤ S ≤ 60, default 0). If nothing newer arrives in time: 304 with no body and the current
-    ETag (503 if there is still no snapshot at all). ``wait`` without ``version`` is 400.
+    ETag (503 if there is still no snapshot at all). ``wait`` without ``version`` is 400. A
+    client waits in at most ``long_polls_per_client`` long-polls at once (all clients in
+    ``long_polls_total``, ``[gateway.limits]``): one more is 429.
 ``GET /v1/banlist/stream[?account=NAME]``
     WebSocket: the current snapshot first (as soon as there is one), then every new version, each
     as one text message in the same JSON as the GET. Messages from the client are ignored. A slow
-    reader skips to the newest version.
+    reader skips to the newest version. Its limits are those of every stream
+    (``riskd.gateway.push``).
 
 On shutdown, pending long-polls end at once as if nothing newer arrived (304) and streams close
 with code 1001. Every error is JSON ``{"error": "..."}`` naming the bad parameter. Auth is the
@@ -25,15 +28,16 @@ import asyncio
 import math
 import re
 from collections.abc import AsyncIterator, Sequence
-from contextlib import aclosing
+from contextlib import aclosing, nullcontext
 from typing import Final
 
 from aiohttp import web
 
 from riskd.core.bodies import INT64_MAX, shown, whole_number
 from riskd.gateway.accounts import Accounts
-from riskd.gateway.errors import Refused
+from riskd.gateway.errors import Refused, refusing
 from riskd.gateway.hub import BanListHub, Published
+from riskd.gateway.limits import ConnectionSlots, Held, TooManyConnections, connection_slots
 from riskd.gateway.push import PushStreams
 
 MAX_WAIT_S: Final = 60.0
@@ -48,10 +52,11 @@ def _etag_matches(header: str, etag: str) -> bool:
 
 
 class _BanListRoutes:
-    def __init__(self, hub: BanListHub, accounts: Accounts) -> None:
+    def __init__(self, hub: BanListHub, accounts: Accounts, slots: ConnectionSlots) -> None:
         self._hub = hub
         self._accounts = accounts
-        self._streams = PushStreams()
+        self._slots = slots
+        self._streams = PushStreams(slots)
         self._long_polls: set[asyncio.Future[Published | None]] = set()
         self._closing = False
 
@@ -102,7 +107,10 @@ class _BanListRoutes:
                 return self._no_snapshot(account)
             return self._snapshot(request, published)
         version, wait_s = long_poll
-        newer = await self._wait_newer(account, version, wait_s)
+        client = request.remote or ""
+        waiting = self._slots.held(Held.LONG_POLL, client) if wait_s > 0 else nullcontext()
+        with refusing((TooManyConnections, 429)), waiting:
+            newer = await self._wait_newer(account, version, wait_s)
         if newer is not None:
             return self._snapshot(request, newer)
         current = self._hub.latest(account)
@@ -150,7 +158,7 @@ class _BanListRoutes:
 
 def add_banlist_routes(app: web.Application, hub: BanListHub, accounts: Sequence[str]) -> None:
     """Add ``GET /v1/banlist`` and ``GET /v1/banlist/stream`` for *accounts*, served from *hub*."""
-    routes = _BanListRoutes(hub, Accounts(tuple(accounts)))
+    routes = _BanListRoutes(hub, Accounts(tuple(accounts)), connection_slots(app))
     app.router.add_get("/v1/banlist", routes.get)
     app.router.add_get("/v1/banlist/stream", routes.stream)
     app.on_shutdown.append(routes.shutdown)

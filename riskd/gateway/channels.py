@@ -38,6 +38,7 @@ from riskd.gateway.channel_hub import (
 )
 from riskd.gateway.errors import Refused, json_response, refusing
 from riskd.gateway.json_body import json_body
+from riskd.gateway.limits import ConnectionSlots, connection_slots
 from riskd.gateway.push import PushStreams
 
 _PUBLISH_ERRORS: Final = ((ChannelTooLarge, 413), (NotOwner, 403), (ChannelsFull, 507))
@@ -50,9 +51,9 @@ def _id(request: web.Request) -> str:
 
 
 class _ChannelRoutes:
-    def __init__(self, hub: ChannelHub) -> None:
+    def __init__(self, hub: ChannelHub, slots: ConnectionSlots) -> None:
         self._hub = hub
-        self._streams = PushStreams()
+        self._streams = PushStreams(slots)
 
     async def put(self, request: web.Request) -> web.Response:
         id_ = _id(request)
@@ -85,7 +86,7 @@ class _ChannelRoutes:
 def add_channel_routes(app: web.Application, hub: ChannelHub) -> None:
     """Add ``PUT``/``GET /v1/channels/{id}`` and ``GET /v1/channels/{id}/stream``, served from
     *hub*; the PUT is written with robots' tokens (see ``riskd.gateway.auth``)."""
-    routes = _ChannelRoutes(hub)
+    routes = _ChannelRoutes(hub, connection_slots(app))
     written_by_robots(app, app.router.add_put("/v1/channels/{id}", routes.put))
     app.router.add_get("/v1/channels/{id}", routes.get)
     app.router.add_get("/v1/channels/{id}/stream", routes.stream)

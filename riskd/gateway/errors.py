@@ -1,5 +1,7 @@
 """How the gateway answers what goes wrong: JSON ``{"error": ...}`` for every refusal and
-failure, and for each failure one log line without a traceback."""
+failure, and for each failure one log line without a traceback. A request aiohttp cannot
+parse is answered and logged without the parser's quote of it (:func:`unparsable`): the
+offending line may be an ``Authorization`` header, its token in it."""
 
 from __future__ import annotations
 
@@ -10,7 +12,10 @@ from contextlib import contextmanager
 from typing import Final
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError, InvalidURLError
 from aiohttp.typedefs import Handler
+from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_request import BaseRequest
 
 from riskd.core.bodies import shown
 from riskd.gateway.ports import BackendUnavailable
@@ -29,12 +34,31 @@ def summary(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
+def unparsable(exc: HttpProcessingError) -> str:
+    """A request aiohttp could not parse, in words that never quote it. aiohttp's message
+    quotes the offending bytes (a header with a stray CR: ``Authorization: Bearer <token>\\r``),
+    or is the bad URL itself: only its words before any quote are kept, and none of a URL's."""
+    kind = type(exc).__name__
+    words = "" if isinstance(exc, InvalidURLError) else str(exc.message).split("\n", 1)[0]
+    for quote in ("b'", 'b"', "'", '"'):
+        words = words.partition(quote)[0]
+    words = words.strip().rstrip(":").strip()
+    return (
+        f"the request cannot be parsed: {words} ({kind})"
+        if words
+        else f"the request cannot be parsed ({kind})"
+    )
+
+
 class _OneLine(logging.Filter):
-    """aiohttp logs a request it cannot parse with its traceback: one line is enough."""
+    """aiohttp logs a request it cannot parse with its traceback: one line is enough, and
+    without the request's text (:func:`unparsable`)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.exc_info and record.exc_info[1] is not None:
-            record.msg = f"{record.getMessage()}: {summary(record.exc_info[1])}"
+            error = record.exc_info[1]
+            said = unparsable(error) if isinstance(error, HttpProcessingError) else summary(error)
+            record.msg = f"{record.getMessage()}: {said}"
             record.args = None
             record.exc_info = record.exc_text = None
         return True
@@ -43,6 +67,40 @@ class _OneLine(logging.Filter):
 HTTP_LOG: Final = logging.getLogger(f"{__name__}.http")
 """aiohttp's own log (the requests it cannot parse), one line each."""
 HTTP_LOG.addFilter(_OneLine())
+
+
+class _RequestHandler(RequestHandler):
+    """aiohttp's, but a request it cannot parse gets JSON ``{"error": …}`` without the
+    parser's quote of it (:func:`unparsable`), as every other refusal does."""
+
+    def handle_error(
+        self,
+        request: BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        if not isinstance(exc, HttpProcessingError):
+            return super().handle_error(request, status, exc, message)
+        body = json.dumps({"error": unparsable(exc)}, separators=(",", ":"))
+        response = super().handle_error(request, status, exc, body)
+        response.content_type = "application/json"
+        return response
+
+
+class _Server(web.Server):
+    def __call__(self) -> RequestHandler:
+        return _RequestHandler(self, loop=self._loop, **self._kwargs)
+
+
+class QuietParseErrorsRunner(web.AppRunner):
+    """An AppRunner whose connections answer a request aiohttp cannot parse as
+    :class:`_RequestHandler` does (aiohttp offers no hook for that answer)."""
+
+    async def _make_server(self) -> web.Server:
+        server = await super()._make_server()
+        server.__class__ = _Server  # the same object: only the handler it makes differs
+        return server
 
 
 def json_response(

@@ -44,8 +44,7 @@ def add_flatten_route(
         body = await json_body(request)
         with refusing((ValueError, 400)):
             wanted = flatten_request(body)
-        named = body.get("account") if isinstance(body, dict) else None
-        account = names.resolve(request.query.get("account") if named is None else named)
+        account = names.of_change(request.query.get("account"), body)
         robot = wanted.scope.robot
         if robot and robot_accounts.get(robot) != account:
             raise Refused(404, f"robot: no robot {shown(robot)} trades on account {account}")

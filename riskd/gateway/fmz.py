@@ -7,7 +7,8 @@ holds exchange keys. ``{label}`` is the exchange label the docker was configured
 label is accepted. Market methods answer from the gateway's market cache (never an exchange
 read per robot): ``ticker``, ``records`` and ``depth`` (the best bid and ask: the feed carries
 no deeper book); ``trades`` is refused, the feed carrying no trades. Account methods go to the
-account's Trader, where every order passes the pre-trade gate.
+account's Trader, where every order passes the pre-trade gate. The body is read as every body
+is (``riskd.gateway.json_body.read_body``): too large is 413, too slow 408.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from riskd.fmz.request import (
 )
 from riskd.gateway.auth import authenticated_by_body
 from riskd.gateway.errors import json_response
+from riskd.gateway.json_body import read_body
 from riskd.gateway.market_hub import MarketHub
 from riskd.gateway.ports import Backend, BackendUnavailable
 from riskd.gateway.robots import RobotTokens
@@ -54,8 +56,9 @@ class _FmzRoute:
         return json_response(await self._answer(request))
 
     async def _answer(self, request: web.Request) -> dict[str, Any]:
+        body = await read_body(request)
         try:
-            call = parse_request(await request.read(), request.headers.get("Http-Method"))
+            call = parse_request(body, request.headers.get("Http-Method"))
         except RequestError as exc:
             return answers.error(str(exc))
         robot = self._robots.robot_for(call.token.reveal())

@@ -41,6 +41,7 @@ from aiohttp import web
 from riskd.core.bodies import INT64_MAX, shown, whole_number
 from riskd.core.clock import Clock
 from riskd.gateway.errors import Refused, json_response, refusing
+from riskd.gateway.limits import ConnectionSlots, connection_slots
 from riskd.gateway.market_hub import (
     ANONYMOUS,
     KlineWindow,
@@ -98,11 +99,13 @@ def _json(text: str) -> web.Response:
 
 
 class _MarketRoutes:
-    def __init__(self, hub: MarketHub, backend: Backend, clock: Clock) -> None:
+    def __init__(
+        self, hub: MarketHub, backend: Backend, clock: Clock, slots: ConnectionSlots
+    ) -> None:
         self._hub = hub
         self._backend = backend
         self._clock = clock
-        self._streams = PushStreams()
+        self._streams = PushStreams(slots)
 
     def _symbol(self, name: str, symbol: str | None) -> str:
         """*symbol*, well formed and carried by the feed."""
@@ -242,7 +245,7 @@ class _MarketRoutes:
 def add_market_routes(app: web.Application, hub: MarketHub, backend: Backend, clock: Clock) -> None:
     """Add the ``/v1/market/`` routes, served from *hub* and, for klines before its window,
     *backend*; ages and staleness counted on *clock*."""
-    routes = _MarketRoutes(hub, backend, clock)
+    routes = _MarketRoutes(hub, backend, clock, connection_slots(app))
     app.router.add_get("/v1/market/klines", routes.klines)
     app.router.add_get("/v1/market/ticker", routes.ticker)
     app.router.add_get("/v1/market/mark", routes.mark)

@@ -27,15 +27,16 @@ from aiohttp import web
 
 from riskd.core.bodies import (
     INT64_MAX,
-    MAX_BODY_BYTES,
     MAX_DEPTH,
     MAX_EPOCH_MS,
     MAX_TEXT_CHARS,
 )
+from riskd.exchange.key_safety import FindingCode, FindingSeverity, KeyVerdict
 from riskd.gateway.banlist import MAX_WAIT_S
 from riskd.gateway.channel_hub import CHANNEL_ID, MAX_CHANNELS, MAX_DATA_BYTES
+from riskd.gateway.config import GatewayLimitsConfig
 from riskd.gateway.flatten import FLATTEN_PATH
-from riskd.gateway.json_body import BODY_TIMEOUT_S
+from riskd.gateway.limits import DEFAULT_LIMITS
 from riskd.gateway.market import DEFAULT_LIMIT, MAX_STREAM_SYMBOLS, ROBOT_PATTERN
 from riskd.gateway.ops import MAX_RECENT, RECENT_ALERTS
 from riskd.gateway.page import PAGE_PATH, STATIC_FILES
@@ -91,11 +92,21 @@ PUBLIC: Final = Access((), ())
 _BODY_ERRORS: Final = {
     400: f"the body is not JSON (UTF-8, nested at most {MAX_DEPTH} deep, no field twice), "
     "or is cut short",
-    408: f"the body did not arrive within {BODY_TIMEOUT_S:g} s",
-    413: f"the body is larger than {MAX_BODY_BYTES} bytes",
+    408: "the body did not arrive within body_timeout_ms",
+    413: "the body is larger than max_body_bytes (refused on its Content-Length)",
     415: "not sent as application/json in UTF-8 without a Content-Encoding",
 }
 _WEBSOCKET: Final = {"101": {"description": "Switching Protocols: the WebSocket is open"}}
+_TOO_MANY_STREAMS: Final = (
+    429,
+    "the client (its IP address) holds websockets_per_client WebSockets already, or the "
+    "gateway websockets_total (the error names the limit)",
+)
+_TOO_MANY_WAITING: Final = (
+    429,
+    "long-poll: the client (its IP address) waits in long_polls_per_client long-polls "
+    "already, or the gateway in long_polls_total (the error names the limit)",
+)
 
 
 def _ref(name: str) -> Json:
@@ -104,6 +115,15 @@ def _ref(name: str) -> Json:
 
 def _nullable(kind: str) -> Json:
     return {"type": [kind, "null"]}
+
+
+def _body_account(accounts: Sequence[str]) -> Json:
+    """A change body's ``account``: null or left out names none (the query's is taken)."""
+    return {
+        "type": ["string", "null"],
+        "enum": [*accounts, None],
+        "description": "null or left out: the query's account, or the only one",
+    }
 
 
 def _object(required: Mapping[str, Json], optional: Mapping[str, Json] | None = None) -> Json:
@@ -187,7 +207,9 @@ def _operation(
     """One operation: its *answers* (by status) and the JSON *errors* it refuses with
     (``(status, why)``), with those of its *access* and, with a *checked_body*, of reading it."""
     said: dict[int, list[str]] = {}
-    extra = _BODY_ERRORS.items() if body is not None and checked_body else ()
+    extra = [*(_BODY_ERRORS.items() if body is not None and checked_body else ())]
+    if "101" in answers:
+        extra.append(_TOO_MANY_STREAMS)
     for status, description in (*access.errors, *extra, *errors):
         said.setdefault(status, []).append(description)
     refused = {
@@ -231,13 +253,21 @@ _TOLD: Final = _object(
 )
 
 
-def _account(accounts: Sequence[str], description: str) -> Json:
-    return _query("account", {"type": "string", "enum": list(accounts)}, description)
+def _account(accounts: Sequence[str], description: str, *, required: bool | None = None) -> Json:
+    """The ``account`` parameter: one of *accounts*, required when the gateway serves several
+    unless *required* says otherwise (a route answering for every account without it, or a
+    change whose body may name it)."""
+    needed = len(accounts) > 1 if required is None else required
+    schema = {"type": "string", "enum": list(accounts)}
+    return _query("account", schema, description, required=needed)
 
 
 def _ops_paths(accounts: Sequence[str]) -> Json:
     """``riskd.gateway.ops``: health, positions, locks, trading state, alerts, silences."""
     account = _account(accounts, "the account; may be left out when the gateway serves one")
+    named = _account(
+        accounts, "the account (or the body's); may be left out with one", required=False
+    )
     operator = _query("operator", _text(OPERATOR_CHARS), "who does it", required=True)
     reads = (_ONE_ACCOUNT, _UNKNOWN_ACCOUNT, (503, _BACKEND_DOWN))
     changes = (_ONE_ACCOUNT, (400, "what is sent is wrong (the error names it)"), *reads[1:])
@@ -267,7 +297,9 @@ def _ops_paths(accounts: Sequence[str]) -> Json:
                     )
                 },
                 reads[1:],
-                parameters=[_account(accounts, "the account; every account's without")],
+                parameters=[
+                    _account(accounts, "the account; every account's without", required=False)
+                ],
             ),
         },
         "/v1/positions/stream": {
@@ -297,7 +329,7 @@ def _ops_paths(accounts: Sequence[str]) -> Json:
                     (400, "the exchange does not list the symbol"),
                     (503, "riskd has no list of symbols to check it against (lock ALL)"),
                 ),
-                parameters=[account],
+                parameters=[named],
                 body=_ref("LockRequest"),
             ),
         },
@@ -329,7 +361,7 @@ def _ops_paths(accounts: Sequence[str]) -> Json:
                 CHANGE,
                 {"200": _json(_ref("State"), "the new trading state")},
                 changes,
-                parameters=[account],
+                parameters=[named],
                 body=_ref("StateRequest"),
             ),
         },
@@ -386,6 +418,27 @@ def _ops_paths(accounts: Sequence[str]) -> Json:
                 parameters=[_path("id", _ID, "the silence's id"), operator],
             ),
         },
+        "/v1/keys/check": {
+            "post": _operation(
+                "Read now what each account's API key may do (withdrawals, IP restriction, "
+                "reading, futures, the trading authority's end); no body. A change: each read "
+                "spends weight of the account's budget",
+                CHANGE,
+                {
+                    "200": _json(
+                        _ref("KeyChecks"),
+                        "every account's check (the one named): an account whose key could "
+                        "not be read now says why in its error",
+                    )
+                },
+                (_BAD_PARAMETER, _UNKNOWN_ACCOUNT),
+                parameters=[
+                    _account(
+                        accounts, "only this account's; every account's without", required=False
+                    )
+                ],
+            ),
+        },
     }
 
 
@@ -413,6 +466,7 @@ def _banlist_paths(accounts: Sequence[str]) -> Json:
                 (
                     *refused,
                     (400, "version or wait is wrong, or wait comes without version"),
+                    _TOO_MANY_WAITING,
                     (503, "no ban list for the account yet"),
                 ),
                 parameters=[
@@ -672,14 +726,13 @@ def _hours(what: str) -> Json:
     )
 
 
-_POINT: Final = {"type": "array", "prefixItems": [_MS, _DECIMAL], "minItems": 2, "maxItems": 2}
 _EQUITY: Final = _object(
     {
         "account": _STR,
         "assets": _STRINGS,
         "start_ms": _MS,
         "end_ms": _MS,
-        "points": {"type": "array", "items": _POINT},
+        "points": {"type": "array", "items": _ref("EquityPoint")},
     }
 )
 _ROBOT_DECISIONS: Final = _object(
@@ -821,7 +874,11 @@ def _flatten_paths(accounts: Sequence[str]) -> Json:
                     (503, _BACKEND_DOWN),
                 ),
                 parameters=[
-                    _account(accounts, "the account (or the body's); may be left out with one")
+                    _account(
+                        accounts,
+                        "the account (or the body's); may be left out with one",
+                        required=False,
+                    )
                 ],
                 body=_ref("FlattenRequest"),
             ),
@@ -835,14 +892,15 @@ def _flatten_schemas(accounts: Sequence[str]) -> Json:
         "FlattenRequest": _object(
             {"operator": _text(OPERATOR_CHARS), "reason": _text(REASON_CHARS)},
             {
-                "account": {"type": "string", "enum": list(accounts)},
+                "account": _body_account(accounts),
                 "symbol": {
-                    "type": "string",
+                    "type": ["string", "null"],
                     "pattern": rf"^[A-Z0-9_]{{1,{SYMBOL_CHARS}}}$",
-                    "description": "only this symbol (one the exchange lists); left out: all",
+                    "description": "only this symbol (one the exchange lists); null or left "
+                    "out: all",
                 },
                 "robot": {
-                    "type": "string",
+                    "type": ["string", "null"],
                     "pattern": _ROBOT_NAME,
                     "description": "only this robot's orders and positions (as its fills "
                     "built them); the other robots keep trading",
@@ -943,7 +1001,47 @@ def _schemas(accounts: Sequence[str]) -> Json:
                 "time": _MS,
                 "problems": _STRINGS,
                 "alerting": _object({"ok": _BOOL, "problems": _STRINGS}, {"last_round_ms": _MS}),
+                "keys": _object(
+                    {
+                        "ok": _BOOL,
+                        "problems": _STRINGS,
+                        "accounts": {"type": "array", "items": _ref("KeyCheck")},
+                    }
+                )
+                | {"description": "the API keys as last read: not a reason for 503"},
                 "jobs": {"type": "array", "items": _ref("Job")},
+            }
+        ),
+        "KeyChecks": _object(
+            {
+                "ok": {**_BOOL, "description": "every key checked is safe, as read now"},
+                "accounts": {"type": "array", "items": _ref("KeyCheck")},
+            }
+        ),
+        "KeyCheck": _object(
+            {
+                "account": _STR,
+                "verdict": {"type": "string", "enum": [v.value for v in KeyVerdict]},
+                "ok": {**_BOOL, "description": "safe, and the last read worked"},
+                "summary": _STR,
+                "findings": {"type": "array", "items": _ref("KeyFinding")},
+                "checked_ms": {
+                    **_nullable("integer"),
+                    "description": "when Binance last answered (server ms); null: never",
+                },
+                "trading_authority_expiration_ms": {
+                    **_nullable("integer"),
+                    "description": "the end Binance reported; null: none",
+                },
+                "attempted_ms": {**_nullable("integer"), "description": "the last read"},
+                "error": {**_nullable("string"), "description": "why the last read failed"},
+            }
+        ),
+        "KeyFinding": _object(
+            {
+                "code": {"type": "string", "enum": [c.value for c in FindingCode]},
+                "severity": {"type": "string", "enum": [s.value for s in FindingSeverity]},
+                "text": _STR,
             }
         ),
         "Job": _object(
@@ -1037,12 +1135,13 @@ def _schemas(accounts: Sequence[str]) -> Json:
                 "operator": _text(OPERATOR_CHARS),
             },
             {
-                "account": {"type": "string", "enum": list(accounts)},
+                "account": _body_account(accounts),
                 "side": {**side, "default": "both"},
                 "robot": {
                     "type": "string",
-                    "pattern": _ROBOT_NAME,
-                    "description": "lock this robot of the account only; left out: every robot",
+                    "pattern": f"^(?:{ROBOT_NAME})?$",
+                    "description": "lock this robot of the account only; empty or left out: "
+                    "every robot",
                 },
                 "until_ms": {
                     "type": ["integer", "null"],
@@ -1058,7 +1157,7 @@ def _schemas(accounts: Sequence[str]) -> Json:
         ),
         "StateRequest": _object(
             {"state": state, "reason": _text(REASON_CHARS), "operator": _text(OPERATOR_CHARS)},
-            {"account": {"type": "string", "enum": list(accounts)}},
+            {"account": _body_account(accounts)},
         )
         | {"additionalProperties": False},
         "Alert": _object(
@@ -1086,7 +1185,11 @@ def _schemas(accounts: Sequence[str]) -> Json:
                 "matchers": {
                     "type": "array",
                     "minItems": 1,
-                    "items": {"type": "string", "maxLength": MAX_TEXT_CHARS},
+                    "items": {
+                        "type": "string",
+                        "maxLength": MAX_TEXT_CHARS,
+                        "pattern": r"^\s*[a-z_][a-z0-9_]{0,31}\s*(=~|!~|!=|=)",
+                    },
                     "description": "label=value, !=, =~ or !~ (RE2), e.g. symbol=BTCUSDT",
                 },
                 "created_by": _text(MAX_TEXT_CHARS),
@@ -1137,6 +1240,13 @@ def _schemas(accounts: Sequence[str]) -> Json:
                 "klines": {"type": "array", "items": _ref("Kline")},
             }
         ),
+        "EquityPoint": {
+            "type": "array",
+            "description": "a minute (epoch ms) and the equity then",
+            "prefixItems": [_MS, _DECIMAL],
+            "minItems": 2,
+            "items": False,
+        },
         "Kline": {
             "type": "array",
             "description": "Binance's 12 fields: open time, open, high, low, close, volume, "
@@ -1302,9 +1412,70 @@ _TOKEN_NOTE: Final = (
 )
 
 
-def openapi_document(accounts: Sequence[str], market: MarketConfig | None = None) -> Json:
+def _operation_ref(method: str, path: str) -> str:
+    return f"#/paths/{path.replace('~', '~0').replace('/', '~1')}/{method}"
+
+
+# (method, path, status) → what its answer links to: a name → (method, path, parameters).
+_LINKS: Final[Mapping[tuple[str, str, str], Mapping[str, tuple[str, str, Json]]]] = {
+    ("post", "/v1/locks", "201"): {
+        "EndTheLock": (
+            "delete",
+            "/v1/locks/{id}",
+            {"path.id": "$response.body#/id", "query.account": "$response.body#/account"},
+        ),
+    },
+    ("post", "/v1/silences", "201"): {
+        "EndTheSilence": ("delete", "/v1/silences/{id}", {"path.id": "$response.body#/id"}),
+    },
+    ("put", "/v1/channels/{id}", "200"): {
+        "ReadTheChannel": ("get", "/v1/channels/{id}", {"path.id": "$response.body#/id"}),
+    },
+    ("get", "/v1/banlist", "200"): {
+        "WaitForTheNextVersion": (
+            "get",
+            "/v1/banlist",
+            {
+                "query.version": "$response.body#/version",
+                "query.account": "$response.body#/account",
+            },
+        ),
+    },
+}
+
+
+def _link(paths: Json) -> None:
+    """Add :data:`_LINKS` to the answers of *paths* (those it holds)."""
+    for (method, path, status), links in _LINKS.items():
+        answer = paths.get(path, {}).get(method, {}).get("responses", {}).get(status)
+        if answer is not None:
+            answer["links"] = {
+                name: {"operationRef": _operation_ref(*target), "parameters": parameters}
+                for name, (*target, parameters) in links.items()
+            }
+
+
+def _limits_note(limits: GatewayLimitsConfig) -> str:
+    """What this gateway takes of a client (``[gateway.limits]``)."""
+    return (
+        f" Limits: bodies of at most {limits.max_body_bytes} bytes (413), within "
+        f"{limits.body_timeout_ms} ms (408); request heads within {limits.head_timeout_ms} ms "
+        f"(else the connection closes), lines of at most {limits.max_header_bytes} bytes "
+        "(else 400, and the connection closes); per client (IP address"
+        f"{', loopback exempt' if limits.loopback_exempt else ''}) "
+        f"{limits.websockets_per_client} WebSockets and {limits.long_polls_per_client} "
+        f"long-polls, in all {limits.websockets_total} and {limits.long_polls_total} (429); "
+        f"{limits.messages_per_s} messages a second on a WebSocket (else closed, 1008)."
+    )
+
+
+def openapi_document(
+    accounts: Sequence[str],
+    market: MarketConfig | None = None,
+    limits: GatewayLimitsConfig = DEFAULT_LIMITS,
+) -> Json:
     """The OpenAPI 3.1 document of the gateway serving *accounts* and, with a *market*
-    config, the market routes."""
+    config, the market routes, within *limits*; answers link to what they make."""
     paths = {
         **_ops_paths(accounts),
         **_banlist_paths(accounts),
@@ -1317,6 +1488,7 @@ def openapi_document(accounts: Sequence[str], market: MarketConfig | None = None
         **_flatten_paths(accounts),
         **_document_path(),
     }
+    _link(paths)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -1324,7 +1496,7 @@ def openapi_document(accounts: Sequence[str], market: MarketConfig | None = None
             "version": "1",
             "description": "Ban lists, market data, positions, locks, trading state, alerts, "
             "silences and robots' channels of a riskd deployment. Every error is JSON "
-            '{"error": ...}.',
+            '{"error": ...}.' + _limits_note(limits),
         },
         "paths": paths,
         "components": {
@@ -1351,10 +1523,15 @@ def openapi_document(accounts: Sequence[str], market: MarketConfig | None = None
 
 
 def add_openapi_route(
-    app: web.Application, accounts: Sequence[str], market: MarketConfig | None
+    app: web.Application,
+    accounts: Sequence[str],
+    market: MarketConfig | None,
+    limits: GatewayLimitsConfig = DEFAULT_LIMITS,
 ) -> None:
-    """Add ``GET /openapi.json``: the document for *accounts* and *market*, encoded once."""
-    body = json.dumps(openapi_document(accounts, market), separators=(",", ":")).encode()
+    """Add ``GET /openapi.json``: the document for *accounts*, *market* and *limits*, encoded
+    once."""
+    document_json = openapi_document(accounts, market, limits)
+    body = json.dumps(document_json, separators=(",", ":")).encode()
 
     async def document(_request: web.Request) -> web.Response:
         return web.Response(body=body, content_type="application/json")

@@ -1,8 +1,8 @@
 """What ops read and operators change, each answered by the :class:`Backend`.
 
 ``GET /v1/health``
-    The jobs, what the position books cannot vouch for, and whether alerts get out; 503 when
-    riskd cannot vouch for its data.
+    The jobs, what the position books cannot vouch for, whether alerts get out and what each
+    account's API key was last found to allow; 503 when riskd cannot vouch for its data.
 ``GET /v1/positions[?account=NAME]``
     One account's book, or every account's as ``{"accounts": [...]}``.
 ``GET /v1/locks``, ``POST /v1/locks`` (201), ``DELETE /v1/locks/{id}?operator=&reason=``
@@ -13,6 +13,11 @@
 ``POST /v1/silences`` (201), ``DELETE /v1/silences/{id}?operator=``
     Firing alerts; what the Alerter told its first receiver lately (one row per alert of each
     notification, newest first); silences, a new one, ending one.
+``POST /v1/keys/check[?account=NAME]``
+    Read now what each account's API key may do (every account's, or the one named), each
+    answered by its AccountReader; ``ok`` when every key is safe. A change, so the operator's
+    token: each check spends weight of the account's budget, which a reader must not make
+    riskd spend at will; what the keys were last found to allow is in ``GET /v1/health``.
 
 The account is ``?account=`` (a POST's body may name it instead), and may be left out when
 the gateway serves one. A bad request is a 400 naming what is wrong, an id that names nothing
@@ -29,15 +34,19 @@ from aiohttp import web
 
 from riskd.core.bodies import INT64_MAX, text, whole_number
 from riskd.core.clock import wall_ms
+from riskd.exchange.key_safety import KeyCheck
 from riskd.gateway.accounts import Accounts
 from riskd.gateway.errors import json_response, refusing, summary
 from riskd.gateway.json_body import json_body
 from riskd.gateway.market import checked_query
 from riskd.gateway.pnl import hours_of
 from riskd.gateway.ports import Backend, BackendUnavailable
+from riskd.health import JobStatus, key_checks
 from riskd.risk.locks import OPERATOR_CHARS, SymbolListUnavailable
 
 ALERTER_TIMEOUT_S: Final = 2.0
+KEY_CHECK_TIMEOUT_S: Final = 25.0
+"""How long an account's check may take: a read (10 s at most by default), and its budget."""
 RECENT_ALERTS: Final = 100
 MAX_RECENT: Final = 1_000
 _CHANGE_ERRORS: Final = ((SymbolListUnavailable, 503), (ValueError, 400))
@@ -59,8 +68,7 @@ class _OpsRoutes:
 
     def _named(self, request: web.Request, body: object) -> str:
         """The account the body names, else the query's."""
-        named = body.get("account") if isinstance(body, dict) else None
-        return self._queried(request) if named is None else self._accounts.resolve(named)
+        return self._accounts.of_change(request.query.get("account"), body)
 
     async def health(self, _request: web.Request) -> web.Response:
         rows = await self._backend.health_rows()
@@ -77,6 +85,7 @@ class _OpsRoutes:
             "time": wall_ms(),
             "problems": problems,
             "alerting": await self._alerting(),
+            "keys": self._keys(rows),
             "jobs": [
                 {
                     "job": row.job,
@@ -105,6 +114,31 @@ class _OpsRoutes:
         if health["last_error"]:
             problems.append(f"the alerter's last round failed: {health['last_error']}")
         return {"ok": not problems, "problems": problems, "last_round_ms": health["last_tick_ms"]}
+
+    @staticmethod
+    def _keys(rows: Sequence[JobStatus]) -> dict:
+        """What each account's API key may do, as last read. Not a reason for 503 either:
+        the data riskd vouches for is right; the unsafe key's alert is what pages."""
+        checks = key_checks(rows)
+        problems = [
+            f"API key of {check['account']}: {check['summary']}"
+            for check in checks
+            if not check["ok"]
+        ]
+        return {"ok": not problems, "problems": problems, "accounts": checks}
+
+    async def check_keys(self, request: web.Request) -> web.Response:
+        wanted = checked_query(request, frozenset({"account"})).get("account")
+        accounts = self._accounts.names if wanted is None else (self._accounts.resolve(wanted),)
+        checks = await asyncio.gather(*(self._check_key(account) for account in accounts))
+        return json_response({"ok": all(check["ok"] for check in checks), "accounts": checks})
+
+    async def _check_key(self, account: str) -> dict:
+        try:
+            return await asyncio.wait_for(self._backend.check_key(account), KEY_CHECK_TIMEOUT_S)
+        except (BackendUnavailable, TimeoutError) as exc:
+            error = f"the account's account_reader does not answer ({summary(exc)})"
+            return KeyCheck(account).failed(error, wall_ms()).to_dict()
 
     async def positions(self, request: web.Request) -> web.Response:
         wanted = request.query.get("account")
@@ -166,8 +200,8 @@ class _OpsRoutes:
 
 
 def add_ops_routes(app: web.Application, backend: Backend, accounts: Sequence[str]) -> None:
-    """Add the health, positions, locks, state, alerts and silences routes for *accounts*,
-    answered by *backend*."""
+    """Add the health, positions, locks, state, alerts, silences and key-check routes for
+    *accounts*, answered by *backend*."""
     routes = _OpsRoutes(backend, Accounts(tuple(accounts)))
     app.router.add_get("/v1/health", routes.health)
     app.router.add_get("/v1/positions", routes.positions)
@@ -181,3 +215,4 @@ def add_ops_routes(app: web.Application, backend: Backend, accounts: Sequence[st
     app.router.add_get("/v1/silences", routes.silences)
     app.router.add_post("/v1/silences", routes.add_silence)
     app.router.add_delete("/v1/silences/{id}", routes.expire_silence)
+    app.router.add_post("/v1/keys/check", routes.check_keys)

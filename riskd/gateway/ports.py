@@ -35,6 +35,10 @@ class Backend(Protocol):
     async def positions(self, account: str) -> dict:
         """The account's position book as ``GET /v1/positions`` shows it."""
 
+    async def check_key(self, account: str) -> dict:
+        """Read now what the account's API key may do (its AccountReader); the check, as
+        ``riskd.exchange.key_safety.KeyCheck.to_dict`` gives it."""
+
     async def ladder_rungs(self, account: str) -> list[dict]:
         """The account's open stop-ladder rungs (``actors.stop_ladder.StopLadder.rungs``)."""
 

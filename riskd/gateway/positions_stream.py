@@ -22,6 +22,7 @@ from typing import Any, Final
 from aiohttp import web
 
 from riskd.gateway.accounts import Accounts
+from riskd.gateway.limits import ConnectionSlots, connection_slots
 from riskd.gateway.market import checked_query
 from riskd.gateway.ports import Backend, BackendUnavailable
 from riskd.gateway.push import PushStreams
@@ -71,10 +72,10 @@ def with_rungs(view: dict[str, Any], rungs: Sequence[dict[str, Any]] | None) -> 
 
 
 class _PositionsStream:
-    def __init__(self, backend: Backend, accounts: Accounts) -> None:
+    def __init__(self, backend: Backend, accounts: Accounts, slots: ConnectionSlots) -> None:
         self._backend = backend
         self._accounts = accounts
-        self._streams = PushStreams()
+        self._streams = PushStreams(slots)
 
     async def stream(self, request: web.Request) -> web.StreamResponse:
         query = checked_query(request, frozenset({"account"}))
@@ -108,6 +109,6 @@ class _PositionsStream:
 
 def add_positions_stream(app: web.Application, backend: Backend, accounts: Sequence[str]) -> None:
     """``GET /v1/positions/stream`` for *accounts*, read from *backend*."""
-    routes = _PositionsStream(backend, Accounts(tuple(accounts)))
+    routes = _PositionsStream(backend, Accounts(tuple(accounts)), connection_slots(app))
     app.router.add_get("/v1/positions/stream", routes.stream)
     app.on_shutdown.append(routes.shutdown)

@@ -39,7 +39,9 @@ class RobotTokens:
         digests: dict[str, bytes] = {}
         for name, token in (tokens or {}).items():
             digest = _digest(token.reveal())
-            shared = [other for other, known in digests.items() if known == digest]
+            shared = [
+                other for other, known in digests.items() if hmac.compare_digest(known, digest)
+            ]
             if shared:
                 raise ValueError(f"robots {shared[0]!r} and {name!r} have the same token")
             digests[name] = digest

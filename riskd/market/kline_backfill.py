@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from riskd.core.clock import DAY_MS
-from riskd.exchange.access import BinanceAccess
 from riskd.exchange.errors import Rejected
 from riskd.market import parse
 from riskd.market.kline_store import KlineStore
 from riskd.market.records import INTERVAL_MS, MAX_KLINES
+
+if TYPE_CHECKING:
+    from riskd.exchange.access import BinanceAccess
 
 MAX_KLINE_BACKFILL_DAYS: Final = 3650
 KLINES_PATH: Final = "/fapi/v1/klines"

@@ -59,6 +59,7 @@ def labels_of(name: str, labels: Mapping[str, str]) -> Labels:
     return tuple(sorted({ALERTNAME: name, **labels}.items()))
 
 
+@functools.lru_cache(maxsize=65_536)  # the Dispatcher asks for each alert's on every flush
 def fingerprint(labels: Labels) -> str:
     """A stable id of an alert: the SHA-256 of its sorted labels, 16 hex digits."""
     text = "\x1f".join(f"{key}\x1e{value}" for key, value in labels)
@@ -112,7 +113,7 @@ class Alert:
 
     def label(self, name: str) -> str:
         """The value of label *name*, "" when the alert has none."""
-        return dict(self.labels).get(name, "")
+        return next((value for key, value in self.labels if key == name), "")
 
 
 # ---------------------------------------------------------------- matchers, silences, inhibition
@@ -454,16 +455,19 @@ class Dispatcher:
 
         A group is looked at when its time has come (every group with *every_group*: riskd is
         stopping) and told when its visible firing set differs from the one last sent, an
-        alert of it resolved since, or its repeat interval has passed.
+        alert of it resolved since, or its repeat interval has passed; never with nothing to
+        tell (every alert of it muted).
         """
         silences = tuple(silences)
         notifications: list[Notification] = []
-        for key in sorted(self.groups):
+        due = [k for k in sorted(self.groups) if every_group or self.groups[k].due_ms <= now_ms]
+        by_group: dict[str, list[Alert]] = {key: [] for key in due}
+        for alert in self.alerts.values() if due else ():
+            if (members := by_group.get(fingerprint(self.group_labels(alert)))) is not None:
+                members.append(alert)
+        for key, members in by_group.items():
             group = self.groups[key]
-            if group.due_ms > now_ms and not every_group:
-                continue
             self._changed_groups.add(key)
-            members = [a for a in self.alerts.values() if self.group_labels(a) == group.labels]
             visible = [a for a in members if not self.muted(a, silences, now_ms)]
             firing = tuple(sorted((a for a in visible if a.firing), key=_order))
             firing_keys = frozenset(a.fingerprint for a in firing)
@@ -478,9 +482,11 @@ class Dispatcher:
             repeat = (
                 bool(firing) and group.sent_ms is not None and now_ms >= group.sent_ms + repeat_ms
             )
-            if changed or repeat:
+            if (changed or repeat) and (firing or resolved):
                 notifications.append(Notification(key, group.labels, firing, resolved, now_ms))
                 group.sent_firing, group.sent_ms = firing_keys, now_ms
+            elif changed:  # every alert of it muted: nothing to tell, told again once visible
+                group.sent_firing = firing_keys
             group.pending_resolved.clear()
             self._forget_resolved(members)
             if not any(a.firing for a in members):

@@ -44,6 +44,7 @@ TITLES: Final[dict[str, tuple[str, str]]] = {
     "RiskdStarted": ("riskd 已启动", "riskd started"),
     "RiskdStopped": ("riskd 已停止", "riskd stopped"),
     "DailySummary": ("每日交易汇总", "Daily summary"),
+    "ApiKeyUnsafe": ("API 密钥权限不安全", "API key unsafe"),
 }
 
 _NAME: Final = r"[A-Za-z0-9_-]{1,32}"
@@ -61,7 +62,9 @@ LABELS: Final[dict[str, tuple[str, str, re.Pattern[str]]]] = {
     "day": ("日期", "Day", re.compile(r"\d{4}-\d{2}-\d{2}")),  # UTC
     "asset": ("资产", "Asset", re.compile(r"[A-Z0-9]{2,12}")),
 }
-FigureKind = Literal["usdt", "number", "seconds", "duration", "status", "time", "percent", "symbol"]
+FigureKind = Literal[
+    "usdt", "number", "seconds", "duration", "status", "time", "percent", "symbol", "findings"
+]
 _FIGURE_PATTERNS: Final[dict[FigureKind, re.Pattern[str]]] = {
     "usdt": re.compile(r"-?\d{1,18}(\.\d{1,18})?"),
     "number": re.compile(r"-?\d{1,18}(\.\d{1,18})?"),
@@ -71,6 +74,7 @@ _FIGURE_PATTERNS: Final[dict[FigureKind, re.Pattern[str]]] = {
     "time": re.compile(r"\d{13}"),  # epoch ms
     "percent": re.compile(r"\d{1,3}(\.\d{1,4})?"),
     "symbol": re.compile(r"[A-Z0-9]{2,20}"),
+    "findings": re.compile(r"[A-Z_]{1,32}(,[A-Z_]{1,32}){0,7}"),  # codes of KEY_FINDINGS
 }
 # Shown figures: name → (Chinese, English, kind).
 FIGURES: Final[dict[str, tuple[str, str, FigureKind]]] = {
@@ -95,10 +99,23 @@ FIGURES: Final[dict[str, tuple[str, str, FigureKind]]] = {
     "trades": ("成交笔数", "Trades", "number"),
     "win_rate": ("胜率", "Win rate", "percent"),
     "worst_symbol": ("最差品种", "Worst symbol", "symbol"),
+    # an API key's findings (riskd.exchange.key_safety)
+    "findings": ("问题", "Findings", "findings"),
+}
+# What is wrong with an API key: code → (Chinese, English); another code is not shown.
+KEY_FINDINGS: Final[dict[str, tuple[str, str]]] = {
+    "WITHDRAWALS_ENABLED": ("已开启提现", "withdrawals enabled"),
+    "NO_IP_RESTRICTION": ("未限制 IP", "no IP restriction"),
+    "READING_DISABLED": ("未开启读取", "reading disabled"),
+    "FUTURES_DISABLED": ("未开启合约交易", "futures trading not enabled"),
+    "TRADING_AUTHORITY_EXPIRES": ("交易权限即将到期", "trading authority ending"),
 }
 
 
-def _figure_text(kind: FigureKind, value: str) -> str:
+def _figure_text(kind: FigureKind, value: str, language: Language) -> str:
+    if kind == "findings":
+        known = [KEY_FINDINGS[code] for code in value.split(",") if code in KEY_FINDINGS]
+        return ("、" if language == "zh" else ", ").join(_pick(pair, language) for pair in known)
     if kind == "usdt":
         return f"{value} USDT"
     if kind == "seconds":
@@ -132,6 +149,10 @@ ACTIONS: Final[dict[str, tuple[str, str]]] = {
         "the ban list expires: clients fail closed",
     ),
     "console_only": ("告警仅输出到控制台", "alerts go to the console only"),
+    "fix_key": (
+        "请在币安 API 管理中收紧此密钥的权限",
+        "tighten the key's permissions in Binance's API management",
+    ),
     "none": ("无需操作", "nothing to do"),
 }
 _COLOUR: Final = {Severity.CRITICAL: "red", Severity.WARNING: "orange", Severity.INFO: "blue"}
@@ -177,7 +198,7 @@ def shown_fields(alert: Alert, language: Language) -> list[tuple[str, str]]:
     for name, (zh, en, kind) in FIGURES.items():
         value = figures.get(name)
         if value is not None and _FIGURE_PATTERNS[kind].fullmatch(value):
-            shown.append((_pick((zh, en), language), _figure_text(kind, value)))
+            shown.append((_pick((zh, en), language), _figure_text(kind, value, language)))
     return shown
 
 

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any, Final
 
 from riskd.exchange.guard import IpEvent, IpEventKind
+from riskd.exchange.key_safety import FindingCode, FindingSeverity, KeyCheck, KeyVerdict
 from riskd.health import JobStatus
 from riskd.notify.alerts import AlertEvent, Severity, labels_of
 from riskd.pnl.daily import DayFigures
@@ -224,6 +225,25 @@ def database_alert(account: str, job: str, failing: bool, failures: int, at_ms: 
     figures = {"failures": str(failures)} if failing else {}
     action = "retrying" if failing else "none"
     return event("DatabaseError", Severity.CRITICAL, failing, at_ms, labels, figures, action)
+
+
+_KEY_SEVERITY: Final = {KeyVerdict.UNSAFE: Severity.CRITICAL, KeyVerdict.WARNING: Severity.WARNING}
+
+
+def api_key_alerts(check: KeyCheck, at_ms: int) -> list[AlertEvent]:
+    """ApiKeyUnsafe while the account's key, as last read, has a critical finding (critical)
+    or a warning (warning): the findings' codes and, when it is one, the trading authority's
+    end; nothing while it is safe or unchecked (``still_firing`` resolves it)."""
+    severity = _KEY_SEVERITY.get(check.verdict)
+    if severity is None:
+        return []
+    shown = [f.code for f in check.findings if f.severity is not FindingSeverity.INFO]
+    figures = {"findings": ",".join(code.upper() for code in shown)}
+    expiry_ms = check.trading_authority_expiration_ms
+    if FindingCode.TRADING_AUTHORITY_EXPIRES in shown and expiry_ms is not None:
+        figures["until_ms"] = str(expiry_ms)
+    labels = {"account": check.account}
+    return [event("ApiKeyUnsafe", severity, True, at_ms, labels, figures, "fix_key")]
 
 
 def stream_silent_alert(route: str, silent_ms: int, at_ms: int, *, firing: bool) -> AlertEvent:

@@ -5,6 +5,7 @@ receiver's outage or a restart neither loses nor repeats a notification.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -81,28 +82,51 @@ class AlertPipeline:
         self.last_heartbeat_ms: int | None = None
         self.last_prune_ms = 0
         self.sent_messages = 0
+        self.reports = 0  # report() calls taken in
+        self.reports_waiting = 0  # of them, waiting for their store
+        self._stored_reports = 0  # the reports a finished store took
+        self._storing: asyncio.Future[None] | None = None
 
     async def start(self) -> None:
         """Load the dispatcher's state and the silences from SQL."""
-        alerts, groups = await self.sql.run(alert_store.load_state)
+        alerts, groups = await self.sql.read(alert_store.load_state)
         self.dispatcher.alerts, self.dispatcher.groups = alerts, groups
-        self.told = await self.sql.run(alert_store.told_fingerprints)
-        self.silences = await self.sql.run(alert_store.current_silences, self.clock())
+        self.told = await self.sql.read(alert_store.told_fingerprints)
+        self.silences = await self.sql.read(alert_store.current_silences, self.clock())
 
     async def report(self, events: Sequence[AlertEvent]) -> None:
-        """Record *events*, and store them unless SQL fails (then the next tick stores them).
-        A ``once`` alert taken in before, here or before a restart, is dropped."""
+        """Record *events*, and return once a store that took them is done (the next tick
+        stores them if SQL failed). Reports that arrive during a store share the next one, so
+        a burst from every job costs a few transactions, not one each. A ``once`` alert taken
+        in before, here or before a restart, is dropped."""
         fresh = [e for e in events if not (e.once and e.fingerprint in self.told)]
         for reported in fresh:
             self.dispatcher.observe(reported)
         self.unrecorded += [e for e in fresh if e.once]
         self.told |= {e.fingerprint for e in fresh if e.once}
+        self.reports += 1
+        mine = self.reports
+        self.reports_waiting += 1
+        try:
+            while self._stored_reports < mine:
+                if self._storing is None:
+                    self._storing = asyncio.ensure_future(self._store_reported())
+                await asyncio.shield(self._storing)
+        finally:
+            self.reports_waiting -= 1
+
+    async def _store_reported(self) -> None:
+        """Store what the reports so far changed; then they are done, stored or kept."""
+        upto = self.reports
         changes, once = self._take_changes()
         try:
             await self.sql.run(self._store, changes, once, self.clock())
         except Exception:
             self._keep_changes(changes, once)
             log.exception("alert state not stored; kept in memory until SQL answers")
+        finally:
+            self._stored_reports = upto
+            self._storing = None
 
     def _take_changes(self) -> tuple[DispatcherChanges, list[AlertEvent]]:
         """What to store: the dispatcher's changes and the once alerts not yet recorded."""
@@ -141,7 +165,7 @@ class AlertPipeline:
             self.unqueued = notifications
             raise
         self.unqueued = []
-        self.silences = await self.sql.run(alert_store.current_silences, now_ms)
+        self.silences = await self.sql.read(alert_store.current_silences, now_ms)
         for slot in self.slots:
             await self._deliver(slot)
 
@@ -185,14 +209,18 @@ class AlertPipeline:
             now_ms = self.clock()
             if slot.limiter.wait_ms(now_ms):
                 return
-            pending = await self.sql.run(alert_store.pending_count, name)
+            pending = await self.sql.read(alert_store.pending_count, name)
             size = slot.limiter.batch_size(pending, now_ms)
             batch = await self.sql.run(
                 alert_store.claim_batch, name, max(size, 1), f"{self.deployment}-{name}", now_ms
             )
             if batch is None:
                 return
-            message = render(batch.notifications, batch.uuid, self.deployment, self.config.language)
+            told = [n for n in batch.notifications if n.firing or n.resolved]
+            if not told:  # queued empty before riskd stopped queueing muted groups: dropped
+                await self.sql.run(alert_store.mark_sent, batch, self.clock())
+                continue
+            message = render(told, batch.uuid, self.deployment, self.config.language)
             slot.limiter.record(now_ms)
             try:
                 await slot.receiver.send(message)
@@ -254,10 +282,10 @@ class AlertPipeline:
         silence = await self.sql.run(
             alert_store.add_silence, matchers, starts_ms, ends_ms, created_by, comment, self.clock()
         )
-        self.silences = await self.sql.run(alert_store.current_silences, self.clock())
+        self.silences = await self.sql.read(alert_store.current_silences, self.clock())
         return silence
 
     async def expire_silence(self, silence_id: int, by: str) -> Silence:
         silence = await self.sql.run(alert_store.expire_silence, silence_id, by, self.clock())
-        self.silences = await self.sql.run(alert_store.current_silences, self.clock())
+        self.silences = await self.sql.read(alert_store.current_silences, self.clock())
         return silence

@@ -89,6 +89,10 @@ class StopLadderConfig(FrozenModel):
     default: LadderConfig = LadderConfig()
     symbols: dict[str, LadderConfig] = Field(default_factory=dict)
     max_algo_orders_per_account: int = Field(200, ge=1)
+    # The full read of the open algo orders (weight 40) comes once per job interval while the
+    # budget can pay it and keep its retry reserve; when cancels need the weight, it waits,
+    # but never longer than this.
+    snapshot_max_age_ms: int = Field(30_000, ge=1_000, le=300_000)
 
     @model_validator(mode="after")
     def _overrides_combine(self) -> StopLadderConfig:
@@ -529,6 +533,16 @@ def ladder_from_open_orders(
         )
         for key, generations in found.items()
     }
+
+
+def snapshot_due(age_ms: int | None, interval_ms: int, max_age_ms: int, spare: bool) -> bool:
+    """Whether a pass reads the open algo orders in full, its view being *age_ms* old (None:
+    never read): once per *interval_ms* while the budget is *spare*, and at *max_age_ms*
+    (at least one interval) whatever the budget. In between, the job's acknowledgements and
+    the stream's ALGO_UPDATEs keep the view current."""
+    if age_ms is None:
+        return True
+    return age_ms >= max(max_age_ms, interval_ms) or (age_ms >= interval_ms and spare)
 
 
 def seen_open_rungs(seen: Collection[str], open_algos: Sequence[OpenAlgoOrder]) -> frozenset[str]:

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from riskd.core.clock import DAY_MS
-from riskd.exchange.access import BinanceAccess
 from riskd.exchange.parse_income import parse_income
 from riskd.risk.ledger import IncomePagerConfig, advance_income_cursor, next_income_request
 from riskd.risk.ledger_store import book_income_page
 from riskd.store.engine import SqlRunner
+
+if TYPE_CHECKING:
+    from riskd.exchange.access import BinanceAccess
 
 MAX_BACKFILL_DAYS: Final = 90  # Binance keeps income for 3 months
 INCOME_PATH: Final = "/fapi/v1/income"

@@ -9,8 +9,8 @@ version, whose JSON is encoded once here and sent on by the caller as it was sto
 A version is vouched for ``banlist_valid_ms`` more only when both sources are fresh: the income
 poll caught up within ``late_after_ms(interval_ms)`` and the PositionBook is complete and fresh
 (``DecideInputs.valid_until_ms``); otherwise the previous end stands and the list expires.
-``book_fill_and_decide`` is the fill path: the fill is booked first, and a decision that fails
-after it leaves the fill booked for the next pass to decide on.
+``book_order_updates`` is the fill path: the fills are booked first, and a decision that fails
+after them leaves them booked for the next pass to decide on.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from riskd.positions import BookView
 from riskd.risk import ledger_store, lock_store
 from riskd.risk.attribution import Attribution
 from riskd.risk.banlist import BanList, BanListLock, build_banlist, next_valid_until_ms
-from riskd.risk.ledger import Fill
+from riskd.risk.ledger import fill_from_order_update
 from riskd.risk.ledger_store import RuleHistory
 from riskd.risk.lock_store import StateRecord
 from riskd.risk.locks import (
@@ -185,20 +185,23 @@ def decide(connection: Connection, inputs: DecideInputs) -> Decision:
     )
 
 
-def book_fill_and_decide(
-    connection: Connection, update: OrderUpdate, fill: Fill, inputs: DecideInputs
+def book_order_updates(
+    connection: Connection, updates: Sequence[OrderUpdate], inputs: DecideInputs
 ) -> Decision | None:
-    """Store *update*, book its *fill*, then decide in a nested transaction, on the cached
-    history plus the fill when the caller holds one. None when deciding failed (logged): the
-    fill stays booked and the next pass decides. Right after a fill the caller has not asked
-    the PositionBook, so ``book_fresh`` is False and the previous end of the list stands."""
-    ledger_store.upsert_order(connection, inputs.account, update)
-    new = ledger_store.book_fills(connection, inputs.account, [fill], inputs.now_ms)
-    if new and inputs.history is not None:
-        inputs = replace(inputs, history=inputs.history.with_fill(fill))
+    """Store *updates* and book their fills, then decide once in a nested transaction, on the
+    cached history plus the new fills when the caller holds one. None when deciding failed
+    (logged): the fills stay booked and the next pass decides. Right after a fill the caller
+    has not asked the PositionBook, so ``book_fresh`` is False and the previous end of the
+    list stands."""
+    history = inputs.history
+    ledger_store.upsert_orders(connection, inputs.account, updates)
+    for fill in filter(None, map(fill_from_order_update, updates)):
+        new = ledger_store.book_fills(connection, inputs.account, [fill], inputs.now_ms)
+        if new and history is not None:
+            history = history.with_fill(fill)
     try:
         with connection.begin_nested():
-            return decide(connection, inputs)
+            return decide(connection, replace(inputs, history=history))
     except Exception:
         log.exception("deciding after a fill failed; the next pass decides")
         return None

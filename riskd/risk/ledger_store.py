@@ -194,11 +194,16 @@ def symbol_listing(conn: Connection, symbol: str) -> Listing:
     )
 
 
-def upsert_order(conn: Connection, account: str, order_update: OrderUpdate) -> None:
-    """Store the order's state unless a state with a later update time is stored already.
+def upsert_orders(conn: Connection, account: str, order_updates: Sequence[OrderUpdate]) -> None:
+    """Store each order's state unless a state with a later update time is stored already.
 
-    Of two updates with the same time, the later call wins: the stream's order is kept.
+    Of two updates with the same time, the later one wins: the stream's order is kept.
     """
+    for order_update in order_updates:
+        _upsert_order(conn, account, order_update)
+
+
+def _upsert_order(conn: Connection, account: str, order_update: OrderUpdate) -> None:
     row = {
         "account": account,
         "symbol": order_update.symbol,

@@ -56,6 +56,7 @@ from typing import Any, Final, Literal, NamedTuple, Protocol
 from pydantic import Field, model_validator
 
 from riskd.core.clock import HOUR_MS, MINUTE_MS
+from riskd.core.display import plain
 from riskd.core.frozen import FrozenModel
 from riskd.risk.attribution import UNATTRIBUTED, Attribution
 from riskd.risk.locks import (
@@ -505,13 +506,14 @@ def evaluate(
                 for symbol, series in book.symbols.items():
                     pnl = _pnl_breach(series, rule, threshold, now_ms)
                     if pnl is not None:
-                        text = f"{symbol} PnL {pnl[0]} USDT over {window} ≤ {threshold}"
+                        loss = plain(pnl[0])
+                        text = f"{symbol} PnL {loss} USDT over {window} ≤ {plain(threshold)}"
                         want(rule, symbol, pnl[1], series.times[-1], text, pnl[0], robot)
             elif rule.kind == "account_pnl" and threshold is not None:
                 pnl = _pnl_breach(book.account, rule, threshold, now_ms)
                 if pnl is not None:
                     whose = "robot" if robot else "account"
-                    text = f"{whose} PnL {pnl[0]} USDT over {window} ≤ {threshold}"
+                    text = f"{whose} PnL {plain(pnl[0])} USDT over {window} ≤ {plain(threshold)}"
                     want(rule, ALL, pnl[1], book.account.times[-1], text, pnl[0], robot)
             elif rule.kind == "drawdown" and threshold is not None:
                 curve = book.cumulative() if robot else equity_curve
@@ -522,8 +524,8 @@ def evaluate(
                         breach = _Breach(now_ms + hold_ms, breach.evidence_ms)
                     what = "cumulative PnL" if robot else "equity"
                     text = (
-                        f"{what} {latest} USDT is {latest - peak} from its {window} peak {peak}"
-                        f" ≤ {threshold}"
+                        f"{what} {plain(latest)} USDT is {plain(latest - peak)} from its {window}"
+                        f" peak {plain(peak)} ≤ {plain(threshold)}"
                     )
                     want(rule, ALL, breach, curve.times[-1], text, latest - peak, robot)
     for rule in rules:

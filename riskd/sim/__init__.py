@@ -1,7 +1,17 @@
-"""A Binance USDⓈ-M futures simulator (aiohttp) for tests, benchmarks and ``riskd run --sim``."""
+"""A Binance USDⓈ-M futures simulator (aiohttp) for tests, benchmarks and ``riskd run --sim``.
+
+The server is imported when first named (PEP 562): riskd's config reads ``SimConfig``, and
+every job actor should not pay for importing the simulator it does not run.
+"""
+
+from typing import TYPE_CHECKING, Any
 
 from riskd.sim.config import RateLimitConfig, SimAccountConfig, SimConfig, SimExchangeConfig
-from riskd.sim.server import SimServer, SimulatorThread, serve_forever
+
+if TYPE_CHECKING:
+    from riskd.sim.server import SimServer, SimulatorThread, serve_forever
+
+_SERVER = ("SimServer", "SimulatorThread", "serve_forever")
 
 __all__ = [
     "RateLimitConfig",
@@ -12,3 +22,11 @@ __all__ = [
     "SimulatorThread",
     "serve_forever",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SERVER:
+        from riskd.sim import server
+
+        return getattr(server, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from riskd.core.clock import DAY_MS
 from riskd.sim import errors as err
+from riskd.sim.config import SimApiRestrictions
 from riskd.sim.ids import IdSource
 from riskd.sim.market import EIGHT_PLACES, ZERO, fixed, plain
 from riskd.sim.orders import Position
@@ -35,6 +36,9 @@ class Account:
     income: list[dict] = field(default_factory=list)
     # Initial margin held by open orders: matching keeps it up to date as they enter, fill, end.
     open_order_margin: Decimal = ZERO
+    # What the API key may do (GET /sapi/v1/account/apiRestrictions), and when it was created.
+    api_restrictions: SimApiRestrictions = field(default_factory=SimApiRestrictions)
+    key_created_ms: int = 0
 
     def position(self, symbol: str, position_side: str) -> Position:
         key = (symbol, position_side)
@@ -68,7 +72,14 @@ class Accounts(VenuePart):
         now = self._clock()
         self._by_key = {
             a.api_key: Account(
-                a.name, a.api_key, a.api_secret, a.dual_side_position, a.usdt_balance, now
+                a.name,
+                a.api_key,
+                a.api_secret,
+                a.dual_side_position,
+                a.usdt_balance,
+                now,
+                api_restrictions=a.api_restrictions,
+                key_created_ms=now,
             )
             for a in config.accounts
         }

@@ -4,9 +4,27 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from pydantic import Field, field_validator
+from pydantic import Field, StrictBool, field_validator
 
 from riskd.core.frozen import FrozenModel
+
+
+class SimApiRestrictions(FrozenModel):
+    """What a simulated account's API key may do, as ``GET /sapi/v1/account/apiRestrictions``
+    answers it: safe by default (reading and futures trading, IP-restricted, no withdrawals).
+    The trading authority's end (epoch ms) is reported only when set."""
+
+    ip_restrict: StrictBool = True
+    enable_reading: StrictBool = True
+    enable_withdrawals: StrictBool = False
+    enable_internal_transfer: StrictBool = False
+    enable_margin: StrictBool = False
+    enable_futures: StrictBool = True
+    permits_universal_transfer: StrictBool = False
+    enable_vanilla_options: StrictBool = False
+    enable_spot_and_margin_trading: StrictBool = False
+    enable_portfolio_margin_trading: StrictBool = False
+    trading_authority_expiration_ms: int | None = Field(None, ge=1, strict=True)
 
 
 class SimAccountConfig(FrozenModel):
@@ -17,6 +35,7 @@ class SimAccountConfig(FrozenModel):
     api_secret: str = Field(repr=False)
     usdt_balance: Decimal = Decimal("100000")
     dual_side_position: bool = False
+    api_restrictions: SimApiRestrictions = SimApiRestrictions()
 
     @classmethod
     def parse(cls, spec: str) -> SimAccountConfig:

@@ -16,18 +16,20 @@ The parts, each with its state and its rules:
 * ``settings.AccountSettings``: leverage, margin type and leverage brackets;
 * ``trade_history.TradeHistory``: each account's fills (userTrades);
 * ``stream_events.StreamEvents``: market-stream events (the server's hub fans them out);
-* ``account_views.AccountViews`` and ``snapshot.Snapshot``: read-only renderings.
+* ``account_views.AccountViews`` and ``snapshot.Snapshot``: read-only renderings;
+* ``api_keys``: what each account's API key may do (spot's ``/sapi``).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 
 from riskd.sim.account_views import AccountViews
 from riskd.sim.accounts import Account, Accounts, ListenKeys
 from riskd.sim.algo import AlgoService
+from riskd.sim.api_keys import api_restrictions, changed_restrictions
 from riskd.sim.config import SimConfig
 from riskd.sim.countdown import Countdowns
 from riskd.sim.ids import IdSource
@@ -110,6 +112,16 @@ class SimExchange:
         """The account a listen key streams, if the key is live."""
         with self._lock:
             return self.listen_keys.account_of(key)
+
+    def set_api_restrictions(self, api_key: str, changes: Mapping[str, object]) -> Account:
+        """Change what the key *api_key* may do (POST /_sim/api_restrictions); its account.
+        LookupError: no account has the key; ValueError: a change is wrong (named)."""
+        with self._lock:
+            account = self._accounts.by_key(api_key)
+            if account is None:
+                raise LookupError("api_key: no account has this key")
+            account.api_restrictions = changed_restrictions(account.api_restrictions, changes)
+            return account
 
     def set_price(self, symbol: str, mark: Decimal, last: Decimal | None = None) -> None:
         """Set a price (POST /_sim/mark); resting orders and triggers react at once."""
@@ -250,6 +262,11 @@ class SimExchange:
         """GET /fapi/v1/userTrades."""
         with self._lock:
             return self._trades.user_trades(account, params)
+
+    def api_restrictions(self, account: Account) -> dict:
+        """GET /sapi/v1/account/apiRestrictions."""
+        with self._lock:
+            return api_restrictions(account)
 
     def api_trading_status(self, account: Account, params: Params) -> dict:
         """GET /fapi/v1/apiTradingStatus."""

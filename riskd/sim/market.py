@@ -7,6 +7,7 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
+from riskd.core.display import plain
 from riskd.sim import errors as err
 
 ZERO = Decimal(0)
@@ -17,12 +18,6 @@ EIGHT_PLACES = Decimal("0.00000001")
 def fixed(value: Decimal, places: int) -> str:
     """Format like Binance: a fixed number of decimals, never an exponent."""
     return f"{value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP):f}"
-
-
-def plain(value: Decimal) -> str:
-    """Format without trailing zeros or exponent (Binance's entryPrice style)."""
-    text = f"{value.normalize():f}"
-    return text if text != "-0" else "0"
 
 
 def decimals(step: Decimal) -> int:

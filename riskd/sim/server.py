@@ -128,7 +128,13 @@ def _routes() -> list[Route]:
         Route("POST", "/fapi/v1/leverage", signed, x.set_leverage),
         Route("POST", "/fapi/v1/marginType", signed, x.set_margin_type),
         Route("GET", "/fapi/v1/userTrades", signed, x.user_trades),
+        Route("GET", "/sapi/v1/account/apiRestrictions", signed, _account(x.api_restrictions)),
     ]
+
+
+def _weight_header(path: str) -> str:
+    """The header an answer says the IP's used weight in: spot's ``/sapi`` has its own."""
+    return "X-SAPI-USED-IP-WEIGHT-1M" if path.startswith("/sapi/") else "X-MBX-USED-WEIGHT-1M"
 
 
 def _json(body: object, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -196,6 +202,7 @@ class SimServer:
         app.router.add_get("/_sim/state", self._control_state)
         app.router.add_post("/_sim/reset", self._control_reset)
         app.router.add_post("/_sim/clock", self._control_clock)
+        app.router.add_post("/_sim/api_restrictions", self._control_api_restrictions)
         return app
 
     async def start(self) -> None:
@@ -257,8 +264,9 @@ class SimServer:
         ip = request.remote or "unknown"
         cost = endpoint_weight(route.method, route.path, params)
         headers: dict[str, str] = {}
+        used_weight = _weight_header(route.path)
         try:
-            headers["X-MBX-USED-WEIGHT-1M"] = str(self.limiter.charge_ip(ip, cost.ip_weight))
+            headers[used_weight] = str(self.limiter.charge_ip(ip, cost.ip_weight))
             account = self._authenticate(route, request, query, body, params)
             if cost.order_count and account is not None:
                 count_10s, count_1m = self.limiter.charge_orders(account.name, cost.order_count)
@@ -268,7 +276,7 @@ class SimServer:
         except BinanceError as exc:
             self.errors_by_code[exc.code] += 1
             if isinstance(exc, (IpLimited, IpBanned)):
-                headers["X-MBX-USED-WEIGHT-1M"] = str(self.limiter.used_weight(ip))
+                headers[used_weight] = str(self.limiter.used_weight(ip))
                 headers["Retry-After"] = str(max(1, -(-exc.retry_after_ms // 1000)))
             return _json(exc.body(), exc.http_status, headers)
         if fault and fault.kind == "unknown503":
@@ -399,6 +407,24 @@ class SimServer:
         else:
             self.limiter.use_up(fault.ip, until_ms)
         return _json({"ip": fault.ip, "kind": fault.kind, "until": until_ms})
+
+    async def _control_api_restrictions(self, request: web.Request) -> web.Response:
+        """Change what an account's API key may do: ``{"api_key", <field>: <value>, …}``
+        with the fields of ``[sim.accounts.api_restrictions]``. The answer names the account,
+        never the key."""
+        changes = await self._control_body(request)
+        api_key = changes.pop("api_key", None)
+        if not isinstance(api_key, str) or not api_key:
+            return _json({"error": "api_key must be the account's API key"}, 400)
+        try:
+            account = self.exchange.set_api_restrictions(api_key, changes)
+        except LookupError as exc:
+            return _json({"error": str(exc)}, 404)
+        except ValueError as exc:
+            return _json({"error": str(exc)}, 400)
+        return _json(
+            {"account": account.name, "api_restrictions": self.exchange.api_restrictions(account)}
+        )
 
     async def _control_clear_faults(self, _request: web.Request) -> web.Response:
         """Drop the request faults still pending (streams are not touched)."""

@@ -20,6 +20,9 @@ from riskd.core.secrets import (
 )
 
 DEFAULT_DATABASE_URL: Final = "sqlite:///riskd.db"
+SQLITE_MAX_ACCOUNTS: Final = 2
+"""Beyond this many accounts, SQLite's one write lock makes riskd's writers queue (the soak at
+10 accounts saw "database is locked"): such a deployment books into MySQL/MariaDB."""
 
 
 class DatabaseConfig(FrozenModel):
@@ -50,6 +53,20 @@ class DatabaseConfig(FrozenModel):
         if password is not None:
             raise PydanticCustomError("url", "contains a password: put the URL in url_env instead")
         return url
+
+    def load_warning(self, accounts: int) -> str | None:
+        """One line if SQLite is to serve more accounts than it carries well, else None."""
+        if (
+            self.url_env is not None
+            or not self.url.startswith("sqlite")
+            or accounts <= SQLITE_MAX_ACCOUNTS
+        ):
+            return None
+        return (
+            f"database.url: SQLite serves {accounts} accounts; every job of each writes through "
+            f"its one lock, so writes wait and are retried: beyond {SQLITE_MAX_ACCOUNTS} "
+            "accounts, book into MySQL/MariaDB (database.url_env)"
+        )
 
     def model_post_init(self, context: Any, /) -> None:
         if self.url_env is None:

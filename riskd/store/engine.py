@@ -17,6 +17,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
 P = ParamSpec("P")
 T = TypeVar("T")
+_READ_ONLY = "riskd_read_only"  # an execution option: the unit of work only reads
 
 
 def make_engine(url: str) -> Engine:
@@ -64,7 +65,9 @@ def _configure_sqlite(dbapi_connection: Any, _connection_record: Any) -> None:
 def _begin_immediate(connection: Connection) -> None:
     # A deferred transaction that reads and then writes fails at once with "database is
     # locked" if another process wrote in between; an immediate one waits for the lock instead.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # A read (SqlRunner.read) takes no lock: in WAL, readers never wait for the writer.
+    read_only = connection.get_execution_options().get(_READ_ONLY, False)
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 class SqlRunner:
@@ -92,6 +95,21 @@ class SqlRunner:
         unit = functools.partial(self._in_transaction, fn, *args, **kwargs)
         return await asyncio.get_running_loop().run_in_executor(self._executor, unit)
 
+    async def read(
+        self,
+        fn: Callable[Concatenate[Connection, P], T],
+        /,
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """Run ``fn(connection, *args, **kwargs)``, which only reads, and return its result.
+
+        On SQLite it takes no write lock, so it neither waits for the writing processes nor
+        makes them wait; *fn* must not write.
+        """
+        unit = functools.partial(self._in_read, fn, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, unit)
+
     def close(self) -> None:
         """Finish the units of work already submitted, then stop the threads."""
         self._executor.shutdown(wait=True)
@@ -105,3 +123,15 @@ class SqlRunner:
     ) -> T:
         with self._engine.begin() as connection:
             return fn(connection, *args, **kwargs)
+
+    def _in_read(
+        self,
+        fn: Callable[Concatenate[Connection, P], T],
+        /,
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        with self._engine.connect() as connection:
+            connection.execution_options(**{_READ_ONLY: True})
+            with connection.begin():
+                return fn(connection, *args, **kwargs)

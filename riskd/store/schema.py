@@ -7,6 +7,8 @@ a float), ``Decimal`` in Python either way. Exchange ids (tranId, tradeId, order
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any, Final
 
@@ -403,6 +405,8 @@ silences = Table(
 )
 
 _VERSION_KEY: Final = "schema_version"
+_SCHEMA_LOCK: Final = "riskd_schema"
+_SCHEMA_LOCK_WAIT_S: Final = 60
 
 
 class SchemaVersionError(RuntimeError):
@@ -416,7 +420,7 @@ def init_schema(engine: Engine, now_ms: int) -> list[str]:
     default: v6 ``locks.robot``). Raises
     SchemaVersionError, before changing anything, if the database records a newer version.
     """
-    with engine.begin() as connection:
+    with engine.begin() as connection, _schema_lock(connection):
         existing = set(inspect(connection).get_table_names())
         if schema_meta.name in existing:
             stored = connection.scalar(
@@ -436,6 +440,26 @@ def init_schema(engine: Engine, now_ms: int) -> list[str]:
             .values(value=str(SCHEMA_VERSION), updated_at_ms=now_ms)
         )
     return [table.name for table in metadata.sorted_tables if table.name not in existing]
+
+
+@contextlib.contextmanager
+def _schema_lock(connection: Connection) -> Iterator[None]:
+    """Hold the database's schema lock: every actor that stores rows runs init_schema as it
+    starts, and on MySQL/MariaDB each CREATE TABLE commits at once, so two starting together on
+    a fresh database both found a table missing and the second failed with 1050 "already
+    exists". SQLite's write lock (BEGIN IMMEDIATE) already serializes them."""
+    if connection.dialect.name not in ("mysql", "mariadb"):
+        yield
+        return
+    taken = connection.exec_driver_sql(
+        f"SELECT GET_LOCK('{_SCHEMA_LOCK}', {_SCHEMA_LOCK_WAIT_S})"
+    ).scalar()
+    if taken != 1:
+        raise TimeoutError(f"the schema lock was held for over {_SCHEMA_LOCK_WAIT_S} s")
+    try:
+        yield
+    finally:
+        connection.exec_driver_sql(f"SELECT RELEASE_LOCK('{_SCHEMA_LOCK}')")
 
 
 def _add_columns(connection: Connection, existing: set[str]) -> None:

@@ -25,7 +25,9 @@ from tests.kit.deployment import SECRETS_ENV
 def ray_cluster() -> Iterator[Cluster]:
     os.environ.update(SECRETS_ENV)  # the raylets, and so the job actors, inherit it
     cluster = Cluster()
-    cluster.add_node(num_cpus=1, include_dashboard=False)
+    # Ray exports metrics every 10 s by default; the metrics tests wait for one export.
+    system_config = {"metrics_report_interval_ms": 2_000}
+    cluster.add_node(num_cpus=1, include_dashboard=False, _system_config=system_config)
     cluster.add_node(num_cpus=1, labels={"egress": "ip-a"})
     cluster.add_node(num_cpus=1, labels={"egress": "ip-b"})
     ray.init(address=cluster.address, logging_level="WARNING", configure_logging=False)

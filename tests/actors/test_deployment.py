@@ -15,11 +15,12 @@ from riskd.health import JobStatus
 from tests.kit.deployment import (
     LOOPBACK_JOBS,
     READY_S,
-    TRADER,
     deployment_toml,
     exported_metrics,
     get_json,
+    job_tables,
     post_json,
+    run_cli,
     wait_for,
 )
 from tests.kit.sim import binance_client
@@ -30,7 +31,8 @@ def _by_job(rows: list[JobStatus]) -> dict[str, JobStatus]:
 
 
 def test_jobs_report_health_each_from_its_own_ip_within_budget(deploy, simulator) -> None:
-    jobs = LOOPBACK_JOBS + TRADER + 'egress = "127.0.0.5"\n'  # an account without robots
+    jobs = LOOPBACK_JOBS + job_tables("order_reaper", "stop_ladder", "ledger", "trader")
+    jobs += 'egress = "127.0.0.5"\n'  # the Trader's: an account without robots
     controller, info = deploy(deployment_toml(simulator.server.url, jobs))
     rows = launcher.wait_ready(controller, READY_S)
     assert all(r.healthy() for r in rows), rows
@@ -86,6 +88,50 @@ def test_killed_job_comes_back_and_recovers(deploy, simulator) -> None:
     assert row is not None, "the job did not come back"
     assert row.restarts == 1 and row.state == "running"
     assert simulator.server.exchange.state()["accounts"]["sim"]["open_orders"] == []
+
+
+def test_a_job_warms_though_the_jobs_it_notifies_are_disabled(deploy, simulator) -> None:
+    controller, _ = deploy(deployment_toml(simulator.server.url, LOOPBACK_JOBS, name="alone"))
+    launcher.wait_ready(controller, READY_S)
+    user_stream = ray.get_actor("user_stream:sim", namespace="alone")  # no StopLadder, no Ledger
+    assert ray.get(user_stream.warm.remote(), timeout=30) is None
+
+
+def test_a_key_that_allows_withdrawals_is_reported_alerted_and_fails_keys_check(
+    deploy, simulator
+) -> None:
+    restrictions = f"{simulator.server.url}/_sim/api_restrictions"
+    assert post_json(restrictions, {"api_key": "sim-key", "enable_withdrawals": True})[0] == 200
+    reader_only = '[accounts.jobs.account_reader]\negress = "127.0.0.2"\n'
+    controller, info = deploy(deployment_toml(simulator.server.url, reader_only))
+    launcher.wait_ready(controller, READY_S)
+    gateway = info["gateway"]
+
+    def keys_read() -> dict | None:
+        keys = get_json(f"{gateway}/v1/health")[1].get("keys")  # 503: a late job, say
+        return keys if keys and keys["accounts"] and keys["accounts"][0]["checked_ms"] else None
+
+    def alerted() -> list[dict]:
+        alerts = get_json(f"{gateway}/v1/alerts")[1]["alerts"]
+        return [alert for alert in alerts if alert["name"] == "ApiKeyUnsafe"]
+
+    keys = wait_for(keys_read)
+    assert (keys["ok"], keys["accounts"][0]["verdict"]) == (False, "unsafe")
+    assert keys["problems"][0].startswith("API key of sim: unsafe: withdrawals are enabled")
+    (alert,) = wait_for(alerted)
+    assert (alert["severity"], alert["labels"]["account"]) == ("critical", "sim")
+    unsafe = run_cli("keys", "check", "--url", gateway)
+    assert (unsafe.returncode, unsafe.stderr) == (1, "")
+    assert re.search(r"^sim +UNSAFE .* critical +withdrawals are enabled", unsafe.stdout, re.M)
+    assert post_json(restrictions, {"api_key": "sim-key", "enable_withdrawals": False})[0] == 200
+    checks = []
+
+    def checked_safe() -> bool:  # a read that timed out on this busy host says so: exit 1
+        checks.append(run_cli("keys", "check", "--url", gateway))
+        return checks[-1].returncode == 0
+
+    wait_for(checked_safe, interval_s=0.5)
+    assert (checks[-1].returncode, checks[-1].stderr) == (0, ""), checks[-1].stdout
 
 
 def test_over_subscribed_plan_is_refused_before_anything_starts(

@@ -36,6 +36,7 @@ from tests.kit.deployment import (
     run_cli,
     wait_for,
 )
+from tests.kit.files import write_private
 
 JOBS = (
     LOOPBACK_JOBS
@@ -122,8 +123,8 @@ def deployment(
     )
     simulator.start()
     folder = tmp_path_factory.mktemp("flatten")
-    (folder / "hedge.key").write_text("hedge-key")
-    (folder / "hedge.secret").write_text("hedge-secret")
+    write_private(folder / "hedge.key", "hedge-key")
+    write_private(folder / "hedge.secret", "hedge-secret")
     toml = deployment_toml(simulator.server.url, JOBS + HEDGE)
     controller, info = launcher.start(ConfigSource(toml, "test.toml", str(folder)))
     try:

@@ -24,7 +24,7 @@ from actors.context import ConfigSource, ledger_name
 from riskd.sim import SimConfig, SimulatorThread
 from riskd.store import make_engine
 from riskd.store.schema import symbols
-from tests.kit.deployment import LOOPBACK_JOBS, READY_S, deployment_toml, wait_for
+from tests.kit.deployment import BANLIST_JOBS, LOOPBACK_JOBS, READY_S, deployment_toml, wait_for
 from tests.kit.gateway import JSON, bad_request, lock_body, silence_body, state_body
 
 # The raylets' environment is fixed when the session's cluster starts: these two variables
@@ -55,7 +55,7 @@ def deployment(
     simulator = SimulatorThread(SimConfig(port=0, exchange={"walk_interval_ms": 0}))
     simulator.start()
     namespace = f"t-{uuid.uuid4().hex[:8]}"
-    toml = deployment_toml(simulator.server.url, LOOPBACK_JOBS, namespace).replace(
+    toml = deployment_toml(simulator.server.url, BANLIST_JOBS, namespace).replace(
         "\n[gateway]\nport = 0\n", TOKENS
     )
     source = ConfigSource(toml, "test.toml", str(tmp_path_factory.mktemp("gateway")))
@@ -91,10 +91,12 @@ REFUSED_BY_ACTORS = [
     bad_request("POST", "/v1/locks", lock_body(side=["long"]), 400, "side: must be long, short"),
     bad_request("POST", "/v1/locks", lock_body(until_ms=1), 400, "the lock would end at 1, not"),
     bad_request("POST", "/v1/locks", lock_body(symbol="BTCUSD"), 400, "symbol: the exchange doe"),
+    bad_request("POST", "/v1/locks", lock_body(reason=""), 400, "reason: must be a non-empty"),
     bad_request("DELETE", f"/v1/locks/{BIG}?{UNLOCK}", None, 404, f"has no lock {BIG}"),
     bad_request("DELETE", "/v1/locks/1?reason=x", None, 400, "operator: must be a non-empty"),
     bad_request("POST", "/v1/state", state_body(state="halted"), 400, "state: must be ACTIVE,"),
     bad_request("POST", "/v1/silences", silence_body(minutes=10**15), 400, "at most 30 days"),
+    bad_request("POST", "/v1/silences", silence_body(matchers=["symbol=~["]), 400, "is not a reg"),
     bad_request("DELETE", f"/v1/silences/{BIG}?operator=b", None, 404, f"no silence {BIG}"),
 ]
 

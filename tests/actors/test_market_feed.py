@@ -25,6 +25,7 @@ from tests.kit.deployment import (
     run_cli,
     wait_for,
 )
+from tests.kit.files import write_private
 from tests.kit.sim import binance_client
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "DOGEUSDT")
@@ -82,8 +83,8 @@ def feed(ray_cluster, tmp_path_factory) -> Iterator[tuple[str, Path, SimulatorTh
     simulator = SimulatorThread(SimConfig(port=0, exchange={"walk_interval_ms": 200}))
     simulator.start()
     folder = tmp_path_factory.mktemp("feed")
-    path = folder / "riskd.toml"
-    path.write_text(deployment_toml(simulator.server.url, JOBS + MARKET, name="feed"))
+    toml = deployment_toml(simulator.server.url, JOBS + MARKET, name="feed")
+    path = write_private(folder / "riskd.toml", toml)
     controller, info = launcher.start(ConfigSource.from_path(path))
     try:
         rows = launcher.wait_ready(controller, READY_S)

@@ -26,6 +26,12 @@ def _rungs(simulator) -> list[dict]:
     return [a for a in algos if a["algoStatus"] == "NEW"]
 
 
+def _ladder_health(controller) -> dict | None:
+    """The StopLadder's health, for a failing assertion's message."""
+    rows = launcher.status(controller)
+    return next((row.health for row in rows if row.job == "stop_ladder"), None)
+
+
 def _record_algo_events(simulator) -> list[dict]:
     """Every ALGO_UPDATE the exchange emits, in order (wraps the simulator's emitter)."""
     events: list[dict] = []
@@ -123,7 +129,7 @@ async def test_unknown_status_placements_leave_exactly_one_ladder(deploy, simula
     )
     await client.close_connection()
     rungs = wait_for(_five_rungs_summing_to(simulator, "1.000"))
-    assert rungs, _rungs(simulator)
+    assert rungs, (_rungs(simulator), _ladder_health(controller))
     time.sleep(1.5)  # further passes must not add anything
     assert len(_rungs(simulator)) == 5
     assert len({r["clientAlgoId"] for r in _rungs(simulator)}) == 5

@@ -45,11 +45,14 @@ HELPERS = {
 ELSEWHERE = {"page": "tests/test_run_sim.py::test_the_page_bench_measures_the_open_page"}
 TIMEOUT_S = 300.0
 BENCHES_AT_ONCE = 2
-SMOKE_FAULTS = ("http5xx", "unknown503_algo", "ws_drop", "kill_stop_ladder", "kill_controller")
+# The matrix's CI subset: an exchange fault, a job killed, the Controller killed. (A stream's
+# drop and an unknown placement outcome have actor tests: tests/actors/test_deployment.py,
+# tests/actors/test_stop_ladder.py.)
+SMOKE_FAULTS = ("http5xx", "kill_stop_ladder", "kill_controller")
 # Seconds each took alone at its smoke size (2-core machine): the pool starts the longest first.
-LONGEST_FIRST = {"banlist": 57, "market": 53, "soak": 50, "gateway": 48, "faults": 45,
-                 "reaction": 37, "run_sim_first_event": 29, "footprint": 28,
-                 "flatten": 15}  # fmt: skip
+LONGEST_FIRST = {"banlist": 57, "market": 53, "soak": 50, "gateway": 48,
+                 "fuzz": 26, "reaction": 37, "run_sim_first_event": 29, "footprint": 28,
+                 "faults": 23, "flatten": 15}  # fmt: skip
 LINGER_S = 15.0  # for the session's processes to end once the bench has exited
 NUMBER = r"[\d,.]+%?"
 VALUE = r"(?:-?[\d,.]+%?|nan)"  # nan: no sample of the row completed
@@ -292,7 +295,7 @@ RUNS: dict[str, tuple[list[str], list[str]]] = {
     "soak": (
         [
             *("--accounts", "2", "--symbols", "5", "--robots", "2", "--subscribers", "5"),
-            *("--minutes", "0.2", "--sample-s", "3", "--capacity", "2"),
+            *("--minutes", "0.2", "--sample-s", "3", "--capacity", "2", "--quiet-wait-s", "0"),
         ],
         [
             row("process", "pids", r"(?:\d+ s\s+)+growth", "verdict"),
@@ -335,6 +338,24 @@ RUNS: dict[str, tuple[list[str], list[str]]] = {
             ),
             row("2", "soak", "0.2", r"\d+", r"\d+", *[VALUE] * 3, "0", "(?:ok|MISS)"),
             r"^capacity: (?:at least 2|fewer than 2) account\(s\) on this \d+-core host",
+        ],
+    ),
+    # Whatever the size, a round runs schemathesis's coverage phase: over 1,000 cases.
+    "fuzz": (
+        ["--cases", "1"],
+        [
+            header(
+                *("sample", "requests", "cases", "failures", "5xx"),
+                *("p50 ms", "p90 ms", "p99 ms", "max ms"),
+            ),
+            row(FIRST, "1", "-", "-", "0", *[VALUE] * 4),
+            row(STEADY, r"\d+", r"\d+", "0", "0", *[VALUE] * 4),
+            header("store", "before", "after", "added", "accepted", "verdict"),
+            *(
+                row(re.escape(store), r"(?:\d+|-)", r"(?:\d+|-)", r"\d+", r"≤ \d+", "ok")
+                for store in ("SQL locks", "SQL silences", "SQL flattens", "exchange orders")
+            ),
+            r"^fuzz verdict: ok \(0 failures, 0 5xx, no refused request wrote\)$",
         ],
     ),
     "market": (

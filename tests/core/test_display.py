@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from riskd.core.display import (
     ERROR_CHARS,
     duration,
+    plain,
     printable,
     printable_lines,
     safe_text,
@@ -90,3 +93,16 @@ def test_a_long_text_is_cut_short_and_marked(text: str) -> None:
 
 def test_a_text_within_the_limit_is_kept_whole() -> None:
     assert safe_text("x" * ERROR_CHARS) == "x" * ERROR_CHARS
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        ("-205.92000000", "-205.92"),
+        ("100000.00000000", "100000"),
+        ("-0.0", "0"),
+        ("1E-8", "0.00000001"),
+    ],
+)
+def test_a_decimal_reads_without_trailing_zeros_or_exponent(value: str, text: str) -> None:
+    assert plain(Decimal(value)) == text

@@ -42,6 +42,7 @@ from riskd.config import ConfigError, RiskdConfig, load_config
 from riskd.exchange.planning import LABEL_PREFIX, BudgetPlanConfig
 from riskd.plan import EGRESS_LABEL_KEY
 from riskd.sim.config import SimConfig
+from tests.kit.files import write_private
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -332,13 +333,10 @@ EXAMPLE_REFS = _secret_refs(tomllib.loads(EXAMPLE.read_text(encoding="utf-8")))
 @pytest.fixture
 def example_copy(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     """The example copied to tmp_path with its secret files; the env vars it names."""
-    path = tmp_path / "riskd.toml"
-    shutil.copy(EXAMPLE, path)
+    path = write_private(tmp_path / "riskd.toml", EXAMPLE.read_text(encoding="utf-8"))
     env_names, files = EXAMPLE_REFS
     for relative in files:
-        secret = tmp_path / relative
-        secret.parent.mkdir(parents=True, exist_ok=True)
-        secret.write_text(f"value of {relative}\n", encoding="utf-8")
+        write_private(tmp_path / relative, f"value of {relative}\n")
     return path, {name: f"value-of-{name}" for name in env_names}
 
 

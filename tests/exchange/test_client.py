@@ -12,10 +12,13 @@ from riskd.exchange.client import (
     base_url,
     capture_response,
     make_client,
+    sapi_base_url,
     stop_capture,
     user_stream_ws_kwargs,
 )
 from riskd.exchange.config import ExchangeConfig
+
+SIM_KEYS = Secret("sim-key"), Secret("sim-secret")
 
 
 @pytest.mark.parametrize(
@@ -88,3 +91,25 @@ async def test_user_stream_connects_from_the_egress_address(sim) -> None:
         await asyncio.wait_for(socket.recv(), 5)
     await client.close_connection()
     assert ips == ["127.0.0.5"]
+
+
+@pytest.mark.parametrize(
+    ("network", "sapi"),
+    [
+        ("mainnet", "https://api.binance.com"),
+        ("testnet", None),  # Binance's futures testnet serves no /sapi
+        ("sim", "http://127.0.0.1:8765"),
+    ],
+)
+def test_sapi_is_on_spots_host_and_on_a_base_url_override(network: str, sapi: str | None) -> None:
+    assert sapi_base_url(ExchangeConfig(network=network)) == sapi
+    overridden = ExchangeConfig(network=network, base_url="http://127.0.0.1:9")
+    assert sapi_base_url(overridden) == "http://127.0.0.1:9"
+
+
+async def test_the_keys_restrictions_are_read_from_the_simulator_riskd_points_at(sim) -> None:
+    client = make_client(ExchangeConfig(network="sim", base_url=sim.url), *SIM_KEYS)
+    answer = await client.get_account_api_permissions()
+    await client.close_connection()
+    assert (answer["enableReading"], answer["enableWithdrawals"]) == (True, False)
+    assert sim.limiter.state()["ips"]["127.0.0.1"]["total_weight"] == 1  # the one read

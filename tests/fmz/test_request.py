@@ -131,16 +131,17 @@ def test_each_envelope_field_is_required(key: str) -> None:
         (
             {"access_key": "no spaces"},
             "access_key: must be a robot's name (1 to 16 letters, "
-            "digits, '-' or '_'), not 'no spaces'",
+            "digits, '-' or '_'), not a string of 9 characters",
         ),
         (
             {"access_key": "a" * 17},
             "access_key: must be a robot's name (1 to 16 letters, "
-            f"digits, '-' or '_'), not '{'a' * 17}'",
+            "digits, '-' or '_'), not a string of 17 characters",
         ),
         (
             {"access_key": 7},
-            "access_key: must be a robot's name (1 to 16 letters, digits, '-' or '_'), not 7",
+            "access_key: must be a robot's name (1 to 16 letters, digits, '-' or '_'), "
+            "not a number",
         ),
         ({"secret_key": ""}, "secret_key: must be the robot's token, a non-empty string"),
         ({"secret_key": 12345}, "secret_key: must be the robot's token, a non-empty string"),
@@ -158,6 +159,15 @@ def test_a_bad_token_is_refused_without_showing_it() -> None:
     with pytest.raises(RequestError) as caught:
         parse_request(fmz_body("accounts", secret_key="sekret\x00"), None)
     assert "sekret" not in str(caught.value)
+
+
+def test_a_token_sent_as_the_access_key_is_refused_without_showing_it() -> None:
+    """A docker given its keys the wrong way round (issue 19's audit found the token in the
+    answer, which FMZ shows in the robot's log)."""
+    token = "tok-0123456789abcdef0123"
+    with pytest.raises(RequestError) as caught:
+        parse_request(fmz_body("accounts", access_key=token, secret_key="r1"), None)
+    assert "access_key" in str(caught.value) and "0123456789" not in str(caught.value)
 
 
 METHODS = (

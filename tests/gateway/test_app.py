@@ -18,8 +18,16 @@ def test_a_host_other_than_loopback_is_refused_without_tokens() -> None:
         {"host": "0.0.0.0", "read_token_env": "READ", "operator_token_env": "OPERATOR"},
         context=SecretSources(secrets=frozenset()),  # the tokens are not loaded
     )
-    with pytest.raises(ValueError, match="is not loopback and has no token"):
+    with pytest.raises(ValueError, match="is not loopback and lacks the read or operator token"):
         GatewayServer(unloaded, ["main"], FakeBackend())
+
+
+@pytest.mark.parametrize("missing", ["_read_token", "_operator_token"])
+def test_a_host_other_than_loopback_is_refused_without_either_token(missing: str) -> None:
+    config = gateway_config("r", "o", host="0.0.0.0")
+    setattr(config, missing, None)  # as if only the other token had been loaded
+    with pytest.raises(ValueError, match="lacks the read or operator token"):
+        GatewayServer(config, ["main"], FakeBackend())
 
 
 def test_a_host_other_than_loopback_is_taken_with_tokens() -> None:

@@ -9,9 +9,16 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from aiohttp import web
+from aiohttp.http_exceptions import (
+    BadHttpMessage,
+    HttpProcessingError,
+    InvalidHeader,
+    InvalidURLError,
+    LineTooLong,
+)
 
 from riskd.gateway.app import gateway_runner
-from riskd.gateway.errors import Refused, json_errors
+from riskd.gateway.errors import Refused, json_errors, unparsable
 from riskd.gateway.ports import BackendUnavailable
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -83,6 +90,52 @@ async def test_a_request_aiohttp_cannot_parse_logs_one_line_without_traceback(
     records = [r for r in caplog.records if r.name.startswith(LOGGER)]
     assert len(records) == 1 and records[0].exc_info is None
     assert "\n" not in records[0].getMessage()
+
+
+async def test_a_token_in_a_head_aiohttp_cannot_parse_is_neither_answered_nor_logged(
+    serve, caplog
+) -> None:
+    """A token file saved with Windows line ends, sent by curl: a stray CR in the header.
+    aiohttp's answer and log line quoted the header, token and all (issue 19's audit)."""
+
+    async def never(_request: web.Request) -> web.Response:
+        raise AssertionError("not reached")
+
+    port = await serve(never)
+    token = b"tok-0123456789abcdef0123"
+    head = b"GET /boom HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token + b"\r\r\n\r\n"
+    with caplog.at_level(logging.INFO, logger=LOGGER):
+        answer = await _exchange(port, head)
+    head_, body = _answer(answer)
+    assert head_.split(b" ", 2)[1] == b"400"
+    assert body["error"].startswith("the request cannot be parsed")
+    assert b"0123456789" not in answer
+    (record,) = [r for r in caplog.records if r.name.startswith(LOGGER)]
+    assert "cannot be parsed" in record.getMessage() and "0123456789" not in record.getMessage()
+
+
+@pytest.mark.parametrize(
+    ("error", "said"),
+    [
+        (
+            BadHttpMessage("Invalid header value char:\n\n  b'Bearer tok\\x00'\n  ^"),
+            "the request cannot be parsed: Invalid header value char (BadHttpMessage)",
+        ),
+        (
+            LineTooLong(b"Bearer tok...", 2048),
+            "the request cannot be parsed: Got more than 2048 bytes when reading (LineTooLong)",
+        ),
+        (
+            InvalidHeader(b"Authorization: tok"),
+            "the request cannot be parsed: Invalid HTTP header (InvalidHeader)",
+        ),
+        (InvalidURLError("/v1/locks?token=tok"), "the request cannot be parsed (InvalidURLError)"),
+    ],
+)
+def test_what_aiohttp_could_not_parse_is_said_without_quoting_the_request(
+    error: HttpProcessingError, said: str
+) -> None:
+    assert unparsable(error) == said
 
 
 async def test_a_refused_request_is_its_status_with_its_words_extra_fields_and_headers(

@@ -190,6 +190,8 @@ ANSWERS = [
     ("GET", "/v1/pnl", "/v1/pnl?account=main&by=symbol&hours=2", None, 200),
     ("GET", "/v1/pnl", "/v1/pnl?account=main&robot=r9", None, 404),
     ("GET", "/v1/pnl", "/v1/pnl?account=main&hours=0", None, 400),
+    ("POST", "/v1/keys/check", "/v1/keys/check", None, 200),
+    ("POST", "/v1/keys/check", "/v1/keys/check?account=nope", None, 404),
 ]
 
 
@@ -216,3 +218,61 @@ async def test_answers_are_as_documented(gateway: Served) -> None:
         assert answered == status, (method, target, content)
         validator = answer_schema(document, method, path, status)
         assert [error.message for error in validator.iter_errors(content)] == [], (method, target)
+
+
+def test_an_account_is_required_where_the_gateway_serving_several_needs_one() -> None:
+    def account(document: dict[str, Any], method: str, path: str) -> dict[str, Any]:
+        parameters = document["paths"][path][method]["parameters"]
+        return next(parameter for parameter in parameters if parameter["name"] == "account")
+
+    several, one = openapi_document(ACCOUNTS, MARKET), openapi_document(["main"], MARKET)
+    for method, path in (("get", "/v1/locks"), ("delete", "/v1/locks/{id}"), ("get", "/v1/pnl")):
+        assert account(several, method, path)["required"], path
+        assert not account(one, method, path)["required"], path
+    # Every account's without it, or a change whose body may name the account.
+    for method, path in (("get", "/v1/positions"), ("post", "/v1/locks"), ("post", "/v1/flatten")):
+        assert not account(several, method, path)["required"], path
+
+
+@pytest.mark.parametrize(
+    ("schema", "body", "valid"),
+    [
+        ("LockRequest", {"symbol": "ALL", "reason": "r", "operator": "o", "robot": ""}, True),
+        ("LockRequest", {"symbol": "ALL", "reason": "r", "operator": "o", "robot": "a b"}, False),
+        ("FlattenRequest", {"operator": "o", "reason": "r", "symbol": None, "robot": None}, True),
+        (
+            "SilenceRequest",
+            {"matchers": [""], "created_by": "a", "comment": "c", "minutes": 1},
+            False,
+        ),
+        (
+            "SilenceRequest",
+            {"matchers": ["a=~b"], "created_by": "a", "comment": "c", "minutes": 1},
+            True,
+        ),
+        ("EquityPoint", [1_700_000_000_000, "1.5"], True),
+        ("EquityPoint", [1_700_000_000_000, "1.5", 3], False),
+    ],
+)
+def test_the_bodies_the_document_takes_are_those_the_gateway_takes(
+    schema: str, body: object, valid: bool
+) -> None:
+    document = openapi_document(ACCOUNTS, MARKET)
+    validator = Draft202012Validator({"$ref": f"#/components/schemas/{schema}", **document})
+    assert validator.is_valid(body) == valid
+
+
+def test_streams_and_long_polls_document_their_429() -> None:
+    document = openapi_document(ACCOUNTS, MARKET)
+    streams = [path for path in document["paths"] if path.endswith("/stream")]
+    assert len(streams) == 4
+    for path in [*streams, "/v1/banlist"]:
+        assert "429" in document["paths"][path]["get"]["responses"], path
+
+
+def test_answers_link_to_what_they_make() -> None:
+    links = openapi_document(ACCOUNTS, MARKET)["paths"]["/v1/locks"]["post"]["responses"]
+    assert links["201"]["links"]["EndTheLock"] == {
+        "operationRef": "#/paths/~1v1~1locks~1{id}/delete",
+        "parameters": {"path.id": "$response.body#/id", "query.account": "$response.body#/account"},
+    }

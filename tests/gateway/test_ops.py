@@ -1,18 +1,27 @@
-"""Health, positions, locks, trading state, alerts and silences, answered by a fake riskd."""
+"""Health, positions, locks, trading state, alerts, silences and key checks, answered by a
+fake riskd."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from urllib.parse import quote
 
 import pytest
 
+from riskd.exchange.key_safety import KeyCheck
 from riskd.gateway import ops
 from riskd.gateway.ports import BackendUnavailable
-from riskd.health import JobStatus
+from riskd.health import API_KEY, JobStatus
 from riskd.risk.locks import SymbolListUnavailable
 from tests.kit.gateway import (
     JSON,
+    OPERATOR,
+    OPERATOR_TOKEN,
+    READ_TOKEN,
+    READER,
+    SAFE_KEY,
     FakeBackend,
+    gateway_config,
     lock_body,
     serving,
     silence_body,
@@ -92,10 +101,7 @@ async def test_an_alerter_that_does_not_answer_in_time_is_a_problem(monkeypatch)
 
 async def test_positions_are_one_account_when_named_else_every_account() -> None:
     async with serving(accounts=["a", "b"]) as gateway:
-        assert (await gateway.call("GET", "/v1/positions?account=b"))[2] == {
-            "account": "b",
-            "positions": [],
-        }
+        assert (await gateway.call("GET", "/v1/positions?account=b"))[2]["account"] == "b"
         every = (await gateway.call("GET", "/v1/positions"))[2]
     assert [view["account"] for view in every["accounts"]] == ["a", "b"]
 
@@ -141,7 +147,7 @@ async def test_a_change_goes_to_the_account_its_body_names_before_the_query() ->
 async def test_an_operator_sets_the_trading_state() -> None:
     async with serving() as gateway:
         status, _headers, state = await gateway.call("POST", "/v1/state", state_body(), JSON)
-        assert (status, state) == (200, {"state": "HALTED", "reason": "test"})
+        assert (status, state["state"], state["reason"]) == (200, "HALTED", "test")
         assert (await gateway.call("GET", "/v1/state"))[2] == state
 
 
@@ -192,3 +198,90 @@ async def test_what_ending_a_lock_raises_is_its_status(error: Exception, status:
     async with serving(backend) as gateway:
         got = await gateway.call("DELETE", "/v1/locks/1?operator=bob&reason=r")
     assert (got[0], got[2]) == (status, {"error": str(error)})
+
+
+UNSAFE_KEY = replace(SAFE_KEY, enable_withdrawals=True)
+
+
+async def test_health_shows_each_keys_last_check_and_an_unsafe_key_is_no_503() -> None:
+    backend = FakeBackend()
+    check = KeyCheck("main").read(UNSAFE_KEY, 1_000).to_dict()
+    reader = {"late": False, "lag_ms": 0, "last_error": "", "extra": {API_KEY: check}}
+    backend.rows = [JobStatus("account_reader", "main", "running", 0, reader), RUNNING]
+    async with serving(backend) as gateway:
+        status, _headers, health = await gateway.call("GET", "/v1/health")
+    assert (status, health["ok"]) == (200, True)
+    assert health["keys"] == {
+        "ok": False,
+        "problems": [
+            "API key of main: unsafe: withdrawals are enabled: whoever has the key can move "
+            "the funds off Binance"
+        ],
+        "accounts": [check],
+    }
+
+
+async def test_keys_check_reads_every_accounts_key_now_and_is_ok_only_when_all_are_safe() -> None:
+    backend = FakeBackend(["a", "b"])
+    backend.keys["b"] = UNSAFE_KEY
+    async with serving(backend, accounts=["a", "b"]) as gateway:
+        status, _headers, answer = await gateway.call("POST", "/v1/keys/check")
+        one = (await gateway.call("POST", "/v1/keys/check?account=a"))[2]
+    assert (status, answer["ok"]) == (200, False)
+    assert [(c["account"], c["verdict"], c["ok"]) for c in answer["accounts"]] == [
+        ("a", "safe", True),
+        ("b", "unsafe", False),
+    ]
+    assert [c["code"] for c in answer["accounts"][1]["findings"]] == ["withdrawals_enabled"]
+    assert (one["ok"], [c["account"] for c in one["accounts"]]) == (True, ["a"])
+    assert sorted(backend.calls) == [
+        ("check_key", ("a",)),
+        ("check_key", ("a",)),
+        ("check_key", ("b",)),
+    ]
+
+
+async def test_a_key_whose_reader_does_not_answer_is_unchecked_saying_why(monkeypatch) -> None:
+    monkeypatch.setattr(ops, "KEY_CHECK_TIMEOUT_S", 0.01)
+    backend = FakeBackend(["a", "b"])
+    backend.fail["check_key"] = BackendUnavailable("account_reader:a is not running")
+    async with serving(backend, accounts=["a", "b"]) as gateway:
+        answer = (await gateway.call("POST", "/v1/keys/check?account=a"))[2]
+        backend.fail.clear()
+        backend.hang.add("check_key")
+        late = (await gateway.call("POST", "/v1/keys/check?account=b"))[2]
+    (check,) = answer["accounts"]
+    assert (answer["ok"], check["verdict"], check["checked_ms"]) == (False, "unchecked", None)
+    assert check["error"] == (
+        "the account's account_reader does not answer "
+        "(BackendUnavailable: account_reader:a is not running)"
+    )
+    assert late["accounts"][0]["error"] == (
+        "the account's account_reader does not answer (TimeoutError)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "error"),
+    [
+        ("/v1/keys/check?account=nope", 404, "account: unknown account 'nope'"),
+        ("/v1/keys/check?acount=a", 400, "unknown parameters 'acount' (known: account)"),
+        ("/v1/keys/check?account=a&account=b", 400, "account: given more than once"),
+    ],
+)
+async def test_a_bad_keys_check_is_refused_naming_what_is_wrong(
+    path: str, status: int, error: str
+) -> None:
+    backend = FakeBackend(["a", "b"])
+    async with serving(backend, accounts=["a", "b"]) as gateway:
+        answered, _headers, answer = await gateway.call("POST", path)
+    assert (answered, answer["error"]) == (status, error)
+    assert backend.calls == []
+
+
+async def test_keys_check_takes_the_operators_token_not_the_read_token() -> None:
+    config = gateway_config(READ_TOKEN, OPERATOR_TOKEN)
+    async with serving(config=config) as gateway:
+        assert (await gateway.call("POST", "/v1/keys/check", headers=READER))[0] == 403
+        status, _headers, answer = await gateway.call("POST", "/v1/keys/check", headers=OPERATOR)
+    assert (status, answer["ok"]) == (200, True)

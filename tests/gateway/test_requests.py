@@ -1,15 +1,12 @@
-"""Every bad request gets a precise JSON 4xx naming what is wrong, and slow clients are cut
-off: the gateway as it serves, on a fake riskd."""
+"""Every bad request gets a precise JSON 4xx naming what is wrong: the gateway as it serves,
+on a fake riskd (slow and oversized clients: test_limits.py)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
-from urllib.parse import urlsplit
 
 import pytest
 
-from riskd.gateway import app, json_body
 from tests.kit.gateway import (
     Served,
     bad_request,
@@ -126,38 +123,3 @@ async def test_a_bad_request_gets_a_json_4xx_naming_what_is_wrong(
     assert got == status
     assert response_headers["Content-Type"].startswith("application/json")
     assert error in answer["error"]
-
-
-async def _closed_by_peer(reader: asyncio.StreamReader) -> bool:
-    """Whether the other end closes the connection without answering."""
-    try:
-        return await asyncio.wait_for(reader.read(1024), 10) == b""
-    except ConnectionResetError:
-        return True
-
-
-async def test_a_half_sent_request_head_is_cut_off(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(app, "HEAD_AND_IDLE_TIMEOUT_S", 0.2)
-    async with serving() as gateway:
-        url = urlsplit(gateway.url)
-        reader, writer = await asyncio.open_connection(url.hostname, url.port)
-        writer.write(b"GET /v1/health HTTP/1.1\r\nHost: riskd\r\nX-Slow: ")
-        assert await _closed_by_peer(reader)
-        writer.close()
-        await writer.wait_closed()
-
-
-async def test_a_body_that_does_not_arrive_in_time_is_408(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(json_body, "BODY_TIMEOUT_S", 0.2)
-    async with serving() as gateway:
-        url = urlsplit(gateway.url)
-        reader, writer = await asyncio.open_connection(url.hostname, url.port)
-        head = (
-            "POST /v1/state HTTP/1.1\r\nHost: riskd\r\nContent-Type: application/json\r\n"
-            "Content-Length: 100\r\n\r\n"
-        )
-        writer.write(head.encode() + b'{"state":')
-        answer = await asyncio.wait_for(reader.readline(), 10)
-        writer.close()
-        await writer.wait_closed()  # else the server lingers on it when it stops
-    assert answer.startswith(b"HTTP/1.1 408 "), answer

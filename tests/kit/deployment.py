@@ -15,6 +15,7 @@ from typing import TypeVar
 
 import ray
 
+from riskd.plan import JobKind
 from riskd.sim import SimServer
 from tests.kit.sim import binance_client
 
@@ -31,19 +32,19 @@ SECRETS_ENV = {
 }
 
 
-TRADER = """
-[accounts.jobs.trader]
-"""
-"""The Trader's table: a deployment runs it only when its jobs name it (see deployment_toml)."""
+def job_tables(*kinds: str) -> str:
+    """[accounts.jobs.*] tables that run these jobs on their defaults."""
+    return "".join(f"\n[accounts.jobs.{kind}]\n" for kind in kinds)
 
 
 def deployment_toml(sim_url: str, jobs: str = "", name: str | None = None) -> str:
-    """A config against the simulator; ``jobs`` adds [accounts.jobs.*] tables. The Trader
-    (every account's order path) runs only when *jobs* has its table: the tests of robots and
-    flattens; the other deployments save its actor."""
+    """A config against the simulator; *jobs* adds [accounts.jobs.*] tables, and the account
+    runs only the jobs it names: each test states what it exercises, and every actor costs
+    ~1 CPU-second to start (a deployment of all seven jobs ~12 on this 2-core machine)."""
     name = name or f"t-{uuid.uuid4().hex[:8]}"
-    if TRADER.strip() not in jobs:
-        jobs += TRADER + "enabled = false\n"
+    for kind in JobKind:
+        if kind.per_account and f"[accounts.jobs.{kind.value}]" not in jobs:
+            jobs += f"\n[accounts.jobs.{kind.value}]\nenabled = false\n"
     return f"""
 [deployment]
 name = "{name}"
@@ -80,6 +81,9 @@ interval_ms = 500
 weight_per_minute = 60
 egress = "127.0.0.4"
 """
+
+BANLIST_JOBS = LOOPBACK_JOBS + job_tables("ledger")
+"""LOOPBACK_JOBS with the Ledger on its defaults: the account has a ban list."""
 
 TRADING_JOBS = (
     LOOPBACK_JOBS

@@ -19,6 +19,7 @@ from yarl import URL
 
 from riskd.core.clock import HOUR_MS, Clock, wall_ms
 from riskd.core.secrets import Secret, SecretSources
+from riskd.exchange.key_safety import ApiRestrictions, KeyCheck
 from riskd.fmz.request import Method, Params
 from riskd.gateway.app import GatewayServer
 from riskd.gateway.auth import NO_ROBOTS
@@ -35,6 +36,14 @@ from riskd.risk.locks import operator_lock_request, operator_state_request, oper
 from tests.kit.flatten import nothing_open_report
 
 READ_TOKEN, OPERATOR_TOKEN = "read-token", "operator-token"
+SAFE_KEY = ApiRestrictions(
+    ip_restrict=True,
+    enable_reading=True,
+    enable_withdrawals=False,
+    enable_futures=True,
+    create_time_ms=1_700_000_000_000,
+)
+"""What a key riskd finds safe may do."""
 READER = {"Authorization": f"Bearer {READ_TOKEN}"}
 OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
 JSON = {"Content-Type": "application/json"}
@@ -113,20 +122,29 @@ class FakeBackend:
     kline store's rows, ``pnl_rows[account]`` the rows of its PnL reports, ``daily_rows[account]``
     those of its daily reports; ``rungs``, ``equity_points`` and ``gate_counts[account]``
     what the StopLadder, the Ledger and the Trader answer for the status page, ``told`` the
-    Alerter's recent notifications; ``fail[method]``
-    is raised by that method, a method in ``hang`` never answers, and ``calls`` records every
-    call."""
+    Alerter's recent notifications, ``keys[account]`` what its API key may do (SAFE_KEY by
+    default); ``fail[method]`` is raised by that method, a method in ``hang`` never answers,
+    ``calls`` records every call and ``writes`` every change carried out (a lock, an unlock,
+    a trading state, a silence or its end, an FMZ account method, a flatten)."""
 
     def __init__(self, accounts: Sequence[str] = ("main",)) -> None:
         self.rows: list[JobStatus] = []
         self.books = {account: {"silent": [], "stream_missed": []} for account in accounts}
         self.alerter = {"last_tick_ms": 1, "last_error": "", "receivers": {}}
-        self.views = {account: {"account": account, "positions": []} for account in accounts}
+        self.views = {
+            account: {"account": account, "now_ms": 0, "positions": [], "balances": [],
+                      "sources": []}
+            for account in accounts
+        }  # fmt: skip
+        self.keys: dict[str, ApiRestrictions] = {account: SAFE_KEY for account in accounts}
         self.rungs: dict[str, list[dict]] = {account: [] for account in accounts}
         self.equity_points: dict[str, list[list]] = {account: [] for account in accounts}
         self.gate_counts: dict[str, list[dict]] = {account: [] for account in accounts}
         self.active: dict[str, dict[int, dict]] = {account: {} for account in accounts}
-        self.states = {account: {"state": "ACTIVE", "reason": ""} for account in accounts}
+        self.states = {
+            account: {"state": "ACTIVE", "reason": "", "actor": "", "at_ms": 0}
+            for account in accounts
+        }
         self.firing: list[dict] = []
         self.told: list[dict] = []
         self.current_silences: dict[int, dict] = {}
@@ -137,6 +155,7 @@ class FakeBackend:
         self.fail: dict[str, Exception] = {}
         self.hang: set[str] = set()
         self.calls: list[tuple[str, tuple]] = []
+        self.writes: list[tuple[str, tuple]] = []
         self._ids = itertools.count(1)
 
     async def _called(self, method: str, *args: object) -> None:
@@ -161,6 +180,11 @@ class FakeBackend:
     async def positions(self, account: str) -> dict:
         await self._called("positions", account)
         return self.views[account]
+
+    async def check_key(self, account: str) -> dict:
+        """The check of ``keys[account]``, read now."""
+        await self._called("check_key", account)
+        return KeyCheck(account).read(self.keys[account], wall_ms()).to_dict()
 
     async def ladder_rungs(self, account: str) -> list[dict]:
         await self._called("ladder_rungs", account)
@@ -190,11 +214,16 @@ class FakeBackend:
             "account": account,
             "symbol": request.symbol,
             "side": request.side,
+            "reason_code": request.reason_code,
+            "reason_text": request.reason_text,
             "source": request.source,
             "until_ms": request.until_ms,
+            "created_ms": wall_ms(),
             "active": True,
+            "robot": request.robot,
         }
         self.active[account][lock["id"]] = lock
+        self.writes.append(("add_lock", (account, body)))
         return lock
 
     async def unlock(self, account: str, lock_id: int, operator: str, reason: str) -> dict:
@@ -202,6 +231,7 @@ class FakeBackend:
         request = operator_unlock_request(lock_id, operator, reason)
         if request.lock_id not in self.active[account]:
             raise LookupError(f"no lock {lock_id}")
+        self.writes.append(("unlock", (account, lock_id, operator, reason)))
         return self.active[account].pop(request.lock_id) | {"active": False}
 
     async def trading_state(self, account: str) -> dict:
@@ -211,7 +241,13 @@ class FakeBackend:
     async def set_trading_state(self, account: str, body: object) -> dict:
         await self._called("set_trading_state", account, body)
         request = operator_state_request(body)
-        self.states[account] = {"state": request.state.value, "reason": request.reason}
+        self.states[account] = {
+            "state": request.state.value,
+            "reason": request.reason,
+            "actor": request.actor,
+            "at_ms": wall_ms(),
+        }
+        self.writes.append(("set_trading_state", (account, body)))
         return self.states[account]
 
     async def alerts(self) -> list[dict]:
@@ -238,17 +274,20 @@ class FakeBackend:
             "comment": comment,
         }
         self.current_silences[silence["id"]] = silence
+        self.writes.append(("add_silence", (body,)))
         return silence
 
     async def expire_silence(self, silence_id: int, operator: str) -> dict:
         await self._called("expire_silence", silence_id, operator)
         if silence_id not in self.current_silences:
             raise LookupError(f"no silence {silence_id}")
+        self.writes.append(("expire_silence", (silence_id, operator)))
         return self.current_silences.pop(silence_id)
 
     async def fmz(self, account: str, robot: str, method: Method, params: Params) -> dict:
         """Echoes what the Trader was asked: ``{"data": {account, robot, method}}``."""
         await self._called("fmz", account, robot, method, params)
+        self.writes.append(("fmz", (account, robot, method, params)))
         return {"data": {"account": account, "robot": robot, "method": method.value}}
 
     async def orders(self, account: str, robot: str | None, limit: int) -> list[dict]:
@@ -263,6 +302,7 @@ class FakeBackend:
         symbol = request.scope.symbol
         if symbol and symbol not in ("BTCUSDT", "ETHUSDT"):
             raise UnknownSymbol(f"symbol: the exchange does not list {symbol!r}")
+        self.writes.append(("flatten", (account, request)))
         return nothing_open_report(account, request, wall_ms())
 
     async def pnl(self, account: str, by: str, hours: int, robot: str | None) -> dict:

@@ -53,6 +53,7 @@ def binance_client(
     client = AsyncClient(api_key, api_secret, session_params=session_params)
     client.FUTURES_URL = f"{url}/fapi"
     client.API_URL = f"{url}/api"
+    client.MARGIN_API_URL = f"{url}/sapi"
     return client
 
 

@@ -215,6 +215,22 @@ def test_when_the_inhibiting_alert_resolves_the_muted_alerts_are_told() -> None:
     assert told["AllLocked"].resolved[0].name == "AllLocked"
 
 
+def test_a_told_group_whose_alerts_all_become_muted_tells_nothing_until_they_show_again() -> None:
+    dispatcher = Dispatcher(ROUTE, inhibit_rules=(ALL_MUTES_SYMBOLS,))
+    dispatcher.observe(_event(symbol="BTCUSDT"))
+    (first,) = dispatcher.flush(T0 + 30_000)
+    dispatcher.observe(_event("AllLocked", at_ms=T0 + 60_000))  # an operator halts the account
+
+    told = dispatcher.flush(T0 + 330_000)
+
+    assert [n.group_labels[0][1] for n in told] == ["AllLocked"]  # no empty SymbolLocked card
+    assert all(n.firing or n.resolved for n in told)
+    dispatcher.observe(_event("AllLocked", at_ms=T0 + 400_000, firing=False))
+    again = {n.group_labels[0][1]: n for n in dispatcher.flush(T0 + 630_000)}
+    assert _symbols(again["SymbolLocked"]) == (["BTCUSDT"], [])
+    assert _symbols(first) == (["BTCUSDT"], [])
+
+
 def test_a_silence_mutes_what_it_matches_until_it_expires() -> None:
     silence = Silence(
         id=1,

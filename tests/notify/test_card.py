@@ -137,3 +137,36 @@ def test_a_one_off_fact_is_a_notice_in_its_severitys_colour_not_a_recovery() -> 
     assert message.card["header"]["template"] == "red"
     assert message.card["header"]["title"]["content"] == "[NOTICE 1] Flatten incomplete · main"
     assert "🔔 Account main · Count 1 | at 2026-09-21 14:13:20 UTC" in message.text
+
+
+@pytest.mark.parametrize(
+    ("language", "title", "findings", "action"),
+    [
+        (
+            "en",
+            "[FIRING 1] API key unsafe · main",
+            "Findings withdrawals enabled, no IP restriction",
+            "riskd: tighten the key's permissions in Binance's API management",
+        ),
+        (
+            "zh",
+            "[告警 1] API 密钥权限不安全 · main",
+            "问题 已开启提现、未限制 IP",
+            "处理: 请在币安 API 管理中收紧此密钥的权限",
+        ),
+    ],
+)
+def test_an_unsafe_key_card_names_what_is_wrong_in_either_language(
+    language: str, title: str, findings: str, action: str
+) -> None:
+    codes = "WITHDRAWALS_ENABLED,NO_IP_RESTRICTION,TELEPORT_ENABLED"  # the last: not a finding
+    alert = _alert("ApiKeyUnsafe", None, Severity.CRITICAL, {"findings": codes}, "fix_key")
+
+    message = render([_notification(alert, name="ApiKeyUnsafe")], "u", "p", language)
+
+    assert message.card["header"] == {
+        "template": "red",
+        "title": {"tag": "plain_text", "content": title},
+    }
+    assert findings in message.text and action in message.text
+    assert "TELEPORT" not in message.text

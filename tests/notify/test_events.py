@@ -6,9 +6,11 @@ import dataclasses
 from decimal import Decimal
 
 from riskd.exchange.guard import IpEvent, IpEventKind
+from riskd.exchange.key_safety import KeyCheck
 from riskd.health import JobState, JobStatus
 from riskd.notify.alerts import Severity
 from riskd.notify.events import (
+    api_key_alerts,
     book_alerts,
     database_alert,
     health_alerts,
@@ -23,6 +25,7 @@ from riskd.notify.events import (
 )
 from riskd.risk.banlist import BanListLock
 from riskd.risk.locks import TradingState
+from tests.kit.gateway import SAFE_KEY
 
 T0 = 1_700_000_000_000
 
@@ -169,3 +172,38 @@ def test_a_database_failure_fires_with_its_count_and_resolves_when_a_pass_works(
         {"failures": "3"},
     )
     assert (works.fingerprint, works.firing) == (failing.fingerprint, False)
+
+
+def test_an_unsafe_key_fires_critical_with_its_findings_and_resolves_once_safe() -> None:
+    unsafe = dataclasses.replace(SAFE_KEY, enable_withdrawals=True, ip_restrict=False)
+    check = KeyCheck("main").read(unsafe, T0)
+
+    (fired,) = api_key_alerts(check, T0)
+    events, firing = still_firing([fired], {}, T0)
+    resolved, _ = still_firing(api_key_alerts(check.read(SAFE_KEY, T0 + 1), T0 + 1), firing, T0 + 1)
+
+    assert (fired.name, fired.severity, fired.firing, fired.action) == (
+        "ApiKeyUnsafe",
+        Severity.CRITICAL,
+        True,
+        "fix_key",
+    )
+    assert dict(fired.labels) == {"alertname": "ApiKeyUnsafe", "account": "main"}
+    assert dict(fired.figures) == {"findings": "WITHDRAWALS_ENABLED,NO_IP_RESTRICTION"}
+    assert events == [fired]
+    assert [(e.fingerprint, e.firing) for e in resolved] == [(fired.fingerprint, False)]
+
+
+def test_an_ending_trading_authority_warns_with_its_end_and_info_fires_nothing() -> None:
+    ending = dataclasses.replace(SAFE_KEY, trading_authority_expiration_ms=T0 + 86_400_000)
+    far = dataclasses.replace(ending, trading_authority_expiration_ms=T0 + 30 * 86_400_000)
+
+    (warned,) = api_key_alerts(KeyCheck("main").read(ending, T0), T0)
+
+    assert warned.severity == Severity.WARNING
+    assert dict(warned.figures) == {
+        "findings": "TRADING_AUTHORITY_EXPIRES",
+        "until_ms": str(T0 + 86_400_000),
+    }
+    assert api_key_alerts(KeyCheck("main").read(far, T0), T0) == []
+    assert api_key_alerts(KeyCheck("main").failed("down", T0), T0) == []

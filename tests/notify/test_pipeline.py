@@ -3,6 +3,7 @@ outages, restarts, bursts and secrets."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections import Counter
@@ -12,7 +13,8 @@ import pytest
 from sqlalchemy import Engine
 
 from riskd.core.secrets import Secret
-from riskd.notify.alerts import AlertEvent, RouteConfig, Severity
+from riskd.notify import alert_store
+from riskd.notify.alerts import AlertEvent, Notification, RouteConfig, Severity
 from riskd.notify.config import AlertsConfig
 from riskd.notify.events import event
 from riskd.notify.lark_app import LarkAppConfig, LarkAppReceiver
@@ -132,6 +134,23 @@ class CrashAfterSending:
         await self.receiver.close()
 
 
+async def test_an_empty_notification_queued_by_an_older_riskd_does_not_block_the_next(
+    engine: Engine, feishu: FakeFeishu, clock: ManualClock
+) -> None:
+    run = Pipeline(engine, _app_receiver(feishu, clock), clock)
+    await run.pipeline.start()
+    empty = Notification("g", (("alertname", "SymbolLocked"),), (), (), int(clock() * 1000))
+    with engine.begin() as connection:
+        alert_store.enqueue(connection, [empty], ["lark-app"], int(clock() * 1000))
+    await run.pipeline.report([_locked("BTCUSDT", clock())])
+    await run.run(40)
+
+    assert _shown_symbols(feishu) == {"BTCUSDT": 1}
+    with engine.connect() as connection:
+        assert alert_store.pending_count(connection, "lark-app") == 0
+    await run.close()
+
+
 async def test_a_restart_mid_outage_loses_and_repeats_nothing(
     engine: Engine, feishu: FakeFeishu, clock: ManualClock
 ) -> None:
@@ -155,6 +174,38 @@ async def test_a_restart_mid_outage_loses_and_repeats_nothing(
     assert _shown_symbols(feishu) == {"BTCUSDT": 1, "ETHUSDT": 1, "SOLUSDT": 1}
     uuids = [r.body["uuid"] for r in feishu.requests_of("message") if r.body]
     assert len(uuids) > len(feishu.delivered)  # the crashed batch was sent again, same uuid
+    await after.close()
+
+
+async def test_reports_arriving_during_a_store_share_the_next_and_survive_a_restart(
+    engine: Engine, feishu: FakeFeishu, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = Pipeline(engine, _app_receiver(feishu, clock), clock)
+    await before.pipeline.start()
+    units = []
+    run_unit = before.sql.run
+
+    async def counted(fn, *args, **kwargs):
+        units.append(fn)
+        return await run_unit(fn, *args, **kwargs)
+
+    monkeypatch.setattr(before.sql, "run", counted)
+    symbols = [f"S{index:03d}USDT" for index in range(101)]
+    await before.pipeline.report([_locked(symbols[0], clock())])
+    # A report from each of 100 jobs at once, while the first store is still running:
+    first = asyncio.ensure_future(before.pipeline.report([_locked(symbols[1], clock())]))
+    await asyncio.sleep(0)  # it takes its store; the store begins before the others arrive
+    await asyncio.gather(
+        first, *(before.pipeline.report([_locked(s, clock())]) for s in symbols[2:])
+    )
+    assert len(units) == 3  # alone; the first of the 100; the 99 that came during its store
+    assert before.pipeline.reports_waiting == 0
+    await before.close()
+
+    after = Pipeline(engine, _app_receiver(feishu, clock), clock)  # a restart: state from SQL
+    await after.pipeline.start()
+    await after.run(60)
+    assert _shown_symbols(feishu) == dict.fromkeys(symbols, 1)
     await after.close()
 
 

@@ -13,7 +13,7 @@ from riskd.pnl.report import PnlGrouping, PnlReport
 from riskd.pnl.store import pnl_report, replaced_orders
 from riskd.risk.attribution import Attribution
 from riskd.risk.ledger import Fill
-from riskd.risk.ledger_store import book_fills, book_income_page, upsert_order
+from riskd.risk.ledger_store import book_fills, book_income_page, upsert_orders
 from riskd.store.schema import init_schema
 from tests.kit.samples import income_record, make_fill, order_update
 
@@ -55,7 +55,7 @@ def engine(sql_engine: Engine) -> Engine:
     with sql_engine.begin() as conn:
         book_fills(conn, ACCOUNT, fills, NOW_MS)
         book_income_page(conn, ACCOUNT, income, NOW_MS, NOW_MS)
-        upsert_order(conn, ACCOUNT, original)
+        upsert_orders(conn, ACCOUNT, [original])
     return sql_engine
 
 

@@ -33,6 +33,7 @@ from riskd.protect.ladder import (
     reladder_reason,
     rung_client_id,
     seen_open_rungs,
+    snapshot_due,
     symbol_tag,
 )
 
@@ -1087,3 +1088,28 @@ def test_would_trigger_does_nothing_for_a_flat_or_flipped_position() -> None:
     ladder = plan(pos("0.050"))
     assert on_would_trigger(ladder, ladder.rungs[0], pos("0")) is None
     assert on_would_trigger(ladder, ladder.rungs[0], pos("-0.050")) is None
+
+
+# ------------------------------------------------------------------------ the full read
+
+
+@pytest.mark.parametrize(
+    ("age_ms", "spare", "due"),
+    [
+        (None, False, True),  # never read: the first pass reads whatever the budget
+        (4_999, True, False),  # within the interval: the view as last learnt
+        (5_000, True, True),  # an interval old, and the budget has room
+        (5_000, False, False),  # the cancels need the weight: it waits …
+        (29_999, False, False),
+        (30_000, False, True),  # … but not past the max age
+    ],
+)
+def test_open_algo_orders_are_read_in_full_once_per_interval_while_the_budget_has_room(
+    age_ms: int | None, spare: bool, due: bool
+) -> None:
+    assert snapshot_due(age_ms, 5_000, 30_000, spare) is due
+
+
+def test_a_max_age_below_the_interval_does_not_read_more_often_than_the_interval() -> None:
+    assert not snapshot_due(4_000, 5_000, 1_000, spare=False)
+    assert snapshot_due(5_000, 5_000, 1_000, spare=False)

@@ -19,7 +19,7 @@ from riskd.risk.decide import (
     RULES_ACTOR,
     DecideInputs,
     Decision,
-    book_fill_and_decide,
+    book_order_updates,
     decide,
     judge,
     live_equity,
@@ -98,10 +98,8 @@ def _decide(engine: Engine, inputs: DecideInputs) -> Decision:
 
 
 def _book(engine: Engine, update: OrderUpdate, inputs: DecideInputs) -> Decision | None:
-    fill = fill_from_order_update(update)
-    assert fill is not None
     with engine.begin() as connection:
-        return book_fill_and_decide(connection, update, fill, inputs)
+        return book_order_updates(connection, [update], inputs)
 
 
 def _count(connection: Connection, table: Table) -> int:
@@ -124,11 +122,9 @@ def test_a_losing_fill_past_a_threshold_creates_the_lock_and_a_version_in_one_tr
     engine: Engine,
 ) -> None:
     update = _trade(1, "-200", NOW_MS - MINUTE_MS)
-    fill = fill_from_order_update(update)
-    assert fill is not None
 
     with pytest.raises(RuntimeError), engine.begin() as connection:
-        book_fill_and_decide(connection, update, fill, _inputs())
+        book_order_updates(connection, [update], _inputs())
         raise RuntimeError("the transaction does not commit")
     with engine.connect() as connection:
         assert [_count(connection, t) for t in (fills, locks, banlist_versions)] == [0, 0, 0]
@@ -175,6 +171,20 @@ def test_a_cached_history_counts_a_fill_booked_twice_once(engine: Engine) -> Non
     assert twice.banlist.locks == ()
     with engine.connect() as connection:
         assert twice.history == rule_history(connection, ACCOUNT, RULES, NOW_MS + 2)
+
+
+def test_fills_booked_together_are_judged_together_in_one_version(engine: Engine) -> None:
+    first = _decide(engine, _inputs())
+    updates = [_trade(1, "-100", NOW_MS - MINUTE_MS), _trade(2, "-100", NOW_MS - MINUTE_MS + 1)]
+
+    with engine.begin() as connection:  # each alone breaches nothing; together they do
+        decision = book_order_updates(connection, updates, _inputs(history=first.history))
+
+    assert decision is not None and _locked(decision) == [("BTCUSDT", SYMBOL_4H)]
+    assert decision.banlist.version == first.banlist.version + 1
+    with engine.connect() as connection:
+        assert [_count(connection, t) for t in (fills, orders)] == [2, 2]
+        assert decision.history == rule_history(connection, ACCOUNT, RULES, NOW_MS)
 
 
 # --- operators -----------------------------------------------------------------------------

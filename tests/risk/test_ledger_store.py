@@ -31,7 +31,7 @@ from riskd.risk.ledger_store import (
     record_book_snapshot,
     rule_history,
     stop_fills,
-    upsert_order,
+    upsert_orders,
     upsert_symbols,
 )
 from riskd.risk.rules import EquityPoint, RulesConfig, StopOut, evaluate
@@ -258,16 +258,29 @@ def _stored_order(engine: Engine) -> tuple[str, Decimal, int]:
 
 
 def test_order_keeps_the_newest_update(engine: Engine) -> None:
-    _run(engine, upsert_order, ACCOUNT, _order("NEW", 1000, "0"))
-    _run(engine, upsert_order, ACCOUNT, _order("FILLED", 3000, "0.010"))
-    _run(engine, upsert_order, ACCOUNT, _order("PARTIALLY_FILLED", 2000, "0.004"))
+    _run(engine, upsert_orders, ACCOUNT, [_order("NEW", 1000, "0")])
+    _run(engine, upsert_orders, ACCOUNT, [_order("FILLED", 3000, "0.010")])
+    _run(engine, upsert_orders, ACCOUNT, [_order("PARTIALLY_FILLED", 2000, "0.004")])
     assert _stored_order(engine) == ("FILLED", Decimal("0.010"), 3000)
 
 
 def test_order_update_at_the_same_time_replaces_the_stored_one(engine: Engine) -> None:
-    _run(engine, upsert_order, ACCOUNT, _order("PARTIALLY_FILLED", 2000, "0.004"))
-    _run(engine, upsert_order, ACCOUNT, _order("FILLED", 2000, "0.010"))
+    _run(engine, upsert_orders, ACCOUNT, [_order("PARTIALLY_FILLED", 2000, "0.004")])
+    _run(engine, upsert_orders, ACCOUNT, [_order("FILLED", 2000, "0.010")])
     assert _stored_order(engine)[0] == "FILLED"
+
+
+def test_order_updates_stored_together_keep_the_newest_and_the_later_of_a_tie(
+    engine: Engine,
+) -> None:
+    batch = [
+        _order("NEW", 1000, "0"),
+        _order("PARTIALLY_FILLED", 2000, "0.004"),
+        _order("FILLED", 2000, "0.010"),
+        _order("PARTIALLY_FILLED", 1500, "0.002"),
+    ]
+    _run(engine, upsert_orders, ACCOUNT, batch)
+    assert _stored_order(engine) == ("FILLED", Decimal("0.010"), 2000)
 
 
 def _position(amount: str, mark: str | None = "61000") -> PositionRecord:

@@ -84,6 +84,16 @@ def test_losing_trades_on_a_symbol_lock_that_symbol_until_the_window_clears() ->
     assert result.reasons == ("symbol_4h: BTCUSDT PnL -160 USDT over 4h ≤ -150",)
 
 
+def test_a_reason_shows_amounts_booked_at_sqls_scale_without_trailing_zeros() -> None:
+    entries = [_pnl(NOW - HOUR_MS, "BTCUSDT", "-205.92000000")]
+
+    result = evaluate(DEFAULTS, entries, [], [], NOW)
+
+    assert [lock.reason_text for lock in result.locks] == [
+        "BTCUSDT PnL -205.92 USDT over 4h ≤ -150"
+    ]
+
+
 def test_a_profitable_symbol_is_untouched() -> None:
     entries = [
         _pnl(NOW - HOUR_MS, "BTCUSDT", "-200"),

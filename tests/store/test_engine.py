@@ -203,3 +203,19 @@ async def test_runner_close_finishes_submitted_units_then_refuses_more(engine: E
         assert _count(connection) == 1
     with pytest.raises(RuntimeError):
         await runner.run(_add_note, 2, text="refused")
+
+
+async def test_runner_read_sees_committed_rows_while_another_writer_holds_the_lock(
+    engine: Engine,
+) -> None:
+    """On SQLite a read takes no write lock (a write would wait out the busy timeout and fail
+    with "database is locked" here, as the writer commits only after the read returned)."""
+    runner = SqlRunner(engine)
+    try:
+        await runner.run(_add_note, 1, text="committed")
+        with engine.begin() as writer:
+            writer.execute(insert(note).values(id=2, text="uncommitted"))
+            assert await runner.read(_count) == 1
+        assert await runner.read(_count) == 2
+    finally:
+        runner.close()
