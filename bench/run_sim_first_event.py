@@ -96,11 +96,12 @@ class Probe:
         banlist = await self.get(f"{self.gateway}/v1/banlist")
         return next((lock for lock in banlist["locks"] if lock["symbol"] == symbol), None)
 
-    async def until(self, check: Callable[[], Awaitable[bool]], since: float) -> float:
-        """Seconds from *since* until ``await check()`` is true (SystemExit after a timeout)."""
+    async def until(self, check: Callable[[], Awaitable[bool]], since: float, what: str) -> float:
+        """Seconds from *since* until ``await check()`` is true (SystemExit naming *what* was
+        awaited after a timeout)."""
         while not await check():
             if time.monotonic() - since > EVENT_TIMEOUT_S:
-                raise SystemExit(f"no event within {EVENT_TIMEOUT_S:g} s")
+                raise SystemExit(f"{what}: not within {EVENT_TIMEOUT_S:g} s")
             await asyncio.sleep(POLL_S)
         return time.monotonic() - since
 
@@ -132,15 +133,17 @@ async def one_round(client: AsyncClient, probe: Probe, symbol: str, step: Decima
     await client.futures_create_order(
         symbol=symbol, side="BUY", type="MARKET", quantity=qty, newClientOrderId=f"bench-o{n}"
     )
-    ladder_s = await probe.until(laddered, time.monotonic())
+    ladder_s = await probe.until(
+        laddered, time.monotonic(), f"round {n}: {RUNGS} rungs on {symbol}"
+    )
     await probe.mark(symbol, price * Decimal("0.99"))
     await client.futures_create_order(
         symbol=symbol, side="SELL", type="MARKET", quantity=qty, reduceOnly="true",
         newClientOrderId=f"bench-c{n}",
     )  # fmt: skip
-    ban_s = await probe.until(banned, time.monotonic())
+    ban_s = await probe.until(banned, time.monotonic(), f"round {n}: {symbol} banned")
     await probe.unlock((await probe.lock_of(symbol))["id"])
-    await probe.until(bare, time.monotonic())
+    await probe.until(bare, time.monotonic(), f"round {n}: no rung left on {symbol}")
     return ladder_s, ban_s
 
 
