@@ -221,7 +221,8 @@ def _stream_position(gateway: str, symbol: str, since_ms: int) -> dict | None:
 
 
 async def test_user_stream_brings_fills_into_the_book_from_its_own_ip(deploy, simulator) -> None:
-    _, info = deploy(deployment_toml(simulator.server.url, SLOW_READERS_FAST_STREAM))
+    controller, info = deploy(deployment_toml(simulator.server.url, SLOW_READERS_FAST_STREAM))
+    launcher.wait_ready(controller, READY_S)  # a fill before the stream is up is REST's to find
     assert wait_for(lambda: simulator.server.hub.connections)
     assert [c.remote_ip for c in simulator.server.hub.connections] == ["127.0.0.4"]
     client = binance_client(simulator.server)
