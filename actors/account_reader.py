@@ -17,7 +17,7 @@ from riskd.health import API_KEY
 from riskd.notify.alerts import AlertEvent
 from riskd.notify.events import api_key_alerts, still_firing
 from riskd.plan import JobSpec
-from riskd.store import error_line
+from riskd.store.errors import error_line
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,9 @@ from riskd.notify.outbound import OutboundConfig
 from riskd.notify.pipeline import AlertPipeline, ReceiverSlot
 from riskd.notify.receiver import Receiver
 from riskd.notify.webhook import WebhookConfig, WebhookReceiver
-from riskd.store import SqlRunner, error_line, init_schema, make_engine
+from riskd.store.engine import SqlRunner, make_engine
+from riskd.store.errors import error_line
+from riskd.store.schema import init_schema
 
 log = logging.getLogger(__name__)
 

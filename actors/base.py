@@ -12,7 +12,6 @@ from typing import ClassVar
 
 import ray
 from ray.actor import ActorHandle
-from sqlalchemy.exc import SQLAlchemyError
 
 from actors.context import (
     ALERTER_NAME,
@@ -35,7 +34,7 @@ from riskd.health import JobHealth
 from riskd.notify.alerts import AlertEvent
 from riskd.notify.events import database_alert, ip_alert
 from riskd.plan import JobKind, JobSpec, job_name
-from riskd.store import error_line
+from riskd.store.errors import error_line, is_database_error
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +166,7 @@ class Job:
                 else:  # a bug must not kill the loop; it is reported
                     log.exception("%s: pass failed", self.spec.name)
                     self.health.failed(error_line(exc), wall_ms())
-                if isinstance(exc, SQLAlchemyError):
+                if is_database_error(exc):
                     database_failing = True
                     self._report_database(True, failures)
             self._metrics.update(

@@ -11,7 +11,9 @@ from actors.context import ConfigSource
 from riskd.core.clock import wall_ms
 from riskd.market.kline_store import KlineStore
 from riskd.market.records import Kline
-from riskd.store import SqlRunner, WriteQueue, init_schema, make_engine
+from riskd.store.engine import SqlRunner, make_engine
+from riskd.store.schema import init_schema
+from riskd.store.write_queue import WriteQueue
 
 RETRY_S = 1.0  # klines a failed write kept are tried again this often
 

@@ -63,7 +63,9 @@ from riskd.risk.locks import (
     operator_unlock_request,
 )
 from riskd.risk.rules import EquityPoint, Exposure
-from riskd.store import SqlRunner, WriteQueue, init_schema, make_engine
+from riskd.store.engine import SqlRunner, make_engine
+from riskd.store.schema import init_schema
+from riskd.store.write_queue import WriteQueue
 
 log = logging.getLogger(__name__)
 RULES_OPERATOR = "riskd"  # who the audit names for a flatten rule's flatten

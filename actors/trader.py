@@ -54,7 +54,9 @@ from riskd.protect.flatten import FlattenRequest
 from riskd.risk.attribution import Attribution, RobotPositionKey, robot_positions
 from riskd.risk.banlist import BanList
 from riskd.risk.ledger_store import filled_quantities
-from riskd.store import SqlRunner, WriteQueue, init_schema, make_engine
+from riskd.store.engine import SqlRunner, make_engine
+from riskd.store.schema import init_schema
+from riskd.store.write_queue import WriteQueue
 from riskd.trade.decision_store import (
     DecisionRecord,
     decision_counts,

@@ -161,7 +161,7 @@ from riskd.plan import AccountJobsConfig
 from riskd.risk.banlist import BanList, build_banlist
 from riskd.risk.locks import Lock, TradingState, is_banned, rule_source
 from riskd.sim import SimulatorThread
-from riskd.store import make_engine
+from riskd.store.engine import make_engine
 from riskd.store.schema import fills, locks
 
 TARGET_FILL_P99_MS = 50.0

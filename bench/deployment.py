@@ -28,7 +28,7 @@ from actors import launcher
 from actors.context import ConfigSource
 from riskd.health import JobStatus
 from riskd.sim import SimConfig, SimulatorThread
-from riskd.store import make_engine
+from riskd.store.engine import make_engine
 
 READY_S = 60.0
 ACCOUNT = "sim"

@@ -43,7 +43,7 @@ from actors import launcher
 from actors.context import CONTROLLER_NAME, ConfigSource
 from riskd.exchange.access import INVALID_TIMESTAMP
 from riskd.sim import SimulatorThread
-from riskd.store import make_engine
+from riskd.store.engine import make_engine
 
 POLL_S = 0.25
 ON_TIME_MS = 2_000  # a job this far past its interval (jitter, a slow pass) is still on time

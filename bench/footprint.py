@@ -93,7 +93,8 @@ from riskd.config import RiskdConfig, load_config_text
 from riskd.core.clock import wall_ms
 from riskd.health import JobStatus
 from riskd.sim import SimAccountConfig, SimConfig, SimulatorThread
-from riskd.store import init_schema, make_engine
+from riskd.store.engine import make_engine
+from riskd.store.schema import init_schema
 
 MIB = 1024 * 1024
 TARGET_READY_S = 20.0

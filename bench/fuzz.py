@@ -54,7 +54,7 @@ from footprint import sim_accounts, sim_deployment, sim_toml
 from sqlalchemy import func, select
 
 from actors.context import ConfigSource
-from riskd.store import make_engine
+from riskd.store.engine import make_engine
 from riskd.store.schema import flattens, locks, order_decisions, silences, trading_states
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -116,7 +116,8 @@ from riskd.market.kline_store import KlineStore
 from riskd.market.records import Kline, MarketKind
 from riskd.plan import JobKind
 from riskd.sim import SimulatorThread
-from riskd.store import SqlRunner, init_schema, make_engine
+from riskd.store.engine import SqlRunner, make_engine
+from riskd.store.schema import init_schema
 from riskd.store.schema import klines as klines_table
 
 TARGET_SAVED = 0.99

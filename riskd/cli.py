@@ -46,7 +46,9 @@ from riskd.pnl.report import MAX_HOURS, PnlGrouping
 from riskd.pnl.report_html import daily_report_html
 from riskd.risk.backfill import MAX_BACKFILL_DAYS, BackfillResult, backfill
 from riskd.sim import SimAccountConfig, SimConfig
-from riskd.store import SqlRunner, error_line, init_schema, make_engine
+from riskd.store.engine import SqlRunner, make_engine
+from riskd.store.errors import error_line
+from riskd.store.schema import init_schema
 
 if TYPE_CHECKING:
     from binance import AsyncClient

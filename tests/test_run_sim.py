@@ -21,7 +21,8 @@ from playwright.async_api import Page, expect
 
 from riskd.risk.lock_store import add_operator_lock
 from riskd.risk.locks import operator_lock_request
-from riskd.store import init_schema, make_engine
+from riskd.store.engine import make_engine
+from riskd.store.schema import init_schema
 from tests.kit.browser import REQUIRE_BROWSER_VAR, chromium, screenshot
 from tests.kit.deployment import post_json
 from tests.kit.sim import binance_client

@@ -29,7 +29,7 @@ from riskd.notify.config import AlertsConfig
 from riskd.notify.events import event
 from riskd.notify.outbound import OutboundConfig, OutboundLimiter, retry_delay_ms
 from riskd.notify.receiver import DeliveryError, Receiver
-from riskd.store import SqlRunner
+from riskd.store.engine import SqlRunner
 
 log = logging.getLogger(__name__)
 PRUNE_INTERVAL_MS = HOUR_MS

@@ -1,18 +1,6 @@
-"""riskd's SQL store: SQLAlchemy Core tables and statements for SQLite and MySQL/MariaDB."""
+"""riskd's SQL store: SQLAlchemy Core tables and statements for SQLite and MySQL/MariaDB.
 
-from riskd.store.dml import insert_ignore
-from riskd.store.engine import SqlRunner, error_line, make_engine
-from riskd.store.schema import SCHEMA_VERSION, SchemaVersionError, init_schema, metadata
-from riskd.store.write_queue import WriteQueue
-
-__all__ = [
-    "SCHEMA_VERSION",
-    "SchemaVersionError",
-    "SqlRunner",
-    "WriteQueue",
-    "error_line",
-    "init_schema",
-    "insert_ignore",
-    "make_engine",
-    "metadata",
-]
+Import the modules themselves (``riskd.store.engine``, ``riskd.store.schema`` …): this package
+imports nothing, so that a process needing only ``riskd.store.config`` or ``.errors`` does not
+load SQLAlchemy.
+"""

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -40,17 +40,6 @@ def make_engine(url: str) -> Engine:
     if backend in ("mysql", "mariadb"):
         parsed = parsed.update_query_dict({"charset": "utf8mb4"})
     return create_engine(parsed, pool_pre_ping=True)
-
-
-def error_line(exc: Exception) -> str:
-    """*exc* in one line for a status: its class and message. A database error's message is
-    the driver's first line (``OperationalError: database or disk is full``): SQLAlchemy's own
-    adds the statement, its parameters (the account's figures) and a link, each on a line."""
-    if not isinstance(exc, SQLAlchemyError):
-        return f"{type(exc).__name__}: {exc}"
-    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-    lines = str(cause).splitlines()
-    return f"{type(cause).__name__}: {lines[0] if lines else ''}"
 
 
 def _configure_sqlite(dbapi_connection: Any, _connection_record: Any) -> None:

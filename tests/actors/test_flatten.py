@@ -26,7 +26,7 @@ from riskd.risk.attribution import Attribution, robot_positions
 from riskd.risk.ledger_store import filled_quantities
 from riskd.sim import SimAccountConfig, SimConfig, SimulatorThread
 from riskd.sim.exchange import SimExchange
-from riskd.store import make_engine
+from riskd.store.engine import make_engine
 from tests.kit.deployment import (
     LOOPBACK_JOBS,
     READY_S,

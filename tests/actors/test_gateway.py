@@ -22,7 +22,7 @@ from sqlalchemy import delete
 from actors import launcher
 from actors.context import ConfigSource, ledger_name
 from riskd.sim import SimConfig, SimulatorThread
-from riskd.store import make_engine
+from riskd.store.engine import make_engine
 from riskd.store.schema import symbols
 from tests.kit.deployment import BANLIST_JOBS, LOOPBACK_JOBS, READY_S, deployment_toml, wait_for
 from tests.kit.gateway import JSON, bad_request, lock_body, silence_body, state_body

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from actors import launcher
 from riskd.client import BanListClient, BanListClientConfig
-from riskd.store import make_engine
+from riskd.store.engine import make_engine
 from riskd.store.schema import balance_snapshots, lock_events, symbols, trading_states
 from tests.kit.deployment import (
     BANLIST_JOBS,

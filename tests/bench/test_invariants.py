@@ -15,11 +15,12 @@ from sqlalchemy import insert
 
 from riskd.protect.ladder import rung_client_id
 from riskd.sim import SimConfig, SimServer
-from riskd.store import init_schema, make_engine
+from riskd.store.engine import make_engine
 from riskd.store.schema import (
     alert_outbox,
     banlist_versions,
     income,
+    init_schema,
     ledger_cursors,
     locks,
     order_decisions,

@@ -22,7 +22,7 @@ from riskd.notify.outbound import OutboundConfig
 from riskd.notify.pipeline import AlertPipeline, ReceiverSlot
 from riskd.notify.webhook import WebhookReceiver
 from riskd.pnl.daily import DayFigures
-from riskd.store import SqlRunner
+from riskd.store.engine import SqlRunner
 from riskd.store.schema import init_schema
 from tests.kit.clock import ManualClock
 from tests.kit.fake_feishu import FakeFeishu

@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from riskd.positions import PositionKey
 from riskd.protect.flatten import FlattenProgress, FlattenStep, SliceStatus, StepStatus
 from riskd.protect.flatten_store import finish_flatten, recent_flattens, start_flatten
-from riskd.store import init_schema
+from riskd.store.schema import init_schema
 from tests.kit.flatten import SMALL_LOTS, STARTED_MS, request
 
 

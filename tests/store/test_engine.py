@@ -19,7 +19,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from riskd.store.engine import SqlRunner, error_line, make_engine
+from riskd.store.engine import SqlRunner, make_engine
+from riskd.store.errors import error_line
 
 tables = MetaData()
 parent = Table("parent", tables, Column("id", Integer, primary_key=True))

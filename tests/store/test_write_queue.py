@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from riskd.store import WriteQueue
+from riskd.store.write_queue import WriteQueue
 
 
 class Writes:

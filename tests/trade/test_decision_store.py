@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import Engine
 
-from riskd.store import init_schema
+from riskd.store.schema import init_schema
 from riskd.trade.decision_store import (
     DecisionRecord,
     RobotDecisions,
