@@ -96,14 +96,25 @@ class Probe:
         banlist = await self.get(f"{self.gateway}/v1/banlist")
         return next((lock for lock in banlist["locks"] if lock["symbol"] == symbol), None)
 
-    async def until(self, check: Callable[[], Awaitable[bool]], since: float, what: str) -> float:
+    async def until(
+        self, check: Callable[[], Awaitable[bool]], since: float, what: Callable[[], str]
+    ) -> float:
         """Seconds from *since* until ``await check()`` is true (SystemExit naming *what* was
         awaited after a timeout)."""
         while not await check():
             if time.monotonic() - since > EVENT_TIMEOUT_S:
-                raise SystemExit(f"{what}: not within {EVENT_TIMEOUT_S:g} s")
+                raise SystemExit(
+                    f"{what()}: not within {EVENT_TIMEOUT_S:g} s; {await self.diagnosis()}"
+                )
             await asyncio.sleep(POLL_S)
         return time.monotonic() - since
+
+    async def diagnosis(self) -> str:
+        """What riskd's health says of itself and of its StopLadder, for a timeout's message."""
+        async with self.session.get(f"{self.gateway}/v1/health") as response:
+            health = await response.json()
+        ladder = next(j for j in health["jobs"] if j["job"] == "stop_ladder")
+        return f"health problems {health['problems']}; stop_ladder {ladder}"
 
     async def mark(self, symbol: str, price: Decimal) -> None:
         body = {"symbol": symbol, "price": str(price), "last": str(price)}
@@ -119,11 +130,15 @@ class Probe:
 async def one_round(client: AsyncClient, probe: Probe, symbol: str, step: Decimal, n: int):
     """(seconds to the full ladder, seconds to the ban) of one losing round trip."""
 
+    seen = {"rungs": 0}
+
     async def laddered() -> bool:
-        return await probe.rungs(symbol) == RUNGS
+        seen["rungs"] = await probe.rungs(symbol)
+        return seen["rungs"] == RUNGS
 
     async def bare() -> bool:
-        return await probe.rungs(symbol) == 0
+        seen["rungs"] = await probe.rungs(symbol)
+        return seen["rungs"] == 0
 
     async def banned() -> bool:
         return await probe.lock_of(symbol) is not None
@@ -134,16 +149,17 @@ async def one_round(client: AsyncClient, probe: Probe, symbol: str, step: Decima
         symbol=symbol, side="BUY", type="MARKET", quantity=qty, newClientOrderId=f"bench-o{n}"
     )
     ladder_s = await probe.until(
-        laddered, time.monotonic(), f"round {n}: {RUNGS} rungs on {symbol}"
+        laddered, time.monotonic(), lambda: f"round {n}: {RUNGS} rungs on {symbol} ({seen})"
     )
     await probe.mark(symbol, price * Decimal("0.99"))
     await client.futures_create_order(
         symbol=symbol, side="SELL", type="MARKET", quantity=qty, reduceOnly="true",
         newClientOrderId=f"bench-c{n}",
     )  # fmt: skip
-    ban_s = await probe.until(banned, time.monotonic(), f"round {n}: {symbol} banned")
+    ban_s = await probe.until(banned, time.monotonic(), lambda: f"round {n}: {symbol} banned")
     await probe.unlock((await probe.lock_of(symbol))["id"])
-    await probe.until(bare, time.monotonic(), f"round {n}: no rung left on {symbol}")
+    gone = time.monotonic()
+    await probe.until(bare, gone, lambda: f"round {n}: no rung left on {symbol} ({seen})")
     return ladder_s, ban_s
 
 

@@ -153,11 +153,13 @@ def test_a_silent_stream_is_reconnected_and_reported(feed) -> None:
         return ray.get(stream.health_report.remote())["extra"]
 
     assert wait_for(lambda: extra()["events"] > 0)
+    # both connections (/market and /public) are up: the fault stalls each
+    assert wait_for(lambda: len(simulator.server.market_hub.connections) >= 2)
     reconnects = extra()["reconnects"]
     status, answer = post_json(
         f"{simulator.server.url}/_sim/fault", {"path": "*", "kind": "stall_ws", "ms": 3000}
     )
-    assert status == 200 and answer["connections"] >= 2  # /market and /public
+    assert status == 200 and answer["connections"] >= 2
 
     assert wait_for(lambda: extra()["reconnects"] > reconnects)
     alerts = wait_for(
