@@ -22,6 +22,7 @@ from tests.kit.deployment import (
     post_json,
     run_cli,
     wait_for,
+    wait_healthy,
 )
 from tests.kit.sim import binance_client
 
@@ -34,8 +35,7 @@ def test_jobs_report_health_each_from_its_own_ip_within_budget(deploy, simulator
     jobs = LOOPBACK_JOBS + job_tables("order_reaper", "stop_ladder", "ledger", "trader")
     jobs += 'egress = "127.0.0.5"\n'  # the Trader's: an account without robots
     controller, info = deploy(deployment_toml(simulator.server.url, jobs))
-    rows = launcher.wait_ready(controller, READY_S)
-    assert all(r.healthy() for r in rows), rows
+    wait_healthy(controller)
     time.sleep(2)  # a few passes each
     ips = simulator.server.limiter.state()["ips"]
     assert 0 < ips["127.0.0.2"]["max_weight_per_minute"] <= 300  # account_reader alone

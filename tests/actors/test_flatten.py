@@ -29,12 +29,12 @@ from riskd.sim.exchange import SimExchange
 from riskd.store.engine import make_engine
 from tests.kit.deployment import (
     LOOPBACK_JOBS,
-    READY_S,
     deployment_toml,
     get_json,
     post_json,
     run_cli,
     wait_for,
+    wait_healthy,
 )
 from tests.kit.files import write_private
 
@@ -128,8 +128,7 @@ def deployment(
     toml = deployment_toml(simulator.server.url, JOBS + HEDGE)
     controller, info = launcher.start(ConfigSource(toml, "test.toml", str(folder)))
     try:
-        rows = launcher.wait_ready(controller, READY_S)
-        assert all(row.healthy() for row in rows), rows
+        wait_healthy(controller)
         yield Deployment(info["gateway"], simulator, f"sqlite:///{folder / 'riskd.db'}")
     finally:
         launcher.stop(controller)

@@ -17,13 +17,13 @@ from actors.context import ConfigSource
 from riskd.sim import SimConfig, SimulatorThread
 from tests.kit.deployment import (
     LOOPBACK_JOBS,
-    READY_S,
     deployment_toml,
     exported_metrics,
     get_json,
     post_json,
     run_cli,
     wait_for,
+    wait_healthy,
 )
 from tests.kit.files import write_private
 from tests.kit.sim import binance_client
@@ -87,8 +87,7 @@ def feed(ray_cluster, tmp_path_factory) -> Iterator[tuple[str, Path, SimulatorTh
     path = write_private(folder / "riskd.toml", toml)
     controller, info = launcher.start(ConfigSource.from_path(path))
     try:
-        rows = launcher.wait_ready(controller, READY_S)
-        assert all(row.healthy() for row in rows), rows
+        wait_healthy(controller)
         yield info["gateway"], path, simulator
     finally:
         launcher.stop(controller)

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from actors import launcher
 from riskd.sim import SimServer, SimulatorThread
 from tests.kit.deployment import (
-    READY_S,
     TRADING_JOBS,
     deployment_toml,
     fmz,
@@ -16,6 +14,7 @@ from tests.kit.deployment import (
     once_the_list_is_valid,
     run_cli,
     wait_for,
+    wait_healthy,
 )
 from tests.kit.sim import binance_client
 
@@ -55,7 +54,7 @@ def _deploy(deploy, simulator: SimulatorThread, rule: str) -> str:
     """A deployment of the two robots under *rule*; its gateway, once every job is healthy."""
     toml = deployment_toml(simulator.server.url, TRADING_JOBS + rule + ROBOTS)
     controller, info = deploy(toml)
-    assert all(row.healthy() for row in launcher.wait_ready(controller, READY_S))
+    wait_healthy(controller)
     return info["gateway"]
 
 

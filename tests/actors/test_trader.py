@@ -7,7 +7,6 @@ from sqlalchemy import Engine, select
 from actors import launcher
 from riskd.store.schema import order_decisions
 from tests.kit.deployment import (
-    READY_S,
     TRADING_JOBS,
     deployment_toml,
     fmz,
@@ -16,6 +15,7 @@ from tests.kit.deployment import (
     once_the_list_is_valid,
     post_json,
     wait_for,
+    wait_healthy,
 )
 from tests.kit.sim import binance_client, rest_limit
 
@@ -32,7 +32,7 @@ async def test_a_robot_trades_through_riskd_and_a_lock_refuses_its_next_opening_
 ) -> None:
     controller, info = deploy(deployment_toml(simulator.server.url, TRADING_JOBS + ROBOT))
     gateway = info["gateway"]
-    assert all(row.healthy() for row in launcher.wait_ready(controller, READY_S))
+    wait_healthy(controller)
     assert "error" in fmz(gateway, "accounts", {}, secret="wrong")  # nothing sent
 
     answer = once_the_list_is_valid(lambda: fmz_trade(gateway, "buy", "0.010"))
@@ -90,7 +90,7 @@ def _trading_on(deploy, simulator, engine: Engine) -> tuple[object, str]:
         simulator.server.url, f'{TRADING_JOBS}{ROBOT}\n[database]\nurl = "{url}"\n'
     )
     controller, info = deploy(toml)
-    assert all(row.healthy() for row in launcher.wait_ready(controller, READY_S))
+    wait_healthy(controller)
     gateway = info["gateway"]
     assert "data" in once_the_list_is_valid(lambda: fmz_trade(gateway, "buy", "0.010"))
     return controller, gateway
@@ -115,7 +115,7 @@ async def test_a_robot_is_answered_only_once_its_decision_is_in_sql(
 async def test_every_account_method_answers_for_the_robots_own_orders(deploy, simulator) -> None:
     controller, info = deploy(deployment_toml(simulator.server.url, TRADING_JOBS + ROBOT))
     gateway = info["gateway"]
-    assert all(row.healthy() for row in launcher.wait_ready(controller, READY_S))
+    wait_healthy(controller)
     client = binance_client(simulator.server)
     try:  # an order of another client: the robot must not see it
         await rest_limit(client, quantity="0.002", newClientOrderId="someone-else-1")

@@ -14,7 +14,10 @@ from collections.abc import Callable, Mapping
 from typing import TypeVar
 
 import ray
+from ray.actor import ActorHandle
 
+from actors import launcher
+from riskd.health import JobStatus
 from riskd.plan import JobKind
 from riskd.sim import SimServer
 from tests.kit.sim import binance_client
@@ -130,6 +133,19 @@ def wait_for(predicate: Callable[[], T], timeout_s: float = READY_S, interval_s:
     while not (value := predicate()) and time.monotonic() < deadline:
         time.sleep(interval_s)
     return value
+
+
+def wait_healthy(controller: ActorHandle, timeout_s: float = READY_S) -> list[JobStatus]:
+    """Wait until every job of the deployment has succeeded once and none is late at the same
+    moment (a job run every 200 ms is late after 600 ms, which a busy host reaches now and
+    then); fails naming each unhealthy job's problem when that moment does not come in time."""
+    deadline = time.monotonic() + timeout_s
+    rows = launcher.wait_ready(controller, timeout_s)
+    while (sick := [row for row in rows if not row.healthy()]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        rows = ray.get(controller.status.remote())
+    assert not sick, "; ".join(row.problem() for row in sick)
+    return rows
 
 
 def fmz(
