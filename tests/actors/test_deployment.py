@@ -22,6 +22,7 @@ from tests.kit.deployment import (
     post_json,
     run_cli,
     wait_for,
+    wait_health_ok,
     wait_healthy,
 )
 from tests.kit.sim import binance_client
@@ -41,8 +42,7 @@ def test_jobs_report_health_each_from_its_own_ip_within_budget(deploy, simulator
     assert 0 < ips["127.0.0.2"]["max_weight_per_minute"] <= 300  # account_reader alone
     assert 0 < ips["127.0.0.3"]["max_weight_per_minute"] <= 600  # position_risk_reader alone
     assert 0 < ips["127.0.0.4"]["max_weight_per_minute"] <= 60  # user_stream alone
-    status, health = get_json(f"{info['gateway']}/v1/health")
-    assert status == 200 and health["ok"] is True
+    health = wait_health_ok(info["gateway"])
     assert {j["job"] for j in health["jobs"]} == {
         "account_reader",
         "position_risk_reader",

@@ -148,6 +148,17 @@ def wait_healthy(controller: ActorHandle, timeout_s: float = READY_S) -> list[Jo
     return rows
 
 
+def wait_health_ok(gateway: str, timeout_s: float = READY_S) -> dict:
+    """``GET /v1/health`` until it answers 200 with ``ok`` (a job may be late for an instant
+    on a busy host, as in :func:`wait_healthy`); fails naming its problems when it does not."""
+    deadline = time.monotonic() + timeout_s
+    while (answer := get_json(f"{gateway}/v1/health"))[0] != 200 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    status, health = answer
+    assert status == 200 and health["ok"] is True, health.get("problems", health)
+    return health
+
+
 def fmz(
     gateway: str,
     method: str,
