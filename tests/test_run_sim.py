@@ -217,7 +217,7 @@ def test_the_page_bench_measures_the_open_page(run: Run) -> None:
     bench = [sys.executable, "page.py", "--loads", "2", "--bans", "2", "--gateway", run.gateway]
     done = subprocess.run(bench, cwd=ROOT / "bench", capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    for event in ("page opened → first render", "ban published → shown on the open page"):
+    for event in ("page opened → first render", "operator lock → shown on the open page"):
         for sample in ("first after ready", "steady state"):
             assert re.search(
                 rf"{event}\s+{sample}\s+1\s+(?:[\d.]+\s+){{4}}(?:ok|MISS)", done.stdout

@@ -23,8 +23,9 @@
     tickers: new Map(),
     marketSymbols: "",
   };
-  // What tests and the bench read: the ban list version on screen and when it got there.
-  window.riskdPage = { banlistShown: null, firstRenderMs: null };
+  // What tests and the bench read: the ban list version on screen and when it got there, and
+  // when each lock on it first got there (Date.now(), by lock id).
+  window.riskdPage = { banlistShown: null, lockShownMs: {}, firstRenderMs: null };
 
   // ------------------------------------------------------------------ DOM helpers
 
@@ -233,7 +234,10 @@
     $("banlist").dataset.version = list.version;
     $("banlist-version").textContent = `version ${list.version}, valid until ${utc(list.valid_until)}`;
     renderListedState(list);
-    window.riskdPage.banlistShown = { version: list.version, generated_at: list.generated_at, shown_ms: Date.now(), locks: list.locks.length };
+    const shownMs = Date.now();
+    const before = window.riskdPage.lockShownMs;
+    window.riskdPage.banlistShown = { version: list.version, generated_at: list.generated_at, shown_ms: shownMs, locks: list.locks.length };
+    window.riskdPage.lockShownMs = Object.fromEntries(list.locks.map((lock) => [lock.id, before[lock.id] ?? shownMs]));
     markShown("banlist");
   }
 
