@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from actors import launcher
 from riskd.protect.ladder import rung_client_id
-from tests.kit.deployment import LOOPBACK_JOBS, READY_S, deployment_toml, post_json, wait_for
+from tests.kit.deployment import LOOPBACK_JOBS, deployment_toml, post_json, wait_for, wait_healthy
 from tests.kit.sim import binance_client
 
 LADDER_JOBS = (
@@ -68,13 +68,13 @@ async def test_a_position_gets_its_ladder_grows_it_safely_and_loses_it_on_close(
 ) -> None:
     events = _record_algo_events(simulator)
     controller, _ = deploy(deployment_toml(simulator.server.url, LADDER_JOBS))
-    launcher.wait_ready(controller, READY_S)
+    wait_healthy(controller)
     client = binance_client(simulator.server)
     await client.futures_create_order(
         symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.100"
     )  # entry 60000.1
     ladder = wait_for(lambda: len(_rungs(simulator)) == 5 and _rungs(simulator))
-    assert ladder, _rungs(simulator)
+    assert ladder, (_rungs(simulator), _ladder_health(controller), launcher.status(controller))
     # 60000.1 × (1 − 5 %, 5.5 %, … 7 %), floored to the 0.1 tick: never nearer than asked.
     assert sorted(r["triggerPrice"] for r in ladder) == [
         "55800.00",
@@ -122,7 +122,7 @@ async def test_unknown_status_placements_leave_exactly_one_ladder(deploy, simula
         {"path": "/fapi/v1/algoOrder", "kind": "unknown503", "count": 3},
     )
     controller, _ = deploy(deployment_toml(simulator.server.url, LADDER_JOBS))
-    launcher.wait_ready(controller, READY_S)
+    wait_healthy(controller)
     client = binance_client(simulator.server)
     await client.futures_create_order(
         symbol="ETHUSDT", side="SELL", type="MARKET", quantity="1.000"
@@ -145,7 +145,7 @@ first_offset_pct = 1
 """
     )
     controller, _ = deploy(deployment_toml(simulator.server.url, near))
-    launcher.wait_ready(controller, READY_S)
+    wait_healthy(controller)
     # The mark is already 3 % below the last price: every 1 %…3 % stop is past it (−2021).
     post_json(
         f"{simulator.server.url}/_sim/mark",
@@ -173,7 +173,7 @@ async def test_a_killed_ladder_comes_back_to_exactly_one_ladder(deploy, simulato
     import ray
 
     controller, _ = deploy(deployment_toml(simulator.server.url, LADDER_JOBS, name="ladderkill"))
-    launcher.wait_ready(controller, READY_S)
+    wait_healthy(controller)
     client = binance_client(simulator.server)
     await client.futures_create_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.100")
     assert wait_for(_five_rungs_summing_to(simulator, "0.100"))
@@ -203,7 +203,7 @@ async def test_a_first_ladder_cut_short_before_a_start_is_completed_under_its_ow
     await client.close_connection()
     events = _record_algo_events(simulator)
     controller, _ = deploy(deployment_toml(simulator.server.url, LADDER_JOBS))
-    launcher.wait_ready(controller, READY_S)
+    wait_healthy(controller)
     rungs = wait_for(_five_rungs_summing_to(simulator, "0.100"))
     assert rungs, _rungs(simulator)
     time.sleep(1.5)  # further passes must not change it
