@@ -5,10 +5,12 @@ StopLadder's rungs) every POLL_MS and sends only what differs from what it sent 
 
 A message is ``{account, now_ms, positions: [{...the book's fields, rungs, liquidation_distance}],
 balances, sources}``: ``rungs`` lists the open rungs ``{rung, trigger_price, quantity,
-close_position}`` nearest the price first (null when the StopLadder does not answer), and
-``liquidation_distance`` is |mark − liquidation| / mark as a decimal string (null when either
-is unknown). While the book does not answer, the stream sends ``{account, error}`` once and
-keeps trying. Messages from the client are ignored; streams close with 1001 on shutdown.
+close_position}`` nearest the price first (null when the StopLadder does not answer within
+ANSWER_TIMEOUT_S), and ``liquidation_distance`` is |mark − liquidation| / mark as a decimal
+string (null when either is unknown). While the book does not answer (or not within
+ANSWER_TIMEOUT_S), the stream sends ``{account, error}`` once and keeps trying: a busy or
+stuck actor never freezes it. Messages from the client are ignored; streams close with 1001
+on shutdown.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from riskd.gateway.ports import Backend, BackendUnavailable
 from riskd.gateway.push import PushStreams
 
 POLL_MS: Final = 500
+ANSWER_TIMEOUT_S: Final = 2.0
+"""How long one poll waits for the book's or the StopLadder's answer."""
 RUNG_FIELDS: Final = ("rung", "trigger_price", "quantity", "close_position")
 DISTANCE_QUANTUM: Final = Decimal("0.0001")
 
@@ -94,12 +98,16 @@ class _PositionsStream:
 
     async def _read(self, account: str) -> dict[str, Any]:
         try:
-            view = await self._backend.positions(account)
+            view = await asyncio.wait_for(self._backend.positions(account), ANSWER_TIMEOUT_S)
         except BackendUnavailable as exc:
             return {"account": account, "error": str(exc)}
+        except TimeoutError:
+            return {"account": account, "error": f"no answer within {ANSWER_TIMEOUT_S:g} s"}
         try:
-            rungs: list[dict] | None = await self._backend.ladder_rungs(account)
-        except BackendUnavailable:
+            rungs: list[dict] | None = await asyncio.wait_for(
+                self._backend.ladder_rungs(account), ANSWER_TIMEOUT_S
+            )
+        except (BackendUnavailable, TimeoutError):
             rungs = None
         return with_rungs(view, rungs)
 

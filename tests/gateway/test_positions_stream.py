@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+from riskd.gateway import positions_stream
 from riskd.gateway.ports import BackendUnavailable
 from riskd.gateway.positions_stream import liquidation_distance, with_rungs
 from tests.kit.gateway import FakeBackend, serving
@@ -66,6 +67,23 @@ async def test_the_stream_sends_the_book_then_only_its_changes() -> None:
     assert first["positions"][0]["rungs"][0]["trigger_price"] == "57000"
     assert second["now_ms"] == 2 and second["positions"][0]["rungs"] == []
     assert third == {"account": "main", "error": "position_book-main is not running"}
+
+
+async def test_a_stop_ladder_or_book_that_never_answers_does_not_freeze_the_stream(
+    monkeypatch,
+) -> None:
+    monkeypatch.setattr(positions_stream, "ANSWER_TIMEOUT_S", 0.2)
+    async with serving() as gateway:
+        backend = gateway.backend
+        backend.views["main"] = {"account": "main", "now_ms": 1, "positions": [LONG]}
+        backend.hang.add("ladder_rungs")
+        url = gateway.url + "/v1/positions/stream"
+        async with gateway.http.ws_connect(url) as socket:
+            first = await socket.receive_json(timeout=5)
+            backend.hang.add("positions")
+            second = await socket.receive_json(timeout=5)
+    assert first["positions"][0]["amount"] == "0.5" and first["positions"][0]["rungs"] is None
+    assert second == {"account": "main", "error": "no answer within 0.2 s"}
 
 
 async def test_an_unknown_parameter_or_account_is_refused_before_the_upgrade() -> None:
